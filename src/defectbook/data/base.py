@@ -1,0 +1,107 @@
+"""Common data types of all loaders.
+
+A dataset category is a list of :class:`Sample` records; a :class:`Split` holds the training and
+test samples of one experiment.  Images are read lazily; :func:`load_images` turns samples into a
+float tensor ``[N, 3, H, W]`` in ``[0, 1]`` (grayscale images are repeated to three channels) and
+:func:`load_masks` into a ``{0, 1}`` tensor ``[N, H, W]``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from .. import DefectbookError
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image of a dataset.
+
+    ``label`` is 0 for a defect-free image, 1 for a defective one; ``defect`` names the defect type
+    (``"good"`` for defect-free); ``mask`` is the path of the pixel mask, or ``None`` when the
+    image is defect-free (empty mask) or the dataset has no masks for it.
+    """
+
+    path: Path
+    label: int
+    defect: str = "good"
+    mask: Path | None = None
+    category: str = ""
+
+
+@dataclass
+class Split:
+    """Training and test samples of one experiment.
+
+    ``has_masks`` is False when the test set carries no pixel ground truth: metrics are then
+    image-level only and the result says so.  ``info`` records how the split was made.
+    """
+
+    train: list[Sample]
+    test: list[Sample]
+    has_masks: bool = True
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.train:
+            raise DefectbookError(f"empty training split ({self.info.get('name', 'split')}): no training images")
+        if not self.test:
+            raise DefectbookError(f"empty test split ({self.info.get('name', 'split')}): no test images")
+        overlap = {s.path for s in self.train} & {s.path for s in self.test}
+        if overlap:
+            raise DefectbookError(f"{len(overlap)} images are both in train and test, e.g. {sorted(overlap)[0]}")
+
+    @property
+    def test_labels(self) -> np.ndarray:
+        return np.array([s.label for s in self.test], dtype=np.int64)
+
+
+def read_image(path: Path) -> Image.Image:
+    """Open an image as RGB; a clear error if it cannot be read."""
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    except (UnidentifiedImageError, OSError) as e:
+        raise DefectbookError(f"cannot read image {path}: {e.__class__.__name__}") from None
+
+
+def read_mask(path: Path | None, size: tuple[int, int]) -> np.ndarray:
+    """Binary mask ``[H, W]`` (uint8 0/1) for an image of PIL ``size`` (W, H); zeros if ``path`` is None."""
+    w, h = size
+    if path is None:
+        return np.zeros((h, w), dtype=np.uint8)
+    try:
+        with Image.open(path) as im:
+            m = np.asarray(im.convert("L"))
+    except (UnidentifiedImageError, OSError) as e:
+        raise DefectbookError(f"cannot read mask {path}: {e.__class__.__name__}") from None
+    if m.shape != (h, w):
+        raise DefectbookError(f"mask {path} is {m.shape[1]}x{m.shape[0]} but its image is {w}x{h}")
+    return (m > 127).astype(np.uint8) if m.max() > 1 else (m > 0).astype(np.uint8)
+
+
+def load_images(samples: Sequence[Sample], transform: Callable[[Image.Image], torch.Tensor]) -> torch.Tensor:
+    """Read and transform samples into one tensor ``[N, 3, H, W]``, float32 in ``[0, 1]``."""
+    if len(samples) == 0:
+        raise DefectbookError("no images to load")
+    return torch.stack([transform(read_image(s.path)) for s in samples])
+
+
+def load_masks(samples: Sequence[Sample], transform: Callable[[Image.Image], torch.Tensor]) -> torch.Tensor:
+    """Read masks and apply the geometric part of ``transform``: ``[N, H, W]`` float32 in ``{0, 1}``.
+
+    ``transform`` must accept a mode-``L`` PIL image and return ``[1, H, W]`` (see
+    :mod:`defectbook.data.transforms`), resampled with nearest neighbours.
+    """
+    out = []
+    for s in samples:
+        with Image.open(s.path) as im:
+            size = im.size
+        m = Image.fromarray(read_mask(s.mask, size) * 255)
+        out.append((transform(m)[0] > 0.5).float())
+    return torch.stack(out)

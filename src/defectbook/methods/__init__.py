@@ -1,0 +1,23 @@
+"""Detector registry: ``build(name, **params)`` makes any method of the book from a config."""
+from __future__ import annotations
+
+import importlib
+
+from .. import DefectbookError
+from .base import Detector, Prediction
+
+#: method name -> "module:Class" (imported lazily so one broken optional method never breaks the rest)
+REGISTRY: dict[str, str] = {
+    "padim": "defectbook.methods.padim:PaDiM",
+}
+
+
+def build(name: str, **params) -> Detector:
+    """Build detector ``name`` with ``params``; a clear error for unknown names."""
+    if name not in REGISTRY:
+        raise DefectbookError(f"unknown method {name!r}; known: {', '.join(sorted(REGISTRY))}")
+    module, cls = REGISTRY[name].split(":")
+    return getattr(importlib.import_module(module), cls)(**params)
+
+
+__all__ = ["Detector", "Prediction", "REGISTRY", "build"]
