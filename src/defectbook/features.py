@@ -1,0 +1,79 @@
+"""Shared feature plumbing of the feature-based methods (PaDiM, N-pad, PatchCore, SPADE).
+
+* :func:`extract` runs a :class:`~defectbook.backbones.FeatureExtractor` over images in batches.
+* :func:`concat_layers` upsamples every layer to the largest map and concatenates channels.
+* :func:`select_channels` draws PaDiM's random channel subset.
+* :func:`gaussian_blur` and :func:`to_image_maps` turn feature-resolution score maps into
+  image-resolution anomaly maps (bilinear upsampling, Gaussian blur sigma 4 as in PaDiM/PatchCore).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+
+from .utils import progress
+
+
+def concat_layers(maps: list[torch.Tensor], mode: str = "nearest") -> torch.Tensor:
+    """Upsample each ``[B, C_l, h_l, w_l]`` to the largest ``h x w`` and concatenate: ``[B, sum C_l, h, w]``."""
+    h, w = max(m.shape[-2] for m in maps), max(m.shape[-1] for m in maps)
+    out = [m if m.shape[-2:] == (h, w) else F.interpolate(m, size=(h, w), mode=mode) for m in maps]
+    return torch.cat(out, dim=1)
+
+
+def iter_embeddings(extractor: Callable[[torch.Tensor], list[torch.Tensor]], images: torch.Tensor,
+                    batch_size: int = 16, desc: str = "features",
+                    post: Callable[[list[torch.Tensor]], torch.Tensor] = concat_layers,
+                    device: torch.device | str = "cpu") -> Iterator[torch.Tensor]:
+    """Yield ``post(extractor(batch))`` for consecutive batches of ``images`` ``[N, 3, H, W]``, on CPU."""
+    n_batches = math.ceil(images.shape[0] / batch_size)
+    with torch.no_grad():
+        for i in progress(range(n_batches), desc=desc):
+            batch = images[i * batch_size:(i + 1) * batch_size].to(device)
+            yield post(extractor(batch)).cpu()
+
+
+def extract(extractor: Callable[[torch.Tensor], list[torch.Tensor]], images: torch.Tensor, batch_size: int = 16,
+            desc: str = "features", post: Callable[[list[torch.Tensor]], torch.Tensor] = concat_layers,
+            device: torch.device | str = "cpu") -> torch.Tensor:
+    """All embeddings at once: ``[N, C, h, w]`` (see :func:`iter_embeddings`)."""
+    return torch.cat(list(iter_embeddings(extractor, images, batch_size, desc, post, device)))
+
+
+def select_channels(total: int, d: int | None, seed: int = 0) -> torch.Tensor | None:
+    """Indices of ``d`` of ``total`` channels drawn uniformly without replacement (seeded); None keeps all."""
+    if d is None or d >= total:
+        return None
+    if d < 1:
+        raise ValueError(f"number of channels must be >= 1, got {d}")
+    g = torch.Generator().manual_seed(seed)
+    return torch.randperm(total, generator=g)[:d].sort().values
+
+
+def gaussian_kernel1d(sigma: float) -> torch.Tensor:
+    """Normalised 1-D Gaussian of radius ``4 sigma`` (the kernel size PaDiM/anomalib use)."""
+    radius = max(1, int(4 * sigma + 0.5))
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    return k / k.sum()
+
+
+def gaussian_blur(maps: torch.Tensor, sigma: float = 4.0) -> torch.Tensor:
+    """Separable Gaussian blur of ``[B, H, W]`` maps with reflect padding; ``sigma <= 0`` is the identity."""
+    if sigma <= 0:
+        return maps
+    k = gaussian_kernel1d(sigma).to(maps)
+    r = k.numel() // 2
+    x = maps[:, None]
+    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect" if r < x.shape[-1] else "replicate"), k.view(1, 1, 1, -1))
+    x = F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect" if r < x.shape[-2] else "replicate"), k.view(1, 1, -1, 1))
+    return x[:, 0]
+
+
+def to_image_maps(scores: torch.Tensor, size: tuple[int, int], sigma: float = 4.0) -> torch.Tensor:
+    """``[B, h, w]`` feature-resolution scores -> ``[B, H, W]`` (bilinear upsampling, then blur)."""
+    up = F.interpolate(scores[:, None].float(), size=size, mode="bilinear", align_corners=False)[:, 0]
+    return gaussian_blur(up, sigma)

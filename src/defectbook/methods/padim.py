@@ -1,0 +1,59 @@
+"""PaDiM (Defard et al., ICPR 2020 workshops): one Gaussian per feature-map position.
+
+Features of several backbone layers are upsampled to the largest map and concatenated; ``d``
+random channels are kept (paper: 100 of 448 for ResNet-18, 550 of 1792 for WRN-50); each
+position gets a Gaussian with covariance ridge ``eps`` (0.01). The test map is the Mahalanobis
+distance per position, bilinearly upsampled to the input and blurred with sigma = 4; the image
+score is the map's maximum.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from ..backbones import FeatureExtractor
+from ..features import iter_embeddings, select_channels, to_image_maps
+from ..gaussian import PixelGaussians
+from ..utils import resolve_device
+from .base import Detector, Prediction
+
+
+class PaDiM(Detector):
+    """PaDiM detector.
+
+    Parameters: ``backbone`` and ``layers`` (see :mod:`defectbook.backbones`), ``weights``
+    (None = ImageNet, a path, or ``"random"``), ``d`` random channels (None keeps all), ``eps``
+    covariance ridge, ``sigma`` blur of the upsampled map, ``seed`` for the channel draw.
+    """
+
+    name = "padim"
+
+    def __init__(self, backbone: str = "efficientnet_lite0", layers: Sequence[str] = ("layer1", "layer2", "layer3"),
+                 weights: str | None = None, d: int | None = 100, eps: float = 0.01, sigma: float = 4.0,
+                 seed: int = 0, batch_size: int = 16, device: str | None = "cpu"):
+        self.backbone, self.layers, self.weights = backbone, tuple(layers), weights
+        self.d, self.eps, self.sigma, self.seed = d, eps, sigma, seed
+        self.batch_size, self.device = batch_size, device
+
+    def _embeddings(self, images: torch.Tensor, desc: str):
+        for emb in iter_embeddings(self.extractor_, images, self.batch_size, desc, device=self.device_):
+            if self.idx_ is not None:
+                emb = emb[:, self.idx_]
+            yield emb
+
+    def _fit(self, images: torch.Tensor) -> None:
+        self.device_ = resolve_device(self.device)
+        self.extractor_ = FeatureExtractor(self.backbone, self.layers, self.weights).to(self.device_)
+        self.idx_ = select_channels(sum(self.extractor_.channels), self.d, self.seed)
+        feats = torch.cat(list(self._embeddings(images, "padim fit")))   # [N, d, h, w]
+        self.feature_shape_ = feats.shape[-2:]
+        self.gaussians_ = PixelGaussians(self.eps).fit(feats.flatten(2))
+
+    def _predict(self, images: torch.Tensor) -> Prediction:
+        maps = []
+        for emb in self._embeddings(images, "padim predict"):
+            dist = self.gaussians_.score(emb.flatten(2)).view(-1, *self.feature_shape_)
+            maps.append(to_image_maps(dist, images.shape[-2:], self.sigma))
+        maps = torch.cat(maps)
+        return Prediction(maps.flatten(1).amax(1).numpy(), maps.numpy())
