@@ -1,0 +1,326 @@
+"""The experiment runner: the one way notebooks get numbers.
+
+``run(config)`` loads the data split, builds the detector from the registry, fits, predicts,
+evaluates and stores a :class:`~defectbook.results.Record`; a record that already exists for the
+same config (hash) is returned without recomputation. A config is a plain dict::
+
+    {"method": "padim", "params": {"d": 100},
+     "dataset": "synthetic", "category": "weave", "data": {"size": 128, "n_train": 60},
+     "split": {"kind": "clean"},           # or {"kind": "noisy", "ratio": 0.1} / {"kind": "few_shot", "n": 16}
+     "transform": {"resize": 128, "crop": 112},
+     "seed": 0, "profile": "cpu", "save_maps": 8}
+
+``split`` may also cap the sizes (``max_train``, ``max_test``: seeded subsets) for the smoke
+profile. ``data_root`` (where real data lies) and ``profile`` are recorded but not hashed.
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+import os
+import platform
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import DefectbookError, __version__
+from .paths import cache_dir, data_root as default_data_root, repo_root
+from .results import Record, Store, config_hash
+
+NOT_HASHED = ("data_root", "profile")
+DEFAULTS = {"params": {}, "category": None, "data": {}, "split": {"kind": "clean"},
+            "transform": {"resize": 256, "crop": None}, "seed": 0, "profile": None, "save_maps": 8,
+            "data_root": None}
+
+
+def normalize(config: dict) -> dict:
+    """Fill defaults and round-trip through JSON (so tuples and lists hash alike)."""
+    if "method" not in config or "dataset" not in config:
+        raise DefectbookError("an experiment config needs at least 'method' and 'dataset'")
+    out = copy.deepcopy(DEFAULTS)
+    for k, v in config.items():
+        out[k] = v
+    return json.loads(json.dumps(out, default=str))
+
+
+def key_of(config: dict) -> str:
+    c = normalize(config)
+    return config_hash({k: v for k, v in c.items() if k not in NOT_HASHED} | {"version": __version__})
+
+
+@dataclass
+class Prepared:
+    """Tensors of one split: ``train [N,3,H,W]``, ``test [M,3,H,W]`` in [0,1], ``masks [M,H,W]`` or
+    None, ``labels [M]``, ``defects`` (defect type per test image) and the ``split`` itself."""
+
+    train: torch.Tensor
+    test: torch.Tensor
+    masks: torch.Tensor | None
+    labels: np.ndarray
+    defects: list
+    split: object
+
+
+def _subset(samples: list, n: int | None, seed: int, stratify: bool = False) -> list:
+    if n is None or n >= len(samples):
+        return samples
+    rng = np.random.default_rng(seed)
+    if not stratify:
+        return [samples[i] for i in sorted(rng.choice(len(samples), n, replace=False))]
+    good = [i for i, s in enumerate(samples) if s.label == 0]
+    bad = [i for i, s in enumerate(samples) if s.label == 1]
+    n_good = max(1, round(n * len(good) / len(samples))) if good else 0
+    pick = list(rng.choice(good, min(n_good, len(good)), replace=False)) + \
+        list(rng.choice(bad, min(n - n_good, len(bad)), replace=False))
+    return [samples[i] for i in sorted(pick)]
+
+
+def load_split_for(config: dict):
+    """The (possibly noisy / few-shot / capped) :class:`~defectbook.data.Split` of a config."""
+    from . import data
+    from .data import splits
+    from .data.base import Split
+
+    c = normalize(config)
+    kw = dict(c["data"])
+    if c["dataset"] == "synthetic":
+        kw.setdefault("cache_dir", str(cache_dir() / "synthetic"))
+        root = None
+    else:
+        root = c["data_root"] or default_data_root()
+        if root is None:
+            raise DefectbookError(f"dataset {c['dataset']!r} needs a data root: pass --data-root or set DEFECTBOOK_DATA")
+    split = data.load_split(c["dataset"], c["category"], root=root, **kw)
+    s, seed = c["split"], c["seed"]
+    kind = s.get("kind", "clean")
+    if kind == "noisy":
+        split = splits.noisy_split(split, s["ratio"], seed=seed)
+    elif kind == "few_shot":
+        split = splits.few_shot(split, s["n"], seed=seed)
+    elif kind != "clean":
+        raise DefectbookError(f"unknown split kind {kind!r}; known: clean, noisy, few_shot")
+    if s.get("max_train") or s.get("max_test"):
+        split = Split(_subset(split.train, s.get("max_train"), seed), _subset(split.test, s.get("max_test"), seed, True),
+                      split.has_masks, dict(split.info, capped={"max_train": s.get("max_train"), "max_test": s.get("max_test")}))
+    return split
+
+
+@lru_cache(maxsize=4)
+def _prepare_cached(blob: str) -> Prepared:
+    from .data import load_images, load_masks
+    from .data.transforms import make_mask_transform, make_transform
+
+    c = json.loads(blob)
+    split = load_split_for(c)
+    t = c["transform"]
+    tf, mtf = make_transform(t["resize"], t.get("crop")), make_mask_transform(t["resize"], t.get("crop"))
+    masks = load_masks(split.test, mtf) if split.has_masks else None
+    return Prepared(load_images(split.train, tf), load_images(split.test, tf), masks,
+                    np.array([s.label for s in split.test]), [s.defect for s in split.test], split)
+
+
+def prepare(config: dict) -> Prepared:
+    """Load and transform the data of ``config`` (memoised for the last few data configs)."""
+    c = normalize(config)
+    part = {k: c[k] for k in ("dataset", "category", "data", "split", "transform", "seed", "data_root")}
+    return _prepare_cached(json.dumps(part, sort_keys=True))
+
+
+def build_detector(config: dict):
+    """The detector of ``config`` with the experiment seed passed on when it takes one."""
+    from .methods import REGISTRY, build
+
+    c = normalize(config)
+    params = dict(c["params"])
+    name = c["method"]
+    if name in REGISTRY:
+        module, cls = REGISTRY[name].split(":")
+        import importlib
+
+        sig = inspect.signature(getattr(importlib.import_module(module), cls).__init__)
+        if "seed" in sig.parameters and "seed" not in params:
+            params["seed"] = c["seed"]
+        if "device" in sig.parameters and "device" not in params and c.get("device"):
+            params["device"] = c["device"]
+    return build(name, **params)
+
+
+class PeakMemory:
+    """Peak resident memory (MiB) of this process while the block runs (sampled every 20 ms), and
+    the CUDA peak where a GPU is used."""
+
+    def __init__(self, interval: float = 0.02):
+        self.interval = interval
+        self.peak_rss_mb = 0.0
+        self._stop = threading.Event()
+
+    @staticmethod
+    def rss_mb() -> float:
+        try:
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        except OSError:  # not Linux: lifetime peak is the best we have
+            import resource
+
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    def _watch(self):
+        while not self._stop.is_set():
+            self.peak_rss_mb = max(self.peak_rss_mb, self.rss_mb())
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self.start_rss_mb = self.rss_mb()
+        self.peak_rss_mb = self.start_rss_mb
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak_rss_mb = max(self.peak_rss_mb, self.rss_mb())
+
+    def as_dict(self) -> dict:
+        d = {"peak_rss_mb": round(self.peak_rss_mb, 1), "start_rss_mb": round(self.start_rss_mb, 1)}
+        if torch.cuda.is_available():
+            d["cuda_peak_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+        return d
+
+
+@lru_cache(maxsize=1)
+def environment() -> dict:
+    """Library versions and the git commit of the source checkout (with a dirty flag)."""
+    import sklearn
+    import torchvision
+
+    env = {"defectbook": __version__, "python": platform.python_version(), "torch": torch.__version__,
+           "torchvision": torchvision.__version__, "numpy": np.__version__, "sklearn": sklearn.__version__,
+           "machine": platform.machine(), "cuda": torch.cuda.is_available()}
+    root = repo_root()
+    if root is not None:
+        try:
+            env["git_commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                                               text=True, timeout=10).stdout.strip() or None
+            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                   capture_output=True, text=True, timeout=10).stdout.strip()
+            env["git_dirty"] = bool(dirty)
+        except (OSError, subprocess.SubprocessError):
+            env["git_commit"] = None
+    return env
+
+
+def _example_indices(labels: np.ndarray, defects: list, k: int) -> list[int]:
+    """Up to ``k`` test images for figures: one per defect type first, then more defective ones, one good."""
+    if k <= 0:
+        return []
+    order, seen = [], set()
+    for i, d in enumerate(defects):
+        if labels[i] == 1 and d not in seen:
+            seen.add(d)
+            order.append(i)
+    order += [i for i in range(len(labels)) if labels[i] == 1 and i not in order]
+    good = [i for i in range(len(labels)) if labels[i] == 0]
+    picked = order[: max(k - 1, 1)] + good[:1]
+    return sorted(picked[:k])
+
+
+def run(config: dict, store: Store | None = None, force: bool = False) -> Record:
+    """Run (or reuse) the experiment of ``config`` and return its :class:`Record`."""
+    from .metrics import evaluate
+    from .utils import seed_everything
+
+    c = normalize(config)
+    key = key_of(c)
+    store = store or Store()
+    if not force:
+        rec = store.get(key)
+        if rec is not None:
+            return rec
+    prep = prepare(c)
+    seed_everything(c["seed"])
+    detector = build_detector(c)
+    with PeakMemory() as mem:
+        t0 = time.perf_counter()
+        detector.fit(prep.train)
+        t1 = time.perf_counter()
+        pred = detector.predict(prep.test)
+        t2 = time.perf_counter()
+    notes = []
+    masks = prep.masks.numpy() if prep.masks is not None else None
+    if masks is None:
+        notes.append("no pixel ground truth for this split: image-level metrics only")
+    if pred.maps is None:
+        notes.append(f"{c['method']} gives no anomaly maps: image-level metrics only")
+    metrics = evaluate(prep.labels, pred.image_scores, masks, pred.maps)
+    extras = detector.extras() if hasattr(detector, "extras") else {}
+    split_info = {"n_train": int(prep.train.shape[0]), "n_test": int(prep.test.shape[0]),
+                  "n_test_defective": int(prep.labels.sum()), **_plain(getattr(prep.split, "info", {}))}
+    rec = Record(key=key, config=c, metrics=metrics,
+                 timings={"fit_s": round(t1 - t0, 3), "predict_s": round(t2 - t1, 3),
+                          "predict_images_per_s": round(prep.test.shape[0] / max(t2 - t1, 1e-9), 2)},
+                 memory=mem.as_dict(), scores=[float(s) for s in pred.image_scores],
+                 labels=[int(v) for v in prep.labels], defects=list(prep.defects),
+                 extras=_plain(extras) | {"split": split_info, "backbone": _describe(detector)},
+                 env=environment(), notes=notes)
+    arrays = None
+    idx = _example_indices(prep.labels, prep.defects, int(c["save_maps"] or 0))
+    if idx and pred.maps is not None:
+        arrays = {"index": np.array(idx), "maps": pred.maps[idx].astype(np.float16),
+                  "images": (prep.test[idx].permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)}
+        if masks is not None:
+            arrays["masks"] = masks[idx].astype(np.uint8)
+    return store.put(rec, arrays)
+
+
+def _describe(detector) -> str | None:
+    ext = getattr(detector, "extractor_", None)
+    if ext is not None and hasattr(ext, "describe"):
+        return ext.describe()
+    b = getattr(detector, "backbone", None)
+    return f"{b}[{getattr(detector, 'weights', None) or 'imagenet'}]" if isinstance(b, str) else None
+
+
+def _plain(d):
+    return json.loads(json.dumps(d, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+
+
+def run_many(configs: Iterable[dict], store: Store | None = None, desc: str = "experiments") -> list[Record]:
+    """``run`` over configs with a progress bar."""
+    from .utils import progress
+
+    configs = list(configs)
+    return [run(c, store) for c in progress(configs, desc=desc, total=len(configs), leave=True)]
+
+
+def fitted(config: dict):
+    """``(detector, prepared)`` fitted on the config's training data, for picture-only notebooks."""
+    from .utils import seed_everything
+
+    c = normalize(config)
+    prep = prepare(c)
+    seed_everything(c["seed"])
+    return build_detector(c).fit(prep.train), prep
+
+
+def frame(records: Iterable[Record]) -> pd.DataFrame:
+    """One row per record: method, dataset, category, split, seed, profile, metrics, timings, memory."""
+    rows = []
+    for r in records:
+        c = r.config
+        s = c.get("split", {})
+        rows.append({"method": c["method"], "dataset": c["dataset"], "category": c.get("category"),
+                     "split": s.get("kind", "clean"), "noise": s.get("ratio"), "shots": s.get("n"),
+                     "seed": c.get("seed"), "profile": c.get("profile"), **r.metrics, **r.timings,
+                     "peak_rss_mb": r.memory.get("peak_rss_mb"), "backbone": r.extras.get("backbone"), "key": r.key})
+    return pd.DataFrame(rows)

@@ -1,0 +1,84 @@
+"""One figure style for the book: anomaly-map grids, metric bars, curves."""
+from __future__ import annotations
+
+from typing import Sequence
+
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 120, "axes.spines.top": False, "axes.spines.right": False,
+                     "axes.grid": True, "grid.alpha": 0.3, "font.size": 9})
+
+
+def normalize_map(m: np.ndarray, lo_q: float = 0.0, hi_q: float = 1.0) -> np.ndarray:
+    """Scale a map to [0, 1] between its ``lo_q`` and ``hi_q`` quantiles (N-pad App. D uses 0.2-0.8)."""
+    lo, hi = np.quantile(m, lo_q), np.quantile(m, hi_q)
+    return np.clip((m - lo) / max(hi - lo, 1e-12), 0, 1)
+
+
+def anomaly_grid(examples: Sequence[dict], titles: Sequence[str] | None = None, n: int = 6,
+                 vmax: float | None = None, suptitle: str = ""):
+    """Columns: examples; rows: image, ground truth, anomaly map (overlay) for each method.
+
+    ``examples`` is a list of ``Record.maps()`` dicts (one per method, same test images), each with
+    ``images [K,H,W,3]``, ``masks [K,H,W]`` (optional), ``maps [K,H,W]``. Maps of one method share
+    one colour scale (its maximum over the shown images unless ``vmax``).
+    """
+    base = examples[0]
+    k = min(n, len(base["images"]))
+    rows = 2 + len(examples)
+    fig, axes = plt.subplots(rows, k, figsize=(1.6 * k, 1.6 * rows), squeeze=False)
+    for j in range(k):
+        axes[0, j].imshow(base["images"][j])
+        if "masks" in base:
+            axes[1, j].imshow(base["masks"][j], cmap="gray", vmin=0, vmax=1)
+        for r, ex in enumerate(examples):
+            m = ex["maps"][j].astype(np.float32)
+            top = vmax if vmax is not None else float(np.max(ex["maps"][:k]))
+            axes[2 + r, j].imshow(ex["images"][j])
+            axes[2 + r, j].imshow(m, cmap="jet", alpha=0.5, vmin=float(np.min(ex["maps"][:k])), vmax=top)
+    labels = ["image", "ground truth"] + list(titles or [f"method {i}" for i in range(len(examples))])
+    for r in range(rows):
+        axes[r, 0].set_ylabel(labels[r])
+        for j in range(k):
+            axes[r, j].set_xticks([]); axes[r, j].set_yticks([]); axes[r, j].grid(False)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def metric_bars(df: pd.DataFrame, x: str, y: str, hue: str | None = None, ax=None, ylim=(0.5, 1.0), title: str = ""):
+    """Grouped bars of ``y`` per ``x`` (and ``hue``), from a tidy DataFrame."""
+    ax = ax or plt.subplots(figsize=(max(4, 0.5 * df[x].nunique() * (df[hue].nunique() if hue else 1)), 3))[1]
+    table = df.pivot_table(index=x, columns=hue, values=y) if hue else df.set_index(x)[[y]]
+    table.plot.bar(ax=ax, width=0.8)
+    ax.set_ylim(*ylim)
+    ax.set_ylabel(y)
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncols=2) if hue else ax.get_legend() and ax.get_legend().remove()
+    return ax
+
+
+def curves(df: pd.DataFrame, x: str, y: str, hue: str, ax=None, title: str = "", marker: str = "o"):
+    """Line per ``hue`` of mean ``y`` against ``x`` (error bars = std over other rows, e.g. seeds)."""
+    ax = ax or plt.subplots(figsize=(4.5, 3))[1]
+    for name, g in df.groupby(hue):
+        s = g.groupby(x)[y].agg(["mean", "std"]).reset_index()
+        ax.errorbar(s[x], s["mean"], yerr=s["std"].fillna(0), marker=marker, capsize=2, label=str(name))
+    ax.set_xlabel(x); ax.set_ylabel(y); ax.set_title(title); ax.legend(fontsize=7)
+    return ax
+
+
+def roc(labels: np.ndarray, scores: np.ndarray, ax=None, label: str = ""):
+    """ROC curve of image scores."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    ax = ax or plt.subplots(figsize=(3.5, 3.5))[1]
+    fpr, tpr, _ = roc_curve(labels, scores)
+    ax.plot(fpr, tpr, label=f"{label} (AUROC {roc_auc_score(labels, scores):.3f})")
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.set_xlabel("false positive rate"); ax.set_ylabel("true positive rate"); ax.legend(fontsize=7)
+    return ax

@@ -1,0 +1,119 @@
+"""The result store: one JSON record per experiment config (keyed by the config's hash), plus an
+optional ``.npz`` of example maps. Writes are atomic (temporary file, then ``os.replace``), and
+the JSON is written last, so a killed batch never leaves a record that looks complete: rerunning
+it redoes only what has no JSON yet.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .paths import results_dir
+
+
+def config_hash(config: dict) -> str:
+    """Stable 16-hex-digit hash of a JSON-serialisable config (key order does not matter)."""
+    blob = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Record:
+    """Everything one experiment produced.
+
+    ``metrics``: image_auroc, image_f1_max, pixel_auroc, aupro (None when unavailable);
+    ``timings``: fit_s, predict_s; ``memory``: peak_rss_mb (and cuda_peak_mb on a GPU);
+    ``scores``/``labels``/``defects``: per test image; ``extras``: what the detector reports;
+    ``env``: library versions and git commit.
+    """
+
+    key: str
+    config: dict
+    metrics: dict
+    timings: dict
+    memory: dict
+    scores: list
+    labels: list
+    defects: list
+    extras: dict = field(default_factory=dict)
+    env: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+    store: str | None = None
+
+    def maps(self) -> dict[str, np.ndarray]:
+        """Example test images ``[K,H,W,3]`` uint8, masks ``[K,H,W]``, maps ``[K,H,W]``, ``index`` [K]."""
+        if not self.store:
+            return {}
+        p = Path(self.store) / f"{self.key}.npz"
+        if not p.is_file():
+            return {}
+        with np.load(p) as z:
+            return {k: z[k] for k in z.files}
+
+    @property
+    def peak_memory_mb(self) -> float | None:
+        return self.memory.get("peak_rss_mb")
+
+
+class Store:
+    """A folder of records. ``Store()`` uses :func:`defectbook.paths.results_dir`."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else results_dir()
+
+    def path(self, key: str) -> Path:
+        return self.root / f"{key}.json"
+
+    def get(self, key: str) -> Record | None:
+        p = self.path(key)
+        if not p.is_file():
+            return None
+        try:
+            data = json.loads(p.read_text())
+        except (json.JSONDecodeError, OSError):
+            return None  # unreadable: treated as absent and recomputed
+        data["store"] = str(self.root)
+        return Record(**data)
+
+    def put(self, record: Record, arrays: dict[str, np.ndarray] | None = None) -> Record:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if arrays:
+            _atomic_write(self.root / f"{record.key}.npz", lambda f: np.savez_compressed(f, **arrays), "wb")
+        record.store = str(self.root)
+        payload = asdict(record)
+        payload.pop("store")
+        _atomic_write(self.path(record.key), lambda f: f.write(json.dumps(payload, indent=1, default=_jsonable)), "w")
+        return record
+
+    def keys(self) -> list[str]:
+        return sorted(p.stem for p in self.root.glob("*.json")) if self.root.is_dir() else []
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+
+def _jsonable(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def _atomic_write(path: Path, write, mode: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
