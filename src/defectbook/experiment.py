@@ -324,3 +324,59 @@ def frame(records: Iterable[Record]) -> pd.DataFrame:
                      "seed": c.get("seed"), "profile": c.get("profile"), **r.metrics, **r.timings,
                      "peak_rss_mb": r.memory.get("peak_rss_mb"), "backbone": r.extras.get("backbone"), "key": r.key})
     return pd.DataFrame(rows)
+
+
+def available_real(names, data_root=None) -> list[tuple[str, str | None]]:
+    """``(dataset, category)`` pairs of the real datasets among ``names`` found under the data root."""
+    from pathlib import Path
+
+    root = data_root or default_data_root()
+    if root is None:
+        return []
+    root = Path(root)
+    found = []
+    for name in names or []:
+        if name == "mtd" and ((root / "mtd" / "MT_Free").is_dir() or (root / "MT_Free").is_dir()):
+            found.append(("mtd", None))
+        elif name == "mvtec" and (root / "mvtec").is_dir():
+            found += [("mvtec", p.name) for p in sorted((root / "mvtec").iterdir()) if (p / "train").is_dir()]
+        elif name == "dagm" and (root / "dagm").is_dir():
+            found += [("dagm", p.name) for p in sorted((root / "dagm").iterdir()) if (p / "Train").is_dir()]
+    return found
+
+
+def configs_for(P: dict, family: str, method: str | None = None, params: dict | None = None,
+                split: dict | None = None, seeds=None, categories=None, real=None, data_root=None,
+                transform: dict | None = None, save_maps: int = 8) -> list[dict]:
+    """Experiment configs of one method over a profile's synthetic categories and real datasets.
+
+    ``P`` is :func:`defectbook.profiles.load`'s dict; ``family`` names the section holding
+    ``params`` and ``transform``; ``params`` override them. ``categories``: synthetic categories
+    (default: the profile's, ``"all"`` = every generator category, ``[]`` = none); ``real``:
+    real dataset names (default: the profile's ``real``), used only where found under the data root.
+    """
+    from .data.synthetic import CATEGORIES
+
+    fam = P[family]
+    d = dict(P["data"])
+    cats = d.pop("categories", "all") if categories is None else categories
+    if d.pop("dataset", "synthetic") != "synthetic":
+        cats = [] if categories is None else cats
+    if cats == "all":
+        cats = list(CATEGORIES)
+    base = {"method": method or family, "params": {**fam.get("params", {}), **(params or {})},
+            "transform": transform or fam.get("transform", {"resize": 256, "crop": None}),
+            "split": split or {"kind": "clean"}, "profile": P["profile"], "save_maps": save_maps,
+            "data_root": str(data_root) if data_root else None}
+    cap = P.get("real_max_train")
+    out = []
+    for seed in (seeds if seeds is not None else P.get("seeds", [0])):
+        for c in cats:
+            out.append({**base, "dataset": "synthetic", "category": c, "data": d, "seed": seed})
+        for ds, c in available_real(P.get("real", []) if real is None else real, data_root):
+            s = dict(base["split"])
+            if cap:
+                s.setdefault("max_train", cap)
+                s.setdefault("max_test", 4 * cap)
+            out.append({**base, "dataset": ds, "category": c, "data": {}, "split": s, "seed": seed})
+    return out

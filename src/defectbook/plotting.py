@@ -82,3 +82,23 @@ def roc(labels: np.ndarray, scores: np.ndarray, ax=None, label: str = ""):
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
     ax.set_xlabel("false positive rate"); ax.set_ylabel("true positive rate"); ax.legend(fontsize=7)
     return ax
+
+
+def live_or_static(fn, **options):
+    """An ipywidgets control in a live notebook; a static figure in batch builds and HTML.
+
+    ``fn(**choice)`` draws one figure; ``options`` maps each argument to its choices (a list: a
+    drop-down; a ``(min, max, step)`` tuple: a slider). Under
+    ``defectbook reproduce`` (``DEFECTBOOK_BATCH=1``), or without ipywidgets, ``fn`` is called once
+    with the first choice of each option, so the rendered book shows a plain figure.
+    """
+    import os
+
+    first = {k: (v[0] if isinstance(v, (list, tuple)) else v) for k, v in options.items()}
+    if os.environ.get("DEFECTBOOK_BATCH"):
+        return fn(**first)
+    try:
+        import ipywidgets as widgets
+    except ImportError:
+        return fn(**first)
+    return widgets.interact(fn, **options)

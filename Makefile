@@ -1,0 +1,52 @@
+# Two commands on a fresh machine (each installs what it needs itself):
+#   make book   install, write the synthetic data, run every notebook (cpu profile), build _build/html
+#   make test   install, run the tests (including a smoke-profile execution of every notebook)
+# An active virtual environment is used as it is; otherwise one is made in .venv.
+PROFILE ?= cpu
+PYTHON ?= python3
+ifdef VIRTUAL_ENV
+VENV := $(VIRTUAL_ENV)
+else
+VENV := $(CURDIR)/.venv
+endif
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.defectbook-installed
+# Real data for the cpu profile's real-data sections, where present (users: set DEFECTBOOK_DATA).
+ifeq ($(DEFECTBOOK_DATA),)
+ifneq ($(wildcard ../shared/data/mtd),)
+export DEFECTBOOK_DATA := $(abspath ../shared/data)
+endif
+endif
+
+.PHONY: install book notebooks html test smoke clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+notebooks: install
+	$(VENV)/bin/defectbook reproduce --profile $(PROFILE)
+
+html: install
+	$(VENV)/bin/defectbook book
+
+book: install
+	$(VENV)/bin/defectbook data synth --profile $(PROFILE)
+	-$(VENV)/bin/defectbook reproduce --profile $(PROFILE)
+	$(VENV)/bin/defectbook book
+	@echo "The book is in _build/html/index.html"
+
+test: install
+	DEFECTBOOK_OFFLINE=1 $(PY) -m pytest
+
+smoke: install
+	$(VENV)/bin/defectbook reproduce --profile smoke
+
+clean:
+	rm -rf _build book/executed

@@ -1,0 +1,121 @@
+"""Console script ``defectbook``: data, evaluate, reproduce, book, toc.
+
+Examples::
+
+    defectbook data synth data/synthetic --size 128
+    defectbook data check ../shared/data/mtd
+    defectbook evaluate --method padim --dataset mtd --profile cpu --data-root ../shared/data
+    defectbook reproduce --profile smoke --only 'padim/*' -p seeds=[0,1]
+    defectbook book
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from . import DefectbookError, __version__
+
+
+def config_from_profile(method: str, dataset: str, category: str | None, profile: str, params: dict,
+                        data_root: str | None = None, seed: int = 0) -> dict:
+    """An experiment config built from a profile's settings for ``method`` (+ overrides)."""
+    from . import profiles
+
+    P = profiles.load(profile)
+    fam = P.get(method)
+    if fam is None:
+        raise DefectbookError(f"profile {profile!r} has no settings for method {method!r}")
+    cfg = {"method": method, "params": {**fam.get("params", {}), **params}, "dataset": dataset, "category": category,
+           "transform": fam.get("transform", {"resize": 256, "crop": None}), "seed": seed, "profile": profile,
+           "data_root": data_root}
+    if dataset == "synthetic":
+        d = dict(P["data"]) if P["data"].get("dataset") == "synthetic" else {}
+        d.pop("dataset", None)
+        d.pop("categories", None)
+        cfg["data"] = d
+    return cfg
+
+
+def _cmd_evaluate(a) -> int:
+    from . import experiment
+    from .reproduce import parse_params
+
+    cfg = config_from_profile(a.method, a.dataset, a.category, a.profile, parse_params(a.param), a.data_root, a.seed)
+    rec = experiment.run(cfg, force=a.force)
+    print(json.dumps({"key": rec.key, "metrics": rec.metrics, "timings": rec.timings, "memory": rec.memory,
+                      "notes": rec.notes}, indent=1))
+    return 0
+
+
+def _cmd_reproduce(a) -> int:
+    from .reproduce import parse_params, reproduce
+
+    if a.data_root:
+        os.environ["DEFECTBOOK_DATA"] = a.data_root
+    outcomes = reproduce(a.profile, a.only, parse_params(a.param), timeout=a.timeout)
+    return 0 if all(o.status == "ok" for o in outcomes) else 1
+
+
+def _cmd_book(a) -> int:
+    from .reproduce import build_book
+
+    return build_book(builder=a.builder)
+
+
+def _cmd_toc(a) -> int:
+    from .reproduce import write_toc
+
+    print(f"wrote {write_toc()}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    from .data.commands import add_data_parser
+    from .profiles import PROFILES
+
+    p = argparse.ArgumentParser(prog="defectbook", description=__doc__.split("\n\n")[0])
+    p.add_argument("--version", action="version", version=f"defectbook {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    add_data_parser(sub)
+
+    e = sub.add_parser("evaluate", help="run one experiment and print its metrics")
+    e.add_argument("--method", required=True)
+    e.add_argument("--dataset", default="synthetic")
+    e.add_argument("--category", default=None)
+    e.add_argument("--profile", default="cpu", choices=PROFILES)
+    e.add_argument("--data-root", default=None)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="detector parameter override")
+    e.add_argument("--force", action="store_true", help="recompute even if a record exists")
+    e.set_defaults(func=_cmd_evaluate)
+
+    r = sub.add_parser("reproduce", help="execute the book's notebooks with papermill")
+    r.add_argument("--profile", default="cpu", choices=PROFILES)
+    r.add_argument("--only", action="append", metavar="GLOB", help="e.g. 'padim/*' or 'npad/table1*'")
+    r.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="notebook parameter")
+    r.add_argument("--data-root", default=None)
+    r.add_argument("--timeout", type=int, default=None, help="seconds per cell")
+    r.set_defaults(func=_cmd_reproduce)
+
+    b = sub.add_parser("book", help="build the Jupyter Book from the executed notebooks")
+    b.add_argument("--builder", default="html")
+    b.set_defaults(func=_cmd_book)
+
+    t = sub.add_parser("toc", help="regenerate _toc.yml from notebooks/ and book/")
+    t.set_defaults(func=_cmd_toc)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except DefectbookError as e:
+        print(f"defectbook: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
