@@ -1,0 +1,53 @@
+import numpy as np
+import torch
+
+from defectbook.features import concat_layers, gaussian_blur, select_channels, to_image_maps
+from defectbook.gaussian import PixelGaussians
+
+
+def test_pixel_gaussians_match_numpy():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(30, 5, 7, generator=g, dtype=torch.float64).float()
+    model = PixelGaussians(eps=0.01, chunk=3).fit(x)
+    q = torch.randn(4, 5, 7, generator=g)
+    d = model.score(q).numpy()
+    for p in range(7):
+        xs = x[:, :, p].double().numpy()
+        mu = xs.mean(0)
+        cov = np.cov(xs, rowvar=False) + 0.01 * np.eye(5)
+        inv = np.linalg.inv(cov)
+        for b in range(4):
+            diff = q[b, :, p].double().numpy() - mu
+            assert abs(d[b, p] - np.sqrt(diff @ inv @ diff)) < 1e-3
+
+
+def test_training_mean_scores_zero():
+    x = torch.randn(20, 3, 4)
+    model = PixelGaussians().fit(x)
+    assert torch.allclose(model.score(x.mean(0, keepdim=True)), torch.zeros(1, 4), atol=1e-3)
+
+
+def test_concat_layers_upsamples_to_largest():
+    out = concat_layers([torch.rand(2, 3, 8, 8), torch.rand(2, 5, 4, 4)])
+    assert out.shape == (2, 8, 8, 8)
+    assert torch.equal(out[:, 3:, ::2, ::2], out[:, 3:, 1::2, 1::2])  # nearest neighbour
+
+
+def test_select_channels_is_seeded_subset():
+    a, b = select_channels(100, 10, seed=1), select_channels(100, 10, seed=1)
+    assert torch.equal(a, b) and len(set(a.tolist())) == 10
+    assert not torch.equal(a, select_channels(100, 10, seed=2))
+    assert select_channels(100, None) is None and select_channels(10, 10) is None
+
+
+def test_blur_preserves_mass_and_spreads_peak():
+    m = torch.zeros(1, 33, 33)
+    m[0, 16, 16] = 1
+    b = gaussian_blur(m, 2.0)
+    assert abs(b.sum().item() - 1) < 1e-4
+    assert b[0, 16, 16] < 0.1 and b[0, 16, 16] == b.max()
+    assert torch.equal(gaussian_blur(m, 0), m)
+
+
+def test_to_image_maps_shape():
+    assert to_image_maps(torch.rand(3, 7, 7), (28, 28), 4).shape == (3, 28, 28)
