@@ -1,0 +1,142 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from defectbook import DefectbookError, experiment
+from defectbook.results import Store
+
+
+def write_toy_mvtec(root, n_train=8, n_good=3, n_bad=3, size=48, seed=0):
+    """A tiny MVTec-layout category 'toy' with square stains and exact masks."""
+    rng = np.random.default_rng(seed)
+    cat = root / "mvtec" / "toy"
+
+    def img():
+        base = rng.normal(0.5, 0.05, (size // 8, size // 8))
+        return np.kron(base, np.ones((8, 8)))
+
+    def save(a, p):
+        p.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((np.clip(a, 0, 1) * 255).astype(np.uint8)).save(p)
+
+    for i in range(n_train):
+        save(img(), cat / "train" / "good" / f"{i:03d}.png")
+    for i in range(n_good):
+        save(img(), cat / "test" / "good" / f"{i:03d}.png")
+    for i in range(n_bad):
+        a, m = img(), np.zeros((size, size))
+        y, x = rng.integers(4, size - 16, 2)
+        a[y:y + 12, x:x + 12] = 0.95
+        m[y:y + 12, x:x + 12] = 1
+        save(a, cat / "test" / "stain" / f"{i:03d}.png")
+        save(m, cat / "ground_truth" / "stain" / f"{i:03d}_mask.png")
+    return root
+
+
+@pytest.fixture
+def toy(isolated):
+    return write_toy_mvtec(isolated / "data")
+
+
+def cfg(root, **kw):
+    c = {"method": "padim", "params": {"d": 16, "batch_size": 8}, "dataset": "mvtec", "category": "toy",
+         "transform": {"resize": 48, "crop": None}, "data_root": str(root), "profile": "smoke", "save_maps": 3}
+    c.update(kw)
+    return c
+
+
+def test_run_records_everything(toy):
+    rec = experiment.run(cfg(toy))
+    assert rec.metrics["image_auroc"] > 0.9 and rec.metrics["pixel_auroc"] > 0.8
+    assert 0 <= rec.metrics["aupro"] <= 1
+    assert rec.timings["fit_s"] > 0 and rec.timings["predict_s"] > 0
+    assert rec.memory["peak_rss_mb"] > 100
+    assert rec.env["torch"] and "git_commit" in rec.env
+    assert rec.labels == [0, 0, 0, 1, 1, 1] and len(rec.scores) == 6
+    assert rec.extras["split"]["n_train"] == 8 and "efficientnet_lite0" in rec.extras["backbone"]
+    m = rec.maps()
+    assert m["maps"].shape[0] == 3 and m["images"].shape[1:] == (48, 48, 3) and m["masks"].max() == 1
+    assert (Store().root / f"{rec.key}.json").is_file()
+
+
+def test_rerun_reuses_the_record(toy, monkeypatch):
+    first = experiment.run(cfg(toy))
+    monkeypatch.setattr(experiment, "build_detector", lambda c: (_ for _ in ()).throw(AssertionError("recomputed")))
+    again = experiment.run(cfg(toy, data_root=str(toy) + "/", profile="cpu"))  # unhashed fields differ
+    assert again.key == first.key and again.metrics == first.metrics
+
+
+def test_key_depends_on_what_matters():
+    a = experiment.key_of({"method": "padim", "dataset": "synthetic", "params": {"d": 10}})
+    assert a == experiment.key_of({"dataset": "synthetic", "params": {"d": 10}, "method": "padim", "seed": 0})
+    assert a != experiment.key_of({"method": "padim", "dataset": "synthetic", "params": {"d": 11}})
+    assert a != experiment.key_of({"method": "padim", "dataset": "synthetic", "params": {"d": 10}, "seed": 1})
+
+
+def test_killed_batch_resumes_without_redoing_or_broken_records(toy, monkeypatch):
+    configs = [cfg(toy, seed=s) for s in range(3)]
+    real = experiment.build_detector
+    calls = []
+
+    def flaky(c):
+        calls.append(c["seed"])
+        if c["seed"] == 1 and len(calls) < 3:
+            raise KeyboardInterrupt  # the batch is killed while the second experiment runs
+        return real(c)
+
+    monkeypatch.setattr(experiment, "build_detector", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        experiment.run_many(configs)
+    store = Store()
+    assert len(store) == 1
+    recs = experiment.run_many(configs)
+    assert calls == [0, 1, 1, 2] and len(store) == 3 and len({r.key for r in recs}) == 3
+
+
+def test_interrupted_write_leaves_no_record(toy, monkeypatch):
+    import defectbook.results as results
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(results.np, "savez_compressed", boom)
+    with pytest.raises(OSError):
+        experiment.run(cfg(toy))
+    root = Store().root
+    assert not list(root.glob("*.json")) and not list(root.glob("*.npz")) and not list(root.glob("*.tmp"))
+
+
+def test_corrupt_record_is_recomputed(toy):
+    rec = experiment.run(cfg(toy))
+    path = Store().path(rec.key)
+    path.write_text("{ truncated")
+    again = experiment.run(cfg(toy))
+    assert json.loads(path.read_text())["key"] == rec.key and again.metrics == rec.metrics
+
+
+def test_noisy_split_moves_defects_into_training(toy):
+    rec = experiment.run(cfg(toy, split={"kind": "noisy", "ratio": 0.1}))
+    info = rec.extras["split"]
+    assert info["n_train"] >= 8 and info["n_test"] < 6
+
+
+def test_frame_and_provenance(toy):
+    from defectbook.report import provenance
+
+    recs = [experiment.run(cfg(toy, seed=s)) for s in (0, 1)]
+    df = experiment.frame(recs)
+    assert list(df.seed) == [0, 1] and {"image_auroc", "pixel_auroc", "aupro", "fit_s"} <= set(df.columns)
+    line = provenance(recs)
+    for part in ("profile=smoke", "mvtec:toy", "efficientnet_lite0", "seeds=0, 1", "not meaningful"):
+        assert part in line
+
+
+def test_bad_configs(isolated, monkeypatch):
+    monkeypatch.delenv("DEFECTBOOK_DATA", raising=False)
+    monkeypatch.setattr(experiment, "default_data_root", lambda: None)
+    with pytest.raises(DefectbookError, match="needs at least"):
+        experiment.run({"method": "padim"})
+    with pytest.raises(DefectbookError, match="data root"):
+        experiment.run({"method": "padim", "dataset": "mtd"})
