@@ -1,0 +1,74 @@
+"""The book pipeline: table of contents, parameters, and a smoke-profile run of every notebook."""
+import os
+
+import pytest
+import yaml
+
+from defectbook import DefectbookError
+from defectbook.paths import repo_root
+from defectbook.reproduce import discover, execute, parse_params, summary, Outcome, toc
+
+NOTEBOOKS = discover()
+
+
+def test_toc_is_up_to_date():
+    committed = yaml.safe_load((repo_root() / "_toc.yml").read_text())
+    assert committed == toc(), "run `defectbook toc` and commit _toc.yml"
+
+
+def test_every_notebook_has_parameters_cell_and_chapter():
+    assert NOTEBOOKS, "no notebooks found"
+    for nb in NOTEBOOKS:
+        text = nb.read_text()
+        assert 'tags=["parameters"]' in text, nb
+        assert "profile" in text.split('tags=["parameters"]')[1].split("# %%")[0], nb
+        assert (repo_root() / "book" / f"{nb.parent.name}.md").is_file(), f"chapter page for {nb.parent.name}"
+
+
+def test_parse_params():
+    assert parse_params(["d=50", "seeds=[0, 1]", "backbone=resnet18", "x=null"]) == \
+        {"d": 50, "seeds": [0, 1], "backbone": "resnet18", "x": None}
+    with pytest.raises(DefectbookError, match="KEY=VALUE"):
+        parse_params(["d"])
+
+
+def test_discover_filters():
+    assert all(p.parent.name == "padim" for p in discover("padim/*"))
+    assert discover("no-such-notebook-*") == []
+
+
+def test_summary_counts_failures():
+    s = summary([Outcome("a/b", "ok", 1.0), Outcome("a/c", "FAILED", 2.0, "boom")])
+    assert "1 ok, 1 failed" in s
+
+
+def test_failing_notebook_is_reported_not_raised(tmp_path):
+    src = tmp_path / "grp" / "bad.py"
+    src.parent.mkdir()
+    src.write_text('# %% tags=["parameters"]\nprofile = "cpu"\n\n# %%\nraise ValueError("expected failure")\n')
+    o = execute(src, tmp_path / "out" / "bad.ipynb", "smoke")
+    assert o.status == "FAILED" and "expected failure" in o.error
+    assert (tmp_path / "out" / "bad.ipynb").is_file()
+
+
+@pytest.fixture(scope="session")
+def smoke_env(tmp_path_factory):
+    base = tmp_path_factory.mktemp("smoke")
+    old = {k: os.environ.get(k) for k in ("DEFECTBOOK_CACHE", "DEFECTBOOK_RESULTS")}
+    os.environ["DEFECTBOOK_CACHE"] = str(base / "cache")
+    os.environ["DEFECTBOOK_RESULTS"] = str(base / "results")
+    yield base
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[f"{p.parent.name}/{p.stem}" for p in NOTEBOOKS])
+def test_notebook_runs_in_smoke_profile(nb, smoke_env):
+    out = smoke_env / "executed" / nb.parent.name / f"{nb.stem}.ipynb"
+    o = execute(nb, out, "smoke", timeout=600)
+    assert o.status == "ok", o.error
+    assert "Provenance:" in out.read_text(), "every notebook shows a provenance line"
