@@ -1,0 +1,120 @@
+"""DifferNet's baselines on DifferNet's features: one-class SVM and 1-nearest-neighbour.
+
+DifferNet (Sec. 4.3) adapts both to its pipeline: "We used every technique of our pipeline but
+replaced the normalizing flow with them. We evaluate several transformations and used the mean
+respective score." So both fit on the multi-scale features of the training images under random
+transforms (:class:`~defectbook.methods.differnet.MultiTransformFeatures`, a fixed bank of
+``train_bank`` transforms per image) and score a test image by the mean over the fixed test
+rotations.
+
+* :class:`NearestNeighbor` (Nazare et al.): PCA to ``pca`` = 64 dimensions, z-score of the
+  components, Euclidean distance to the nearest training vector.
+* :class:`OCSVM` (Andrews et al.): z-scored features, RBF one-class SVM (``nu``, ``gamma``);
+  score = minus the decision function. The paper gives no kernel settings: ours are scikit-learn's
+  defaults (``gamma="scale"``) and ``nu = 0.5``.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .. import DefectbookError
+from .base import Detector, Prediction
+from .differnet import MultiTransformFeatures, identity_transforms, random_transforms, rotation_angles
+
+
+class _FeatureBaseline(Detector):
+    """Shared part: DifferNet features of a training bank and of the fixed test rotations."""
+
+    def __init__(self, backbone: str = "efficientnet_lite0", layer: str = "layer4", weights: str | None = None,
+                 scales: Sequence[float] = (1.0, 0.5, 0.25), train_transforms: bool = True, jitter: float = 0.0,
+                 train_bank: int = 8, test_transforms: int = 64, feature_batch: int = 16, seed: int = 0,
+                 device: str | None = "cpu"):
+        self.backbone, self.layer, self.weights, self.scales = backbone, layer, weights, list(scales)
+        self.train_transforms, self.jitter, self.train_bank = train_transforms, float(jitter), int(train_bank)
+        self.test_transforms, self.feature_batch, self.seed, self.device = int(test_transforms), feature_batch, seed, device
+        if self.train_bank < 1:
+            raise DefectbookError(f"{self.name}: train_bank must be >= 1, got {train_bank}")
+        rotation_angles(self.test_transforms)
+
+    def _fit(self, images: torch.Tensor) -> None:
+        self.features_ = MultiTransformFeatures(self.backbone, self.layer, self.weights, self.scales,
+                                                self.feature_batch, self.device)
+        self.extractor_ = self.features_.extractor
+        n = images.shape[0]
+        tfs = (random_transforms(n, self.train_bank, self.seed, self.jitter) if self.train_transforms
+               else identity_transforms(1))
+        feats = self.features_.transformed(images, tfs, f"{self.name} bank")
+        self._fit_vectors(feats.reshape(-1, feats.shape[-1]).double().numpy())
+
+    def _predict(self, images: torch.Tensor) -> Prediction:
+        tfs = [{"angle": a} for a in rotation_angles(self.test_transforms)]
+        feats = self.features_.transformed(images, tfs, f"{self.name} test")      # [N, T, D]
+        n, t, d = feats.shape
+        s = self._score_vectors(feats.reshape(-1, d).double().numpy()).reshape(n, t)
+        return Prediction(s.mean(1), None)
+
+    def _fit_vectors(self, y: np.ndarray) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _score_vectors(self, y: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class NearestNeighbor(_FeatureBaseline):
+    """1-NN after PCA to ``pca`` dimensions and z-scoring (``pca=None`` keeps all dimensions)."""
+
+    name = "knn"
+
+    def __init__(self, pca: int | None = 64, **kw):
+        super().__init__(**kw)
+        self.pca = pca
+
+    def _fit_vectors(self, y: np.ndarray) -> None:
+        from sklearn.decomposition import PCA
+
+        self.mu_ = y.mean(0)
+        k = None if self.pca is None else min(int(self.pca), y.shape[0], y.shape[1])
+        self.pca_ = PCA(k, random_state=self.seed).fit(y - self.mu_) if k else None
+        p = self._project(y)
+        self.pmu_, self.psd_ = p.mean(0), p.std(0) + 1e-12
+        self.bank_ = torch.from_numpy((p - self.pmu_) / self.psd_)
+
+    def _project(self, y: np.ndarray) -> np.ndarray:
+        y = y - self.mu_
+        return self.pca_.transform(y) if self.pca_ is not None else y
+
+    def _score_vectors(self, y: np.ndarray) -> np.ndarray:
+        q = torch.from_numpy((self._project(y) - self.pmu_) / self.psd_)
+        out = [torch.cdist(q[i:i + 512], self.bank_).min(1).values for i in range(0, q.shape[0], 512)]
+        return torch.cat(out).numpy()
+
+
+class OCSVM(_FeatureBaseline):
+    """One-class SVM (RBF) on z-scored features; score = ``-decision_function`` (higher = anomalous)."""
+
+    name = "ocsvm"
+
+    def __init__(self, nu: float = 0.5, gamma: str | float = "scale", pca: int | None = None, **kw):
+        super().__init__(**kw)
+        if not 0 < nu <= 1:
+            raise DefectbookError(f"ocsvm: nu must be in (0, 1], got {nu}")
+        self.nu, self.gamma, self.pca = nu, gamma, pca
+
+    def _fit_vectors(self, y: np.ndarray) -> None:
+        from sklearn.decomposition import PCA
+        from sklearn.svm import OneClassSVM
+
+        self.mu_, self.sd_ = y.mean(0), y.std(0) + 1e-12
+        z = (y - self.mu_) / self.sd_
+        self.pca_ = PCA(min(int(self.pca), *z.shape), random_state=self.seed).fit(z) if self.pca else None
+        self.svm_ = OneClassSVM(kernel="rbf", nu=self.nu, gamma=self.gamma).fit(self._prep(y))
+
+    def _prep(self, y: np.ndarray) -> np.ndarray:
+        z = (y - self.mu_) / self.sd_
+        return self.pca_.transform(z) if self.pca_ is not None else z
+
+    def _score_vectors(self, y: np.ndarray) -> np.ndarray:
+        return -self.svm_.decision_function(self._prep(y))
