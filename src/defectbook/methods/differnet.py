@@ -68,6 +68,7 @@ class MultiTransformFeatures:
 
     _memo: "OrderedDict[str, torch.Tensor]" = OrderedDict()
     memo_size = 6
+    _extractors: dict = {}
 
     def __init__(self, backbone: str = "efficientnet_lite0", layer: str = "layer4", weights: str | None = None,
                  scales: Sequence[float] = (1.0, 0.5, 0.25), batch_size: int = 16, device: str | None = "cpu"):
@@ -75,7 +76,11 @@ class MultiTransformFeatures:
         if not scales or any(not 0 < s <= 4 for s in scales):
             raise DefectbookError(f"scales must be a non-empty list of factors in (0, 4], got {scales}")
         self.device = resolve_device(device)
-        self.extractor = FeatureExtractor(backbone, [layer], weights).to(self.device)
+        key = (backbone, layer, str(weights), str(self.device))
+        if key not in self._extractors:            # frozen networks: build each once per process
+            self._extractors.clear()
+            self._extractors[key] = FeatureExtractor(backbone, [layer], weights).to(self.device)
+        self.extractor = self._extractors[key]
         self.scales, self.batch_size = scales, int(batch_size)
         self.dim = len(scales) * self.extractor.channels[0]
 

@@ -76,10 +76,11 @@ class NearestNeighbor(_FeatureBaseline):
         from sklearn.decomposition import PCA
 
         self.mu_ = y.mean(0)
-        k = None if self.pca is None else min(int(self.pca), y.shape[0], y.shape[1])
+        k = None if self.pca is None else min(int(self.pca), y.shape[0] - 1, y.shape[1])
         self.pca_ = PCA(k, random_state=self.seed).fit(y - self.mu_) if k else None
         p = self._project(y)
-        self.pmu_, self.psd_ = p.mean(0), p.std(0) + 1e-12
+        sd = p.std(0)
+        self.pmu_, self.psd_ = p.mean(0), np.maximum(sd, 1e-6 * sd.max() + 1e-12)   # no blow-up of null directions
         self.bank_ = torch.from_numpy((p - self.pmu_) / self.psd_)
 
     def _project(self, y: np.ndarray) -> np.ndarray:
@@ -107,7 +108,8 @@ class OCSVM(_FeatureBaseline):
         from sklearn.decomposition import PCA
         from sklearn.svm import OneClassSVM
 
-        self.mu_, self.sd_ = y.mean(0), y.std(0) + 1e-12
+        sd = y.std(0)
+        self.mu_, self.sd_ = y.mean(0), np.maximum(sd, 1e-6 * sd.max() + 1e-12)
         z = (y - self.mu_) / self.sd_
         self.pca_ = PCA(min(int(self.pca), *z.shape), random_state=self.seed).fit(z) if self.pca else None
         self.svm_ = OneClassSVM(kernel="rbf", nu=self.nu, gamma=self.gamma).fit(self._prep(y))
