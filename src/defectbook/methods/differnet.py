@@ -62,8 +62,9 @@ class MultiTransformFeatures:
     ``x [B, 3, H, W]`` gives ``[B, D]`` with ``D = len(scales) * C`` (differentiable w.r.t. ``x``).
     :meth:`transformed` returns ``[N, T, D]`` for a list of transforms (rotation angle, brightness,
     contrast). Results of :meth:`transformed` are memoised in-process (a few entries, keyed by the
-    images' bytes and the transforms) so that DifferNet, OCSVM and 1-NN on the same data and
-    transforms extract the backbone features once.
+    images' bytes, the backbone and the transforms) so that DifferNet, OCSVM and 1-NN on the same
+    data and transforms extract the backbone features once; with ``DEFECTBOOK_FEATURE_CACHE`` set to
+    a folder they are also kept on disk across processes (the same deterministic computation).
     """
 
     _memo: "OrderedDict[str, torch.Tensor]" = OrderedDict()
@@ -123,6 +124,11 @@ class MultiTransformFeatures:
         if key in self._memo:
             self._memo.move_to_end(key)
             return self._memo[key].clone()
+        disk = self._disk(key)
+        if disk is not None and disk.is_file():
+            out = torch.load(disk, weights_only=True)
+            self._remember(key, out)
+            return out.clone()
         n, bs = images.shape[0], self.batch_size
         out = torch.empty(n, len(transforms), self.dim)
         steps = [(t, i) for t in range(len(transforms)) for i in range(0, n, bs)]
@@ -134,10 +140,27 @@ class MultiTransformFeatures:
                 x = self.apply(images[sl].to(self.device), pick(tf["angle"]), pick(tf.get("brightness")),
                                pick(tf.get("contrast")))
                 out[sl, t] = self(x).cpu()
+        self._remember(key, out)
+        if disk is not None:
+            disk.parent.mkdir(parents=True, exist_ok=True)
+            tmp = disk.with_suffix(".tmp")
+            torch.save(out, tmp)
+            tmp.replace(disk)
+        return out
+
+    def _remember(self, key: str, out: torch.Tensor) -> None:
         self._memo[key] = out.clone()
         while len(self._memo) > self.memo_size:
             self._memo.popitem(last=False)
-        return out
+
+    @staticmethod
+    def _disk(key: str):
+        """Where features are cached on disk (``DEFECTBOOK_FEATURE_CACHE``, a folder), or None (default)."""
+        import os
+        from pathlib import Path
+
+        folder = os.environ.get("DEFECTBOOK_FEATURE_CACHE")
+        return Path(folder) / f"{key}.pt" if folder else None
 
     def _key(self, images: torch.Tensor, transforms: Sequence[dict]) -> str:
         h = hashlib.blake2b(digest_size=16)
