@@ -112,3 +112,17 @@ def test_untransformed_training_and_errors():
         build("differnet", train_bank=0)
     with pytest.raises(DefectbookError, match="test transforms"):
         build("differnet", test_transforms=0)
+
+
+def test_feature_disk_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEFECTBOOK_FEATURE_CACHE", str(tmp_path))
+    g = torch.Generator().manual_seed(4)
+    x = _textures(2, g, 32)
+    f = MultiTransformFeatures("efficientnet_lite0", "layer3", scales=[1.0], batch_size=2)
+    y = f.transformed(x, [{"angle": 45.0}])
+    files = list(tmp_path.glob("*.pt"))
+    assert len(files) == 1
+    MultiTransformFeatures._memo.clear()
+    torch.save(y * 0 + 7, files[0])           # prove the second call reads the file
+    assert torch.equal(f.transformed(x, [{"angle": 45.0}]), torch.full_like(y, 7.0))
+    MultiTransformFeatures._memo.clear()
