@@ -68,7 +68,9 @@ name_of = {m: label for label, (m, _) in methods.items()}
 # ## Table 2: image AUROC beside the paper
 # `ours` is the last epoch (mean over seeds). For DifferNet, `best epoch on test` picks, among the
 # kept snapshots, the epoch with the highest test AUROC: this is model selection on the test set,
-# as in the official code, shown only to explain the gap; it is not our result.
+# as in the official code, shown only to explain the gap; it is not our result. `fit_s` of DifferNet
+# includes the backbone features of the training bank; OCSVM and 1-NN run after it in the same
+# process and reuse those memoised features, so their `fit_s` is the baseline alone.
 
 # %%
 def best_on_test(r):
