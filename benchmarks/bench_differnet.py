@@ -54,7 +54,7 @@ def bench(profile: str, n: int, repeats: int) -> dict:
     flow = coupling_flow(fx.dim, p["n_blocks"], p["width"], p["hidden_layers"], p["clamp"] if "clamp" in p else 3.0)
     opt = torch.optim.Adam(flow.parameters(), lr=p["lr"])
     bs = p["batch_size"]
-    y = torch.randn(max(bs * 4, 64), fx.dim)
+    y = torch.randn(bs * 2 if bs < 64 else bs, fx.dim)
 
     def flow_epoch():
         for i in range(0, y.shape[0], bs):
