@@ -79,7 +79,7 @@ def bench(profile: str, n: int, repeats: int) -> dict:
     return {"profile": profile, "backbone": fx.describe(), "image size": size, "flow parameters": n_parameters(flow),
             "features transforms/s": round(feat_rate, 2), "flow train samples/s": round(flow_rate, 1),
             "train images/s (fresh transform per epoch, paper)": round(fresh, 2),
-            f"train images/s (bank of {bank} transforms, after the bank)": round(flow_rate, 1) if bank else None,
+            **({f"train images/s (bank of {bank} transforms, after the bank)": round(flow_rate, 1)} if bank else {}),
             "inference images/s (64 transforms)": round(infer, 3),
             f"projected MTD training ({epochs} epochs, bank {bank}) [min]": round(mtd_s / 60, 1)}
 
