@@ -180,18 +180,25 @@ class ReconstructionDetector(Detector):
         return m.cpu()
 
     def _predict(self, images: torch.Tensor) -> Prediction:
-        maps = []
+        maps, mse = [], []
         for x in progress(list(batches(images, self.batch_size)), desc=f"{self.name} predict"):
-            maps.append(self.distance_map(x, self.reconstruct(x)))
+            recon = self.reconstruct(x)
+            maps.append(self.distance_map(x, recon))
+            if self.distance != "mse":
+                mse.append(self.distance_map(x, recon, "mse"))
         maps = torch.cat(maps)
         flat = maps.flatten(1)
         self.last_scores_ = {"max": flat.amax(1).tolist(), "mean": flat.mean(1).tolist()}
+        # the same reconstructions scored with the squared error alone (TrustMAE's "w/o PD" ablation)
+        mse = torch.cat(mse).flatten(1) if mse else flat
+        self.last_scores_mse_ = {"max": mse.amax(1).tolist(), "mean": mse.mean(1).tolist()}
         return Prediction(np.array(self.last_scores_[self.pooling]), maps.numpy())
 
     def extras(self) -> dict:
         """Loss history per epoch, both pooled scores of the last prediction, the distance label."""
         out = {"history": {k: [round(v, 6) for v in vals] for k, vals in getattr(self, "history_", {}).items()},
-               "scores_by_pooling": getattr(self, "last_scores_", {}), "distance": self.distance,
+               "scores_by_pooling": getattr(self, "last_scores_", {}),
+               "mse_scores_by_pooling": getattr(self, "last_scores_mse_", {}), "distance": self.distance,
                "pooling": self.pooling, "steps": getattr(self, "steps_", 0),
                "seconds_per_step": round(getattr(self, "seconds_per_step_", 0.0), 4),
                "parameters": sum(p.numel() for p in self.model_.parameters()) if hasattr(self, "model_") else 0}

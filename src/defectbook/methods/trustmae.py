@@ -314,3 +314,51 @@ class TrustMAE(ReconstructionDetector):
                          "slots_used": int(sum(v > 1e-4 for v in getattr(self, "train_usage_", [])))}
         out["switches"] = {"sparse": self.sparse, "trust_region": self.trust_region, "perceptual": self.perceptual}
         return out
+
+
+# --- experiment configs of the TrustMAE chapter (used by its notebooks) --------------------------------
+
+MODELS = ("trustmae", "memae", "ae_l2", "ae_ssim")
+LABELS = {"trustmae": "TrustMAE", "memae": "MemAE", "ae_l2": "AE-MSE", "ae_ssim": "AE-SSIM"}
+
+
+def chapter_categories(P: dict, key: str = "categories", data_root=None) -> list[tuple[str, str]]:
+    """``(dataset, category)`` pairs of profile ``P``'s TrustMAE section ``key`` (``categories`` or
+    ``table_categories``): synthetic categories, or, where the profile's data is MVTec AD, the
+    categories found under the data root (``"all"`` = every one)."""
+    T = P["trustmae"]
+    cats = T[key]
+    if P["data"].get("dataset", "synthetic") == "synthetic":
+        from ..data.synthetic import CATEGORIES
+
+        return [("synthetic", c) for c in (list(CATEGORIES) if cats == "all" else cats)]
+    from ..experiment import available_real
+
+    found = available_real(T.get("real") or ["mvtec"], data_root)
+    return [(d, c) for d, c in found if cats == "all" or c in cats]
+
+
+def chapter_config(P: dict, model: str, category: str, noise: float = 0.0, seed: int = 0, dataset: str = "synthetic",
+                   data_root=None, save_maps: int = 8, **params) -> dict:
+    """The experiment config of ``model`` (one of :data:`MODELS`) on ``category`` at training
+    ``noise`` (defective share of the training set; 0 = the clean split) under profile ``P``.
+
+    TrustMAE gets ``n_down_small`` down-samplings on the profile's small-detail categories and
+    ``n_down`` elsewhere; augmentation is off for fixed-orientation categories; ``params`` override.
+    """
+    if model not in MODELS:
+        raise DefectbookError(f"unknown TrustMAE-chapter model {model!r}; known: {', '.join(MODELS)}")
+    T = P["trustmae"]
+    p = dict(T["models"][model])
+    if model == "trustmae":
+        p["n_down"] = T["n_down_small"] if category in T["small_detail"] else T["n_down"]
+    p["augment"] = category not in T["fixed_orientation"]
+    p.update(params)
+    data = {}
+    if dataset == "synthetic":
+        data = {k: v for k, v in P["data"].items() if k not in ("dataset", "categories")} | dict(T["data"])
+    transform = dict(T.get("model_transform", {}).get(model, T["transform"]))
+    split = {"kind": "noisy", "ratio": float(noise)} if noise else {"kind": "clean"}
+    return {"method": model, "params": p, "dataset": dataset, "category": category, "data": data, "split": split,
+            "transform": transform, "seed": seed, "profile": P["profile"], "save_maps": save_maps,
+            "data_root": str(data_root) if data_root else None}
