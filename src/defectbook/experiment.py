@@ -221,7 +221,7 @@ def environment() -> dict:
 
 
 def _example_indices(labels: np.ndarray, defects: list, k: int) -> list[int]:
-    """Up to ``k`` test images for figures: one per defect type first, then more defective ones, one good."""
+    """Up to ``k`` test images for figures: one per defect type, one defect-free, then more defective ones."""
     if k <= 0:
         return []
     order, seen = [], set()
@@ -229,10 +229,9 @@ def _example_indices(labels: np.ndarray, defects: list, k: int) -> list[int]:
         if labels[i] == 1 and d not in seen:
             seen.add(d)
             order.append(i)
-    order += [i for i in range(len(labels)) if labels[i] == 1 and i not in order]
     good = [i for i in range(len(labels)) if labels[i] == 0]
-    picked = order[: max(k - 1, 1)] + good[:1]
-    return sorted(picked[:k])
+    order += good[:1] + [i for i in range(len(labels)) if labels[i] == 1 and i not in order]
+    return order[:k]
 
 
 def run(config: dict, store: Store | None = None, force: bool = False) -> Record:

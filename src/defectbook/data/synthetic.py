@@ -57,19 +57,19 @@ DEFAULTS = {"size": 128, "n_train": 60, "n_test_good": 20, "n_test_defect": 8, "
 # sizes as a share of the image side). Calibrated so that PaDiM (EfficientNet-Lite0, 128 px) lands
 # between 0.8 and 0.97 mean image AUROC: see benchmarks/calibrate_synthetic.py.
 AMP = {
-    ("weave", "hole"): 0.45, ("weave", "scratch"): 0.22, ("weave", "stain"): 0.10,
+    ("weave", "hole"): 0.55, ("weave", "scratch"): 0.35, ("weave", "stain"): 0.10,
     ("wood", "crack"): 0.30, ("wood", "scratch"): 0.18, ("wood", "stain"): 0.12,
-    ("carpet", "hole"): 0.40, ("carpet", "scratch"): 0.25, ("carpet", "stain"): 0.12,
+    ("carpet", "hole"): 0.60, ("carpet", "scratch"): 0.25, ("carpet", "stain"): 0.20,
     ("screw", "missing"): 1.0, ("screw", "scratch"): 0.30, ("screw", "worn"): 0.8,
-    ("washer", "hole"): 0.45, ("washer", "missing"): 1.0, ("washer", "stain"): 0.16,
+    ("washer", "hole"): 0.15, ("washer", "missing"): 1.0, ("washer", "stain"): 0.07,
     ("pill", "crack"): 0.35, ("pill", "missing"): 1.0, ("pill", "stain"): 0.25,
 }
 SIZE = {
-    ("weave", "hole"): 0.040, ("weave", "scratch"): 0.25, ("weave", "stain"): 0.060,
+    ("weave", "hole"): 0.045, ("weave", "scratch"): 0.25, ("weave", "stain"): 0.060,
     ("wood", "crack"): 0.25, ("wood", "scratch"): 0.25, ("wood", "stain"): 0.070,
-    ("carpet", "hole"): 0.045, ("carpet", "scratch"): 0.25, ("carpet", "stain"): 0.070,
+    ("carpet", "hole"): 0.065, ("carpet", "scratch"): 0.25, ("carpet", "stain"): 0.070,
     ("screw", "missing"): 0.07, ("screw", "scratch"): 0.14, ("screw", "worn"): 0.11,
-    ("washer", "hole"): 0.025, ("washer", "missing"): 0.05, ("washer", "stain"): 0.060,
+    ("washer", "hole"): 0.020, ("washer", "missing"): 0.025, ("washer", "stain"): 0.060,
     ("pill", "crack"): 0.16, ("pill", "missing"): 0.05, ("pill", "stain"): 0.040,
 }
 
@@ -194,7 +194,7 @@ def _carpet(rng, S):
     p = S / 24 * rng.uniform(0.95, 1.05)
     ph = rng.uniform(0, 2 * np.pi, 2)
     knots = np.sin(2 * np.pi * xx / p + ph[0]) * np.sin(2 * np.pi * yy / p + ph[1])
-    val = 0.55 + 0.10 * _noise(rng, S, 1.0) + 0.06 * _noise(rng, S, 3.0) + 0.05 * knots
+    val = 0.55 + 0.05 * _noise(rng, S, 1.0) + 0.05 * _noise(rng, S, 3.0) + 0.05 * knots
     colour = _jitter_colour(rng, (0.45, 0.40, 0.62))
     chroma = np.stack([0.02 * _noise(rng, S, 2.0) for _ in range(3)], -1)
     img = val[..., None] * colour / 0.55 * 0.7 + chroma
@@ -313,8 +313,8 @@ def _defect(cat: str, kind: str, sc: Scene, rng, S: int, difficulty: float) -> n
         hue = rng.normal(0, 1, 3)
         hue = hue - hue.mean()
         hue = hue / (np.abs(hue).max() + 1e-9)
-        direction = -0.5 + hue  # darker and tinted
-        return x * (1 + (a * amp)[..., None] * direction)
+        direction = -0.5 + hue  # darker and tinted; additive, so the texture's contrast is kept
+        return x + (a * amp * 0.5)[..., None] * direction
     if kind in ("scratch", "crack"):
         length = size * rng.uniform(0.7, 1.3)
         if kind == "crack":
@@ -376,22 +376,32 @@ def _photometric(rng, S):
     return apply
 
 
-def render_sample(category: str, kind: str | None, rng, size: int, difficulty: float = 1.0):
-    """One image ``uint8 [S, S, 3]`` and, for a defect ``kind``, its exact mask ``bool [S, S]``."""
+def render_pair(category: str, kind: str | None, rng, size: int, difficulty: float = 1.0):
+    """``(clean, image, mask)``: the defect-free rendering ``uint8 [S, S, 3]``, the same scene with a
+    defect of ``kind`` (``clean`` itself when ``kind`` is None) and the mask ``bool [S, S]`` of the
+    pixels that differ (None for ``kind=None``)."""
     if category not in CATEGORIES:
         raise DefectbookError(f"unknown synthetic category {category!r}; known: {', '.join(CATEGORIES)}")
+    if kind is not None and kind not in CATEGORIES[category]:
+        raise DefectbookError(f"synthetic {category} has no defect {kind!r}; known: {', '.join(CATEGORIES[category])}")
     for _ in range(20):
         sc = RENDER[category](rng, size)
         bad = None if kind is None else _defect(category, kind, sc, rng, size, difficulty)
         photo = _photometric(rng, size)
         clean = photo(sc.img)
         if kind is None:
-            return clean, None
+            return clean, clean, None
         img = photo(bad)
         mask = (img != clean).any(-1)
         if mask.sum() >= 3:
-            return img, mask
+            return clean, img, mask
     raise DefectbookError(f"synthetic {category}/{kind}: could not place a visible defect (difficulty {difficulty} too high?)")
+
+
+def render_sample(category: str, kind: str | None, rng, size: int, difficulty: float = 1.0):
+    """One image ``uint8 [S, S, 3]`` and, for a defect ``kind``, its exact mask ``bool [S, S]``."""
+    _, img, mask = render_pair(category, kind, rng, size, difficulty)
+    return img, mask
 
 
 # --- dataset writing ------------------------------------------------------------------------------

@@ -143,8 +143,8 @@ def rotate(images: torch.Tensor, degrees) -> torch.Tensor:
     h, w = images.shape[-2:]
     # affine_grid maps output coords to input coords in normalised [-1, 1] space; correct for aspect.
     theta = torch.zeros(n, 2, 3)
-    theta[:, 0, 0], theta[:, 0, 1] = c, s * h / w
-    theta[:, 1, 0], theta[:, 1, 1] = -s * w / h, c
+    theta[:, 0, 0], theta[:, 0, 1] = c, -s * h / w
+    theta[:, 1, 0], theta[:, 1, 1] = s * w / h, c
     x = images.float()
     grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False).to(images.dtype)
