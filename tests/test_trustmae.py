@@ -152,3 +152,22 @@ def test_bad_parameters_raise_clear_errors():
         TrustMAE(**TINY).predict(torch.rand(2, 3, 32, 32))
     with pytest.raises(DefectbookError):
         build("ae_l2", distance="l1")
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "paper"])
+def test_chapter_configs_follow_the_profile(profile):
+    from defectbook import profiles
+    from defectbook.experiment import key_of
+    from defectbook.methods.trustmae import MODELS, chapter_config
+
+    P = profiles.load(profile)
+    T = P["trustmae"]
+    assert set(T["models"]) == set(MODELS) and 0.4 in T["noise"] or profile == "smoke"
+    small = chapter_config(P, "trustmae", "screw", 0.2)
+    big = chapter_config(P, "trustmae", "wood", 0.0)
+    assert small["params"]["n_down"] == T["n_down_small"] and big["params"]["n_down"] == T["n_down"]
+    assert small["split"] == {"kind": "noisy", "ratio": 0.2} and big["split"] == {"kind": "clean"}
+    assert chapter_config(P, "memae", "cable")["params"]["augment"] is False
+    assert key_of(small) != key_of(chapter_config(P, "trustmae", "screw", 0.2, trust_region=False))
+    with pytest.raises(DefectbookError):
+        chapter_config(P, "padim", "wood")
