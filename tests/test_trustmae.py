@@ -8,7 +8,7 @@ from defectbook import DefectbookError
 from defectbook.methods import build
 from defectbook.methods.trustmae import Memory, TrustMAE, TrustMAEGenerator, margin_loss, trust_region
 
-TINY = dict(width=4, latent=16, n_down=2, slots=8, k=3, feature_net=None, disc_width=4, epochs=2, batch_size=4,
+TINY = dict(width=4, latent=16, n_down=2, slots=8, k=3, feature_net=None, disc_width=4, epochs=1, batch_size=4,
             perceptual=False)
 
 
@@ -104,21 +104,21 @@ def test_generator_shapes_follow_supp_table1():
     assert g3(x)[1]["dist"].shape == (2 * 8 * 8, 8)
 
 
-def _noisy_images(n=10, ratio=0.4, size=32, seed=0):
+def _noisy_images(n=8, ratio=0.4, size=16, seed=0):
     g = torch.Generator().manual_seed(seed)
     x = 0.5 + 0.1 * torch.sin(torch.arange(size) / 2.0).view(1, 1, 1, size).expand(n, 3, size, size).clone()
     x = x + 0.02 * torch.randn(n, 3, size, size, generator=g)
     for i in range(int(n * ratio)):
-        x[i, :, 8:16, 8:16] = 1.0
+        x[i, :, 4:10, 4:10] = 1.0
     return x.clamp(0, 1)
 
 
 @pytest.mark.parametrize("name,params", [
     ("trustmae", dict(TINY, lambda_gan=1.0, lambda_feat=10.0)),
     ("trustmae", dict(TINY, sparse=False, trust_region=False, lambda_gan=0, lambda_feat=0)),
-    ("memae", dict(width=0.1, latent=16, slots=8, epochs=2, batch_size=4)),
-    ("ae_l2", dict(width=0.25, latent=8, epochs=2, batch_size=4)),
-    ("ae_ssim", dict(width=0.25, latent=8, epochs=2, batch_size=4)),
+    ("memae", dict(width=0.1, latent=16, slots=8, epochs=1, batch_size=4)),
+    ("ae_l2", dict(width=0.25, latent=8, epochs=1, batch_size=4)),
+    ("ae_ssim", dict(width=0.25, latent=8, epochs=1, batch_size=4)),
 ])
 def test_losses_finite_under_40_percent_noise(name, params):
     x = _noisy_images()
@@ -126,7 +126,7 @@ def test_losses_finite_under_40_percent_noise(name, params):
     hist = det.extras()["history"]
     assert hist["total"] and all(np.isfinite(v).all() for v in hist.values())
     pred = det.predict(x[:3])
-    assert pred.maps.shape == (3, 32, 32) and np.isfinite(pred.image_scores).all()
+    assert pred.maps.shape == (3, 16, 16) and np.isfinite(pred.image_scores).all()
     sp = det.extras()["scores_by_pooling"]
     assert len(sp["max"]) == 3 and all(a >= b for a, b in zip(sp["max"], sp["mean"]))
 
@@ -140,7 +140,7 @@ def test_trustmae_is_deterministic_and_reports_memory_access():
     assert len(mem["train_usage"]) == 8 and sum(mem["train_usage"]) == pytest.approx(1, abs=1e-4)
     assert sum(v > 0 for v in mem["example_weights"]) == 3
     acc = a.memory_access(x[:2])
-    assert acc["nearest_dist"].shape == (2, 8, 8)
+    assert acc["nearest_dist"].shape == (2, 4, 4)
 
 
 def test_bad_parameters_raise_clear_errors():
@@ -149,7 +149,7 @@ def test_bad_parameters_raise_clear_errors():
     with pytest.raises(DefectbookError):
         TrustMAE(**dict(TINY, n_down=3)).fit(torch.rand(4, 3, 20, 20))   # 20 is not divisible by 8
     with pytest.raises(DefectbookError):
-        TrustMAE(**TINY).predict(torch.rand(2, 3, 32, 32))
+        TrustMAE(**TINY).predict(torch.rand(2, 3, 16, 16))
     with pytest.raises(DefectbookError):
         build("ae_l2", distance="l1")
 
