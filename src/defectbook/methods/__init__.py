@@ -9,6 +9,10 @@ from .base import Detector, Prediction
 #: method name -> "module:Class" (imported lazily so one broken optional method never breaks the rest)
 REGISTRY: dict[str, str] = {
     "padim": "defectbook.methods.padim:PaDiM",
+    "trustmae": "defectbook.methods.trustmae:TrustMAE",
+    "memae": "defectbook.methods.memae:MemAE",
+    "ae_l2": "defectbook.methods.autoencoders:AEL2",
+    "ae_ssim": "defectbook.methods.autoencoders:AESSIM",
 }
 
 
