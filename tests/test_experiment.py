@@ -75,6 +75,15 @@ def test_key_depends_on_what_matters():
     assert a != experiment.key_of({"method": "padim", "dataset": "synthetic", "params": {"d": 10}, "seed": 1})
 
 
+def test_key_changes_with_the_synthetic_generator(monkeypatch):
+    import defectbook.data.synthetic as synthetic
+
+    c = {"method": "padim", "dataset": "synthetic"}
+    a = experiment.key_of(c)
+    monkeypatch.setattr(synthetic, "GENERATOR_VERSION", synthetic.GENERATOR_VERSION + 1)
+    assert experiment.key_of(c) != a
+
+
 def test_killed_batch_resumes_without_redoing_or_broken_records(toy, monkeypatch):
     configs = [cfg(toy, seed=s) for s in range(3)]
     real = experiment.build_detector

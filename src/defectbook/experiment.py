@@ -52,8 +52,15 @@ def normalize(config: dict, need_method: bool = True) -> dict:
 
 
 def key_of(config: dict) -> str:
+    """The record key: a hash of the config (less NOT_HASHED), the package version and, for
+    synthetic data, the generator version (a changed generator must not reuse old records)."""
     c = normalize(config)
-    return config_hash({k: v for k, v in c.items() if k not in NOT_HASHED} | {"version": __version__})
+    salt = {"version": __version__}
+    if c["dataset"] == "synthetic":
+        from .data.synthetic import GENERATOR_VERSION
+
+        salt["generator"] = GENERATOR_VERSION
+    return config_hash({k: v for k, v in c.items() if k not in NOT_HASHED} | salt)
 
 
 @dataclass

@@ -5,8 +5,22 @@ import argparse
 
 
 def _cmd_synth(a) -> int:
-    from .synthetic import generate
+    from .synthetic import ensure, generate
 
+    if a.profile:
+        from ..paths import cache_dir
+        from ..profiles import load
+
+        d = dict(load(a.profile)["data"])
+        if d.pop("dataset", "synthetic") != "synthetic":
+            print(f"profile {a.profile!r} uses no synthetic data; nothing to write")
+            return 0
+        d.pop("categories", None)  # one dataset holds every category
+        out = ensure(a.out or cache_dir() / "synthetic", progress=True, **d)
+        print(f"synthetic data of profile {a.profile!r}: {out}")
+        return 0
+    if not a.out:
+        raise SystemExit("defectbook data synth: give an output folder or --profile")
     out = generate(a.out, categories=a.categories or None, size=a.size, n_train=a.n_train,
                    n_test_good=a.n_test_good, n_test_defect=a.n_test_defect, seed=a.seed,
                    difficulty=a.difficulty, progress=True)
@@ -40,7 +54,8 @@ def add_data_parser(subparsers) -> argparse.ArgumentParser:
     sub = d.add_subparsers(dest="data_command", required=True)
 
     s = sub.add_parser("synth", help="write the synthetic defect dataset (MVTec layout)")
-    s.add_argument("out", help="output folder (new or empty)")
+    s.add_argument("out", nargs="?", help="output folder (new or empty); with --profile: the cache folder")
+    s.add_argument("--profile", default=None, help="write the profile's synthetic dataset where experiments read it")
     s.add_argument("--size", type=int, default=DEFAULTS["size"])
     s.add_argument("--n-train", type=int, default=DEFAULTS["n_train"])
     s.add_argument("--n-test-good", type=int, default=DEFAULTS["n_test_good"])

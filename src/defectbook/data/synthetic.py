@@ -37,7 +37,7 @@ from .. import DefectbookError
 from .base import seeded_rng
 
 #: Bumped whenever the generator's output changes (part of the cache key).
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 #: ``category -> defect kinds`` (the order of the test folders).
 CATEGORIES: dict[str, tuple[str, ...]] = {

@@ -12,6 +12,10 @@ REGISTRY: dict[str, str] = {
     "differnet": "defectbook.methods.differnet:DifferNet",
     "knn": "defectbook.methods.knn:NearestNeighbor",
     "ocsvm": "defectbook.methods.knn:OCSVM",
+    "trustmae": "defectbook.methods.trustmae:TrustMAE",
+    "memae": "defectbook.methods.memae:MemAE",
+    "ae_l2": "defectbook.methods.autoencoders:AEL2",
+    "ae_ssim": "defectbook.methods.autoencoders:AESSIM",
 }
 
 

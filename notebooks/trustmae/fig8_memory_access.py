@@ -1,0 +1,59 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # TrustMAE Fig. 8: memory access with and without sparse addressing
+#
+# For one latent vector z_i (left) and aggregated over every latent vector of the training data
+# (right): the addressing weights each memory slot receives, for the full model (top-k sparse
+# addressing, k = 3) and without sparse addressing (dense softmax). The weights are the real
+# addressing weights of the trained models, recorded by the detector at the end of training.
+
+# %% tags=["parameters"]
+profile = "cpu"        # smoke | cpu | paper
+data_root = None
+seed = 0
+category = None        # None: the profile's first TrustMAE category
+noise = 0.0            # training noise of the two models
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from defectbook import experiment, profiles
+from defectbook.methods.trustmae import chapter_categories, chapter_config
+from defectbook.report import provenance, show
+
+P = profiles.load(profile)
+dataset, category = ("synthetic", category) if category else chapter_categories(P, data_root=data_root)[0]
+runs = {"sparse (top-k)": chapter_config(P, "trustmae", category, noise, seed, dataset=dataset, data_root=data_root),
+        "dense (w/o SP)": chapter_config(P, "trustmae", category, noise, seed, dataset=dataset, data_root=data_root, sparse=False)}
+records = dict(zip(runs, experiment.run_many(runs.values(), desc="fig8")))
+
+# %%
+fig, ax = plt.subplots(2, 2, figsize=(10, 5))
+for i, (name, r) in enumerate(records.items()):
+    m = r.extras["memory"]
+    ax[i, 0].bar(range(len(m["example_weights"])), m["example_weights"], color="C0")
+    ax[i, 0].set_title(f"{name}: weights of one z_i")
+    ax[i, 1].bar(range(len(m["train_usage"])), m["train_usage"], color="C1")
+    ax[i, 1].set_title(f"{name}: aggregated over all training z_i")
+    for a in ax[i]:
+        a.set_xlabel("memory slot")
+plt.tight_layout()
+plt.show()
+
+stats = pd.DataFrame({name: {"non-zero weights per z_i": r.extras["memory"]["mean_nonzero_weights"],
+                             "slots used (share > 1e-4)": r.extras["memory"]["slots_used"],
+                             "largest slot share": max(r.extras["memory"]["train_usage"]),
+                             "image AUROC": r.metrics["image_auroc"]} for name, r in records.items()})
+show(stats.round(3).to_markdown())
+show(provenance(records.values()))

@@ -1,0 +1,173 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from defectbook import DefectbookError
+from defectbook.methods import build
+from defectbook.methods.trustmae import Memory, TrustMAE, TrustMAEGenerator, margin_loss, trust_region
+
+TINY = dict(width=4, latent=16, n_down=2, slots=8, k=3, feature_net=None, disc_width=4, epochs=1, batch_size=4,
+            perceptual=False)
+
+
+def test_topk_weights_sum_to_one_with_k_nonzeros():
+    torch.manual_seed(0)
+    mem = Memory(slots=16, dim=8, k=3)
+    w, dist = mem.address(torch.randn(50, 8))
+    assert torch.allclose(w.sum(1), torch.ones(50), atol=1e-6)
+    assert ((w > 0).sum(1) == 3).all()
+    # the kept slots are the 3 nearest ones
+    assert torch.equal(torch.sort(w.topk(3, 1).indices, 1).values, torch.sort(dist.topk(3, 1, largest=False).indices, 1).values)
+    dense, _ = Memory(16, 8, k=None).address(torch.randn(5, 8))
+    assert ((dense > 0).sum(1) == 16).all() and torch.allclose(dense.sum(1), torch.ones(5), atol=1e-6)
+    with pytest.raises(DefectbookError):
+        Memory(4, 8, k=5)
+
+
+def test_memory_read_is_convex_combination_of_slots():
+    mem = Memory(slots=4, dim=3, k=2)
+    with torch.no_grad():
+        mem.weight.copy_(torch.eye(4, 3) * 5)
+    z = torch.tensor([[5.0, 0.1, 0.0]]).view(1, 3, 1, 1)
+    out, aux = mem(z)
+    assert out.shape == (1, 3, 1, 1)
+    assert aux["nearest"].item() == 0
+    assert out[0, 0, 0, 0] > 2.5     # dominated by slot 0
+
+
+def test_trust_region_signs_follow_eq5():
+    # nearest distances 1, 2, 3 (slot 0) and 10, 30 (slot 1); fixed delta1 = 2.5, delta2 = 20
+    d_near = torch.tensor([1.0, 2.0, 3.0, 10.0, 30.0])
+    dist = torch.stack([d_near, d_near + 100], 1)
+    loss, r, d1 = trust_region(dist, delta2=20.0, delta1=2.5)
+    assert r.tolist() == [1, 1, -1, -1, 0]
+    assert loss.item() == pytest.approx((1 + 2 - 3 - 10 + 0) / 5)
+    # adaptive delta1: per slot, the mean nearest distance of the rows that pick it
+    dist = torch.tensor([[1.0, 9.0], [3.0, 9.0], [9.0, 4.0], [9.0, 8.0], [9.0, 25.0]])
+    # slot 0 picked by rows 0,1 (mean 2), slot 1 by rows 2,3 (mean 6); row 4 picks slot 0 at 9
+    loss, r, d1 = trust_region(dist, delta2=20.0)
+    assert d1.tolist() == pytest.approx([(1 + 3 + 9) / 3, 6.0])
+    assert r.tolist() == [1, 1, 1, -1, -1]
+    # a slot nobody picks has an infinite radius; beyond delta2 nothing happens
+    loss, r, d1 = trust_region(torch.tensor([[1.0, 50.0], [30.0, 50.0]]), delta2=20.0)
+    assert math.isinf(d1[1].item()) and d1[0].item() == pytest.approx(15.5)
+    assert r.tolist() == [1, 0] and loss.item() == pytest.approx(0.5)
+    # pulled features lose distance, pushed ones gain it (gradient signs of Eq. 6)
+    z = torch.tensor([[0.5, 0.0], [3.0, 0.0]], requires_grad=True)
+    M = torch.zeros(1, 2)
+    loss, r, _ = trust_region(torch.cdist(z, M), delta2=20.0, delta1=1.0)
+    loss.backward()
+    assert r.tolist() == [1, -1]
+    assert z.grad[0, 0] > 0 and z.grad[1, 0] < 0   # descent moves z0 towards M and z1 away
+
+
+def test_margin_loss():
+    dist = torch.tensor([[1.0, 5.0, 9.0], [2.0, 2.5, 7.0]])
+    assert margin_loss(dist).item() == pytest.approx((0 + 0.5) / 2)
+
+
+def test_normal_memory_cannot_reconstruct_an_inserted_defect():
+    """Toy problem: 4x4 patches of a stripe texture; the memory holds only the normal patches
+    (as prototypes). Reading every patch of a defective image from that memory restores the
+    stripes under the defect, so the error is large only there."""
+    H = 32
+    img = torch.zeros(1, 1, H, H)
+    img[..., ::2, :] = 1.0                                    # horizontal stripes
+    defect = img.clone()
+    defect[..., 12:20, 12:20] = 0.5                           # flat grey square
+    patch = lambda x: torch.nn.functional.unfold(x, 4, stride=4).transpose(1, 2)[0]   # [64, 16]
+    normal = patch(img)
+    mem = Memory(slots=4, dim=16, k=3)
+    with torch.no_grad():
+        mem.weight.copy_(normal[:1].repeat(4, 1) + torch.randn(4, 16) * 1e-3)
+    z = patch(defect)
+    w, _ = mem.address(z)
+    rec = torch.nn.functional.fold((w @ mem.weight).T[None], (H, H), 4, stride=4)
+    err = (rec - defect).pow(2)[0, 0]
+    inside, outside = err[12:20, 12:20].mean(), err[:8, :8].mean()
+    assert inside > 0.2 and outside < 1e-3
+    # the same memory reconstructs a normal image almost perfectly
+    w, _ = mem.address(normal)
+    rec_normal = torch.nn.functional.fold((w @ mem.weight).T[None], (H, H), 4, stride=4)
+    assert (rec_normal - img).abs().max() < 0.05
+
+
+def test_generator_shapes_follow_supp_table1():
+    g = TrustMAEGenerator(width=4, latent=32, n_down=5, slots=8, k=3)
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    r, aux = g(x)
+    assert r.shape == x.shape and r.abs().max() <= 1
+    assert aux["dist"].shape == (2 * 2 * 2, 8)             # 64 / 2^5 = 2 -> 2x2 latent per image
+    g3 = TrustMAEGenerator(width=4, latent=32, n_down=3, slots=8, k=3)
+    assert g3(x)[1]["dist"].shape == (2 * 8 * 8, 8)
+
+
+def _noisy_images(n=8, ratio=0.4, size=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = 0.5 + 0.1 * torch.sin(torch.arange(size) / 2.0).view(1, 1, 1, size).expand(n, 3, size, size).clone()
+    x = x + 0.02 * torch.randn(n, 3, size, size, generator=g)
+    for i in range(int(n * ratio)):
+        x[i, :, 4:10, 4:10] = 1.0
+    return x.clamp(0, 1)
+
+
+@pytest.mark.parametrize("name,params", [
+    ("trustmae", dict(TINY, lambda_gan=1.0, lambda_feat=10.0)),
+    ("trustmae", dict(TINY, sparse=False, trust_region=False, lambda_gan=0, lambda_feat=0)),
+    ("memae", dict(width=0.1, latent=16, slots=8, epochs=1, batch_size=4)),
+    ("ae_l2", dict(width=0.25, latent=8, epochs=1, batch_size=4)),
+    ("ae_ssim", dict(width=0.25, latent=8, epochs=1, batch_size=4)),
+])
+def test_losses_finite_under_40_percent_noise(name, params):
+    x = _noisy_images()
+    det = build(name, **params).fit(x)
+    hist = det.extras()["history"]
+    assert hist["total"] and all(np.isfinite(v).all() for v in hist.values())
+    pred = det.predict(x[:3])
+    assert pred.maps.shape == (3, 16, 16) and np.isfinite(pred.image_scores).all()
+    sp = det.extras()["scores_by_pooling"]
+    assert len(sp["max"]) == 3 and all(a >= b for a, b in zip(sp["max"], sp["mean"]))
+
+
+def test_trustmae_is_deterministic_and_reports_memory_access():
+    x = _noisy_images(8)
+    a = TrustMAE(**TINY, seed=3).fit(x)
+    b = TrustMAE(**TINY, seed=3).fit(x)
+    assert np.allclose(a.predict(x[:2]).image_scores, b.predict(x[:2]).image_scores)
+    mem = a.extras()["memory"]
+    assert len(mem["train_usage"]) == 8 and sum(mem["train_usage"]) == pytest.approx(1, abs=1e-4)
+    assert sum(v > 0 for v in mem["example_weights"]) == 3
+    acc = a.memory_access(x[:2])
+    assert acc["nearest_dist"].shape == (2, 4, 4)
+
+
+def test_bad_parameters_raise_clear_errors():
+    with pytest.raises(DefectbookError):
+        TrustMAE(feature_net="resnet")
+    with pytest.raises(DefectbookError):
+        TrustMAE(**dict(TINY, n_down=3)).fit(torch.rand(4, 3, 20, 20))   # 20 is not divisible by 8
+    with pytest.raises(DefectbookError):
+        TrustMAE(**TINY).predict(torch.rand(2, 3, 16, 16))
+    with pytest.raises(DefectbookError):
+        build("ae_l2", distance="l1")
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "paper"])
+def test_chapter_configs_follow_the_profile(profile):
+    from defectbook import profiles
+    from defectbook.experiment import key_of
+    from defectbook.methods.trustmae import MODELS, chapter_config
+
+    P = profiles.load(profile)
+    T = P["trustmae"]
+    assert set(T["models"]) == set(MODELS) and 0.4 in T["noise"] or profile == "smoke"
+    small = chapter_config(P, "trustmae", "screw", 0.2)
+    big = chapter_config(P, "trustmae", "wood", 0.0)
+    assert small["params"]["n_down"] == T["n_down_small"] and big["params"]["n_down"] == T["n_down"]
+    assert small["split"] == {"kind": "noisy", "ratio": 0.2} and big["split"] == {"kind": "clean"}
+    assert chapter_config(P, "memae", "cable")["params"]["augment"] is False
+    assert key_of(small) != key_of(chapter_config(P, "trustmae", "screw", 0.2, trust_region=False))
+    with pytest.raises(DefectbookError):
+        chapter_config(P, "padim", "wood")
