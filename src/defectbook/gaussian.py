@@ -25,7 +25,11 @@ def precision_from_covariance(cov: torch.Tensor) -> torch.Tensor:
     """Inverse of SPD matrices ``[..., C, C]`` through a Cholesky factor, in float32 (the ridge keeps
     the condition number small enough; tests check agreement with a float64 NumPy inverse)."""
     L = torch.linalg.cholesky(cov.float())
-    return torch.cholesky_inverse(L)
+    # inverse of the triangular factor, then P = L^-T L^-1: an order of magnitude faster on the CPU
+    # than torch.cholesky_inverse for batches of small matrices
+    eye = torch.eye(L.shape[-1], dtype=L.dtype).expand_as(L)
+    Li = torch.linalg.solve_triangular(L, eye, upper=False)
+    return Li.mT @ Li
 
 
 def mahalanobis(x: torch.Tensor, mean: torch.Tensor, precision: torch.Tensor) -> torch.Tensor:
