@@ -9,6 +9,9 @@ from .base import Detector, Prediction
 #: method name -> "module:Class" (imported lazily so one broken optional method never breaks the rest)
 REGISTRY: dict[str, str] = {
     "padim": "defectbook.methods.padim:PaDiM",
+    "npad": "defectbook.methods.npad:NPad",
+    "patchcore": "defectbook.methods.patchcore:PatchCore",
+    "spade": "defectbook.methods.spade:SPADE",
 }
 
 
