@@ -69,8 +69,8 @@ if len(mtd):
     show(cmp.round(3).to_markdown())
     show(provenance([r for r in records if r.config["dataset"] == "mtd"]))
 else:
-    show("MTD was not found under the data root, so this comparison is skipped "
-         "(set `DEFECTBOOK_DATA` or the `data_root` parameter).")
+    show(f"No MTD result in this run (profile `{profile}` lists real data {P['real'] or 'none'}; MTD is used "
+         "when found under the data root: set `DEFECTBOOK_DATA` or the `data_root` parameter).")
 
 # %% [markdown]
 # ## Anomaly maps beside the ground truth

@@ -41,9 +41,9 @@ DEFAULTS = {"params": {}, "category": None, "data": {}, "split": {"kind": "clean
             "data_root": None}
 
 
-def normalize(config: dict) -> dict:
+def normalize(config: dict, need_method: bool = True) -> dict:
     """Fill defaults and round-trip through JSON (so tuples and lists hash alike)."""
-    if "method" not in config or "dataset" not in config:
+    if "dataset" not in config or (need_method and "method" not in config):
         raise DefectbookError("an experiment config needs at least 'method' and 'dataset'")
     out = copy.deepcopy(DEFAULTS)
     for k, v in config.items():
@@ -89,7 +89,7 @@ def load_split_for(config: dict):
     from .data import splits
     from .data.base import Split
 
-    c = normalize(config)
+    c = normalize(config, need_method=False)
     kw = dict(c["data"])
     if c["dataset"] == "synthetic":
         kw.setdefault("cache_dir", str(cache_dir() / "synthetic"))
@@ -221,7 +221,7 @@ def environment() -> dict:
 
 
 def _example_indices(labels: np.ndarray, defects: list, k: int) -> list[int]:
-    """Up to ``k`` test images for figures: one per defect type first, then more defective ones, one good."""
+    """Up to ``k`` test images for figures: one per defect type, one defect-free, then more defective ones."""
     if k <= 0:
         return []
     order, seen = [], set()
@@ -229,10 +229,9 @@ def _example_indices(labels: np.ndarray, defects: list, k: int) -> list[int]:
         if labels[i] == 1 and d not in seen:
             seen.add(d)
             order.append(i)
-    order += [i for i in range(len(labels)) if labels[i] == 1 and i not in order]
     good = [i for i in range(len(labels)) if labels[i] == 0]
-    picked = order[: max(k - 1, 1)] + good[:1]
-    return sorted(picked[:k])
+    order += good[:1] + [i for i in range(len(labels)) if labels[i] == 1 and i not in order]
+    return order[:k]
 
 
 def run(config: dict, store: Store | None = None, force: bool = False) -> Record:
@@ -264,8 +263,8 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
         notes.append(f"{c['method']} gives no anomaly maps: image-level metrics only")
     metrics = evaluate(prep.labels, pred.image_scores, masks, pred.maps)
     extras = detector.extras() if hasattr(detector, "extras") else {}
-    split_info = {"n_train": int(prep.train.shape[0]), "n_test": int(prep.test.shape[0]),
-                  "n_test_defective": int(prep.labels.sum()), **_plain(getattr(prep.split, "info", {}))}
+    split_info = {**_plain(getattr(prep.split, "info", {})), "n_train": int(prep.train.shape[0]),
+                  "n_test": int(prep.test.shape[0]), "n_test_defective": int(prep.labels.sum())}
     rec = Record(key=key, config=c, metrics=metrics,
                  timings={"fit_s": round(t1 - t0, 3), "predict_s": round(t2 - t1, 3),
                           "predict_images_per_s": round(prep.test.shape[0] / max(t2 - t1, 1e-9), 2)},

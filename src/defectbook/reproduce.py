@@ -84,7 +84,6 @@ def execute(nb: Path, out: Path, profile: str, params: dict | None = None, timeo
     out.parent.mkdir(parents=True, exist_ok=True)
     os.environ["DEFECTBOOK_PROGRESS"] = "0"
     os.environ["DEFECTBOOK_BATCH"] = "1"
-    os.environ.setdefault("MPLBACKEND", "agg")
     t0 = time.perf_counter()
     notebook = jupytext.read(nb)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

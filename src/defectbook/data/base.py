@@ -100,8 +100,36 @@ def load_masks(samples: Sequence[Sample], transform: Callable[[Image.Image], tor
     """
     out = []
     for s in samples:
-        with Image.open(s.path) as im:
-            size = im.size
-        m = Image.fromarray(read_mask(s.mask, size) * 255)
+        m = Image.fromarray(read_mask(s.mask, image_size(s.path)) * 255)
         out.append((transform(m)[0] > 0.5).float())
     return torch.stack(out)
+
+
+# --- helpers shared by the loaders (added; the names above are the stable API) ---------------------
+
+#: File suffixes (lower case) read as images by every loader.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """PIL ``size`` ``(W, H)`` of an image file, reading only its header; a clear error if unreadable."""
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except (UnidentifiedImageError, OSError) as e:
+        raise DefectbookError(f"cannot read image {path}: {e.__class__.__name__}") from None
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly inside ``folder`` (see :data:`IMAGE_SUFFIXES`), sorted by name."""
+    folder = Path(folder)
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                  and not p.name.startswith("."))
+
+
+def seeded_rng(seed: int, *keys) -> "np.random.Generator":
+    """A numpy generator determined by ``seed`` and extra integer/string ``keys`` (platform-stable)."""
+    import zlib
+
+    ints = [int(seed)] + [zlib.crc32(k.encode()) if isinstance(k, str) else int(k) for k in keys]
+    return np.random.default_rng(np.random.SeedSequence(ints))

@@ -1,0 +1,63 @@
+"""The ``defectbook data`` command group: ``synth``, ``fetch``, ``check``."""
+from __future__ import annotations
+
+import argparse
+
+
+def _cmd_synth(a) -> int:
+    from .synthetic import generate
+
+    out = generate(a.out, categories=a.categories or None, size=a.size, n_train=a.n_train,
+                   n_test_good=a.n_test_good, n_test_defect=a.n_test_defect, seed=a.seed,
+                   difficulty=a.difficulty, progress=True)
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_fetch(a) -> int:
+    from . import resolve_root
+    from .fetch import fetch
+
+    root = a.root if a.root else resolve_root(None)
+    print(f"dataset in {fetch(a.name, root, keep_archive=a.keep_archive)}")
+    return 0
+
+
+def _cmd_check(a) -> int:
+    from .check import check
+
+    report, problems = check(a.root, full=not a.quick)
+    print(report)
+    return 1 if problems else 0
+
+
+def add_data_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``data`` with sub-commands ``synth``, ``fetch``, ``check`` (each sets ``func``)."""
+    from .fetch import SOURCES
+    from .synthetic import CATEGORIES, DEFAULTS
+
+    d = subparsers.add_parser("data", help="generate, download or check datasets")
+    sub = d.add_subparsers(dest="data_command", required=True)
+
+    s = sub.add_parser("synth", help="write the synthetic defect dataset (MVTec layout)")
+    s.add_argument("out", help="output folder (new or empty)")
+    s.add_argument("--size", type=int, default=DEFAULTS["size"])
+    s.add_argument("--n-train", type=int, default=DEFAULTS["n_train"])
+    s.add_argument("--n-test-good", type=int, default=DEFAULTS["n_test_good"])
+    s.add_argument("--n-test-defect", type=int, default=DEFAULTS["n_test_defect"], help="per defect kind")
+    s.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    s.add_argument("--difficulty", type=float, default=DEFAULTS["difficulty"], help=">1: subtler defects")
+    s.add_argument("--categories", nargs="+", choices=list(CATEGORIES), default=None)
+    s.set_defaults(func=_cmd_synth)
+
+    f = sub.add_parser("fetch", help="download, verify and extract a public dataset")
+    f.add_argument("name", choices=list(SOURCES))
+    f.add_argument("--root", default=None, help="data root (default: $DEFECTBOOK_DATA)")
+    f.add_argument("--keep-archive", action="store_true")
+    f.set_defaults(func=_cmd_fetch)
+
+    c = sub.add_parser("check", help="report the datasets found under a folder and what is wrong")
+    c.add_argument("root")
+    c.add_argument("--quick", action="store_true", help="read image headers only")
+    c.set_defaults(func=_cmd_check)
+    return d

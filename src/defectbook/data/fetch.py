@@ -1,0 +1,178 @@
+"""Download the public datasets into a data root (``defectbook data fetch NAME --root ROOT``).
+
+Never run by the tests. Archives are verified against a SHA-256 where one is known; otherwise the
+download is reported as unverified. MVTec AD is licensed CC BY-NC-SA 4.0 (non-commercial); MTD
+asks to be cited; DAGM 2007 is CC BY 4.0 (Zenodo record 12750201).
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import DefectbookError
+
+
+@dataclass(frozen=True)
+class Archive:
+    url: str
+    filename: str
+    sha256: str | None  # None: no published checksum, the download is unverified
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    target: str                    # folder under the data root the loader expects
+    archives: tuple[Archive, ...]
+    homepage: str
+    license: str
+    note: str = ""
+
+
+SOURCES: dict[str, Source] = {
+    "mtd": Source(
+        "Magnetic Tile Defects", "mtd",
+        (Archive("https://github.com/abin24/Magnetic-tile-defect-datasets./archive/refs/heads/master.zip",
+                 "Magnetic-tile-defect-datasets.-master.zip", None),),
+        "https://github.com/abin24/Magnetic-tile-defect-datasets.",
+        "no license file; the authors ask to be cited (Huang, Qiu, Yuan, The Visual Computer 2020)",
+        "the paper split list differnet_train_filenames.txt (DifferNet's 761 training images) is not part of "
+        "this archive: place it in mtd/ for split='paper', or use split='random'"),
+    "mvtec": Source(
+        "MVTec AD", "mvtec",
+        (Archive("https://www.mydrive.ch/shares/38536/3830184030e49fe74747669442f0f282/download/"
+                 "420938113-1629952094/mvtec_anomaly_detection.tar.xz", "mvtec_anomaly_detection.tar.xz",
+                 "cf4313b13603bec67abb49ca959488f7eedce2a9f7795ec54446c649ac98cd3d"),),
+        "https://www.mvtec.com/company/research/datasets/mvtec-ad", "CC BY-NC-SA 4.0", "about 4.9 GB"),
+    "dagm": Source(
+        "DAGM 2007", "dagm",
+        tuple(Archive(f"https://zenodo.org/records/12750201/files/Class{i}.zip?download=1", f"Class{i}.zip", None)
+              for i in range(1, 11)),
+        "https://zenodo.org/records/12750201", "CC BY 4.0"),
+}
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify(path: Path, sha256: str | None) -> bool:
+    """True if ``path`` matches ``sha256``; False when there is no checksum to compare (unverified).
+
+    A mismatch raises a :class:`DefectbookError` naming both hashes.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DefectbookError(f"cannot verify {path}: file not found")
+    if sha256 is None:
+        return False
+    got = sha256_of(path)
+    if got.lower() != sha256.lower():
+        raise DefectbookError(f"checksum mismatch for {path.name}: expected sha256 {sha256}, got {got}; delete it and retry")
+    return True
+
+
+def _download(url: str, dest: Path) -> None:
+    import urllib.request
+
+    from tqdm import tqdm
+
+    tmp = dest.with_suffix(dest.suffix + ".part")
+    try:
+        req = urllib.request.Request(url, headers={"User-Agent": "defectbook"})
+        with urllib.request.urlopen(req, timeout=60) as r, open(tmp, "wb") as f:
+            total = int(r.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
+                while True:
+                    block = r.read(1 << 20)
+                    if not block:
+                        break
+                    f.write(block)
+                    bar.update(len(block))
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise DefectbookError(f"download of {url} failed: {e}") from None
+    tmp.replace(dest)
+
+
+def _extract(archive: Path, into: Path) -> None:
+    into.mkdir(parents=True, exist_ok=True)
+    if archive.name.endswith(".zip"):
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(into)
+    elif ".tar" in archive.name:
+        with tarfile.open(archive) as t:
+            try:
+                t.extractall(into, filter="data")
+            except TypeError:  # Python < 3.10.12 has no filter argument
+                t.extractall(into)
+    else:
+        raise DefectbookError(f"do not know how to extract {archive.name}")
+
+
+def fetch(name: str, root, keep_archive: bool = False) -> Path:
+    """Download, verify and extract dataset ``name`` (``mtd``, ``mvtec``, ``dagm``) under ``root``.
+
+    Returns the dataset folder (``root/mtd``, ``root/mvtec`` or ``root/dagm``).
+    """
+    if name not in SOURCES:
+        raise DefectbookError(f"unknown dataset to fetch {name!r}; known: {', '.join(SOURCES)}")
+    src = SOURCES[name]
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / src.target
+    downloads = root / ".downloads"
+    downloads.mkdir(exist_ok=True)
+    print(f"{src.name}: {src.homepage} ({src.license})")
+    for a in src.archives:
+        dest = downloads / a.filename
+        if not dest.is_file():
+            _download(a.url, dest)
+        if verify(dest, a.sha256):
+            print(f"{a.filename}: sha256 verified")
+        else:
+            print(f"{a.filename}: no published checksum, archive unverified (sha256 {sha256_of(dest)})")
+        staging = downloads / f"extract-{name}"
+        shutil.rmtree(staging, ignore_errors=True)
+        _extract(dest, staging)
+        _place(name, staging, target)
+        shutil.rmtree(staging, ignore_errors=True)
+        if not keep_archive:
+            dest.unlink(missing_ok=True)
+    if src.note:
+        print(f"note: {src.note}")
+    return target
+
+
+def _place(name: str, staging: Path, target: Path) -> None:
+    """Move the extracted content into the layout the loaders read."""
+    target.mkdir(parents=True, exist_ok=True)
+    if name == "mtd":
+        free = next(staging.rglob("MT_Free"), None)
+        if free is None:
+            raise DefectbookError("the MTD archive holds no MT_Free folder")
+        src = free.parent
+    elif name == "mvtec":
+        cats = [p.parent.parent for p in staging.rglob("train/good")]
+        if not cats:
+            raise DefectbookError("the MVTec archive holds no CAT/train/good folders")
+        src = cats[0].parent
+    else:
+        cls = [p for p in staging.rglob("Class*") if p.is_dir() and (p / "Train").is_dir()]
+        if not cls:
+            raise DefectbookError("the DAGM archive holds no ClassN/Train folder")
+        src = cls[0].parent
+    for item in src.iterdir():
+        dest = target / item.name
+        if dest.exists():
+            shutil.rmtree(dest) if dest.is_dir() else dest.unlink()
+        shutil.move(str(item), str(dest))
