@@ -106,3 +106,34 @@ def kmeans(x: torch.Tensor, k: int, iters: int = 10, seed: int = 0, tol: float =
         if len(history) > 1 and history[-2] - inertia <= tol * max(history[-2], 1e-12):
             break
     return cent, history
+
+
+def kmeans_two_level(x: torch.Tensor, k: int, iters: int = 10, seed: int = 0, desc: str = "k-means") \
+        -> tuple[torch.Tensor, list[float]]:
+    """An approximate k-means for large ``k`` on CPU: ``(centroids [k, C], coarse inertia per iteration)``.
+
+    A coarse k-means into ``round(sqrt(k))`` cells, then an independent k-means inside each cell with
+    ``k`` split among the cells in proportion to their sizes (largest remainders). Each point is only
+    compared with its own cell's centroids, so the cost is about ``2 n sqrt(k) C`` per iteration
+    instead of ``n k C``; the result is a local optimum of the same objective restricted to the cells.
+    """
+    n = x.shape[0]
+    if k <= 0:
+        raise DefectbookError(f"k-means needs k >= 1 centroids, got {k}")
+    if k >= n:
+        return x.clone().float(), [0.0]
+    k1 = max(1, round(math.sqrt(k)))
+    coarse, history = kmeans(x, k1, iters, seed, desc=f"{desc} (coarse)")
+    cell = nearest(x.float(), coarse, 1)[1][:, 0]
+    counts = torch.bincount(cell, minlength=k1).double()
+    share = counts * k / n
+    alloc = share.floor().long()
+    rest = k - int(alloc.sum())
+    if rest > 0:
+        alloc[torch.argsort(share - alloc, descending=True)[:rest]] += 1
+    alloc = torch.minimum(alloc, counts.long())
+    out = []
+    for i in progress(range(k1), desc=desc):
+        if alloc[i] > 0:
+            out.append(kmeans(x[cell == i], int(alloc[i]), iters, seed + 1 + i, desc="")[0])
+    return torch.cat(out), history

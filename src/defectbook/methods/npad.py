@@ -31,7 +31,7 @@ from ..features import (gaussian_blur, iter_embeddings, local_average, positive_
                         shift_images)
 from ..gaussian import (mahalanobis_packed, moments, neighbour_weights, packed_precisions, packed_size,
                         unpack_symmetric, weighted_gaussians)
-from ..memory import kmeans, nearest
+from ..memory import kmeans, kmeans_two_level, nearest
 from ..utils import progress, resolve_device
 from .base import Detector, Prediction
 
@@ -94,7 +94,9 @@ class NPad(Detector):
     beta: Bhattacharyya temperature (paper 0.25; 1 = textbook distance).
     weighting: ``"bhattacharyya"`` | ``"uniform"`` (1/n) | ``"random"`` (Table 5).
     ddof: 0 divides the weighted covariance by N (Eq. 6); 1 by N - 1 (PaDiM).
-    kmeans_ratio: centroids as a fraction of all training feature vectors (paper 0.1); ``kmeans_iters``.
+    kmeans_ratio: centroids as a fraction of all training feature vectors (paper 0.1); ``kmeans_iters``;
+    ``kmeans_mode``: ``"lloyd"`` (exact Lloyd iterations) or ``"two_level"`` (coarse cells, then k-means
+    per cell: the CPU-tractable approximation, see :func:`defectbook.memory.kmeans_two_level`).
     topk: pixels of the image score, a fraction of the map (< 1) or a count (>= 1).
     use_weighted (A), use_aggregated (B), use_neighbour_min (C), use_shift (D): Table 3 switches.
     use_centroids: image score with the centroid distances (Eq. 14); False: mean of the top-k map values.
@@ -111,7 +113,7 @@ class NPad(Detector):
                  weights: str | None = None, d: int | None = 100, channel_rule: str = "fewest_zeros",
                  train_radius: int = 3, infer_radius: int = 2, agg_radius: int | None = None, beta: float = 0.25,
                  weighting: str = "bhattacharyya", eps: float = 0.01, ddof: int = 0, kmeans_ratio: float = 0.1,
-                 kmeans_iters: int = 10, topk: float = 0.01, use_weighted: bool = True, use_aggregated: bool = True,
+                 kmeans_iters: int = 10, kmeans_mode: str = "lloyd", topk: float = 0.01, use_weighted: bool = True, use_aggregated: bool = True,
                  use_neighbour_min: bool = True, use_shift: bool = True, use_centroids: bool = True,
                  image_map: str = "weighted", shift: int = 4, shift_mode: str = "axes", sigma: float = 4.0,
                  seed: int = 0, batch_size: int = 16, score_batch: int = 64, unpack_limit_mb: float = 512,
@@ -132,7 +134,9 @@ class NPad(Detector):
         self.backbone, self.layers, self.weights, self.d = backbone, tuple(layers), weights, d
         self.channel_rule, self.train_radius, self.infer_radius = channel_rule, train_radius, infer_radius
         self.agg_radius, self.beta, self.weighting, self.eps, self.ddof = agg_radius, beta, weighting, eps, ddof
-        self.kmeans_ratio, self.kmeans_iters, self.topk = kmeans_ratio, kmeans_iters, topk
+        if kmeans_mode not in ("lloyd", "two_level"):
+            raise DefectbookError(f"unknown kmeans_mode {kmeans_mode!r}; known: lloyd, two_level")
+        self.kmeans_ratio, self.kmeans_iters, self.kmeans_mode, self.topk = kmeans_ratio, kmeans_iters, kmeans_mode, topk
         self.use_weighted, self.use_aggregated = use_weighted, use_aggregated
         self.use_neighbour_min, self.use_shift, self.use_centroids = use_neighbour_min, use_shift, use_centroids
         self.image_map, self.shift, self.shift_mode, self.sigma = image_map, shift, shift_mode, sigma
@@ -179,7 +183,8 @@ class NPad(Detector):
         if self.use_centroids:
             vectors = agg.permute(0, 2, 3, 1).reshape(-1, c)
             k = max(1, round(self.kmeans_ratio * vectors.shape[0]))
-            self.centroids_, self.kmeans_history_ = kmeans(vectors, k, self.kmeans_iters, self.seed)
+            fn = kmeans if self.kmeans_mode == "lloyd" else kmeans_two_level
+            self.centroids_, self.kmeans_history_ = fn(vectors, k, self.kmeans_iters, self.seed)
 
     # -- predict ------------------------------------------------------------------------------
     def _prec(self, which: str) -> torch.Tensor:
