@@ -48,7 +48,7 @@ def memory(a) -> None:
             weights = "random"
     params = dict(backbone="wide_resnet50_2", layers=["layer1", "layer2", "layer3"], weights=weights, d=550,
                   train_radius=3, infer_radius=2, shift=0 if a.no_shift else 1, kmeans_ratio=0.1,
-                  kmeans_iters=a.kmeans_iters, kmeans_mode="two_level", batch_size=4)
+                  kmeans_iters=a.kmeans_iters, kmeans_mode="two_level", weighting=a.weighting, batch_size=4)
     g = torch.Generator().manual_seed(0)
     train = torch.rand(a.n_train, 3, 224, 224, generator=g)
     test = torch.rand(a.n_test, 3, 224, 224, generator=g)
@@ -113,6 +113,7 @@ def main() -> None:
     m.add_argument("--kmeans-iters", type=int, default=2)
     m.add_argument("--threads", type=int, default=2)
     m.add_argument("--no-shift", action="store_true")
+    m.add_argument("--weighting", default="bhattacharyya")
     s = sub.add_parser("speed")
     s.add_argument("--profile", default="cpu")
     s.add_argument("--category", default="weave")

@@ -52,3 +52,15 @@ def test_kmeans_recovers_separated_clusters_and_is_deterministic():
     b, _ = kmeans(x, 4, iters=5, seed=3)
     assert torch.equal(a, b)
     assert kmeans(x, 500)[0].shape == x.shape    # k >= n: the points themselves
+
+
+def test_two_level_kmeans_gives_k_centroids_and_low_inertia():
+    from defectbook.memory import kmeans_two_level
+
+    g = torch.Generator().manual_seed(4)
+    x = torch.cat([c + 0.05 * torch.randn(30, 3, generator=g) for c in 5 * torch.randn(16, 3, generator=g)])
+    cent, _ = kmeans_two_level(x, 16, iters=10, seed=0)
+    assert cent.shape == (16, 3)
+    inertia = (nearest(x, cent, 1)[0] ** 2).mean()
+    assert inertia < (nearest(x, x[:16], 1)[0] ** 2).mean()          # better than arbitrary points
+    assert kmeans_two_level(x, 1000)[0].shape == x.shape
