@@ -69,11 +69,12 @@ def greedy_coreset(x: torch.Tensor, m: int, proj_dim: int | None = 128, seed: in
         z = z @ proj.to(z.device)
     sel = torch.empty(m, dtype=torch.long)
     sel[0] = int(torch.randint(n, (1,), generator=g))
-    mind = sqdist(z, z[sel[0]][None])[:, 0]
+    sq = (z * z).sum(1)
+    mind = (sq - 2 * z @ z[sel[0]] + sq[sel[0]]).clamp_min_(0)
     for j in progress(range(1, m), desc=desc):
         i = int(mind.argmax())
         sel[j] = i
-        mind = torch.minimum(mind, sqdist(z, z[i][None])[:, 0])
+        torch.minimum(mind, (sq - 2 * z @ z[i] + sq[i]).clamp_min_(0), out=mind)
     return sel
 
 
