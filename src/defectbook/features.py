@@ -77,3 +77,31 @@ def to_image_maps(scores: torch.Tensor, size: tuple[int, int], sigma: float = 4.
     """``[B, h, w]`` feature-resolution scores -> ``[B, H, W]`` (bilinear upsampling, then blur)."""
     up = F.interpolate(scores[:, None].float(), size=size, mode="bilinear", align_corners=False)[:, 0]
     return gaussian_blur(up, sigma)
+
+
+def shift_images(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Translate ``[B, C, H, W]`` by ``(dy, dx)`` pixels (content moves down/right for positive values);
+    the uncovered border repeats the edge (replicate padding), so nothing wraps around."""
+    if dy == 0 and dx == 0:
+        return x
+    h, w = x.shape[-2:]
+    if abs(dy) >= h or abs(dx) >= w:
+        raise ValueError(f"shift ({dy}, {dx}) exceeds the image size {h} x {w}")
+    pad = (max(dx, 0), max(-dx, 0), max(dy, 0), max(-dy, 0))
+    squeeze = x.ndim == 3
+    xp = F.pad(x[:, None] if squeeze else x, pad, mode="replicate")
+    out = xp[..., max(-dy, 0):max(-dy, 0) + h, max(-dx, 0):max(-dx, 0) + w]
+    return out[:, 0] if squeeze else out
+
+
+def positive_counts(features: torch.Tensor) -> torch.Tensor:
+    """Number of positive (non-zero after ReLU) values per channel of ``[N, C, h, w]``: ``[C]``."""
+    return (features > 0).sum((0, 2, 3))
+
+
+def local_average(features: torch.Tensor, radius: int) -> torch.Tensor:
+    """Average of each ``[B, C, h, w]`` feature over its ``(2r+1)^2`` neighbourhood (positions outside
+    the map are left out of the average); ``radius = 0`` is the identity."""
+    if radius <= 0:
+        return features
+    return F.avg_pool2d(features, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)

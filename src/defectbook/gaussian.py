@@ -68,3 +68,229 @@ class PixelGaussians:
         """Mahalanobis distance map ``[B, P]`` of features ``x [B, C, P]``."""
         return torch.cat([mahalanobis(x[:, :, s:s + self.chunk], self.mean[s:s + self.chunk],
                                       self.precision[s:s + self.chunk]) for s in range(0, x.shape[2], self.chunk)], 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Packed storage and neighbourhood Gaussians (N-pad). A symmetric ``[C, C]`` matrix is stored as
+# its upper triangle ``[T]``, ``T = C (C + 1) / 2``: half the memory, which is what lets N-pad's two
+# sets of per-position precision matrices (d = 550 at 56 x 56) fit in a few GiB.
+# ---------------------------------------------------------------------------------------------
+
+_TRIU: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _triu(c: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    key = (c, str(device))
+    if key not in _TRIU:
+        _TRIU[key] = tuple(torch.triu_indices(c, c, device=device))
+    return _TRIU[key]
+
+
+def packed_size(c: int) -> int:
+    """Length ``C (C + 1) / 2`` of a packed symmetric ``[C, C]`` matrix."""
+    return c * (c + 1) // 2
+
+
+def pack_symmetric(m: torch.Tensor) -> torch.Tensor:
+    """Upper triangles of symmetric matrices ``[..., C, C]`` -> ``[..., T]``."""
+    i, j = _triu(m.shape[-1], m.device)
+    return m[..., i, j]
+
+
+_FULL: dict[tuple[int, str], torch.Tensor] = {}
+
+
+def _full_index(c: int, device) -> torch.Tensor:
+    """For every entry (a, b) of a ``[C, C]`` matrix, the packed index of (min(a,b), max(a,b)): ``[C * C]``."""
+    key = (c, str(device))
+    if key not in _FULL:
+        a = torch.arange(c, device=device)
+        lo, hi = torch.minimum(a[:, None], a[None]), torch.maximum(a[:, None], a[None])
+        _FULL[key] = (lo * c - lo * (lo - 1) // 2 + (hi - lo)).reshape(-1)
+    return _FULL[key]
+
+
+def unpack_symmetric(p: torch.Tensor, c: int, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Inverse of :func:`pack_symmetric`: ``[..., T]`` -> symmetric ``[..., C, C]``."""
+    if p.shape[-1] != packed_size(c):
+        raise ValueError(f"packed length {p.shape[-1]} does not match C = {c}")
+    out = p.index_select(-1, _full_index(c, p.device)).view(*p.shape[:-1], c, c)
+    return out if dtype is None else out.to(dtype)
+
+
+def _chunk_for(c: int, budget_bytes: int = 2 ** 28) -> int:
+    return max(1, budget_bytes // (8 * c * c))
+
+
+def moments(features: torch.Tensor, chunk: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-position mean ``[P, C]`` and biased covariance (divided by N, no ridge) packed ``[P, T]``
+    of features ``[N, C, P]`` (float64 inside, float32 out)."""
+    n, c, p = features.shape
+    chunk = chunk or _chunk_for(c)
+    mean = features.double().mean(0).T.contiguous()
+    cov = torch.empty(p, packed_size(c), dtype=torch.float32)
+    for s in progress(range(0, p, chunk), desc="moments"):
+        e = min(p, s + chunk)
+        xc = features[:, :, s:e].double().permute(2, 0, 1) - mean[s:e, None, :]     # [c, N, C]
+        cov[s:e] = pack_symmetric(xc.transpose(1, 2) @ xc / n).float()
+    return mean.float(), cov
+
+
+def packed_precisions(cov: torch.Tensor, c: int, eps: float, scale: float = 1.0,
+                      chunk: int | None = None) -> torch.Tensor:
+    """Packed precisions ``[P, T]`` of packed covariances ``scale * cov + eps I`` (``cov [P, T]``)."""
+    chunk = chunk or _chunk_for(c)
+    out = torch.empty_like(cov)
+    for s in progress(range(0, cov.shape[0], chunk), desc="precisions"):
+        full = unpack_symmetric(cov[s:s + chunk], c, torch.float64) * scale
+        full.diagonal(dim1=-2, dim2=-1).add_(eps)
+        out[s:s + chunk] = pack_symmetric(precision_from_covariance(full))
+    return out
+
+
+def neighbour_offsets(radius: int) -> torch.Tensor:
+    """Offsets ``[K, 2]`` (dy, dx) of the square neighbourhood ``|dy|, |dx| <= radius``, ``K = (2r+1)^2``;
+    the centre ``(0, 0)`` comes first."""
+    if radius < 0:
+        raise ValueError(f"neighbourhood radius must be >= 0, got {radius}")
+    r = torch.arange(-radius, radius + 1)
+    off = torch.stack(torch.meshgrid(r, r, indexing="ij"), -1).reshape(-1, 2)
+    centre = (off == 0).all(1)
+    return torch.cat([off[centre], off[~centre]])
+
+
+def neighbour_index(shape: tuple[int, int], offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For a ``h x w`` map and offsets ``[K, 2]``: flat index ``[K, P]`` of position ``p + o_k``
+    (clamped into the map) and ``valid [K, P]`` (whether ``p + o_k`` lies inside the map)."""
+    h, w = shape
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    y = yy.reshape(1, -1) + offsets[:, :1]
+    x = xx.reshape(1, -1) + offsets[:, 1:]
+    valid = (y >= 0) & (y < h) & (x >= 0) & (x < w)
+    return y.clamp(0, h - 1) * w + x.clamp(0, w - 1), valid
+
+
+def bhattacharyya_similarity(mean_a: torch.Tensor, cov_a: torch.Tensor, mean_b: torch.Tensor,
+                             cov_b: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    """``exp(-D)`` with ``D = (1 / (8 beta)) (mu_a - mu_b)^T Sbar^{-1} (mu_a - mu_b)``, ``Sbar = (S_a + S_b) / 2``:
+    the Bhattacharyya coefficient of two Gaussians without the log-determinant term (N-pad Eq. 4-5).
+    ``mean_* [..., C]``, ``cov_* [..., C, C]`` (with their ridge) -> ``[...]``; 1 for identical Gaussians."""
+    if beta <= 0:
+        raise ValueError(f"beta must be > 0, got {beta}")
+    sbar = (cov_a + cov_b) / 2
+    L, info = torch.linalg.cholesky_ex(sbar)
+    if bool((info != 0).any()):
+        L = torch.linalg.cholesky(sbar.double()).to(sbar.dtype)
+    z = torch.linalg.solve_triangular(L, (mean_a - mean_b)[..., None], upper=False)
+    return torch.exp(-(z ** 2).sum((-2, -1)) / (8 * beta))
+
+
+def neighbour_weights(mean: torch.Tensor, cov: torch.Tensor, shape: tuple[int, int], radius: int,
+                      mode: str = "bhattacharyya", beta: float = 0.25, eps: float = 0.01, scale: float = 1.0,
+                      seed: int = 0, chunk: int | None = None) -> torch.Tensor:
+    """Weights ``[K, P]`` of the neighbours ``p + o_k`` (offsets of :func:`neighbour_offsets`) of every
+    position ``p``; 0 outside the map.
+
+    ``mode``: ``"bhattacharyya"`` (:func:`bhattacharyya_similarity` of the plain Gaussians
+    ``(mean [P, C], scale * cov + eps I)``, ``cov`` packed ``[P, T]``; symmetric, so each pair is
+    computed once), ``"uniform"`` (1) or ``"random"`` (uniform in (0, 1], seeded).
+    """
+    offsets = neighbour_offsets(radius)
+    idx, valid = neighbour_index(shape, offsets)
+    k, p = idx.shape
+    if mode == "uniform":
+        return valid.float()
+    if mode == "random":
+        g = torch.Generator().manual_seed(seed)
+        return (1 - torch.rand(k, p, generator=g)) * valid
+    if mode != "bhattacharyya":
+        raise ValueError(f"unknown weighting {mode!r}; known: bhattacharyya, uniform, random")
+    c = mean.shape[1]
+    chunk = chunk or max(1, _chunk_for(c) // 2)
+    w = torch.zeros(k, p)
+    w[0] = 1.0
+    lookup = {tuple(o.tolist()): i for i, o in enumerate(offsets)}
+    eye = eps * torch.eye(c)
+    for ki in progress(range(1, k), desc="bhattacharyya"):
+        o = tuple(offsets[ki].tolist())
+        if o < (0, 0):          # the pair (p, p + o) is (q, q - o) of an offset already done
+            continue
+        back = lookup[(-o[0], -o[1])]
+        src = valid[ki].nonzero()[:, 0]
+        for s in range(0, src.numel(), chunk):
+            a = src[s:s + chunk]
+            b = idx[ki, a]
+            ca = unpack_symmetric(cov[a], c) * scale + eye
+            cb = unpack_symmetric(cov[b], c) * scale + eye
+            sim = bhattacharyya_similarity(mean[a], ca, mean[b], cb, beta)
+            w[ki, a] = sim
+            w[back, b] = sim
+    return w
+
+
+def weighted_gaussians(mean: torch.Tensor, cov: torch.Tensor, shape: tuple[int, int], radius: int,
+                       weights: torch.Tensor, n: int, ddof: int = 0, eps: float = 0.01,
+                       chunk: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """N-pad's weighted Gaussians (Eq. 6) from per-position moments: ``(mean~ [P, C], precision packed [P, T])``.
+
+    With ``w_k = weights[k, p] / sum_k weights[k, p]`` over the neighbours ``q_k = p + o_k``:
+    ``mean~_p = sum_k w_k mean_q``, ``Sigma~_p = N / (N - ddof) * sum_k w_k (cov_q + (mean_q - mean~_p)(...)^T) + eps I``,
+    which equals the weighted covariance of all ``N x K`` training vectors of the neighbourhood about
+    ``mean~_p``. ``cov`` is the biased packed covariance of :func:`moments`. With ``radius = 0`` and
+    ``ddof = 1`` this is PaDiM's Gaussian.
+    """
+    p, c = mean.shape
+    offsets = neighbour_offsets(radius)
+    idx, valid = neighbour_index(shape, offsets)
+    if weights.shape != idx.shape:
+        raise ValueError(f"weights must be [K, P] = {tuple(idx.shape)}, got {tuple(weights.shape)}")
+    if n - ddof <= 0:
+        raise ValueError(f"need more than ddof = {ddof} training images, got {n}")
+    w = weights.double() * valid
+    w = w / w.sum(0, keepdim=True).clamp_min(1e-300)                       # [K, P]
+    chunk = chunk or _chunk_for(c)
+    mean_w = torch.einsum("kp,kpc->pc", w, mean.double()[idx])              # [P, C]
+    prec = torch.empty_like(cov)
+    for s in progress(range(0, p, chunk), desc="weighted gaussians"):
+        e = min(p, s + chunk)
+        acc = torch.zeros(e - s, cov.shape[1], dtype=torch.float64)
+        for k in range(idx.shape[0]):
+            wk = w[k, s:e]
+            if bool((wk > 0).any()):
+                acc += wk[:, None] * cov[idx[k, s:e]].double()
+        dm = (mean.double()[idx[:, s:e]] - mean_w[None, s:e]) * w[:, s:e, None].sqrt()   # [K, n, C]
+        dm = dm.transpose(0, 1)                                                          # [n, K, C]
+        full = unpack_symmetric(acc, c) + dm.transpose(1, 2) @ dm
+        full *= n / (n - ddof)
+        full.diagonal(dim1=-2, dim2=-1).add_(eps)
+        prec[s:e] = pack_symmetric(precision_from_covariance(full))
+    return mean_w.float(), prec
+
+
+def mahalanobis_packed(x: torch.Tensor, mean: torch.Tensor, precision: torch.Tensor, radius: int = 0,
+                       chunk: int | None = None) -> torch.Tensor:
+    """Distances ``[B, P]`` of features ``x [B, C, h, w]`` to per-position Gaussians (``mean [P, C]``,
+    ``precision`` packed ``[P, T]`` or full ``[P, C, C]``), minimised over the Gaussians of the neighbourhood
+    of radius ``radius`` (N-pad Eq. 8-9: ``A_p = min over q in N_r(p) of Mahalanobis(x_p; G_q)``;
+    ``radius = 0`` is PaDiM's score)."""
+    b, c, h, w = x.shape
+    p = h * w
+    offsets = neighbour_offsets(radius)
+    idx, valid = neighbour_index((h, w), -offsets)     # for Gaussian q and offset o: the pixel q - o
+    k = offsets.shape[0]
+    chunk = chunk or max(1, min(_chunk_for(c, 2 ** 27), 2 ** 26 // max(1, b * k * c)))
+    xt = x.reshape(b, c, p).float().permute(2, 0, 1).contiguous()           # [P, B, C]
+    dist = torch.full((b, k, p), float("inf"))
+    for s in range(0, p, chunk):
+        e = min(p, s + chunk)
+        prec = precision[s:e] if precision.ndim == 3 else unpack_symmetric(precision[s:e], c)   # [n, C, C]
+        diff = xt[idx[:, s:e].T].reshape(e - s, k * b, c) - mean[s:e, None, :]  # [n, K*B, C]
+        d2 = ((diff @ prec) * diff).sum(-1).clamp_min(0).sqrt()             # [n, K*B]
+        dist[:, :, s:e] = d2.view(e - s, k, b).permute(2, 1, 0)
+    dist[:, ~valid] = float("inf")
+    out = torch.full((b, p), float("inf"))
+    for ki in range(k):
+        ok = valid[ki]
+        tgt = idx[ki, ok]                                                    # pixel q - o
+        out[:, tgt] = torch.minimum(out[:, tgt], dist[:, ki, ok])
+    return out

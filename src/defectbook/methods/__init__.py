@@ -16,6 +16,9 @@ REGISTRY: dict[str, str] = {
     "memae": "defectbook.methods.memae:MemAE",
     "ae_l2": "defectbook.methods.autoencoders:AEL2",
     "ae_ssim": "defectbook.methods.autoencoders:AESSIM",
+    "npad": "defectbook.methods.npad:NPad",
+    "patchcore": "defectbook.methods.patchcore:PatchCore",
+    "spade": "defectbook.methods.spade:SPADE",
 }
 
 

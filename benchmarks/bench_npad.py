@@ -1,0 +1,126 @@
+"""N-pad memory at the paper's dimensions, and speed of N-pad, PaDiM and PatchCore (prints figures; not a test).
+
+    python benchmarks/bench_npad.py memory [--n-train 20] [--weights random]
+    python benchmarks/bench_npad.py speed  [--profile cpu] [--category weave] [--repeats 1]
+
+``memory``: N-pad fitted and run at the paper's dimensions (WRN-50 layers 1-3, d = 550 channels at
+56 x 56 from 224 px images, train radius 3, inference radius 2, one shift) on random images; ``random``
+weights when no ImageNet weights resolve (this measures memory, not accuracy). Peak resident memory of
+the fit and of the prediction is printed with what is stored.
+
+``speed``: fit time and predict images/s of each method on one synthetic category at the profile's
+size, beside the time of the backbone passes the method needs (one per training image; one per test
+image, times the 4s + 1 shifted copies for N-pad). Overhead = (method - backbone) / backbone.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from defectbook import DefectbookError, experiment, profiles
+from defectbook.backbones import FeatureExtractor, resolve_weight_file
+from defectbook.cli import config_from_profile
+from defectbook.methods import build
+from defectbook.methods.npad import shift_offsets
+
+
+def backbone_time(params: dict, images: torch.Tensor, copies: int = 1) -> float:
+    """Seconds to build the extractor and run ``copies`` forward passes per image in the method's batches."""
+    t0 = time.perf_counter()
+    fe = FeatureExtractor(params.get("backbone", "efficientnet_lite0"), params.get("layers", ("layer1", "layer2", "layer3")),
+                          params.get("weights"))
+    bs = params.get("batch_size", 16)
+    x = images.repeat(copies, 1, 1, 1) if copies > 1 else images
+    with torch.no_grad():
+        for i in range(0, len(x), bs):
+            fe(x[i:i + bs])
+    return time.perf_counter() - t0
+
+
+def memory(a) -> None:
+    weights = a.weights
+    if weights is None:
+        try:
+            resolve_weight_file("wide_resnet50_2")
+        except DefectbookError:
+            weights = "random"
+    params = dict(backbone="wide_resnet50_2", layers=["layer1", "layer2", "layer3"], weights=weights, d=550,
+                  train_radius=3, infer_radius=2, shift=0 if a.no_shift else 1, kmeans_ratio=0.1,
+                  kmeans_iters=a.kmeans_iters, kmeans_mode="two_level", weighting=a.weighting, batch_size=4)
+    g = torch.Generator().manual_seed(0)
+    train = torch.rand(a.n_train, 3, 224, 224, generator=g)
+    test = torch.rand(a.n_test, 3, 224, 224, generator=g)
+    torch.set_num_threads(a.threads)
+    det = build("npad", **params)
+    with experiment.PeakMemory() as m_fit:
+        t0 = time.perf_counter()
+        det.fit(train)
+        fit_s = time.perf_counter() - t0
+    with experiment.PeakMemory() as m_pred:
+        t0 = time.perf_counter()
+        det.predict(test)
+        pred_s = time.perf_counter() - t0
+    ex = det.extras()
+    print(f"N-pad at paper dimensions: {params}")
+    print(f"train {a.n_train} x 3 x 224 x 224 (random pixels), test {a.n_test}; feature map {ex['feature_shape']}, "
+          f"d = {ex['channels']}, centroids {ex.get('n_centroids')}, torch threads {torch.get_num_threads()}")
+    print(f"stored precisions (two packed sets): {ex['stored_precision_mb']:.0f} MiB")
+    print(f"fit:     {fit_s:8.1f} s, peak RSS {m_fit.peak_rss_mb:8.0f} MiB (process start of fit {m_fit.start_rss_mb:.0f} MiB)")
+    print(f"predict: {pred_s:8.1f} s, peak RSS {m_pred.peak_rss_mb:8.0f} MiB ({ex['n_shifts']} shifted copies per image)")
+    print(f"peak <= 6 GiB: {max(m_fit.peak_rss_mb, m_pred.peak_rss_mb) <= 6 * 1024}")
+
+
+def speed(a) -> None:
+    rows = []
+    for method in ("padim", "patchcore", "npad"):
+        P = profiles.load(a.profile)
+        cfg = config_from_profile("padim", "synthetic", a.category, a.profile, {})
+        cfg.update(method=method, params=dict(P["npad"]["methods"][method]), transform=P["npad"]["transform"])
+        prep = experiment.prepare(cfg)
+        params = cfg["params"]
+        copies = len(shift_offsets(params.get("shift", 0))) if method == "npad" else 1
+        best = None
+        for _ in range(a.repeats):
+            bb_fit = backbone_time(params, prep.train)
+            bb_pred = backbone_time(params, prep.test, copies)
+            with experiment.PeakMemory() as mem:
+                t0 = time.perf_counter()
+                det = build(method, **params).fit(prep.train)
+                t1 = time.perf_counter()
+                det.predict(prep.test)
+                t2 = time.perf_counter()
+            run = (t1 - t0, t2 - t1, bb_fit, bb_pred, mem.peak_rss_mb)
+            best = run if best is None else tuple(min(x, y) for x, y in zip(best, run))
+        rows.append((method, copies, prep.train.shape[0], prep.test.shape[0], *best))
+    print(f"synthetic:{a.category}, profile {a.profile}, image {tuple(prep.train.shape[-2:])}, "
+          f"torch threads {torch.get_num_threads()}, best of {a.repeats}")
+    print(f"{'method':10}{'passes/img':>11}{'fit s':>8}{'bb fit s':>9}{'fit ovh':>8}{'pred s':>8}{'bb pred s':>10}"
+          f"{'pred ovh':>9}{'img/s':>7}{'peak MiB':>9}")
+    for method, copies, n_tr, n_te, fit, pred, bbf, bbp, peak in rows:
+        print(f"{method:10}{copies:11d}{fit:8.2f}{bbf:9.2f}{(fit - bbf) / bbf:8.2f}{pred:8.2f}{bbp:10.2f}"
+              f"{(pred - bbp) / bbp:9.2f}{n_te / pred:7.1f}{peak:9.0f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("memory")
+    m.add_argument("--n-train", type=int, default=20)
+    m.add_argument("--n-test", type=int, default=2)
+    m.add_argument("--weights", default=None)
+    m.add_argument("--kmeans-iters", type=int, default=2)
+    m.add_argument("--threads", type=int, default=2)
+    m.add_argument("--no-shift", action="store_true")
+    m.add_argument("--weighting", default="bhattacharyya")
+    s = sub.add_parser("speed")
+    s.add_argument("--profile", default="cpu")
+    s.add_argument("--category", default="weave")
+    s.add_argument("--repeats", type=int, default=1)
+    a = ap.parse_args()
+    memory(a) if a.cmd == "memory" else speed(a)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # N-pad Appendix B: ratio of k-means centroids
+#
+# Reproduces Appendix B of N-pad: image AUROC as the number of k-means centroids (a fraction of all
+# training feature vectors) shrinks from 25 % to 0.5 %. The centroids enter only the image score
+# (Eq. 12-14), so the pixel maps do not change.
+
+# %% tags=["parameters"]
+profile = "cpu"
+data_root = None
+seeds = None
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from defectbook import experiment, paper_values, plotting, profiles
+from defectbook.report import provenance, show
+
+P = profiles.load(profile)
+N = P["npad"]
+SYNTH = P["data"].get("dataset") == "synthetic"
+
+
+def grid(method, cats=None, real=None, transform=None, split=None, **params):
+    """Experiment configs of ``method`` with the chapter's settings (``params`` override them)."""
+    fam = {"params": {**N["methods"][method], **params}, "transform": transform or N["transform"]}
+    cats = (cats if cats is not None else N["categories"]) if SYNTH else []
+    real = real if real is not None else ([] if SYNTH else ["mvtec"])
+    return experiment.configs_for({**P, "_grid": fam}, "_grid", method=method, seeds=seeds, categories=cats,
+                                  real=real, data_root=data_root, split=split)
+
+
+def label(df):
+    return df["dataset"] + ":" + df["category"].fillna("")
+
+records, rows = [], []
+for r in N["kmeans_ratios"]:
+    recs = experiment.run_many(grid("npad", cats=N["ablation_categories"], kmeans_ratio=r), desc=f"ratio {r}")
+    records += recs
+    rows.append(experiment.frame(recs).assign(kmeans_ratio=r))
+df = pd.concat(rows)
+
+# %%
+table = df.groupby("kmeans_ratio")[["image_auroc", "pixel_auroc"]].mean().sort_index(ascending=False)
+paper = paper_values.load("npad_appB_kmeans_ratio").set_index("kmeans_ratio")
+paper.index = paper.index.round(4)
+table["image_auroc (paper)"] = [paper["image_auroc"].get(round(r, 4), float("nan")) for r in table.index]
+table["centroids"] = [int(pd.Series([x.extras.get("n_centroids") for x in records
+                                     if x.config["params"]["kmeans_ratio"] == r]).mean()) for r in table.index]
+show(table.round(4).to_markdown())
+show(provenance(records))
+
+# %%
+fig, ax = plt.subplots(figsize=(4.5, 3))
+plotting.curves(df, "kmeans_ratio", "image_auroc", "category", ax=ax, title="image AUROC by k-means ratio")
+ax.set_xscale("log")
+plt.show()
+show(provenance(records))

@@ -1,0 +1,65 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # N-pad Appendix D: anomaly maps of PaDiM, PatchCore and N-pad
+#
+# Reproduces Figs. 4-6 of N-pad: pixel-wise anomaly maps of the three methods on defective test
+# images. As in the paper each map is shown normalised between its 20 % and 80 % quantiles, which hides
+# the mostly nominal pixels. The records are those of `table1_auroc` (reused).
+
+# %% tags=["parameters"]
+profile = "cpu"
+data_root = None
+seeds = None
+lo, hi = 0.2, 0.8      # quantile window of the paper's visualisation
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from defectbook import experiment, paper_values, plotting, profiles
+from defectbook.report import provenance, show
+
+P = profiles.load(profile)
+N = P["npad"]
+SYNTH = P["data"].get("dataset") == "synthetic"
+
+
+def grid(method, cats=None, real=None, transform=None, split=None, **params):
+    """Experiment configs of ``method`` with the chapter's settings (``params`` override them)."""
+    fam = {"params": {**N["methods"][method], **params}, "transform": transform or N["transform"]}
+    cats = (cats if cats is not None else N["categories"]) if SYNTH else []
+    real = real if real is not None else ([] if SYNTH else ["mvtec"])
+    return experiment.configs_for({**P, "_grid": fam}, "_grid", method=method, seeds=seeds, categories=cats,
+                                  real=real, data_root=data_root, split=split)
+
+
+def label(df):
+    return df["dataset"] + ":" + df["category"].fillna("")
+import numpy as np
+
+methods = {"padim": "PaDiM", "patchcore": "PatchCore", "npad": "N-pad"}
+by_method = {m: experiment.run_many(grid(m), desc=m) for m in methods}
+
+# %%
+shown = []
+for i in range(len(by_method["npad"])):
+    recs = [by_method[m][i] for m in methods]
+    ex = [r.maps() for r in recs]
+    if not ex[0]:
+        continue
+    ex = [{**e, "maps": np.stack([plotting.normalize_map(m.astype("float32"), lo, hi) for m in e["maps"]])} for e in ex]
+    c = recs[0].config
+    plotting.anomaly_grid(ex, list(methods.values()), n=6, vmax=1.0,
+                          suptitle=f"{c['dataset']}:{c.get('category') or ''} (maps scaled to their {lo:.0%}-{hi:.0%} quantiles)")
+    plt.show()
+    shown += recs
+show(provenance(shown))

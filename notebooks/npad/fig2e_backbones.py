@@ -1,0 +1,84 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # N-pad Fig. 2(e): channel selection rule against random selection, across backbones
+#
+# Reproduces Fig. 2(e) of N-pad: the paper keeps the d channels chosen by counting non-zero activations
+# and compares this with PaDiM's random choice across backbones. The prose says "the top-d channels
+# with the least nonzero values" while its motivation (ReLU zeros distort the Gaussian) points to the
+# channels with the fewest zeros; we run both readings (`most_zeros`, `fewest_zeros`) and `random`.
+# Backbones: those of the profile whose weights resolve offline (the `cpu` profile has only
+# EfficientNet-Lite0, whose block outputs are linear, so "non-zero" is read as "positive").
+
+# %% tags=["parameters"]
+profile = "cpu"
+data_root = None
+seeds = None
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from defectbook import experiment, paper_values, plotting, profiles
+from defectbook.report import provenance, show
+
+P = profiles.load(profile)
+N = P["npad"]
+SYNTH = P["data"].get("dataset") == "synthetic"
+
+
+def grid(method, cats=None, real=None, transform=None, split=None, **params):
+    """Experiment configs of ``method`` with the chapter's settings (``params`` override them)."""
+    fam = {"params": {**N["methods"][method], **params}, "transform": transform or N["transform"]}
+    cats = (cats if cats is not None else N["categories"]) if SYNTH else []
+    real = real if real is not None else ([] if SYNTH else ["mvtec"])
+    return experiment.configs_for({**P, "_grid": fam}, "_grid", method=method, seeds=seeds, categories=cats,
+                                  real=real, data_root=data_root, split=split)
+
+
+def label(df):
+    return df["dataset"] + ":" + df["category"].fillna("")
+from defectbook import DefectbookError
+from defectbook.backbones import resolve_weight_file
+
+LAYERS = {"efficientnet_lite0": ["layer1", "layer2", "layer3"], "wide_resnet50_2": ["layer1", "layer2", "layer3"],
+          "resnet18": ["layer1", "layer2", "layer3"]}
+usable = []
+for b in N["backbones"]:
+    try:
+        if b != "efficientnet_lite0":
+            resolve_weight_file(b)
+        usable.append(b)
+    except DefectbookError as e:
+        show(f"skipped {b}: {e}")
+cats = N["ablation_categories"]
+records, rows = [], []
+for b in usable:
+    for rule in N["channel_rules"]:
+        recs = experiment.run_many(grid("npad", cats=cats, backbone=b, layers=LAYERS[b], channel_rule=rule), desc=rule)
+        records += recs
+        rows.append(experiment.frame(recs).assign(backbone=b, rule=rule))
+df = pd.concat(rows)
+
+# %%
+table = df.pivot_table(index="backbone", columns="rule", values=["pixel_auroc", "image_auroc"], aggfunc="mean")
+table.columns = [f"{m.split('_')[0]} · {r}" for m, r in table.columns]
+show(table.round(4).to_markdown())
+show("Paper (WRN-50, MVTec): random selection loses 0.34 pixel AUROC points against the paper's rule; "
+     "the rule wins on every backbone tried (ResNet18, ResNext50, WRN-101, ResNext-101).")
+show(provenance(records))
+
+# %%
+fig, ax = plt.subplots(figsize=(5, 3))
+plotting.metric_bars(df.assign(x=df["backbone"] + ":" + df["category"]), "x", "pixel_auroc", hue="rule", ax=ax,
+                     ylim=(0.5, 1.0))
+plt.show()
+show(provenance(records))

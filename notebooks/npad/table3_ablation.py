@@ -1,0 +1,82 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # N-pad Table 3: ablation of the modules A, B, C and D
+#
+# Reproduces Table 3 of N-pad. A: the weighted-similarity Gaussians; B: the Gaussians of
+# neighbourhood-averaged features; C: the minimum over the neighbouring Gaussians at inference; D: image
+# shifting. Experiments 1-5 run without shifting, as in the paper:
+# Exper1 = A, Exper2 = B, Exper3 = A+B, Exper4 = A+C, Exper5 = A+B+C, N-pad = A+B+C+D.
+# The image score keeps the centroid memory in every experiment (it is not one of the four modules).
+
+# %% tags=["parameters"]
+profile = "cpu"
+data_root = None
+seeds = None
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from defectbook import experiment, paper_values, plotting, profiles
+from defectbook.report import provenance, show
+
+P = profiles.load(profile)
+N = P["npad"]
+SYNTH = P["data"].get("dataset") == "synthetic"
+
+
+def grid(method, cats=None, real=None, transform=None, split=None, **params):
+    """Experiment configs of ``method`` with the chapter's settings (``params`` override them)."""
+    fam = {"params": {**N["methods"][method], **params}, "transform": transform or N["transform"]}
+    cats = (cats if cats is not None else N["categories"]) if SYNTH else []
+    real = real if real is not None else ([] if SYNTH else ["mvtec"])
+    return experiment.configs_for({**P, "_grid": fam}, "_grid", method=method, seeds=seeds, categories=cats,
+                                  real=real, data_root=data_root, split=split)
+
+
+def label(df):
+    return df["dataset"] + ":" + df["category"].fillna("")
+
+EXPERIMENTS = {
+    "Exper1": dict(use_aggregated=False, use_neighbour_min=False, use_shift=False),
+    "Exper2": dict(use_weighted=False, use_shift=False),
+    "Exper3": dict(use_neighbour_min=False, use_shift=False),
+    "Exper4": dict(use_aggregated=False, use_shift=False),
+    "Exper5": dict(use_shift=False),
+    "N-pad": dict(),
+}
+rows, records = [], []
+for name, switches in EXPERIMENTS.items():
+    recs = experiment.run_many(grid("npad", cats=N["ablation_categories"], **switches), desc=name)
+    records += recs
+    rows.append(experiment.frame(recs).assign(experiment=name))
+df = pd.concat(rows)
+
+# %%
+cols = ["pixel_auroc", "image_auroc", "aupro"]
+table = df.groupby("experiment", sort=False)[cols].mean()
+paper = paper_values.load("npad_table3_ablation").set_index("experiment")
+table["pixel_auroc (paper)"] = paper["pixel_auroc"]
+table["modules"] = paper["modules"]
+table["error (ours)"] = 1 - table["pixel_auroc"]
+show(table.round(4).to_markdown())
+show("Ours: mean over the categories " + ", ".join(sorted(df["category"].dropna().unique())) +
+     "; paper: MVTec AD average (WRN-50, 224 px).")
+show(provenance(records))
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 3))
+per = df.pivot_table(index="experiment", columns="category", values="pixel_auroc", sort=False)
+per.plot(marker="o", ax=ax)
+ax.set_ylabel("pixel AUROC"); ax.set_title("ablation per category")
+plt.show()
+show(provenance(records))

@@ -1,0 +1,70 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # N-pad Table 5: Bhattacharyya weights against uniform (1/n) and random weights
+#
+# Reproduces Table 5 of N-pad: how the neighbours are weighted when estimating the weighted Gaussians
+# (module A). `uniform` gives every neighbour the same weight, `random` draws weights in (0, 1] (seeded),
+# `bhattacharyya` uses the similarity of the neighbour's Gaussian (Eq. 4-5, beta = 0.25). The rest of
+# N-pad is unchanged.
+
+# %% tags=["parameters"]
+profile = "cpu"
+data_root = None
+seeds = None
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from defectbook import experiment, paper_values, plotting, profiles
+from defectbook.report import provenance, show
+
+P = profiles.load(profile)
+N = P["npad"]
+SYNTH = P["data"].get("dataset") == "synthetic"
+
+
+def grid(method, cats=None, real=None, transform=None, split=None, **params):
+    """Experiment configs of ``method`` with the chapter's settings (``params`` override them)."""
+    fam = {"params": {**N["methods"][method], **params}, "transform": transform or N["transform"]}
+    cats = (cats if cats is not None else N["categories"]) if SYNTH else []
+    real = real if real is not None else ([] if SYNTH else ["mvtec"])
+    return experiment.configs_for({**P, "_grid": fam}, "_grid", method=method, seeds=seeds, categories=cats,
+                                  real=real, data_root=data_root, split=split)
+
+
+def label(df):
+    return df["dataset"] + ":" + df["category"].fillna("")
+
+records, rows = [], []
+for w in N["weightings"]:
+    recs = experiment.run_many(grid("npad", cats=N["ablation_categories"], weighting=w), desc=w)
+    records += recs
+    rows.append(experiment.frame(recs).assign(weighting=w))
+df = pd.concat(rows)
+
+# %%
+table = df.groupby("weighting", sort=False)[["pixel_auroc", "image_auroc", "aupro"]].mean()
+paper = paper_values.load("npad_table5_weighting").set_index("weighting")
+table["pixel_auroc (paper)"] = paper["pixel_auroc"]
+share = {w: [r.extras.get("centre_weight_share") for r in records if r.config["params"]["weighting"] == w]
+         for w in N["weightings"]}
+table["mean weight share of the centre"] = [float(np.mean(share[w])) for w in table.index]
+show(table.round(4).to_markdown())
+show(provenance(records))
+
+# %%
+fig, ax = plt.subplots(figsize=(5, 3))
+plotting.metric_bars(df, "category", "pixel_auroc", hue="weighting", ax=ax, ylim=(0.5, 1.0))
+plt.show()
+show(provenance(records))

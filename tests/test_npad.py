@@ -1,0 +1,101 @@
+import pytest
+import torch
+
+from defectbook import DefectbookError
+from defectbook.methods import build
+from defectbook.methods.npad import select_by_rule, shift_offsets, topk_image_score
+
+
+def _textures(n, g, size=48):
+    x = torch.rand(n, 1, 6, 6, generator=g).repeat(1, 3, 1, 1)
+    return torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear") * 0.4 + 0.3
+
+
+@pytest.fixture(scope="module")
+def data():
+    g = torch.Generator().manual_seed(0)
+    train, test = _textures(24, g), _textures(6, g)
+    test[3:, :, 16:30, 18:32] = 0.95
+    return train, test
+
+
+SMALL = dict(d=16, train_radius=1, infer_radius=1, shift=1, kmeans_iters=3, batch_size=8)
+
+
+def test_npad_finds_inserted_square(data):
+    train, test = data
+    det = build("npad", **SMALL).fit(train)
+    pred = det.predict(test)
+    assert pred.maps.shape == (6, 48, 48)
+    assert pred.image_scores[3:].min() > pred.image_scores[:3].max()
+    for m in pred.maps[3:]:
+        y, x = divmod(int(m.argmax()), 48)
+        assert 10 <= y <= 36 and 12 <= x <= 38
+    ex = det.extras()
+    assert ex["n_shifts"] == 5 and ex["channels"] == 16
+    assert ex["n_centroids"] == round(0.1 * 24 * 12 * 12)
+    assert 0 < ex["centre_weight_share"] <= 1
+
+
+def test_npad_switches_change_the_score_and_are_deterministic():
+    g = torch.Generator().manual_seed(3)
+    train, test = _textures(10, g, 32), _textures(4, g, 32)
+    test[2:, :, 10:20, 10:20] = 0.95
+    full = build("npad", **SMALL).fit(train).predict(test)
+    again = build("npad", **SMALL).fit(train).predict(test)
+    assert (full.image_scores == again.image_scores).all() and (full.maps == again.maps).all()
+    for switch, what in (({"use_shift": False}, "both"), ({"use_aggregated": False}, "maps"),
+                         ({"use_weighted": False}, "both"), ({"use_neighbour_min": False}, "both"),
+                         ({"weighting": "uniform"}, "both"), ({"use_centroids": False}, "image_scores")):
+        other = build("npad", **{**SMALL, **switch}).fit(train).predict(test)
+        for attr in (("image_scores", "maps") if what == "both" else (what,)):
+            a, b = torch.tensor(getattr(full, attr)), torch.tensor(getattr(other, attr))
+            assert not torch.allclose(a, b), (switch, attr)
+    # without module B the image score (M from A, E from the centroids) is unchanged; the map is A alone
+    no_b = build("npad", **{**SMALL, "use_aggregated": False}).fit(train).predict(test)
+    assert (no_b.image_scores == full.image_scores).all()
+
+
+def test_npad_reduces_to_padim_map():
+    """One neighbour, uniform weights, no aggregation, no shift, ddof 1: the map is PaDiM's."""
+    g = torch.Generator().manual_seed(1)
+    train, test = _textures(12, g, 32), _textures(2, g, 32)
+    common = dict(d=16, seed=2, sigma=4)
+    npad = build("npad", train_radius=0, infer_radius=0, use_aggregated=False, use_shift=False, use_centroids=False,
+                 weighting="uniform", ddof=1, channel_rule="random", **common).fit(train)
+    padim = build("padim", **common).fit(train)
+    a, b = npad.predict(test).maps, padim.predict(test).maps
+    assert abs(a - b).max() < 1e-3 * abs(b).max()
+
+
+def test_channel_rules():
+    f = torch.zeros(2, 4, 3, 3)
+    f[:, 0] = 1.0                                     # channel 0: always positive
+    f[:, 2, :2] = 1.0                                 # channel 2: positive on 2 of 3 rows
+    assert select_by_rule(f, 2, "fewest_zeros").tolist() == [0, 2]
+    assert select_by_rule(f, 2, "most_zeros").tolist() == [1, 3]
+    assert select_by_rule(f, 2, "random", seed=0).numel() == 2
+    assert select_by_rule(f, None, "fewest_zeros") is None
+    with pytest.raises(DefectbookError, match="channel_rule"):
+        select_by_rule(f, 2, "best")
+
+
+def test_shift_offsets_and_topk_score():
+    assert len(shift_offsets(4)) == 17 and len(shift_offsets(2, "grid")) == 25 and shift_offsets(0) == [(0, 0)]
+    m = torch.tensor([[4.0, 1.0]])
+    e = torch.tensor([[9.0, 1.0]])
+    # ranks paired after sorting: sqrt(1*1), sqrt(4*9) -> mean 3.5
+    assert torch.allclose(topk_image_score(m, e), torch.tensor([3.5]))
+    assert torch.allclose(topk_image_score(m, None), torch.tensor([2.5]))
+
+
+def test_npad_bad_parameters():
+    with pytest.raises(DefectbookError, match="at least one"):
+        build("npad", use_weighted=False, use_aggregated=False)
+    with pytest.raises(DefectbookError, match="weighting"):
+        build("npad", weighting="cosine")
+    with pytest.raises(DefectbookError, match="shift_mode"):
+        build("npad", shift_mode="diag")
+    det = build("npad", **SMALL).fit(_textures(4, torch.Generator().manual_seed(0), 32))
+    with pytest.raises(DefectbookError, match="same image size"):
+        det.predict(torch.rand(1, 3, 48, 48))
