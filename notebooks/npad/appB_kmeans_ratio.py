@@ -32,13 +32,9 @@ N = P["npad"]
 SYNTH = P["data"].get("dataset") == "synthetic"
 
 
-def grid(method, cats=None, real=None, transform=None, split=None, **params):
-    """Experiment configs of ``method`` with the chapter's settings (``params`` override them)."""
-    fam = {"params": {**N["methods"][method], **params}, "transform": transform or N["transform"]}
-    cats = (cats if cats is not None else N["categories"]) if SYNTH else []
-    real = real if real is not None else ([] if SYNTH else ["mvtec"])
-    return experiment.configs_for({**P, "_grid": fam}, "_grid", method=method, seeds=seeds, categories=cats,
-                                  real=real, data_root=data_root, split=split)
+def grid(method, **kw):
+    """Experiment configs of ``method`` with the chapter's settings (keyword arguments override them)."""
+    return experiment.family_configs(P, "npad", method, seeds=seeds, data_root=data_root, **kw)
 
 
 def label(df):

@@ -386,3 +386,20 @@ def configs_for(P: dict, family: str, method: str | None = None, params: dict | 
                 s.setdefault("max_test", 4 * cap)
             out.append({**base, "dataset": ds, "category": c, "data": {}, "split": s, "seed": seed})
     return out
+
+
+def family_configs(P: dict, family: str, method: str, cats=None, real=None, transform: dict | None = None,
+                   split: dict | None = None, seeds=None, data_root=None, **params) -> list[dict]:
+    """Configs of ``method`` with a chapter's settings from profile section ``P[family]``.
+
+    The section holds ``methods: {name: params}``, ``transform`` and ``categories``; ``params``
+    override the method's. With synthetic data the chapter's ``categories`` are used (unless
+    ``cats``) and no real data unless ``real``; with real data (paper profile) MVTec AD.
+    """
+    section = P[family]
+    settings = {"params": {**section["methods"][method], **params}, "transform": transform or section["transform"]}
+    synthetic = P["data"].get("dataset") == "synthetic"
+    cats = (cats if cats is not None else section["categories"]) if synthetic else []
+    real = real if real is not None else ([] if synthetic else ["mvtec"])
+    return configs_for({**P, "_chapter": settings}, "_chapter", method=method, seeds=seeds, categories=cats,
+                       real=real, data_root=data_root, split=split)
