@@ -64,6 +64,7 @@ else:
     show(paper.round(4).to_markdown())
     show("MTD was not found under the data root, so only the paper's row is shown "
          "(set `DEFECTBOOK_DATA` or the `data_root` parameter).")
+    show(provenance(records))  # says that nothing was computed
 
 # %% [markdown]
 # ## Anomaly maps on MTD
