@@ -34,3 +34,12 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("DEFECTBOOK_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("DEFECTBOOK_RESULTS", str(tmp_path / "results"))
     return tmp_path
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test with one torch thread (tiny matrices: avoids OpenMP thrashing on a busy machine)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -10,12 +10,7 @@ SMALL = dict(layer="layer3", scales=[1.0, 0.5], n_blocks=2, width=32, hidden_lay
              feature_batch=8, train_bank=2)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _textures(n, g, size=64):

@@ -6,13 +6,7 @@ from defectbook import DefectbookError
 from defectbook.flows import coupling_flow, flow_loss, n_parameters, nll
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny matrices: one thread avoids OpenMP thrashing on a busy machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_flow_is_invertible():

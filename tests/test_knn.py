@@ -8,12 +8,7 @@ from defectbook.methods import build
 SMALL = dict(layer="layer3", scales=[1.0, 0.5], feature_batch=8)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _textures(n, g, size=48):

@@ -55,7 +55,6 @@ records = experiment.run_many(configs, desc="differnet fig 7")
 
 # %%
 df = experiment.frame(records)
-df["data"] = df["dataset"] + ":" + df["category"].fillna("")
 ax = plotting.curves(df, "shots", "image_auroc", "data", title="DifferNet: AUROC vs training images (Fig. 7)")
 ax.set_xscale("log", base=2); ax.set_xlabel("training images")
 plt.tight_layout(); plt.show()

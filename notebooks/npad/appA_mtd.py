@@ -41,9 +41,6 @@ def grid(method, **kw):
     return experiment.family_configs(P, "npad", method, seeds=seeds, data_root=data_root, **kw)
 
 
-def label(df):
-    return df["dataset"] + ":" + df["category"].fillna("")
-
 cap = {"kind": "clean", **{k: v for k, v in N["mtd"].items() if v}}
 configs = [c for m in methods for c in grid(m, cats=[], real=["mtd"], split=cap)]
 records = experiment.run_many(configs, desc="MTD")

@@ -37,9 +37,6 @@ def grid(method, **kw):
     return experiment.family_configs(P, "npad", method, seeds=seeds, data_root=data_root, **kw)
 
 
-def label(df):
-    return df["dataset"] + ":" + df["category"].fillna("")
-
 records, rows = [], []
 for r in N["kmeans_ratios"]:
     recs = experiment.run_many(grid("npad", cats=N["ablation_categories"], kmeans_ratio=r), desc=f"ratio {r}")

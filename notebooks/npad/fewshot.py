@@ -38,9 +38,6 @@ def grid(method, **kw):
     return experiment.family_configs(P, "npad", method, seeds=seeds, data_root=data_root, **kw)
 
 
-def label(df):
-    return df["dataset"] + ":" + df["category"].fillna("")
-
 cat = [N["sweep_category"]] if SYNTH else None
 records, rows = [], []
 for n in N["shots"]:

@@ -40,9 +40,6 @@ def grid(method, **kw):
     return experiment.family_configs(P, "npad", method, seeds=seeds, data_root=data_root, **kw)
 
 
-def label(df):
-    return df["dataset"] + ":" + df["category"].fillna("")
-
 PAPER_BEST = {"train_radius": 3, "infer_radius": 2, "shift": 4, "d": 550}
 cat = [N["sweep_category"]] if SYNTH else None
 records, rows = [], []

@@ -39,9 +39,6 @@ def grid(method, **kw):
     """Experiment configs of ``method`` with the chapter's settings (keyword arguments override them)."""
     return experiment.family_configs(P, "npad", method, seeds=seeds, data_root=data_root, **kw)
 
-
-def label(df):
-    return df["dataset"] + ":" + df["category"].fillna("")
 from defectbook import DefectbookError
 from defectbook.backbones import resolve_weight_file
 

@@ -41,12 +41,8 @@ def grid(method, **kw):
     return experiment.family_configs(P, "npad", method, seeds=seeds, data_root=data_root, **kw)
 
 
-def label(df):
-    return df["dataset"] + ":" + df["category"].fillna("")
-
 records = experiment.run_many([c for m in methods for c in grid(m)], desc="table 1")
 df = experiment.frame(records)
-df["data"] = label(df)
 
 # %% [markdown]
 # ## Image and pixel AUROC (mean over seeds)

@@ -39,9 +39,6 @@ def grid(method, **kw):
     return experiment.family_configs(P, "npad", method, seeds=seeds, data_root=data_root, **kw)
 
 
-def label(df):
-    return df["dataset"] + ":" + df["category"].fillna("")
-
 EXPERIMENTS = {
     "Exper1": dict(use_aggregated=False, use_neighbour_min=False, use_shift=False),
     "Exper2": dict(use_weighted=False, use_shift=False),

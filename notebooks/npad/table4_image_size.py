@@ -40,9 +40,6 @@ def grid(method, **kw):
     return experiment.family_configs(P, "npad", method, seeds=seeds, data_root=data_root, **kw)
 
 
-def label(df):
-    return df["dataset"] + ":" + df["category"].fillna("")
-
 records, rows = [], []
 for t in N["image_sizes"]:
     name = f"{t['crop']} crop of {t['resize']}" if t.get("crop") else f"{t['resize']} resize"

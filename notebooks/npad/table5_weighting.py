@@ -39,9 +39,6 @@ def grid(method, **kw):
     return experiment.family_configs(P, "npad", method, seeds=seeds, data_root=data_root, **kw)
 
 
-def label(df):
-    return df["dataset"] + ":" + df["category"].fillna("")
-
 records, rows = [], []
 for w in N["weightings"]:
     recs = experiment.run_many(grid("npad", cats=N["ablation_categories"], weighting=w), desc=w)

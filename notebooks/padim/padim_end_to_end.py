@@ -37,7 +37,6 @@ overrides = {k: v for k, v in {"d": d, "backbone": backbone}.items() if v is not
 configs = experiment.configs_for(P, "padim", params=overrides, seeds=seeds, categories=categories, data_root=data_root)
 records = experiment.run_many(configs, desc="padim")
 df = experiment.frame(records)
-df["data"] = df["dataset"] + ":" + df["category"].fillna("")
 
 # %% [markdown]
 # ## Results per category

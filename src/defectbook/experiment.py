@@ -320,12 +320,14 @@ def fitted(config: dict):
 
 
 def frame(records: Iterable[Record]) -> pd.DataFrame:
-    """One row per record: method, dataset, category, split, seed, profile, metrics, timings, memory."""
+    """One row per record: method, dataset, category, ``data`` (``dataset:category``), split, seed,
+    profile, metrics, timings, memory."""
     rows = []
     for r in records:
         c = r.config
         s = c.get("split", {})
         rows.append({"method": c["method"], "dataset": c["dataset"], "category": c.get("category"),
+                     "data": f"{c['dataset']}:{c.get('category') or ''}",
                      "split": s.get("kind", "clean"), "noise": s.get("ratio"), "shots": s.get("n"),
                      "seed": c.get("seed"), "profile": c.get("profile"), **r.metrics, **r.timings,
                      "peak_rss_mb": r.memory.get("peak_rss_mb"), "backbone": r.extras.get("backbone"), "key": r.key})
