@@ -104,4 +104,11 @@ def local_average(features: torch.Tensor, radius: int) -> torch.Tensor:
     the map are left out of the average); ``radius = 0`` is the identity."""
     if radius <= 0:
         return features
-    return F.avg_pool2d(features, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
+    # a depthwise box convolution divided by the in-map count: the same numbers as
+    # avg_pool2d(count_include_pad=False), several times faster on the CPU
+    c, (h, w) = features.shape[1], features.shape[-2:]
+    k = 2 * radius + 1
+    box = torch.ones(c, 1, k, k, dtype=features.dtype, device=features.device)
+    total = F.conv2d(features, box, padding=radius, groups=c)
+    count = F.conv2d(torch.ones(1, 1, h, w, dtype=features.dtype, device=features.device), box[:1], padding=radius)
+    return total / count

@@ -268,26 +268,33 @@ def weighted_gaussians(mean: torch.Tensor, cov: torch.Tensor, shape: tuple[int, 
 
 
 def mahalanobis_packed(x: torch.Tensor, mean: torch.Tensor, precision: torch.Tensor, radius: int = 0,
-                       chunk: int | None = None) -> torch.Tensor:
+                       chunk: int | None = None, cache_bytes: int = 2 ** 21) -> torch.Tensor:
     """Distances ``[B, P]`` of features ``x [B, C, h, w]`` to per-position Gaussians (``mean [P, C]``,
     ``precision`` packed ``[P, T]`` or full ``[P, C, C]``), minimised over the Gaussians of the neighbourhood
     of radius ``radius`` (N-pad Eq. 8-9: ``A_p = min over q in N_r(p) of Mahalanobis(x_p; G_q)``;
-    ``radius = 0`` is PaDiM's score)."""
+    ``radius = 0`` is PaDiM's score).
+
+    Packed precisions are unpacked ``chunk`` positions at a time (a memory budget); the distances are
+    computed a few positions at a time so that the ``[n, K * B, C]`` differences stay within
+    ``cache_bytes`` (about the CPU's L2 cache: three to four times faster than large blocks)."""
     b, c, h, w = x.shape
     p = h * w
     offsets = neighbour_offsets(radius)
     idx, valid = neighbour_index((h, w), -offsets)     # for Gaussian q and offset o: the pixel q - o
     k = offsets.shape[0]
-    chunk = chunk or max(1, min(_chunk_for(c, 2 ** 27), 2 ** 26 // max(1, b * k * c)))
+    chunk = chunk or _chunk_for(c, 2 ** 27)
+    inner = max(1, cache_bytes // (4 * k * b * c))
     xt = x.reshape(b, c, p).float().permute(2, 0, 1).contiguous()           # [P, B, C]
-    dist = torch.full((b, k, p), float("inf"))
+    idx_t = idx.T.contiguous()                                               # [P, K]
+    dist = torch.empty((p, k, b))
     for s in range(0, p, chunk):
         e = min(p, s + chunk)
         prec = precision[s:e] if precision.ndim == 3 else unpack_symmetric(precision[s:e], c)   # [n, C, C]
-        diff = xt[idx[:, s:e].T].reshape(e - s, k * b, c) - mean[s:e, None, :]  # [n, K*B, C]
-        d2 = ((diff @ prec) * diff).sum(-1).clamp_min(0).sqrt()             # [n, K*B]
-        dist[:, :, s:e] = d2.view(e - s, k, b).permute(2, 1, 0)
-    dist[:, ~valid] = float("inf")
+        for i in range(s, e, inner):
+            j = min(e, i + inner)
+            diff = xt[idx_t[i:j]].reshape(j - i, k * b, c) - mean[i:j, None, :]             # [n, K*B, C]
+            dist[i:j] = torch.einsum("nkc,ncd,nkd->nk", diff, prec[i - s:j - s], diff).view(j - i, k, b)
+    dist = dist.clamp_min_(0).sqrt_().permute(2, 1, 0)                        # [B, K, P]
     out = torch.full((b, p), float("inf"))
     for ki in range(k):
         ok = valid[ki]

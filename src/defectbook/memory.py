@@ -69,12 +69,16 @@ def greedy_coreset(x: torch.Tensor, m: int, proj_dim: int | None = 128, seed: in
         z = z @ proj.to(z.device)
     sel = torch.empty(m, dtype=torch.long)
     sel[0] = int(torch.randint(n, (1,), generator=g))
+    z = z.contiguous()
     sq = (z * z).sum(1)
     mind = (sq - 2 * z @ z[sel[0]] + sq[sel[0]]).clamp_min_(0)
+    buf = torch.empty_like(mind)
     for j in progress(range(1, m), desc=desc):
         i = int(mind.argmax())
         sel[j] = i
-        torch.minimum(mind, (sq - 2 * z @ z[i] + sq[i]).clamp_min_(0), out=mind)
+        # |z - z_i|^2 = |z|^2 - 2 z.z_i + |z_i|^2, written into one buffer (the loop is memory-bound)
+        torch.addmv(sq, z, z[i], alpha=-2, out=buf)
+        torch.minimum(mind, buf.add_(sq[i]).clamp_min_(0), out=mind)
     return sel
 
 

@@ -233,7 +233,7 @@ class NPad(Detector):
             x = images[i:i + per]
             b = x.shape[0]
             stack = torch.cat([shift_images(x, dy, dx) for dy, dx in shifts])   # [S*b, 3, H, W]
-            feats = self._embed(stack, "npad features", stack.shape[0])
+            feats = self._embed(stack, "npad features")
             s_map, s_img = self._feature_scores(feats)
             up = F.interpolate(s_map[:, None], size=(H, W), mode="bilinear", align_corners=False)[:, 0]
             back = torch.stack([shift_images(up[j * b:(j + 1) * b], -dy, -dx) for j, (dy, dx) in enumerate(shifts)])

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from .. import DefectbookError
 from ..backbones import FeatureExtractor
-from ..features import iter_embeddings, to_image_maps
+from ..features import iter_embeddings, local_average, to_image_maps
 from ..memory import greedy_coreset, nearest
 from ..utils import resolve_device
 from .base import Detector, Prediction
@@ -31,7 +31,9 @@ def patch_features(maps: list[torch.Tensor], patch_size: int = 3, target_dim: in
     out = []
     h, w = max(m.shape[-2] for m in maps), max(m.shape[-1] for m in maps)
     for m in maps:
-        if patch_size > 1:
+        if patch_size > 1 and patch_size % 2:
+            m = local_average(m, pad)        # = avg_pool2d(count_include_pad=False), faster
+        elif patch_size > 1:
             m = F.avg_pool2d(m, patch_size, stride=1, padding=pad, count_include_pad=False)
         if m.shape[-2:] != (h, w):
             m = F.interpolate(m, size=(h, w), mode="bilinear", align_corners=False)
