@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -99,3 +100,35 @@ def test_npad_bad_parameters():
     det = build("npad", **SMALL).fit(_textures(4, torch.Generator().manual_seed(0), 32))
     with pytest.raises(DefectbookError, match="same image size"):
         det.predict(torch.rand(1, 3, 48, 48))
+
+
+def test_score_variants_are_recorded_beside_the_configured_score(data):
+    from defectbook.methods.npad import SCORE_VARIANTS
+
+    train, test = data
+    det = build("npad", **SMALL).fit(train)
+    pred = det.predict(test)
+    var = det.extras()["score_variants"]
+    assert set(var) == set(SCORE_VARIANTS)
+    assert all(len(v) == len(test) for v in var.values())
+    # the largest map value bounds the mean of the top-k from above; map_max reads the final map
+    assert all(t1 >= tm - 1e-5 for t1, tm in zip(var["top1_map"], var["topk_mean"]))
+    assert np.allclose(var["map_max"], pred.maps.reshape(len(test), -1).max(1), rtol=1e-5)
+    # every reading still ranks the inserted squares above the plain textures
+    for v in var.values():
+        assert min(v[3:]) > max(v[:3])
+
+
+def test_record_version_changes_the_key_of_npad_only():
+    from defectbook import experiment
+    from defectbook.methods import RECORD_VERSIONS
+
+    cfg = {"method": "npad", "dataset": "synthetic", "category": "weave", "params": {}}
+    before = experiment.key_of(cfg)
+    other = experiment.key_of(cfg | {"method": "padim"})
+    RECORD_VERSIONS["npad"] += 1
+    try:
+        assert experiment.key_of(cfg) != before
+        assert experiment.key_of(cfg | {"method": "padim"}) == other
+    finally:
+        RECORD_VERSIONS["npad"] -= 1

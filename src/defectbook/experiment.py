@@ -52,10 +52,15 @@ def normalize(config: dict, need_method: bool = True) -> dict:
 
 
 def key_of(config: dict) -> str:
-    """The record key: a hash of the config (less NOT_HASHED), the package version and, for
-    synthetic data, the generator version (a changed generator must not reuse old records)."""
+    """The record key: a hash of the config (less NOT_HASHED), the package version, the method's
+    record version (:data:`~defectbook.methods.RECORD_VERSIONS`) and, for synthetic data, the
+    generator version (a changed generator must not reuse old records)."""
+    from .methods import RECORD_VERSIONS
+
     c = normalize(config)
     salt = {"version": __version__}
+    if c["method"] in RECORD_VERSIONS:
+        salt["record"] = RECORD_VERSIONS[c["method"]]
     if c["dataset"] == "synthetic":
         from .data.synthetic import GENERATOR_VERSION
 

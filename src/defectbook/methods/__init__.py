@@ -21,6 +21,10 @@ REGISTRY: dict[str, str] = {
     "spade": "defectbook.methods.spade:SPADE",
 }
 
+#: method name -> version of what its records hold; bump it when a method's record changes content
+#: (numbers or fields) without a config change, so that cached records are recomputed
+RECORD_VERSIONS: dict[str, int] = {"npad": 2}
+
 
 def build(name: str, **params) -> Detector:
     """Build detector ``name`` with ``params``; a clear error for unknown names."""
@@ -30,4 +34,4 @@ def build(name: str, **params) -> Detector:
     return getattr(importlib.import_module(module), cls)(**params)
 
 
-__all__ = ["Detector", "Prediction", "REGISTRY", "build"]
+__all__ = ["Detector", "Prediction", "RECORD_VERSIONS", "REGISTRY", "build"]

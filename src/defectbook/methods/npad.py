@@ -36,6 +36,13 @@ from ..utils import progress, resolve_device
 from .base import Detector, Prediction
 
 CHANNEL_RULES = ("fewest_zeros", "most_zeros", "random")
+#: Image scores recorded beside the configured one (Eq. 12-14 is lost; these are the other readings):
+#: the mean of the top-k map values without centroid distances, the single largest value with and
+#: without its centroid distance, and the maximum of the final blurred image-resolution map (PaDiM's rule).
+SCORE_VARIANTS = {"topk_mean": "mean of the top-k M values, no centroids",
+                  "top1_map": "largest M value",
+                  "top1_centroid": "sqrt(largest M value x its centroid distance)",
+                  "map_max": "maximum of the final anomaly map (PaDiM's rule)"}
 WEIGHTINGS = ("bhattacharyya", "uniform", "random")
 
 
@@ -215,18 +222,21 @@ class NPad(Detector):
         m_map = a if (self.image_map == "weighted" and a is not None) else s
         p = h * w
         k = min(p, max(1, int(self.topk) if self.topk >= 1 else math.ceil(self.topk * p)))
-        m_top, where = torch.topk(m_map, k, dim=1)
+        m_top, where = torch.topk(m_map, k, dim=1)                             # descending
         e = None
         if self.centroids_ is not None:
             vec = agg.flatten(2).transpose(1, 2)                               # [B, P, d]
             sel = torch.gather(vec, 1, where[:, :, None].expand(-1, -1, c))    # [B, k, d]
             e = nearest(sel.reshape(-1, c), self.centroids_, 1)[0].view(b, k)
-        return s.view(b, h, w), topk_image_score(m_top, e)
+        # other readings of the image score, recorded beside the configured one (see SCORE_VARIANTS)
+        variants = {"topk_mean": m_top.mean(1), "top1_map": m_top[:, 0],
+                    "top1_centroid": (m_top[:, 0] * e[:, 0]).clamp_min(0).sqrt() if e is not None else m_top[:, 0]}
+        return s.view(b, h, w), topk_image_score(m_top, e), variants
 
     def _predict(self, images: torch.Tensor) -> Prediction:
         shifts = shift_offsets(self.shift if self.use_shift else 0, self.shift_mode)
         H, W = images.shape[-2:]
-        maps, scores = [], []
+        maps, scores, variants = [], [], {}
         self._unpacked = {}
         per = max(1, self.score_batch // len(shifts))
         for i in progress(range(0, images.shape[0], per), desc="npad predict"):
@@ -234,16 +244,21 @@ class NPad(Detector):
             b = x.shape[0]
             stack = torch.cat([shift_images(x, dy, dx) for dy, dx in shifts])   # [S*b, 3, H, W]
             feats = self._embed(stack, "npad features")
-            s_map, s_img = self._feature_scores(feats)
+            s_map, s_img, s_var = self._feature_scores(feats)
             up = F.interpolate(s_map[:, None], size=(H, W), mode="bilinear", align_corners=False)[:, 0]
             back = torch.stack([shift_images(up[j * b:(j + 1) * b], -dy, -dx) for j, (dy, dx) in enumerate(shifts)])
             maps.append(gaussian_blur(back.mean(0), self.sigma))
             scores.append(s_img.view(len(shifts), b).mean(0))
+            for name, v in s_var.items():
+                variants.setdefault(name, []).append(v.view(len(shifts), b).mean(0))
+            variants.setdefault("map_max", []).append(maps[-1].flatten(1).amax(1))
         self._unpacked = {}
+        self.score_variants_ = {name: torch.cat(v).tolist() for name, v in variants.items()}
         return Prediction(torch.cat(scores).numpy(), torch.cat(maps).numpy())
 
     def extras(self) -> dict:
-        """Fit statistics for the record: centroid count, k-means inertia, neighbour weights, storage."""
+        """Fit statistics for the record: centroid count, k-means inertia, neighbour weights, storage;
+        after a ``predict``, the image scores of :data:`SCORE_VARIANTS` (``score_variants``)."""
         out = {"n_shifts": len(shift_offsets(self.shift if self.use_shift else 0, self.shift_mode)),
                "feature_shape": list(self.shape_), "channels": self.c_, "channel_rule": self.channel_rule,
                "stored_precision_mb": round(4 * packed_size(self.c_) * self.shape_[0] * self.shape_[1]
@@ -251,6 +266,8 @@ class NPad(Detector):
         if self.centroids_ is not None:
             out |= {"n_centroids": int(self.centroids_.shape[0]),
                     "kmeans_inertia": [round(v, 4) for v in self.kmeans_history_]}
+        if getattr(self, "score_variants_", None):
+            out["score_variants"] = {k: [round(v, 6) for v in vals] for k, vals in self.score_variants_.items()}
         if self.use_weighted:
             w = self.weights_
             share = w[0] / w.sum(0).clamp_min(1e-12)
