@@ -27,6 +27,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from defectbook import experiment, paper_values, plotting, profiles
+from defectbook.methods.npad import ABLATIONS
 from defectbook.report import provenance, show
 
 P = profiles.load(profile)
@@ -39,16 +40,8 @@ def grid(method, **kw):
     return experiment.family_configs(P, "npad", method, seeds=seeds, data_root=data_root, **kw)
 
 
-EXPERIMENTS = {
-    "Exper1": dict(use_aggregated=False, use_neighbour_min=False, use_shift=False),
-    "Exper2": dict(use_weighted=False, use_shift=False),
-    "Exper3": dict(use_neighbour_min=False, use_shift=False),
-    "Exper4": dict(use_aggregated=False, use_shift=False),
-    "Exper5": dict(use_shift=False),
-    "N-pad": dict(),
-}
 rows, records = [], []
-for name, switches in EXPERIMENTS.items():
+for name, switches in ABLATIONS.items():
     recs = experiment.run_many(grid("npad", cats=N["ablation_categories"], **switches), desc=name)
     records += recs
     rows.append(experiment.frame(recs).assign(experiment=name))

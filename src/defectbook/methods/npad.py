@@ -36,6 +36,16 @@ from ..utils import progress, resolve_device
 from .base import Detector, Prediction
 
 CHANNEL_RULES = ("fewest_zeros", "most_zeros", "random")
+#: The switch sets of the paper's Table 3 (A: weighted Gaussians, B: aggregated features, C: neighbour-min,
+#: D: image shifting); "N-pad" is the full method.
+ABLATIONS = {
+    "Exper1": dict(use_aggregated=False, use_neighbour_min=False, use_shift=False),
+    "Exper2": dict(use_weighted=False, use_shift=False),
+    "Exper3": dict(use_neighbour_min=False, use_shift=False),
+    "Exper4": dict(use_aggregated=False, use_shift=False),
+    "Exper5": dict(use_shift=False),
+    "N-pad": dict(),
+}
 #: Image scores recorded beside the configured one (Eq. 12-14 is lost; these are the other readings):
 #: the mean of the top-k map values without centroid distances, the single largest value with and
 #: without its centroid distance, and the maximum of the final blurred image-resolution map (PaDiM's rule).
