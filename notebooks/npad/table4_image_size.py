@@ -46,6 +46,13 @@ for t in N["image_sizes"]:
     recs = experiment.run_many(grid("npad", cats=N["ablation_categories"], transform=t), desc=name)
     records += recs
     rows.append(experiment.frame(recs).assign(size=name))
+# the ensemble row: N-pad at two crop sizes, maps and scores averaged (defectbook.methods.ensemble)
+E = N["ensemble"]
+ens = [c | {"method": "ensemble", "params": {"method": "npad", "sizes": E["sizes"], **c["params"]}}
+       for c in grid("npad", cats=N["ablation_categories"], transform=E["transform"])]
+recs = experiment.run_many(ens, desc="ensemble")
+records += recs
+rows.append(experiment.frame(recs).assign(size="ensemble " + " + ".join(f"{s} crop" for s in E["sizes"])))
 df = pd.concat(rows)
 
 # %%

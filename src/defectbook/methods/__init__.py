@@ -19,6 +19,7 @@ REGISTRY: dict[str, str] = {
     "npad": "defectbook.methods.npad:NPad",
     "patchcore": "defectbook.methods.patchcore:PatchCore",
     "spade": "defectbook.methods.spade:SPADE",
+    "ensemble": "defectbook.methods.ensemble:SizeEnsemble",
 }
 
 #: method name -> version of what its records hold; bump it when a method's record changes content
