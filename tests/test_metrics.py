@@ -312,3 +312,19 @@ def test_evaluate_errors():
         evaluate([0, 0, 1, 1, 1], [0.1, 0.2, 0.3, 0.4, 0.5], masks, maps)
     with pytest.raises(DefectbookError, match="differs"):
         evaluate([0, 0, 1, 1, 1, 1], [0.1] * 2 + [0.9] * 4, masks, maps[:, 1:])
+
+
+def test_auroc_difference_interval_brackets_the_difference_and_detects_a_real_gap():
+    from defectbook.metrics import auroc_difference
+
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.zeros(100), np.ones(100)]
+    good = labels * 2.0 + rng.normal(size=200)      # separates well
+    weak = labels * 0.2 + rng.normal(size=200)      # barely
+    d = auroc_difference(labels, good, weak, n_boot=300)
+    assert d["low"] <= d["difference"] <= d["high"]
+    assert d["low"] > 0                                # the gap is real
+    same = auroc_difference(labels, good, good + 1e-9 * rng.normal(size=200), n_boot=300)
+    assert same["low"] <= 0 <= same["high"]
+    with pytest.raises(DefectbookError):
+        auroc_difference(labels, good, weak[:10])

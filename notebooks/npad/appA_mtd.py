@@ -73,7 +73,7 @@ else:
 
 # %%
 from defectbook.methods.npad import SCORE_VARIANTS
-from defectbook.metrics import image_auroc
+from defectbook.metrics import auroc_difference, image_auroc
 
 variant_recs = [r for r in records if r.config["method"] == "npad" and "score_variants" in r.extras]
 rows = []
@@ -84,8 +84,14 @@ for r in variant_recs:
              for name, text in SCORE_VARIANTS.items()]
 rows += [{"method": "PaDiM", "image score": "maximum of the final anomaly map", "image AUROC": r.metrics["image_auroc"]}
          for r in records if r.config["method"] == "padim"]
+padim_recs = [r for r in records if r.config["method"] == "padim"]
 if variant_recs:
     show(pd.DataFrame(rows).round(4).to_markdown(index=False))
+    if padim_recs and padim_recs[0].labels == variant_recs[0].labels:
+        d = auroc_difference(variant_recs[0].labels, variant_recs[0].scores, padim_recs[0].scores)
+        show(f"N-pad minus PaDiM, image AUROC on the same {len(variant_recs[0].labels)} test images: "
+             f"{d['difference']:+.4f}, 95 % paired bootstrap interval [{d['low']:+.4f}, {d['high']:+.4f}] "
+             f"({d['n_boot']} resamples).")
     show(provenance([r for r in records if r.config["method"] in ("npad", "padim")]))
 else:
     show("No N-pad record with score variants (MTD absent, or N-pad not among `methods`).")

@@ -127,6 +127,28 @@ def image_auroc(labels: Any, scores: Any) -> float:
     return float(roc_auc_score(labels, scores))
 
 
+def auroc_difference(labels: Any, scores_a: Any, scores_b: Any, n_boot: int = 2000, seed: int = 0,
+                     level: float = 0.95) -> dict:
+    """Image AUROC of ``scores_a`` minus that of ``scores_b`` on the same test images, with a paired
+    bootstrap interval: images are resampled with replacement (within each class, so every resample has
+    both), both AUROCs recomputed on the resample. Returns ``{"difference", "low", "high", "n_boot"}``
+    (``level`` two-sided percentile interval)."""
+    labels, a = _image_inputs(labels, scores_a)
+    _, b = _image_inputs(labels, scores_b)
+    if len(a) != len(b):
+        raise DefectbookError(f"the two score lists differ in length: {len(a)} and {len(b)}")
+    diff = image_auroc(labels, a) - image_auroc(labels, b)
+    rng = np.random.default_rng(seed)
+    pos, neg = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    boot = np.empty(n_boot)
+    for i in range(n_boot):
+        idx = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
+        boot[i] = roc_auc_score(labels[idx], a[idx]) - roc_auc_score(labels[idx], b[idx])
+    q = (1 - level) / 2
+    return {"difference": float(diff), "low": float(np.quantile(boot, q)), "high": float(np.quantile(boot, 1 - q)),
+            "n_boot": int(n_boot)}
+
+
 def f1_max(labels: Any, scores: Any) -> float:
     """Best F1 over all thresholds ``score >= t`` of image ``scores [N]`` against ``labels [N]``.
 
