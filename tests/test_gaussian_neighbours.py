@@ -50,6 +50,11 @@ def test_uniform_single_neighbour_equals_padim():
     assert torch.allclose(mw, ref.mean, atol=1e-5)
     assert torch.allclose(unpack_symmetric(pw, 4), ref.precision, atol=1e-4)
     assert torch.allclose(packed_precisions(cov, 4, 0.01, 15 / 14), pack_symmetric(ref.precision), atol=1e-4)
+    # in place, in chunks smaller than the set: the same numbers, written over the covariances
+    copy = cov.clone()
+    out = packed_precisions(copy, 4, 0.01, 15 / 14, chunk=3, inplace=True)
+    assert out.data_ptr() == copy.data_ptr()
+    assert torch.allclose(out, pack_symmetric(ref.precision), atol=1e-4)
 
 
 def test_weighted_gaussian_equals_weighted_covariance_of_all_neighbourhood_vectors():

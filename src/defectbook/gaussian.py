@@ -137,10 +137,12 @@ def moments(features: torch.Tensor, chunk: int | None = None) -> tuple[torch.Ten
 
 
 def packed_precisions(cov: torch.Tensor, c: int, eps: float, scale: float = 1.0,
-                      chunk: int | None = None) -> torch.Tensor:
-    """Packed precisions ``[P, T]`` of packed covariances ``scale * cov + eps I`` (``cov [P, T]``)."""
+                      chunk: int | None = None, inplace: bool = False) -> torch.Tensor:
+    """Packed precisions ``[P, T]`` of packed covariances ``scale * cov + eps I`` (``cov [P, T]``).
+    ``inplace=True`` overwrites ``cov`` chunk by chunk (each chunk is read before it is written): at the
+    paper's dimensions that saves one 1.8 GiB set."""
     chunk = chunk or _chunk_for(c)
-    out = torch.empty_like(cov)
+    out = cov if inplace else torch.empty_like(cov)
     for s in progress(range(0, cov.shape[0], chunk), desc="precisions"):
         full = unpack_symmetric(cov[s:s + chunk], c, torch.float64) * scale
         full.diagonal(dim1=-2, dim2=-1).add_(eps)

@@ -194,7 +194,7 @@ class NPad(Detector):
         del feats
         if self.use_aggregated:
             self.mean_b_, cov = moments(agg.flatten(2))
-            self.prec_b_ = packed_precisions(cov, c, self.eps, n / max(n - self.ddof, 1))
+            self.prec_b_ = packed_precisions(cov, c, self.eps, n / max(n - self.ddof, 1), inplace=True)
             del cov
         self.centroids_, self.kmeans_history_ = None, []
         if self.use_centroids:
