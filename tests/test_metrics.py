@@ -328,3 +328,17 @@ def test_auroc_difference_interval_brackets_the_difference_and_detects_a_real_ga
     assert same["low"] <= 0 <= same["high"]
     with pytest.raises(DefectbookError):
         auroc_difference(labels, good, weak[:10])
+
+
+def test_auroc_interval_narrows_with_more_test_images():
+    from defectbook.metrics import auroc_interval
+
+    rng = np.random.default_rng(1)
+
+    def width(n):
+        labels = np.r_[np.zeros(n), np.ones(n)]
+        r = auroc_interval(labels, labels + rng.normal(size=2 * n), n_boot=300)
+        assert r["low"] <= r["auroc"] <= r["high"]
+        return r["high"] - r["low"]
+
+    assert width(400) < width(25)

@@ -127,6 +127,26 @@ def image_auroc(labels: Any, scores: Any) -> float:
     return float(roc_auc_score(labels, scores))
 
 
+def _class_bootstrap(labels: np.ndarray, n_boot: int, seed: int):
+    """Index resamples of ``labels`` drawn with replacement within each class (every resample has both)."""
+    rng = np.random.default_rng(seed)
+    pos, neg = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    for _ in range(n_boot):
+        yield np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
+
+
+def auroc_interval(labels: Any, scores: Any, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
+    """Image AUROC with a bootstrap percentile interval (test images resampled within each class):
+    ``{"auroc", "low", "high", "n_boot"}``. The interval shows how much the AUROC of this many test
+    images moves by sampling alone."""
+    labels, scores = _image_inputs(labels, scores)
+    value = image_auroc(labels, scores)
+    boot = np.array([roc_auc_score(labels[i], scores[i]) for i in _class_bootstrap(labels, n_boot, seed)])
+    q = (1 - level) / 2
+    return {"auroc": value, "low": float(np.quantile(boot, q)), "high": float(np.quantile(boot, 1 - q)),
+            "n_boot": int(n_boot)}
+
+
 def auroc_difference(labels: Any, scores_a: Any, scores_b: Any, n_boot: int = 2000, seed: int = 0,
                      level: float = 0.95) -> dict:
     """Image AUROC of ``scores_a`` minus that of ``scores_b`` on the same test images, with a paired
@@ -138,12 +158,8 @@ def auroc_difference(labels: Any, scores_a: Any, scores_b: Any, n_boot: int = 20
     if len(a) != len(b):
         raise DefectbookError(f"the two score lists differ in length: {len(a)} and {len(b)}")
     diff = image_auroc(labels, a) - image_auroc(labels, b)
-    rng = np.random.default_rng(seed)
-    pos, neg = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
-    boot = np.empty(n_boot)
-    for i in range(n_boot):
-        idx = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
-        boot[i] = roc_auc_score(labels[idx], a[idx]) - roc_auc_score(labels[idx], b[idx])
+    boot = np.array([roc_auc_score(labels[i], a[i]) - roc_auc_score(labels[i], b[i])
+                     for i in _class_bootstrap(labels, n_boot, seed)])
     q = (1 - level) / 2
     return {"difference": float(diff), "low": float(np.quantile(boot, q)), "high": float(np.quantile(boot, 1 - q)),
             "n_boot": int(n_boot)}
