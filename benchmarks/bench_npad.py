@@ -77,6 +77,8 @@ def memory(a) -> None:
 
 
 def speed(a) -> None:
+    if a.threads:
+        torch.set_num_threads(a.threads)
     rows = []
     warm = torch.rand(4, 3, 64, 64)
     backbone_time({}, warm)                    # load the libraries and weights once, outside the timings
@@ -127,6 +129,7 @@ def main() -> None:
     s.add_argument("--profile", default="cpu")
     s.add_argument("--category", default="weave")
     s.add_argument("--repeats", type=int, default=5)
+    s.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     a = ap.parse_args()
     memory(a) if a.cmd == "memory" else speed(a)
 
