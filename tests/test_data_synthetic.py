@@ -126,3 +126,27 @@ def test_bad_parameters(tmp_path):
         ensure(tmp_path, difficulty=0)
     with pytest.raises(DefectbookError, match="no defect"):
         render_pair("weave", "missing", seeded_rng(0), 48)
+
+
+@pytest.mark.parametrize("cat", sorted(CATEGORIES))
+def test_small_images_render_every_defect(cat):
+    # 32 px used to crash for the washer (no pixel left to place a defect on its thin ring)
+    for kind in CATEGORIES[cat]:
+        for i in range(4):
+            clean, img, mask = render_pair(cat, kind, seeded_rng(3, cat, kind, i), 32)
+            assert img.shape == (32, 32, 3) and mask.shape == (32, 32)
+
+
+def test_washer_at_64_px_is_unchanged_by_the_small_size_margin():
+    # the margin rule keeps 2 px from 50 px up, so the images (and records) of every profile stay valid
+    for i in range(5):
+        sc = synthetic._washer(seeded_rng(1, "washer", i), 64)
+        r, r_in, r_out = sc.extra["r"], sc.extra["r_in"], sc.extra["r_out"]
+        assert np.array_equal(sc.where, (r > r_in + 2) & (r < r_out - 2))
+
+
+def test_screw_at_56_px_is_unchanged_by_the_small_size_margin():
+    for i in range(5):
+        sc = synthetic._screw(seeded_rng(2, "screw", i), 56)
+        u, v, s = sc.extra["u"], sc.extra["v"], sc.extra["s"]
+        assert 0.065 * s >= 3          # the 2 px margin applies

@@ -235,7 +235,8 @@ def _screw(rng, S):
     obj = colour * shade[..., None]
     img = bg * (1 - cov[..., None]) + obj * cov[..., None]
     worn = bg * (1 - cov[..., None]) + (colour * shade_worn[..., None]) * cov[..., None]
-    inner = _coverage(np.minimum(d_shaft, d_head) + 2) > 0.99
+    margin = 2.0 if hw >= 3 else hw / 2      # 2 px from 50 px up; small images keep the shaft's core
+    inner = _coverage(np.minimum(d_shaft, d_head) + margin) > 0.99
     return Scene(img, inner, cov, bg, {"u": u, "v": v, "s": s, "worn": worn, "ang": ang, "cx": cx, "cy": cy})
 
 
@@ -252,7 +253,8 @@ def _washer(rng, S):
     colour = _jitter_colour(rng, (0.78, 0.66, 0.40))
     bg = _background(rng, S)
     img = bg * (1 - cov[..., None]) + colour * (bevel + brushed)[..., None] * cov[..., None]
-    inner = (r > r_in + 2) & (r < r_out - 2)
+    margin = 2.0 if r_out - r_in >= 8 else (r_out - r_in) / 4   # 2 px from 50 px up; small images keep a band
+    inner = (r > r_in + margin) & (r < r_out - margin)
     return Scene(img, inner, cov, bg, {"r": r, "phi": phi, "r_in": r_in, "r_out": r_out, "cx": cx, "cy": cy})
 
 
@@ -287,6 +289,9 @@ RENDER = {"weave": _weave, "wood": _wood, "carpet": _carpet, "screw": _screw, "w
 
 def _pick(rng, where: np.ndarray) -> tuple[float, float]:
     ys, xs = np.nonzero(where)
+    if len(ys) == 0:
+        raise DefectbookError(f"synthetic generator: no pixel to place a defect at size {where.shape[0]}; "
+                              "use a larger image size")
     i = rng.integers(len(ys))
     return xs[i] + 0.5, ys[i] + 0.5
 
