@@ -1,7 +1,8 @@
 """N-pad memory at the paper's dimensions, and speed of N-pad, PaDiM and PatchCore (prints figures; not a test).
 
     python benchmarks/bench_npad.py memory [--n-train 20] [--weights random]
-    python benchmarks/bench_npad.py speed  [--profile cpu] [--category weave] [--repeats 5]
+    python benchmarks/bench_npad.py speed  [--profile cpu] [--category weave] [--repeats 5] [--threads N]
+                                           [--backbone wide_resnet50_2 --weights random]
 
 ``memory``: N-pad fitted and run at the paper's dimensions (WRN-50 layers 1-3, d = 550 channels at
 56 x 56 from 224 px images, train radius 3, inference radius 2, one shift) on random images; ``random``
@@ -86,6 +87,8 @@ def speed(a) -> None:
         P = profiles.load(a.profile)
         cfg = config_from_profile("padim", "synthetic", a.category, a.profile, {})
         cfg.update(method=method, params=dict(P["npad"]["methods"][method]), transform=P["npad"]["transform"])
+        if a.backbone:
+            cfg["params"].update(backbone=a.backbone, weights=a.weights)
         prep = experiment.prepare(cfg)
         params = cfg["params"]
         copies = len(shift_offsets(params.get("shift", 0))) if method == "npad" else 1
@@ -104,7 +107,8 @@ def speed(a) -> None:
                          mem.peak_rss_mb))
         med = [statistics.median(col) for col in zip(*runs)]
         rows.append((method, copies, prep.test.shape[0], *med))
-    print(f"synthetic:{a.category}, profile {a.profile}, image {tuple(prep.train.shape[-2:])}, "
+    bb = (a.backbone + (f" ({a.weights} weights)" if a.weights else "")) if a.backbone else "the profile's"
+    print(f"synthetic:{a.category}, profile {a.profile}, backbone {bb}, image {tuple(prep.train.shape[-2:])}, "
           f"{prep.train.shape[0]} train / {prep.test.shape[0]} test images, torch threads {torch.get_num_threads()}, "
           f"median of {a.repeats} (overheads: median of the per-run ratios)")
     print(f"{'method':10}{'passes/img':>11}{'fit s':>8}{'bb fit s':>9}{'fit ovh':>8}{'pred s':>8}{'bb pred s':>10}"
@@ -130,6 +134,9 @@ def main() -> None:
     s.add_argument("--category", default="weave")
     s.add_argument("--repeats", type=int, default=5)
     s.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    s.add_argument("--backbone", default=None, help="replace every method's backbone (e.g. wide_resnet50_2)")
+    s.add_argument("--weights", default=None, help="with --backbone: weights (a path, or 'random' to time "
+                   "a backbone whose ImageNet weights are absent)")
     a = ap.parse_args()
     memory(a) if a.cmd == "memory" else speed(a)
 
