@@ -12,7 +12,8 @@ the fit and of the prediction is printed with what is stored.
 ``speed``: fit time and predict images/s of each method on one synthetic category at the profile's
 size, beside the time of the backbone passes the method needs (one per training image; one per test
 image, times the 4s + 1 shifted copies for N-pad; building the extractor counts for the fit only).
-Overhead = (method - backbone) / backbone, the median over the repeats.
+Overhead = (method - backbone) / backbone, with the backbone timed just before and just after each
+method run (their mean: the machine's speed drifts), the median over the repeats.
 """
 from __future__ import annotations
 
@@ -102,6 +103,11 @@ def speed(a) -> None:
                 t1 = time.perf_counter()
                 det.predict(prep.test)
                 t2 = time.perf_counter()
+            # the same backbone passes again, after the method: this machine's speed drifts, so each run's
+            # method time is compared with the mean of the backbone times taken just before and after it
+            build_2, bb_fit_2 = backbone_time(params, prep.train)
+            _, bb_pred_2 = backbone_time(params, prep.test, copies)
+            build_s, bb_fit, bb_pred = (build_s + build_2) / 2, (bb_fit + bb_fit_2) / 2, (bb_pred + bb_pred_2) / 2
             bb_fit += build_s                   # fit builds the extractor too
             runs.append((t1 - t0, bb_fit, (t1 - t0 - bb_fit) / bb_fit, t2 - t1, bb_pred, (t2 - t1 - bb_pred) / bb_pred,
                          mem.peak_rss_mb))
