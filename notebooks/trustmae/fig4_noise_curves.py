@@ -30,7 +30,7 @@ models = None          # subset of trustmae, memae, ae_l2, ae_ssim; None: all fo
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, paper_values, profiles
+from defectbook import experiment, paper_values, plotting, profiles
 from defectbook.methods.trustmae import LABELS, MODELS, chapter_categories, chapter_config
 from defectbook.report import provenance, show
 
@@ -91,19 +91,10 @@ if screen and not categories:
 # ## The curves
 
 # %%
-fig, ax = plt.subplots(1, 2, figsize=(10, 3.6), sharey=False)
-for m in ours.columns:
-    ax[0].plot(ours.index * 100, ours[m], "o-", label=m)
-for m in ref.columns:
-    ax[1].plot(ref.index * 100, ref[m], "o-", label=m)
-ax[0].set_title(f"ours ({profile} profile)")
-ax[1].set_title("paper (MVTec AD mean, supp. Table 4)")
-for a in ax:
-    a.set_xlabel("training noise (%)")
-    a.set_ylabel("image AUROC")
-    a.legend(fontsize=8)
-plt.tight_layout()
+plotting.ours_and_paper(ours, ref, (f"ours ({profile} profile)", "paper (MVTec AD mean, supp. Table 4)"),
+                        "training noise (%)", "image AUROC", x_scale=100)
 plt.show()
+show(provenance(records))
 
 # %% [markdown]
 # ## The central effect, measured

@@ -29,7 +29,7 @@ noise = None           # None: the profile's ablation noise levels
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, metrics, paper_values, profiles
+from defectbook import experiment, metrics, paper_values, plotting, profiles
 from defectbook.methods.trustmae import chapter_categories, chapter_config
 from defectbook.report import provenance, show
 
@@ -72,17 +72,7 @@ show("**Paper (supp. Table 3, mean over MVTec AD):**\n\n" + ref.round(3).to_mark
 show(provenance(records))
 
 # %%
-fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
-for v in order:
-    if v in ours.index:
-        ax[0].plot(ours.columns * 100, ours.loc[v], "o-", label=v)
-    ax[1].plot(ref.columns * 100, ref.loc[v], "o-", label=v)
-ax[0].set_title(f"ours ({profile} profile)")
-ax[1].set_title("paper (supp. Table 3)")
-for a in ax:
-    a.set_xlabel("training noise (%)")
-    a.set_ylabel("image AUROC")
-    a.legend(fontsize=7)
-plt.tight_layout()
+plotting.ours_and_paper(ours.T, ref.T, (f"ours ({profile} profile)", "paper (supp. Table 3)"),
+                        "training noise (%)", "image AUROC", x_scale=100)
 plt.show()
 show(provenance(records))

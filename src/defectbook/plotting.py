@@ -72,6 +72,21 @@ def curves(df: pd.DataFrame, x: str, y: str, hue: str, ax=None, title: str = "",
     return ax
 
 
+def ours_and_paper(ours: pd.DataFrame, paper: pd.DataFrame, titles: tuple[str, str], xlabel: str, ylabel: str,
+                   x_scale: float = 1.0, figsize=(10, 3.6)):
+    """Two panels side by side: our curves and the paper's. Each frame has the x values as index and
+    one column per curve (all-NaN columns are skipped); ``x_scale`` multiplies the x values (e.g. 100
+    for shares shown in %). Returns the figure."""
+    fig, axes = plt.subplots(1, 2, figsize=figsize)
+    for ax, frame, title in zip(axes, (ours, paper), titles):
+        for name in frame.columns:
+            if frame[name].notna().any():
+                ax.plot(frame.index * x_scale, frame[name], "o-", label=str(name))
+        ax.set_title(title); ax.set_xlabel(xlabel); ax.set_ylabel(ylabel); ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def roc(labels: np.ndarray, scores: np.ndarray, ax=None, label: str = ""):
     """ROC curve of image scores."""
     from sklearn.metrics import roc_auc_score, roc_curve
