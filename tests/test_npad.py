@@ -42,19 +42,55 @@ def test_npad_switches_change_the_score_and_are_deterministic():
     g = torch.Generator().manual_seed(3)
     train, test = _textures(10, g, 32), _textures(4, g, 32)
     test[2:, :, 10:20, 10:20] = 0.95
-    full = build("npad", **SMALL).fit(train).predict(test)
+    full_det = build("npad", **SMALL).fit(train)
+    full = full_det.predict(test)
     again = build("npad", **SMALL).fit(train).predict(test)
     assert (full.image_scores == again.image_scores).all() and (full.maps == again.maps).all()
-    for switch, what in (({"use_shift": False}, "both"), ({"use_aggregated": False}, "maps"),
-                         ({"use_weighted": False}, "both"), ({"use_neighbour_min": False}, "both"),
-                         ({"weighting": "uniform"}, "both"), ({"use_centroids": False}, "image_scores")):
-        other = build("npad", **{**SMALL, **switch}).fit(train).predict(test)
-        for attr in (("image_scores", "maps") if what == "both" else (what,)):
-            a, b = torch.tensor(getattr(full, attr)), torch.tensor(getattr(other, attr))
-            assert not torch.allclose(a, b), (switch, attr)
-    # without module B the image score (M from A, E from the centroids) is unchanged; the map is A alone
-    no_b = build("npad", **{**SMALL, "use_aggregated": False}).fit(train).predict(test)
-    assert (no_b.image_scores == full.image_scores).all()
+
+    # centroids (Eq. 14) touch the image score only: same maps, and the score becomes the plain
+    # top-k mean that the full model records as a variant
+    no_c = build("npad", **{**SMALL, "use_centroids": False}).fit(train).predict(test)
+    assert np.array_equal(no_c.maps, full.maps)
+    assert np.allclose(no_c.image_scores, full_det.extras()["score_variants"]["topk_mean"], rtol=1e-5)
+    assert not np.allclose(no_c.image_scores, full.image_scores)
+
+    # image shifting (D): the score is the mean of the unshifted model's scores over the 4s + 1 shifted copies
+    from defectbook.features import shift_images
+
+    no_d_det = build("npad", **{**SMALL, "use_shift": False}).fit(train)
+    shifts = shift_offsets(SMALL["shift"])
+    per_shift = np.stack([no_d_det.predict(shift_images(test, dy, dx)).image_scores for dy, dx in shifts])
+    assert np.allclose(full.image_scores, per_shift.mean(0), rtol=1e-5)
+    assert not np.allclose(full.image_scores, per_shift[0])
+    # and without its neighbours' help every map value comes from one copy: the maps differ
+    assert not np.allclose(no_d_det.predict(test).maps, full.maps)
+
+
+def test_npad_modules_combine_as_the_paper_says():
+    """At feature level: S = sqrt(A * B) (A weighted Gaussians, B aggregated features); the
+    neighbour-min (C) can only lower A; uniform weighting gives each neighbour the same weight."""
+    g = torch.Generator().manual_seed(4)
+    train = _textures(10, g, 32)
+    fixed = dict(SMALL, use_shift=False, use_centroids=False)
+    both = build("npad", **fixed).fit(train)
+    a_only = build("npad", **{**fixed, "use_aggregated": False}).fit(train)
+    b_only = build("npad", **{**fixed, "use_weighted": False}).fit(train)
+    no_min = build("npad", **{**fixed, "use_aggregated": False, "use_neighbour_min": False}).fit(train)
+    h, w = both.shape_
+    feats = torch.randn(3, both.c_, h, w, generator=g) * 0.5 + both.mean_b_.T.reshape(1, both.c_, h, w)
+    s, _, _ = both._feature_scores(feats)
+    a, _, _ = a_only._feature_scores(feats)
+    b, _, _ = b_only._feature_scores(feats)
+    a_centre, _, _ = no_min._feature_scores(feats)
+    assert torch.allclose(s, (a * b).sqrt(), rtol=1e-5)
+    assert (a <= a_centre + 1e-5).all() and (a < a_centre - 1e-3).any()
+    uni = build("npad", **{**fixed, "weighting": "uniform"}).fit(train)
+    for wts in (uni.weights_.T):                                   # one row of K neighbour weights per position
+        nz = wts[wts > 0]
+        assert torch.allclose(nz, nz[0].expand_as(nz))
+    # Bhattacharyya weights are not uniform
+    bw = both.weights_.T
+    assert any(not torch.allclose(r[r > 0], r[r > 0][0].expand_as(r[r > 0])) for r in bw)
 
 
 def test_npad_reduces_to_padim_map():

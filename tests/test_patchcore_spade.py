@@ -57,13 +57,23 @@ def test_patch_features_shapes_and_reduction():
     assert torch.equal(patch_features(maps, 1, None)[:, :8], maps[0])
 
 
-def test_reweighting_is_between_zero_and_one():
+def test_reweighting_is_eq7_computed_directly():
+    """PatchCore Eq. 7: s = (1 - exp||m_test - m*|| / sum_{m in N_b(m*)} exp||m_test - m||) s*,
+    with N_b(m*) the b nearest memory vectors of m* (m* itself included), computed here by hand."""
+    import math
+
     mem = torch.randn(30, 4, generator=torch.Generator().manual_seed(0))
     t = mem[3] + 0.5
-    s = (t - mem[3]).norm()
-    r = reweighted_score(t, mem, 3, s, b=5)
-    assert 0 <= r <= s
-    assert reweighted_score(t, mem, 3, s, b=0) == s
+    dist = [(t - m).norm().item() for m in mem]
+    star = min(range(len(mem)), key=dist.__getitem__)
+    s = torch.tensor(dist[star])
+    for b in (1, 3, 5):
+        nb = sorted(range(len(mem)), key=lambda j: (mem[j] - mem[star]).norm().item())[:b]
+        expect = (1 - math.exp(dist[star]) / sum(math.exp(dist[j]) for j in nb)) * dist[star]
+        got = reweighted_score(t, mem, star, s, b=b)
+        assert float(got) == pytest.approx(expect, rel=1e-5, abs=1e-6), b
+    assert float(reweighted_score(t, mem, star, s, b=1)) == pytest.approx(0.0, abs=1e-6)   # N_1 = {m*}
+    assert reweighted_score(t, mem, star, s, b=0) == s
 
 
 def test_spade_uses_k_nearest_images(data):

@@ -2,8 +2,10 @@
 
 * :func:`coupling_flow` builds a FrEIA ``SequenceINN`` over vectors ``[B, D]``: ``n_blocks`` times
   a fixed random permutation followed by a GLOW-style affine coupling block whose scale is
-  soft-clamped with ``s -> (2 alpha / pi) atan(s / alpha)`` (FrEIA's ``ATAN`` clamp) and whose
-  subnetworks are fully connected (``hidden_layers`` hidden layers of ``width`` units, ReLU).
+  soft-clamped as DifferNet defines it, ``e(s) = exp(alpha * 0.636 * atan(s / alpha))``
+  (0.636 ~ 2 / pi), and whose subnetworks are fully connected (``hidden_layers`` hidden layers of
+  ``width`` units, ReLU). FrEIA's own ``ATAN`` clamp is ``exp(alpha * 0.636 * atan(s))``, which
+  saturates ``alpha`` times sooner; :func:`differnet_clamp` passes DifferNet's form to FrEIA.
 * :func:`nll` is the negative log-likelihood under a standard normal latent,
   ``||z||^2 / 2 - log|det dz/dy|`` (the constant ``D/2 log 2 pi`` dropped), per sample.
 * :func:`flow_loss` is DifferNet's training loss: the mean NLL divided by the dimension ``D``.
@@ -37,6 +39,15 @@ def subnet_fc(width: int = 2048, hidden_layers: int = 3, dropout: float = 0.0):
     return make
 
 
+def differnet_clamp(clamp: float):
+    """FrEIA ``clamp_activation`` giving DifferNet's soft clamp: FrEIA scales by
+    ``exp(clamp * f(s))``; with ``f(u) = 0.636 atan(u / clamp)`` that is
+    ``exp(clamp * 0.636 * atan(s / clamp))``, DifferNet's ``e(s)``."""
+    if clamp <= 0:
+        raise DefectbookError(f"clamp must be > 0, got {clamp}")
+    return lambda u: 0.636 * torch.atan(u / clamp)
+
+
 def coupling_flow(dim: int, n_blocks: int = 8, width: int = 2048, hidden_layers: int = 3, clamp: float = 3.0,
                   seed: int = 0, dropout: float = 0.0):
     """FrEIA ``SequenceINN`` on ``[B, dim]``: ``n_blocks`` x (``PermuteRandom`` (seed ``seed + k``),
@@ -54,7 +65,8 @@ def coupling_flow(dim: int, n_blocks: int = 8, width: int = 2048, hidden_layers:
         flow = SequenceINN(dim)
         for k in range(n_blocks):
             flow.append(PermuteRandom, seed=seed + k)
-            flow.append(GLOWCouplingBlock, subnet_constructor=subnet_fc(width, hidden_layers, dropout), clamp=clamp)
+            flow.append(GLOWCouplingBlock, subnet_constructor=subnet_fc(width, hidden_layers, dropout), clamp=clamp,
+                        clamp_activation=differnet_clamp(clamp))
     finally:
         np.random.set_state(state)
     return flow

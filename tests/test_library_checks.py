@@ -1,0 +1,96 @@
+"""Hand-written parts checked against the libraries the field uses.
+
+* :func:`defectbook.losses.ssim_map` against ``pytorch_msssim.ssim`` (same Gaussian window and
+  constants; the library averages over the valid region only, so the comparison crops the
+  padded border of our map).
+* :class:`defectbook.methods.perceptual.SpatialPerceptualDistance` against
+  ``lpips.LPIPS(spatial=True)`` with the package's v0.1 linear weights, on the same (random,
+  seeded) AlexNet and VGG-16 trunks.
+* The coupling block's soft clamp against DifferNet's definition
+  ``exp(clamp * 0.636 * atan(s / clamp))``.
+"""
+import math
+
+import pytest
+import torch
+
+from defectbook.losses import ssim_map
+
+# lpips builds its random trunk through torchvision's deprecated ``pretrained=`` flag
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:torchvision")
+
+
+@pytest.mark.parametrize("channels,size", [(1, 32), (3, 40)])
+def test_ssim_map_equals_pytorch_msssim(channels, size):
+    pytorch_msssim = pytest.importorskip("pytorch_msssim")
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(3, channels, size, size, generator=g, dtype=torch.float64)
+    y = (x + 0.2 * torch.randn(x.shape, generator=g, dtype=torch.float64)).clamp(0, 1)
+    ours = ssim_map(x, y)[:, 5:-5, 5:-5].mean((1, 2))            # valid region of the 11x11 window
+    ref = pytorch_msssim.ssim(x, y, data_range=1.0, size_average=False, win_size=11, win_sigma=1.5,
+                              K=(0.01, 0.03), nonnegative_ssim=False)
+    assert torch.allclose(ours, ref, atol=1e-5, rtol=0), (ours, ref)
+    # and the check can fail: another window width gives another value
+    assert not torch.allclose(ssim_map(x, y, window=7)[:, 5:-5, 5:-5].mean((1, 2)), ref, atol=1e-5)
+
+
+def _lpips_reference(net: str):
+    lpips = pytest.importorskip("lpips")
+    torch.manual_seed(0)
+    try:
+        ref = lpips.LPIPS(net=net, spatial=True, pretrained=True, pnet_rand=True, verbose=False)
+    except TypeError as e:  # torchvision without the deprecated ``pretrained`` flag
+        pytest.skip(f"lpips cannot build its trunk with this torchvision: {e}")
+    return ref.eval()
+
+
+@pytest.mark.parametrize("net", ["alex", "vgg"])
+def test_spatial_perceptual_distance_equals_lpips(net):
+    from defectbook.methods.perceptual import SpatialPerceptualDistance
+
+    ref = _lpips_reference(net)
+    ours = SpatialPerceptualDistance(net=net, weights="random").eval()
+    # the same random trunk in both: copy lpips' slices (sliceK.<index in features>) into ours
+    trunk = {f"features.{k.split('.', 1)[1]}": v for k, v in ref.net.state_dict().items()}
+    missing = ours.extractor.model.load_state_dict(trunk, strict=False)
+    assert not [k for k in missing.missing_keys if k.startswith("features.")]
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(2, 3, 64, 64, generator=g)
+    y = (x + 0.3 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    with torch.no_grad():
+        d_ours = ours(x, y)                                    # [B, H, W], inputs in [0, 1]
+        d_ref = ref(x, y, normalize=True)[:, 0]                # [B, 1, H, W] -> [B, H, W]
+    assert d_ours.shape == d_ref.shape
+    assert torch.allclose(d_ours, d_ref, atol=1e-5, rtol=1e-4), (d_ours - d_ref).abs().max()
+
+
+def test_soft_clamp_is_differnets_definition():
+    """Our GLOW coupling scales by DifferNet's ``e(s) = exp(clamp * 0.636 * atan(s / clamp))``
+    (0.636 ~ 2 / pi), not FrEIA's default ``exp(clamp * 0.636 * atan(s))``."""
+    from defectbook.flows import coupling_flow
+
+    torch.manual_seed(0)
+    clamp = 1.2
+    flow = coupling_flow(4, n_blocks=1, width=8, hidden_layers=1, clamp=clamp)
+    block = flow.module_list[1]
+    for p in block.parameters():                                # a large scale so the clamp matters
+        torch.nn.init.normal_(p, std=3.0)
+    x = torch.randn(5, 4)
+    x_perm, _ = flow.module_list[0]([x])
+    x1, x2 = x_perm[0][:, :2], x_perm[0][:, 2:]
+    # GLOW: y1 = e(s2(x2)) * x1 + t2(x2); y2 = e(s1(y1)) * x2 + t1(y1)
+    a2 = block.subnet2(x2)
+    s2, t2 = a2[:, :2], a2[:, 2:]
+    e = lambda s: torch.exp(clamp * 0.636 * torch.atan(s / clamp))
+    y1 = e(s2) * x1 + t2
+    a1 = block.subnet1(y1)
+    s1, t1 = a1[:, :2], a1[:, 2:]
+    y2 = e(s1) * x2 + t1
+    (y,), logdet = block([x_perm[0]])
+    assert torch.allclose(y, torch.cat([y1, y2], 1), atol=1e-5)
+    expect = (clamp * 0.636 * torch.atan(s2 / clamp)).sum(1) + (clamp * 0.636 * torch.atan(s1 / clamp)).sum(1)
+    assert torch.allclose(logdet, expect, atol=1e-4)
+    assert abs(0.636 - 2 / math.pi) < 1e-3
+    # FrEIA's default clamp would differ at these scales (the check can fail)
+    freia = lambda s: torch.exp(clamp * 0.636 * torch.atan(s))
+    assert not torch.allclose(y[:, :2], freia(s2) * x1 + t2, atol=1e-3)
