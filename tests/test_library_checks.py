@@ -94,3 +94,33 @@ def test_soft_clamp_is_differnets_definition():
     # FrEIA's default clamp would differ at these scales (the check can fail)
     freia = lambda s: torch.exp(clamp * 0.636 * torch.atan(s))
     assert not torch.allclose(y[:, :2], freia(s2) * x1 + t2, atol=1e-3)
+
+
+def test_gaussian_blur_equals_torchvision():
+    """``features.gaussian_blur`` (separable, reflect padding; PaDiM/PatchCore/N-pad maps) equals
+    torchvision's ``gaussian_blur`` with the same kernel size and sigma (torchvision pads with reflect)."""
+    from torchvision.transforms.functional import gaussian_blur as tv_blur
+
+    from defectbook.features import gaussian_blur, gaussian_kernel1d
+
+    maps = torch.rand(3, 48, 40, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    for sigma in (1.0, 4.0):
+        k = gaussian_kernel1d(sigma).numel()
+        ref = tv_blur(maps[:, None], [k, k], [sigma, sigma])[:, 0]
+        assert torch.allclose(gaussian_blur(maps, sigma), ref, atol=1e-6), sigma
+
+
+def test_nearest_equals_scikit_learn():
+    """``memory.nearest`` (chunked exact k-NN of PatchCore, SPADE and N-pad) returns scikit-learn's
+    exact neighbours and distances."""
+    import numpy as np
+    from sklearn.neighbors import NearestNeighbors
+
+    from defectbook.memory import nearest
+
+    g = torch.Generator().manual_seed(0)
+    mem, q = torch.randn(500, 24, generator=g), torch.randn(200, 24, generator=g)
+    d, i = nearest(q, mem, k=3, chunk=37)
+    ref_d, ref_i = NearestNeighbors(n_neighbors=3, algorithm="brute").fit(mem.numpy()).kneighbors(q.numpy())
+    assert np.array_equal(i.numpy(), ref_i)
+    assert np.allclose(d.numpy(), ref_d, atol=1e-4)
