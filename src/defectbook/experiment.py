@@ -264,13 +264,13 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
     from .utils import seed_everything
 
     c = normalize(config)
+    detector = build_detector(c)  # parameters are validated before any data is listed or loaded
     key = key_of(c)
     store = store or Store()
     if not force:
         rec = store.get(key)
         if rec is not None:
             return rec
-    detector = build_detector(c)  # parameters are validated before any data is loaded
     prep = prepare(c)
     seed_everything(c["seed"])
     with PeakMemory() as mem:
