@@ -23,6 +23,7 @@ from torch import nn
 
 from .. import DefectbookError
 from ..losses import ssim_loss, ssim_map
+from ..features import pad_batch
 from ..utils import progress, resolve_device
 from .base import Detector, Prediction, check_params, batches
 
@@ -185,10 +186,11 @@ class ReconstructionDetector(Detector):
     def _predict(self, images: torch.Tensor) -> Prediction:
         maps, mse = [], []
         for x in progress(list(batches(images, self.batch_size)), desc=f"{self.name} predict"):
+            n, x = x.shape[0], pad_batch(x, self.batch_size)  # a full batch always: scores free of batch position
             recon = self.reconstruct(x)
-            maps.append(self.distance_map(x, recon))
+            maps.append(self.distance_map(x, recon)[:n])
             if self.distance != "mse":
-                mse.append(self.distance_map(x, recon, "mse"))
+                mse.append(self.distance_map(x, recon, "mse")[:n])
         maps = torch.cat(maps)
         flat = maps.flatten(1)
         self.last_scores_ = {"max": flat.amax(1).tolist(), "mean": flat.mean(1).tolist()}

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 
 from .. import DefectbookError
 from ..backbones import FeatureExtractor
-from ..features import gaussian_blur
+from ..features import gaussian_blur, padded_call
 from ..flows import coupling_flow, flow_loss, n_parameters, nll
 from ..utils import progress, resolve_device
 from .base import Detector, Prediction, check_params
@@ -139,7 +139,7 @@ class MultiTransformFeatures:
                 pick = lambda v: v[sl].to(self.device) if torch.is_tensor(v) else v  # noqa: E731
                 x = self.apply(images[sl].to(self.device), pick(tf["angle"]), pick(tf.get("brightness")),
                                pick(tf.get("contrast")))
-                out[sl, t] = self(x).cpu()
+                out[sl, t] = padded_call(self, x, bs).cpu()   # every image in a batch of bs: position-free
         self._remember(key, out)
         if disk is not None:
             disk.parent.mkdir(parents=True, exist_ok=True)
