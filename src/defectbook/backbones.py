@@ -112,7 +112,11 @@ def resolve_weight_file(name: str, weights: str | os.PathLike | None = None) -> 
             old = socket.getdefaulttimeout()
             socket.setdefaulttimeout(15)
             try:
-                torch.hub.download_url_to_file(spec.url, str(hub), progress=True)
+                # torchvision's file names carry the first hex digits of the file's SHA-256: checked, as
+                # torch.hub.load_state_dict_from_url(check_hash=True) does
+                prefix = torch.hub.HASH_REGEX.search(spec.weight_file)
+                torch.hub.download_url_to_file(spec.url, str(hub), hash_prefix=prefix.group(1) if prefix else None,
+                                               progress=True)
             finally:
                 socket.setdefaulttimeout(old)
             return hub

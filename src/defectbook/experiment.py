@@ -33,7 +33,7 @@ import torch
 
 from . import DefectbookError, __version__
 from .paths import cache_dir, data_root as default_data_root, repo_root
-from .results import Record, Store, config_hash
+from .results import Record, Store, config_hash, encode_maps
 
 NOT_HASHED = ("data_root", "profile")
 DEFAULTS = {"params": {}, "category": None, "data": {}, "split": {"kind": "clean"},
@@ -54,7 +54,8 @@ def normalize(config: dict, need_method: bool = True) -> dict:
 def key_of(config: dict) -> str:
     """The record key: a hash of the config (less NOT_HASHED), the package version, the method's
     record version (:data:`~defectbook.methods.RECORD_VERSIONS`) and, for synthetic data, the
-    generator version (a changed generator must not reuse old records)."""
+    generator version (a changed generator must not reuse old records); for real data, the split's
+    file fingerprint (:func:`defectbook.data.fingerprint.fingerprint`)."""
     from .methods import RECORD_VERSIONS
 
     c = normalize(config)
@@ -65,7 +66,16 @@ def key_of(config: dict) -> str:
         from .data.synthetic import GENERATOR_VERSION
 
         salt["generator"] = GENERATOR_VERSION
+    else:  # real data: which files (another, missing or changed root gives another key or an error)
+        salt["data"] = data_fingerprint(c)["digest"]
     return config_hash({k: v for k, v in c.items() if k not in NOT_HASHED} | salt)
+
+
+def data_fingerprint(config: dict) -> dict:
+    """:func:`defectbook.data.fingerprint.fingerprint` of the config's split (lists files, reads no image)."""
+    from .data.fingerprint import fingerprint
+
+    return fingerprint(load_split_for(config))
 
 
 @dataclass
@@ -143,6 +153,8 @@ def prepare(config: dict) -> Prepared:
     """Load and transform the data of ``config`` (memoised for the last few data configs)."""
     c = normalize(config)
     part = {k: c[k] for k in ("dataset", "category", "data", "split", "transform", "seed", "data_root")}
+    if c["dataset"] != "synthetic":  # data changed in place must not be served from the memo
+        part["fingerprint"] = data_fingerprint(c)["digest"]
     return _prepare_cached(json.dumps(part, sort_keys=True))
 
 
@@ -252,6 +264,7 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
     from .utils import seed_everything
 
     c = normalize(config)
+    detector = build_detector(c)  # parameters are validated before any data is listed or loaded
     key = key_of(c)
     store = store or Store()
     if not force:
@@ -260,7 +273,6 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
             return rec
     prep = prepare(c)
     seed_everything(c["seed"])
-    detector = build_detector(c)
     with PeakMemory() as mem:
         t0 = time.perf_counter()
         detector.fit(prep.train)
@@ -273,6 +285,9 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
         notes.append("no pixel ground truth for this split: image-level metrics only")
     if pred.maps is None:
         notes.append(f"{c['method']} gives no anomaly maps: image-level metrics only")
+    if not np.isfinite(pred.image_scores).all():
+        raise DefectbookError(f"{c['method']} gave NaN or infinite image scores: it diverged (check its parameters, "
+                              f"e.g. lr or eps); nothing was stored")
     metrics = evaluate(prep.labels, pred.image_scores, masks, pred.maps)
     extras = detector.extras() if hasattr(detector, "extras") else {}
     split_info = {**_plain(getattr(prep.split, "info", {})), "n_train": int(prep.train.shape[0]),
@@ -282,16 +297,25 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
                           "predict_images_per_s": round(prep.test.shape[0] / max(t2 - t1, 1e-9), 2)},
                  memory=mem.as_dict(), scores=[float(s) for s in pred.image_scores],
                  labels=[int(v) for v in prep.labels], defects=list(prep.defects),
-                 extras=_plain(extras) | {"split": split_info, "backbone": _describe(detector)},
+                 extras=_plain(extras) | {"split": split_info, "backbone": _describe(detector),
+                                          "data": _plain(_data_provenance(c, prep.split))},
                  env=environment(), notes=notes)
     arrays = None
     idx = _example_indices(prep.labels, prep.defects, int(c["save_maps"] or 0))
     if idx and pred.maps is not None:
-        arrays = {"index": np.array(idx), "maps": pred.maps[idx].astype(np.float16),
+        arrays = {"index": np.array(idx), **encode_maps(pred.maps[idx]),
                   "images": (prep.test[idx].permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)}
         if masks is not None:
             arrays["masks"] = masks[idx].astype(np.uint8)
     return store.put(rec, arrays)
+
+
+def _data_provenance(c: dict, split) -> dict:
+    """Where a record's data came from: the data root and the split's fingerprint."""
+    from .data.fingerprint import fingerprint
+
+    root = None if c["dataset"] == "synthetic" else str(c["data_root"] or default_data_root())
+    return {"root": root, "fingerprint": fingerprint(split)}
 
 
 def _describe(detector) -> str | None:

@@ -33,7 +33,25 @@ def iter_embeddings(extractor: Callable[[torch.Tensor], list[torch.Tensor]], ima
     with torch.no_grad():
         for i in progress(range(n_batches), desc=desc):
             batch = images[i * batch_size:(i + 1) * batch_size].to(device)
-            yield post(extractor(batch)).cpu()
+            yield post(padded_call(extractor, batch, batch_size)).cpu()
+
+
+def padded_call(fn: Callable[[torch.Tensor], object], batch: torch.Tensor, size: int):
+    """``fn(batch)`` computed on a batch of exactly ``size`` images (a shorter batch is padded with
+    copies of its last image, the extra outputs dropped): CPU convolutions pick their algorithm by
+    batch shape, so the last, smaller batch would otherwise score identical images differently
+    (float noise that decides AUROC between ties). ``fn`` returns a tensor or a list of tensors."""
+    n = batch.shape[0]
+    if n >= size:
+        return fn(batch)
+    out = fn(pad_batch(batch, size))
+    return [o[:n] for o in out] if isinstance(out, (list, tuple)) else out[:n]
+
+
+def pad_batch(batch: torch.Tensor, size: int) -> torch.Tensor:
+    """``batch [n, ...]`` extended to ``size`` rows with copies of its last row (unchanged if n >= size)."""
+    n = batch.shape[0]
+    return batch if n >= size else torch.cat([batch, batch[-1:].expand(size - n, *batch.shape[1:])])
 
 
 def extract(extractor: Callable[[torch.Tensor], list[torch.Tensor]], images: torch.Tensor, batch_size: int = 16,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from . import DefectbookError
+
 from .utils import progress
 
 
@@ -24,7 +26,10 @@ def covariance(x: torch.Tensor, mean: torch.Tensor, eps: float) -> torch.Tensor:
 def precision_from_covariance(cov: torch.Tensor) -> torch.Tensor:
     """Inverse of SPD matrices ``[..., C, C]`` through a Cholesky factor, in float32 (the ridge keeps
     the condition number small enough; tests check agreement with a float64 NumPy inverse)."""
-    L = torch.linalg.cholesky(cov.float())
+    L, info = torch.linalg.cholesky_ex(cov.float())
+    if bool((info != 0).any()):
+        raise DefectbookError("a covariance is not positive definite (singular features, e.g. constant images): "
+                              "use a larger ridge eps (PaDiM: 0.01)")
     # inverse of the triangular factor, then P = L^-T L^-1: an order of magnitude faster on the CPU
     # than torch.cholesky_inverse for batches of small matrices
     eye = torch.eye(L.shape[-1], dtype=L.dtype).expand_as(L)

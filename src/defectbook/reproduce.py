@@ -2,13 +2,15 @@
 
 Notebook sources are jupytext percent-format files ``notebooks/<group>/<name>.py``; executed
 copies go to ``book/executed/<group>/<name>.ipynb``, which ``_toc.yml`` names. A failing
-notebook does not stop the batch: its partly executed copy (with the error) is kept, the summary
-marks it, and the exit status is non-zero.
+notebook does not stop the batch: its partly executed copy (with the error) is kept beside it as
+``<name>.failed.ipynb``, a good earlier copy is never replaced (else a visible "not executed" page
+takes its place), the summary marks it, and the exit status is non-zero.
 """
 from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import sys
 import tempfile
 import time
@@ -61,19 +63,122 @@ class Outcome:
     error: str = ""
 
 
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def parse_value(text: str):
+    """One ``-p`` value: YAML (numbers, lists, booleans, null), with ``1e3`` read as a number
+    (YAML 1.1 reads it as a string) and an integral exponent form as an int (``1e3`` -> 1000)."""
+    try:
+        v = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise DefectbookError(f"cannot parse value {text!r}: {str(e).splitlines()[0]}") from None
+    if isinstance(v, str) and _NUMBER.match(v.strip()):
+        f = float(v)
+        return int(f) if f.is_integer() and "." not in v else f
+    return v
+
+
 def parse_params(items: list[str] | None) -> dict:
-    """``["KEY=VALUE", ...]`` -> dict, values parsed as YAML (numbers, lists, booleans)."""
+    """``["KEY=VALUE", ...]`` -> dict, values parsed by :func:`parse_value`."""
     out = {}
     for it in items or []:
         if "=" not in it:
             raise DefectbookError(f"parameter {it!r} must look like KEY=VALUE")
         k, v = it.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)
+        if not k.strip().isidentifier():
+            raise DefectbookError(f"parameter name {k.strip()!r} in {it!r} is not a valid name")
+        out[k.strip()] = parse_value(v)
     return out
 
 
+def notebook_parameters(nb: Path) -> dict:
+    """The parameters cell of a notebook source: ``{name: default value}`` (values it cannot evaluate: None)."""
+    import ast
+
+    text = nb.read_text()
+    if 'tags=["parameters"]' not in text:
+        return {}
+    cell = text.split('tags=["parameters"]', 1)[1].split("\n", 1)[-1].split("# %%")[0]
+    out = {}
+    for node in ast.parse(cell).body:
+        if isinstance(node, ast.Assign):
+            for t in node.targets:
+                if isinstance(t, ast.Name):
+                    try:
+                        out[t.id] = ast.literal_eval(node.value)
+                    except ValueError:
+                        out[t.id] = None
+    return out
+
+
+def check_notebook_params(nbs: list[Path], params: dict) -> None:
+    """A :class:`DefectbookError` for a parameter no selected notebook has, or whose value has another
+    type than the notebooks' default (None defaults accept anything; an int is a float too)."""
+    declared = {nb: notebook_parameters(nb) for nb in nbs}
+    for k, v in params.items():
+        having = {nb: d[k] for nb, d in declared.items() if k in d}
+        if not having:
+            known = sorted(set().union(*[d.keys() for d in declared.values()]) - {"profile"})
+            raise DefectbookError(f"unknown parameter {k!r}: no selected notebook has it; known: {', '.join(known)}")
+        for nb, default in having.items():
+            if default is None or v is None:
+                continue
+            num = (int, float)
+            ok = (isinstance(v, bool) == isinstance(default, bool)) and (
+                isinstance(v, type(default)) or (isinstance(default, num) and isinstance(v, num)))
+            if not ok:
+                raise DefectbookError(f"parameter {k}={v!r} should be a {type(default).__name__} like its default "
+                                      f"{default!r} in {nb.parent.name}/{nb.stem}")
+
+
+def is_complete(path: Path) -> bool:
+    """True when ``path`` is an executed notebook whose every code cell ran (an execution count, no
+    papermill exception): an interrupted run leaves cells without one."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception:  # noqa: BLE001 - unreadable or truncated: not complete
+        return False
+    meta = nb.metadata.get("defectbook", {})
+    if meta.get("status") not in (None, "ok") or nb.metadata.get("papermill", {}).get("exception"):
+        return False
+    code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    return bool(code) and all(c.get("execution_count") is not None for c in code)
+
+
+def _status(path: Path) -> str | None:
+    import nbformat
+
+    try:
+        return nbformat.read(path, as_version=4).metadata.get("defectbook", {}).get("status")
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def not_executed_page(path: Path, nb: Path, reason: str) -> None:
+    """Write a one-cell notebook at ``path`` saying, visibly, that ``nb`` was not executed and why."""
+    import nbformat
+
+    name = f"{nb.parent.name}/{nb.stem}"
+    text = PLACEHOLDER.format(title=nb.stem, name=name)
+    if reason:
+        text += f"\n```{{warning}}\nNot executed: {reason}\n```\n"
+    page = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)])
+    page.metadata["defectbook"] = {"status": "not executed", "reason": reason}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(page, path)
+
+
 def execute(nb: Path, out: Path, profile: str, params: dict | None = None, timeout: int | None = None) -> Outcome:
-    """Execute one notebook source with papermill; never raises for a notebook error."""
+    """Execute one notebook source with papermill; never raises for a notebook error.
+
+    The run writes to a temporary file that replaces ``out`` only when every cell completed. A
+    failed or interrupted run (Ctrl-C included, which is then re-raised) keeps its partial copy,
+    marked failed, at ``<name>.failed.ipynb`` beside ``out``; an earlier good ``out`` is kept, and
+    where there is none ``out`` becomes a visible "not executed" page.
+    """
     import jupytext
     import nbformat
     import papermill as pm
@@ -82,6 +187,7 @@ def execute(nb: Path, out: Path, profile: str, params: dict | None = None, timeo
         raise DefectbookError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
     name = f"{nb.parent.name}/{nb.stem}"
     out.parent.mkdir(parents=True, exist_ok=True)
+    failed = out.with_name(f"{out.stem}.failed.ipynb")
     os.environ["DEFECTBOOK_PROGRESS"] = "0"
     os.environ["DEFECTBOOK_BATCH"] = "1"
     t0 = time.perf_counter()
@@ -89,16 +195,43 @@ def execute(nb: Path, out: Path, profile: str, params: dict | None = None, timeo
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / f"{nb.stem}.ipynb"
+        dest = out.parent / f".{out.stem}.running.ipynb"
         nbformat.write(notebook, src)
+        err, interrupted = "", None
         try:
-            pm.execute_notebook(str(src), str(out), parameters={"profile": profile, **(params or {})},
+            pm.execute_notebook(str(src), str(dest), parameters={"profile": profile, **(params or {})},
                                 kernel_name="python3", cwd=str(nb.parent), progress_bar=False,
                                 execution_timeout=timeout, report_mode=False)
-            return Outcome(name, "ok", time.perf_counter() - t0)
+            if not is_complete(dest):
+                err = "the execution ended before every cell ran"
+        except KeyboardInterrupt as e:
+            err, interrupted = "interrupted (KeyboardInterrupt)", e
         except Exception as e:  # noqa: BLE001 - papermill raises PapermillExecutionError and others
             msg = str(e).strip().splitlines()
-            err = next((line for line in reversed(msg) if line.strip()), e.__class__.__name__)
-            return Outcome(name, "FAILED", time.perf_counter() - t0, err[:300])
+            err = next((line for line in reversed(msg) if line.strip()), e.__class__.__name__)[:300]
+        if not err:
+            os.replace(dest, out)
+            failed.unlink(missing_ok=True)
+            return Outcome(name, "ok", time.perf_counter() - t0)
+        _mark_failed(dest, failed, err)
+        if not is_complete(out):
+            not_executed_page(out, nb, f"the last run failed: {err}")
+        if interrupted is not None:
+            raise interrupted
+        return Outcome(name, "FAILED", time.perf_counter() - t0, err)
+
+
+def _mark_failed(partial: Path, failed: Path, err: str) -> None:
+    """Move the partial copy of a failed run to ``failed``, marked failed in its metadata."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(partial, as_version=4)
+    except Exception:  # noqa: BLE001 - never written or truncated by the interruption
+        nb = nbformat.v4.new_notebook()
+    nb.metadata["defectbook"] = {"status": "failed", "error": err}
+    nbformat.write(nb, failed)
+    partial.unlink(missing_ok=True)
 
 
 def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_dir: Path | None = None,
@@ -107,6 +240,7 @@ def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_d
     nbs = discover(only)
     if not nbs:
         raise DefectbookError(f"no notebook matches {only!r}")
+    check_notebook_params(nbs, params or {})
     outcomes = []
     for i, nb in enumerate(nbs, 1):
         print(f"[{i}/{len(nbs)}] {nb.parent.name}/{nb.stem} ({profile}) ...", file=stream, flush=True)
@@ -167,9 +301,9 @@ def build_book(base: Path | None = None, builder: str = "html") -> int:
     for nb in discover(base=base / "notebooks"):
         out = executed_path(nb, base / "book" / "executed")
         if not out.is_file():
-            out.parent.mkdir(parents=True, exist_ok=True)
-            cell = nbformat.v4.new_markdown_cell(PLACEHOLDER.format(title=nb.stem, name=f"{nb.parent.name}/{nb.stem}"))
-            nbformat.write(nbformat.v4.new_notebook(cells=[cell]), out)
+            not_executed_page(out, nb, "")
+        elif not is_complete(out) and _status(out) != "not executed":
+            not_executed_page(out, nb, "its executed copy is incomplete (an interrupted run?)")
     cmd = [sys.executable, "-m", "jupyter_book", "build", str(base), "--builder", builder]
     jb = Path(sys.executable).with_name("jupyter-book")
     if jb.is_file():

@@ -1,7 +1,10 @@
 """The result store: one JSON record per experiment config (keyed by the config's hash), plus an
 optional ``.npz`` of example maps. Writes are atomic (temporary file, then ``os.replace``), and
 the JSON is written last, so a killed batch never leaves a record that looks complete: rerunning
-it redoes only what has no JSON yet.
+it redoes only what has no JSON yet. Each JSON carries a SHA-256 ``checksum`` of its content: a
+record edited by hand, damaged, of the wrong shape or without a checksum is not served (a warning
+names it and :func:`defectbook.experiment.run` recomputes it). Example maps are stored as float16
+scaled per map into [0, 1] (offset and scale kept beside them), so any finite range survives.
 """
 from __future__ import annotations
 
@@ -9,11 +12,13 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+import warnings
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
+from . import DefectbookError
 from .paths import results_dir
 
 
@@ -45,16 +50,22 @@ class Record:
     env: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     store: str | None = None
+    checksum: str | None = None
 
     def maps(self) -> dict[str, np.ndarray]:
-        """Example test images ``[K,H,W,3]`` uint8, masks ``[K,H,W]``, maps ``[K,H,W]``, ``index`` [K]."""
+        """Example test images ``[K,H,W,3]`` uint8, masks ``[K,H,W]``, maps ``[K,H,W]`` float32, ``index`` [K]."""
         if not self.store:
             return {}
         p = Path(self.store) / f"{self.key}.npz"
         if not p.is_file():
             return {}
-        with np.load(p) as z:
-            return {k: z[k] for k in z.files}
+        try:
+            with np.load(p) as z:
+                out = {k: z[k] for k in z.files}
+        except Exception as e:  # noqa: BLE001 - zipfile.BadZipFile and friends
+            raise DefectbookError(f"maps file {p} is damaged ({e.__class__.__name__}): delete it and rerun the "
+                                  f"experiment with force=True (defectbook evaluate --force)") from None
+        return decode_maps(out)
 
     @property
     def peak_memory_mb(self) -> float | None:
@@ -71,13 +82,23 @@ class Store:
         return self.root / f"{key}.json"
 
     def get(self, key: str) -> Record | None:
+        """The record of ``key``; None when absent, or when damaged (unreadable, wrong shape, checksum
+        missing or wrong: a warning names the file; :func:`~defectbook.experiment.run` recomputes it)."""
         p = self.path(key)
         if not p.is_file():
             return None
         try:
             data = json.loads(p.read_text())
-        except (json.JSONDecodeError, OSError):
-            return None  # unreadable: treated as absent and recomputed
+        except (json.JSONDecodeError, OSError, UnicodeDecodeError):
+            return _refused(p, "is not readable JSON")
+        names = {f.name for f in fields(Record)} - {"store"}
+        required = {f.name for f in fields(Record) if f.default is f.default_factory is MISSING}
+        if not isinstance(data, dict) or not required <= data.keys() or not data.keys() <= names:
+            return _refused(p, "does not have the shape of a record")
+        if data.get("checksum") is None:
+            return _refused(p, "has no checksum (written by an older version or by hand)")
+        if data["checksum"] != record_checksum(data):
+            return _refused(p, "fails its checksum (edited by hand or damaged)")
         data["store"] = str(self.root)
         return Record(**data)
 
@@ -88,6 +109,8 @@ class Store:
         record.store = str(self.root)
         payload = asdict(record)
         payload.pop("store")
+        payload = json.loads(json.dumps(payload, default=_jsonable))  # what is written is what is checksummed
+        payload["checksum"] = record.checksum = record_checksum(payload)
         _atomic_write(self.path(record.key), lambda f: f.write(json.dumps(payload, indent=1, default=_jsonable)), "w")
         return record
 
@@ -96,6 +119,44 @@ class Store:
 
     def __len__(self) -> int:
         return len(self.keys())
+
+
+def record_checksum(payload: dict) -> str:
+    """SHA-256 of a record's JSON content (every field but ``checksum`` and ``store``; key order ignored)."""
+    body = {k: v for k, v in payload.items() if k not in ("checksum", "store")}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=_jsonable).encode()).hexdigest()
+
+
+def _refused(path: Path, why: str) -> None:
+    warnings.warn(f"record {path} {why}: not used; it is recomputed on the next run", stacklevel=3)
+    return None
+
+
+def encode_maps(maps: np.ndarray) -> dict[str, np.ndarray]:
+    """Anomaly maps ``[K, H, W]`` -> ``maps`` float16 in [0, 1] with ``maps_offset``/``maps_scale`` ``[K]``
+    float64 (``map = maps * scale + offset``): float16 holds any finite range this way (a plain cast
+    overflows above 65504 and flattens small ranges). Non-finite values are an error."""
+    m = np.asarray(maps, dtype=np.float64)
+    if not np.isfinite(m).all():
+        bad = int((~np.isfinite(m)).sum())
+        raise DefectbookError(f"{bad} anomaly-map values are NaN or infinite: the detector diverged "
+                              f"(check its parameters, e.g. learning rate or eps); nothing was stored")
+    flat = m.reshape(len(m), -1)
+    lo = flat.min(1) if flat.size else np.zeros(len(m))
+    scale = (flat.max(1) - lo) if flat.size else np.ones(len(m))
+    scale = np.where(scale > 0, scale, 1.0)
+    enc = ((m - lo[:, None, None]) / scale[:, None, None]).astype(np.float16)
+    return {"maps": enc, "maps_offset": lo, "maps_scale": scale}
+
+
+def decode_maps(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Inverse of :func:`encode_maps` inside a maps dict (older files without a scale pass through)."""
+    if "maps_scale" not in arrays:
+        return arrays
+    out = dict(arrays)
+    sc, off = out.pop("maps_scale"), out.pop("maps_offset")
+    out["maps"] = (out["maps"].astype(np.float64) * sc[:, None, None] + off[:, None, None]).astype(np.float32)
+    return out
 
 
 def _jsonable(o):

@@ -32,6 +32,9 @@ class Sample:
     defect: str = "good"
     mask: Path | None = None
     category: str = ""
+    #: None: the mask must hold two values, {0, 1} or {0, 255}; an int: a pixel is a defect where the
+    #: mask is above it (for datasets with anti-aliased masks, e.g. MTD: the loader records it)
+    mask_threshold: int | None = None
 
 
 @dataclass
@@ -61,28 +64,83 @@ class Split:
         return np.array([s.label for s in self.test], dtype=np.int64)
 
 
+#: PIL modes converted to RGB by PIL itself (palette, alpha, CMYK, ... are handled correctly)
+_RGB_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "RGBa", "La", "CMYK", "YCbCr", "LAB", "HSV")
+
+
+def _to_8bit(arr: np.ndarray, path: Path, mode: str) -> np.ndarray:
+    """Integer/float pixel array with a range above 8 bits -> uint8 in the same relative range."""
+    if mode.startswith("I;16") or (mode == "I" and arr.min() >= 0 and arr.max() <= 65535):
+        return np.round(arr.astype(np.float64) / 257.0).astype(np.uint8)     # 16-bit: 0..65535 -> 0..255
+    if mode == "F" and np.isfinite(arr).all() and arr.min() >= 0 and arr.max() <= 1:
+        return np.round(arr.astype(np.float64) * 255.0).astype(np.uint8)     # float image in [0, 1]
+    raise DefectbookError(f"cannot read image {path}: mode {mode} with values in [{arr.min()}, {arr.max()}] is not "
+                          f"supported; convert it to 8- or 16-bit grayscale or RGB")
+
+
 def read_image(path: Path) -> Image.Image:
-    """Open an image as RGB; a clear error if it cannot be read."""
+    """Open an image as 8-bit RGB; a clear error if it cannot be read.
+
+    16-bit images (``I;16``, ``I``) keep their real range (scaled by 1/257); float images (``F``)
+    must lie in [0, 1]; other modes PIL does not convert faithfully are rejected.
+    """
     try:
         with Image.open(path) as im:
-            return im.convert("RGB")
-    except (UnidentifiedImageError, OSError) as e:
+            if im.mode in _RGB_MODES:
+                return im.convert("RGB")
+            if im.mode.startswith("I") or im.mode == "F":
+                arr = np.asarray(im)
+                return Image.fromarray(_to_8bit(arr, path, im.mode)).convert("RGB")
+            raise DefectbookError(f"cannot read image {path}: unsupported image mode {im.mode}; "
+                                  f"convert it to 8- or 16-bit grayscale or RGB")
+    except (UnidentifiedImageError, OSError, ValueError) as e:
         raise DefectbookError(f"cannot read image {path}: {e.__class__.__name__}") from None
 
 
-def read_mask(path: Path | None, size: tuple[int, int]) -> np.ndarray:
-    """Binary mask ``[H, W]`` (uint8 0/1) for an image of PIL ``size`` (W, H); zeros if ``path`` is None."""
+def mask_array(path: Path, threshold: int | None = None) -> np.ndarray:
+    """Pixel mask ``[H, W]`` uint8 in {0, 1} read from ``path``.
+
+    Without ``threshold`` the file must be binary: values {0, 1} or {0, 255} (or {0, 65535} at
+    16 bits, a bilevel or one-channel image); anything else is an error naming the file. With
+    ``threshold`` a pixel is a defect where the (8-bit) mask is above it.
+    """
+    try:
+        with Image.open(path) as im:
+            mode = im.mode
+            arr = np.asarray(im)
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise DefectbookError(f"cannot read mask {path}: {e.__class__.__name__}") from None
+    if arr.ndim == 3:  # RGB(A) mask: usable only when its colour channels agree
+        if not (arr[..., :3] == arr[..., :1]).all():
+            raise DefectbookError(f"mask {path} is a colour image with differing channels; save it as one-channel 0/255")
+        arr = arr[..., 0]
+    if arr.dtype == bool:
+        return arr.astype(np.uint8)
+    if mode.startswith("I;16") or (mode == "I" and arr.max() > 255):
+        arr = arr.astype(np.float64) / 257.0
+    if threshold is not None:
+        return (arr > threshold).astype(np.uint8)
+    values = np.unique(arr)
+    top = values.max() if values.size else 0
+    if not (set(values.tolist()) <= {0, 1} or set(values.tolist()) <= {0, 255}):
+        shown = ", ".join(str(v) for v in values[:6].tolist()) + (", ..." if values.size > 6 else "")
+        raise DefectbookError(f"mask {path} is not binary (values {shown}); masks must hold {{0, 1}} or {{0, 255}}: "
+                              f"binarise it, or give the loader an explicit mask threshold")
+    return (arr > 0).astype(np.uint8) if top else np.zeros(arr.shape, np.uint8)
+
+
+def read_mask(path: Path | None, size: tuple[int, int], threshold: int | None = None) -> np.ndarray:
+    """Binary mask ``[H, W]`` (uint8 0/1) for an image of PIL ``size`` (W, H); zeros if ``path`` is None.
+
+    See :func:`mask_array` for the values accepted and ``threshold``.
+    """
     w, h = size
     if path is None:
         return np.zeros((h, w), dtype=np.uint8)
-    try:
-        with Image.open(path) as im:
-            m = np.asarray(im.convert("L"))
-    except (UnidentifiedImageError, OSError) as e:
-        raise DefectbookError(f"cannot read mask {path}: {e.__class__.__name__}") from None
+    m = mask_array(path, threshold)
     if m.shape != (h, w):
         raise DefectbookError(f"mask {path} is {m.shape[1]}x{m.shape[0]} but its image is {w}x{h}")
-    return (m > 127).astype(np.uint8) if m.max() > 1 else (m > 0).astype(np.uint8)
+    return m
 
 
 def load_images(samples: Sequence[Sample], transform: Callable[[Image.Image], torch.Tensor]) -> torch.Tensor:
@@ -100,7 +158,7 @@ def load_masks(samples: Sequence[Sample], transform: Callable[[Image.Image], tor
     """
     out = []
     for s in samples:
-        m = Image.fromarray(read_mask(s.mask, image_size(s.path)) * 255)
+        m = Image.fromarray(read_mask(s.mask, image_size(s.path), s.mask_threshold) * 255)
         out.append((transform(m)[0] > 0.5).float())
     return torch.stack(out)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from .. import DefectbookError
-from .base import Split
+from .base import Split, mask_array, read_image
 
 
 def _verify(split: Split, full: bool) -> tuple[int, list[str]]:
@@ -35,6 +35,24 @@ def _verify(split: Split, full: bool) -> tuple[int, list[str]]:
             continue
         if msize != size:
             problems.append(f"mask {s.mask} is {msize[0]}x{msize[1]} but its image is {size[0]}x{size[1]}")
+        elif full:
+            try:
+                mask_array(s.mask, s.mask_threshold)
+            except DefectbookError as e:
+                problems.append(str(e))
+    if full:  # modes read_image rejects (e.g. CMYK-less exotic modes, float images out of [0, 1])
+        unreadable = {p.split(" ")[2] for p in problems if p.startswith("unreadable image ")}
+        for s in split.train + split.test:
+            if str(s.path) in unreadable:
+                continue
+            try:
+                read_image(s.path)
+            except DefectbookError as e:
+                problems.append(str(e))
+    if not any(s.label for s in split.test):
+        problems.append("the test set has no defective images: AUROC is undefined and no fit on it can be evaluated")
+    if all(s.label for s in split.test):
+        problems.append("the test set has no defect-free images: AUROC is undefined")
     return n_masks, problems
 
 

@@ -33,7 +33,7 @@ def _cmd_fetch(a) -> int:
     from .fetch import fetch
 
     root = a.root if a.root else resolve_root(None)
-    print(f"dataset in {fetch(a.name, root, keep_archive=a.keep_archive)}")
+    print(f"dataset in {fetch(a.name, root, keep_archive=a.keep_archive, allow_unverified=a.allow_unverified)}")
     return 0
 
 
@@ -69,6 +69,8 @@ def add_data_parser(subparsers) -> argparse.ArgumentParser:
     f.add_argument("name", choices=list(SOURCES))
     f.add_argument("--root", default=None, help="data root (default: $DEFECTBOOK_DATA)")
     f.add_argument("--keep-archive", action="store_true")
+    f.add_argument("--allow-unverified", action="store_true",
+                   help="download archives that have no pinned checksum (MTD, DAGM); they are reported UNVERIFIED")
     f.set_defaults(func=_cmd_fetch)
 
     c = sub.add_parser("check", help="report the datasets found under a folder and what is wrong")

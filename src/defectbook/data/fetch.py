@@ -1,7 +1,7 @@
 """Download the public datasets into a data root (``defectbook data fetch NAME --root ROOT``).
 
-Never run by the tests. Archives are verified against a SHA-256 where one is known; otherwise the
-download is reported as unverified. MVTec AD is licensed CC BY-NC-SA 4.0 (non-commercial); MTD
+Never run by the tests. Archives are verified against a SHA-256 where one is pinned; one without
+is downloaded only with ``allow_unverified`` (``--allow-unverified``) and reported UNVERIFIED. MVTec AD is licensed CC BY-NC-SA 4.0 (non-commercial); MTD
 asks to be cited; DAGM 2007 is CC BY 4.0 (Zenodo record 12750201).
 """
 from __future__ import annotations
@@ -119,14 +119,22 @@ def _extract(archive: Path, into: Path) -> None:
         raise DefectbookError(f"do not know how to extract {archive.name}")
 
 
-def fetch(name: str, root, keep_archive: bool = False) -> Path:
+def fetch(name: str, root, keep_archive: bool = False, allow_unverified: bool = False) -> Path:
     """Download, verify and extract dataset ``name`` (``mtd``, ``mvtec``, ``dagm``) under ``root``.
 
-    Returns the dataset folder (``root/mtd``, ``root/mvtec`` or ``root/dagm``).
+    Archives without a pinned SHA-256 (MTD: a GitHub branch archive that changes with the branch;
+    DAGM: Zenodo files whose checksums are not pinned here) are refused unless ``allow_unverified``;
+    then each is reported UNVERIFIED with the SHA-256 it had. Returns the dataset folder
+    (``root/mtd``, ``root/mvtec`` or ``root/dagm``).
     """
     if name not in SOURCES:
         raise DefectbookError(f"unknown dataset to fetch {name!r}; known: {', '.join(SOURCES)}")
     src = SOURCES[name]
+    unpinned = [a.filename for a in src.archives if a.sha256 is None]
+    if unpinned and not allow_unverified:
+        raise DefectbookError(f"{src.name}: no pinned checksum for {unpinned[0]}"
+                              f"{f' (and {len(unpinned) - 1} more)' if len(unpinned) > 1 else ''}, so the download "
+                              f"cannot be verified; rerun with --allow-unverified to download it anyway")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     target = root / src.target
@@ -140,7 +148,7 @@ def fetch(name: str, root, keep_archive: bool = False) -> Path:
         if verify(dest, a.sha256):
             print(f"{a.filename}: sha256 verified")
         else:
-            print(f"{a.filename}: no published checksum, archive unverified (sha256 {sha256_of(dest)})")
+            print(f"{a.filename}: UNVERIFIED download (no pinned checksum; it has sha256 {sha256_of(dest)})")
         staging = downloads / f"extract-{name}"
         shutil.rmtree(staging, ignore_errors=True)
         _extract(dest, staging)

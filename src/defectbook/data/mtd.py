@@ -24,6 +24,8 @@ FREE = "MT_Free"
 DEFECT_DIRS = ("MT_Blowhole", "MT_Break", "MT_Crack", "MT_Fray", "MT_Uneven")
 PAPER_LIST = "differnet_train_filenames.txt"
 SPLITS = ("paper", "random")
+#: MTD's masks are anti-aliased (0..255): a pixel is a defect above this value (recorded in the split info)
+MASK_THRESHOLD = 127
 
 
 def find_mtd(root: Path | str) -> Path:
@@ -90,9 +92,9 @@ def load_mtd(root: Path | str, split: str = "paper", seed: int = 0, train_ratio:
             m = p.with_suffix(".png")
             if not m.is_file():
                 raise DefectbookError(f"missing mask for {p}: expected {m}")
-            test.append(Sample(p, 1, kind, m, "mtd"))
+            test.append(Sample(p, 1, kind, m, "mtd", MASK_THRESHOLD))
         counts[kind] = len(imgs)
     info = {"name": "mtd", "dataset": "mtd", "category": "mtd", "root": str(base), **info_split,
             "n_train": len(train), "n_test_good": len(test) - sum(counts.values()), "n_defective": sum(counts.values()),
-            "defects": counts, "note": "grayscale images of varying sizes"}
+            "defects": counts, "note": "grayscale images of varying sizes", "mask_threshold": MASK_THRESHOLD}
     return Split(train, test, True, info)

@@ -32,7 +32,28 @@ def build(name: str, **params) -> Detector:
     if name not in REGISTRY:
         raise DefectbookError(f"unknown method {name!r}; known: {', '.join(sorted(REGISTRY))}")
     module, cls = REGISTRY[name].split(":")
-    return getattr(importlib.import_module(module), cls)(**params)
+    klass = getattr(importlib.import_module(module), cls)
+    known = parameter_names(klass)
+    unknown = sorted(set(params) - known) if known is not None else []
+    if unknown:
+        raise DefectbookError(f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for method "
+                              f"{name!r}; known: {', '.join(sorted(known))}")
+    return klass(**params)
+
+
+def parameter_names(klass) -> set[str] | None:
+    """Names ``klass(**params)`` accepts (following ``**kw`` up the base classes); None if open-ended."""
+    import inspect
+
+    names: set[str] = set()
+    for k in klass.__mro__:
+        if "__init__" not in vars(k):
+            continue
+        sig = inspect.signature(vars(k)["__init__"])
+        names |= {n for n, p in sig.parameters.items() if n != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+        if not any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values()):
+            return names
+    return None
 
 
 __all__ = ["Detector", "Prediction", "RECORD_VERSIONS", "REGISTRY", "build"]

@@ -23,8 +23,9 @@ from torch import nn
 
 from .. import DefectbookError
 from ..losses import ssim_loss, ssim_map
+from ..features import pad_batch
 from ..utils import progress, resolve_device
-from .base import Detector, Prediction, batches
+from .base import Detector, Prediction, check_params, batches
 
 DISTANCES = ("mse", "ssim", "pd", "mse*pd")
 
@@ -64,6 +65,9 @@ class ReconstructionDetector(Detector):
     def __init__(self, epochs: int = 100, batch_size: int = 16, lr: float = 1e-4, lr_disc: float = 4e-4,
                  augment: bool = True, distance: str = "mse", pooling: str = "max", perceptual_net: str = "auto",
                  sigma: float = 0.0, seed: int = 0, device: str | None = "cpu", max_steps: int | None = None):
+        check_params(getattr(self, "name", "autoencoder"), epochs=(epochs, "int>=1"), batch_size=(batch_size, "int>=1"),
+                     lr=(lr, "float>0"), lr_disc=(lr_disc, "float>0"), sigma=(sigma, "float>=0"), seed=(seed, "int"),
+                     max_steps=(max_steps, "int>=1?"))
         if distance not in DISTANCES:
             raise DefectbookError(f"unknown distance {distance!r}; known: {', '.join(DISTANCES)}")
         if pooling not in ("max", "mean"):
@@ -182,10 +186,11 @@ class ReconstructionDetector(Detector):
     def _predict(self, images: torch.Tensor) -> Prediction:
         maps, mse = [], []
         for x in progress(list(batches(images, self.batch_size)), desc=f"{self.name} predict"):
+            n, x = x.shape[0], pad_batch(x, self.batch_size)  # a full batch always: scores free of batch position
             recon = self.reconstruct(x)
-            maps.append(self.distance_map(x, recon))
+            maps.append(self.distance_map(x, recon)[:n])
             if self.distance != "mse":
-                mse.append(self.distance_map(x, recon, "mse"))
+                mse.append(self.distance_map(x, recon, "mse")[:n])
         maps = torch.cat(maps)
         flat = maps.flatten(1)
         self.last_scores_ = {"max": flat.amax(1).tolist(), "mean": flat.mean(1).tolist()}
@@ -277,6 +282,7 @@ class AutoEncoder(ReconstructionDetector):
                  distance: str | None = None, **kw):
         if loss not in ("l2", "ssim"):
             raise DefectbookError(f"AutoEncoder loss must be 'l2' or 'ssim', got {loss!r}")
+        check_params(f"ae-{loss}", latent=(latent, "int>=1"), width=(width, "float>0"))
         super().__init__(epochs=epochs, distance=distance or ("mse" if loss == "l2" else "ssim"), **kw)
         self.loss, self.latent, self.width = loss, int(latent), width
         self.name = f"ae-{loss}"

@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -73,3 +74,49 @@ def batches(images: torch.Tensor, batch_size: int) -> Iterator[torch.Tensor]:
     """Consecutive slices of ``images`` of at most ``batch_size``."""
     for i in range(0, images.shape[0], batch_size):
         yield images[i : i + batch_size]
+
+
+_RULE = re.compile(r"^(?P<kind>int|float)(?:(?P<op>>=|>|<=|<)(?P<v>[-+.\deE]+)|(?P<lb>[\[(])(?P<a>[-+.\deE]+),(?P<b>[-+.\deE]+)(?P<rb>[\])]))?(?P<none>\?)?$")
+
+
+def check_params(method: str, **specs: tuple) -> None:
+    """Validate detector parameters: ``name=(value, rule)``; a :class:`DefectbookError` naming the
+    parameter and its domain for the first value outside it.
+
+    ``rule``: ``int`` or ``float`` (a finite number; an int is a float too, a bool is neither),
+    optionally followed by a bound (``>=1``, ``>0``, ``<1``) or an interval (``(0,1]``, ``[0,1)``),
+    then ``?`` when None is allowed, e.g. ``check_params("padim", d=(d, "int>=1?"), eps=(eps, "float>0"))``.
+    """
+    import math
+    import numbers
+
+    for name, (value, rule) in specs.items():
+        m = _RULE.match(rule)
+        if m is None:  # pragma: no cover - a programming error
+            raise ValueError(f"bad rule {rule!r}")
+        kind, ok = m["kind"], True
+        if value is None:
+            ok = bool(m["none"])
+        elif isinstance(value, bool) or not isinstance(value, numbers.Real):
+            ok = False
+        elif kind == "int" and not isinstance(value, numbers.Integral):
+            ok = False
+        elif not math.isfinite(float(value)):
+            ok = False
+        elif m["op"]:
+            v = float(m["v"])
+            ok = {">=": value >= v, ">": value > v, "<=": value <= v, "<": value < v}[m["op"]]
+        elif m["lb"]:
+            a, b = float(m["a"]), float(m["b"])
+            ok = (value >= a if m["lb"] == "[" else value > a) and (value <= b if m["rb"] == "]" else value < b)
+        if not ok:
+            what = "an integer" if kind == "int" else "a number"
+            dom = f" {m['op']} {m['v']}" if m["op"] else (f" in {m['lb']}{m['a']}, {m['b']}{m['rb']}" if m["lb"] else "")
+            raise DefectbookError(f"{method}: parameter {name} must be {what}{dom}{' or None' if m['none'] else ''}, "
+                                  f"got {value!r}")
+
+
+def check_choice(method: str, name: str, value, choices) -> None:
+    """A :class:`DefectbookError` unless ``value`` is one of ``choices``."""
+    if value not in tuple(choices):
+        raise DefectbookError(f"{method}: parameter {name} must be one of {', '.join(map(repr, choices))}, got {value!r}")

@@ -41,10 +41,10 @@ import torch.nn.functional as F
 
 from .. import DefectbookError
 from ..backbones import FeatureExtractor
-from ..features import gaussian_blur
+from ..features import gaussian_blur, padded_call
 from ..flows import coupling_flow, flow_loss, n_parameters, nll
 from ..utils import progress, resolve_device
-from .base import Detector, Prediction
+from .base import Detector, Prediction, check_params
 
 
 def rotation_angles(n: int) -> list[float]:
@@ -139,7 +139,7 @@ class MultiTransformFeatures:
                 pick = lambda v: v[sl].to(self.device) if torch.is_tensor(v) else v  # noqa: E731
                 x = self.apply(images[sl].to(self.device), pick(tf["angle"]), pick(tf.get("brightness")),
                                pick(tf.get("contrast")))
-                out[sl, t] = self(x).cpu()
+                out[sl, t] = padded_call(self, x, bs).cpu()   # every image in a batch of bs: position-free
         self._remember(key, out)
         if disk is not None:
             disk.parent.mkdir(parents=True, exist_ok=True)
@@ -215,6 +215,13 @@ class DifferNet(Detector):
                  train_bank: int | None = None, standardize: bool = True, test_transforms: int = 64,
                  localize: bool = False, localize_transforms: int = 4, sigma: float = 4.0, snapshots: int = 0,
                  feature_batch: int = 16, seed: int = 0, device: str | None = "cpu"):
+        check_params("differnet", n_blocks=(n_blocks, "int>=1"), width=(width, "int>=1"),
+                     hidden_layers=(hidden_layers, "int>=1"), clamp=(clamp, "float>0"), epochs=(epochs, "int>=1"),
+                     batch_size=(batch_size, "int>=1"), lr=(lr, "float>0"), weight_decay=(weight_decay, "float>=0"),
+                     jitter=(jitter, "float[0,1)"), train_bank=(train_bank, "int>=1?"),
+                     test_transforms=(test_transforms, "int>=1"), localize_transforms=(localize_transforms, "int>=1"),
+                     sigma=(sigma, "float>=0"), snapshots=(snapshots, "int>=0"), feature_batch=(feature_batch, "int>=1"),
+                     seed=(seed, "int"))
         self.backbone, self.layer, self.weights, self.scales = backbone, layer, weights, list(scales)
         self.n_blocks, self.width, self.hidden_layers, self.clamp = n_blocks, width, hidden_layers, clamp
         self.epochs, self.batch_size, self.lr, self.weight_decay = int(epochs), int(batch_size), lr, weight_decay

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import DefectbookError
-from .base import Detector, Prediction
+from .base import Detector, Prediction, check_params
 
 
 def resize_images(images: torch.Tensor, size: int | None) -> torch.Tensor:
@@ -35,6 +35,12 @@ class SizeEnsemble(Detector):
     name = "ensemble"
 
     def __init__(self, method: str = "npad", sizes: Sequence[int | None] = (224, 336), **params):
+        for s in sizes or ():
+            check_params("ensemble", sizes=(s, "int>=1?"))
+        if method != self.name:
+            from . import build
+
+            build(method, **params)  # the members' parameters are checked now, not at fit
         if not sizes:
             raise DefectbookError("ensemble: give at least one image size")
         if method == self.name:

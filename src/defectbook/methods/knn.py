@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .. import DefectbookError
-from .base import Detector, Prediction
+from .base import Detector, Prediction, check_params
 from .differnet import MultiTransformFeatures, identity_transforms, random_transforms, rotation_angles
 
 
@@ -32,6 +32,8 @@ class _FeatureBaseline(Detector):
                  scales: Sequence[float] = (1.0, 0.5, 0.25), train_transforms: bool = True, jitter: float = 0.0,
                  train_bank: int = 8, test_transforms: int = 64, feature_batch: int = 16, seed: int = 0,
                  device: str | None = "cpu"):
+        check_params(self.name, jitter=(jitter, "float[0,1)"), train_bank=(train_bank, "int>=1"),
+                     test_transforms=(test_transforms, "int>=1"), feature_batch=(feature_batch, "int>=1"), seed=(seed, "int"))
         self.backbone, self.layer, self.weights, self.scales = backbone, layer, weights, list(scales)
         self.train_transforms, self.jitter, self.train_bank = train_transforms, float(jitter), int(train_bank)
         self.test_transforms, self.feature_batch, self.seed, self.device = int(test_transforms), feature_batch, seed, device
@@ -69,6 +71,7 @@ class NearestNeighbor(_FeatureBaseline):
     name = "knn"
 
     def __init__(self, pca: int | None = 64, **kw):
+        check_params("knn", pca=(pca, "int>=1?"))
         super().__init__(**kw)
         self.pca = pca
 
@@ -99,6 +102,9 @@ class OCSVM(_FeatureBaseline):
     name = "ocsvm"
 
     def __init__(self, nu: float = 0.5, gamma: str | float = "scale", pca: int | None = None, **kw):
+        check_params("ocsvm", nu=(nu, "float(0,1]"), pca=(pca, "int>=1?"))
+        if gamma not in ("scale", "auto"):
+            check_params("ocsvm", gamma=(gamma, "float>0"))
         super().__init__(**kw)
         if not 0 < nu <= 1:
             raise DefectbookError(f"ocsvm: nu must be in (0, 1], got {nu}")

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import DefectbookError
+from .base import check_params
 from .autoencoders import ReconstructionDetector, check_divisible
 
 
@@ -80,6 +81,8 @@ class MemAE(ReconstructionDetector):
 
     def __init__(self, slots: int = 128, latent: int = 256, shrink: float = 0.0025, entropy_weight: float = 0.0002,
                  width: float = 1.0, epochs: int = 200, **kw):
+        check_params("memae", slots=(slots, "int>=1"), latent=(latent, "int>=1"), shrink=(shrink, "float[0,1)"),
+                     entropy_weight=(entropy_weight, "float>=0"), width=(width, "float>0"))
         if not 0 <= shrink < 1:
             raise DefectbookError(f"MemAE shrink threshold must be in [0, 1), got {shrink}")
         super().__init__(epochs=epochs, **kw)

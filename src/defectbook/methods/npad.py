@@ -33,7 +33,7 @@ from ..gaussian import (mahalanobis_packed, moments, neighbour_weights, packed_p
                         unpack_symmetric, weighted_gaussians)
 from ..memory import kmeans, kmeans_two_level, nearest
 from ..utils import progress, resolve_device
-from .base import Detector, Prediction
+from .base import Detector, Prediction, check_params
 
 CHANNEL_RULES = ("fewest_zeros", "most_zeros", "random")
 #: The switch sets of the paper's Table 3 (A: weighted Gaussians, B: aggregated features, C: neighbour-min,
@@ -135,6 +135,12 @@ class NPad(Detector):
                  image_map: str = "weighted", shift: int = 4, shift_mode: str = "axes", sigma: float = 4.0,
                  seed: int = 0, batch_size: int = 16, score_batch: int = 64, unpack_limit_mb: float = 512,
                  device: str | None = "cpu"):
+        check_params("npad", d=(d, "int>=1?"), train_radius=(train_radius, "int>=0"), infer_radius=(infer_radius, "int>=0"),
+                     agg_radius=(agg_radius, "int>=0?"), beta=(beta, "float>0"), eps=(eps, "float>0"),
+                     ddof=(ddof, "int[0,1]"), kmeans_ratio=(kmeans_ratio, "float(0,1]"), kmeans_iters=(kmeans_iters, "int>=1"),
+                     topk=(topk, "float>0"), shift=(shift, "int>=0"), sigma=(sigma, "float>=0"), seed=(seed, "int"),
+                     batch_size=(batch_size, "int>=1"), score_batch=(score_batch, "int>=1"),
+                     unpack_limit_mb=(unpack_limit_mb, "float>0"))
         if not (use_weighted or use_aggregated):
             raise DefectbookError("npad needs at least one of use_weighted (A) and use_aggregated (B)")
         if weighting not in WEIGHTINGS:

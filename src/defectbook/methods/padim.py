@@ -16,7 +16,7 @@ from ..backbones import FeatureExtractor
 from ..features import iter_embeddings, select_channels, to_image_maps
 from ..gaussian import PixelGaussians
 from ..utils import resolve_device
-from .base import Detector, Prediction
+from .base import Detector, Prediction, check_params
 
 
 class PaDiM(Detector):
@@ -32,6 +32,8 @@ class PaDiM(Detector):
     def __init__(self, backbone: str = "efficientnet_lite0", layers: Sequence[str] = ("layer1", "layer2", "layer3"),
                  weights: str | None = None, d: int | None = 100, eps: float = 0.01, sigma: float = 4.0,
                  seed: int = 0, batch_size: int = 16, device: str | None = "cpu"):
+        check_params("padim", d=(d, "int>=1?"), eps=(eps, "float>0"), sigma=(sigma, "float>=0"),
+                     seed=(seed, "int"), batch_size=(batch_size, "int>=1"))
         self.backbone, self.layers, self.weights = backbone, tuple(layers), weights
         self.d, self.eps, self.sigma, self.seed = d, eps, sigma, seed
         self.batch_size, self.device = batch_size, device

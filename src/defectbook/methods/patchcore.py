@@ -22,7 +22,7 @@ from ..backbones import FeatureExtractor
 from ..features import iter_embeddings, local_average, to_image_maps
 from ..memory import greedy_coreset, nearest
 from ..utils import resolve_device
-from .base import Detector, Prediction
+from .base import Detector, Prediction, check_params
 
 
 def patch_features(maps: list[torch.Tensor], patch_size: int = 3, target_dim: int | None = 1024) -> torch.Tensor:
@@ -70,6 +70,10 @@ class PatchCore(Detector):
                  weights: str | None = None, patch_size: int = 3, target_dim: int | None = 1024,
                  coreset_ratio: float = 0.1, proj_dim: int | None = 128, num_neighbors: int = 9, sigma: float = 4.0,
                  seed: int = 0, batch_size: int = 16, device: str | None = "cpu"):
+        check_params("patchcore", patch_size=(patch_size, "int>=1"), target_dim=(target_dim, "int>=1?"),
+                     coreset_ratio=(coreset_ratio, "float(0,1]"), proj_dim=(proj_dim, "int>=1?"),
+                     num_neighbors=(num_neighbors, "int>=1"), sigma=(sigma, "float>=0"), seed=(seed, "int"),
+                     batch_size=(batch_size, "int>=1"))
         if not 0 < coreset_ratio <= 1:
             raise DefectbookError(f"coreset_ratio must be in (0, 1], got {coreset_ratio}")
         self.backbone, self.layers, self.weights = backbone, tuple(layers), weights

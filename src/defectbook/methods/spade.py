@@ -17,7 +17,7 @@ from ..backbones import FeatureExtractor
 from ..features import concat_layers, iter_embeddings, to_image_maps
 from ..memory import nearest
 from ..utils import resolve_device
-from .base import Detector, Prediction
+from .base import Detector, Prediction, check_params
 
 
 class SPADE(Detector):
@@ -29,6 +29,8 @@ class SPADE(Detector):
     def __init__(self, backbone: str = "efficientnet_lite0", layers: Sequence[str] = ("layer1", "layer2", "layer3"),
                  global_layer: str = "layer4", weights: str | None = None, k_images: int = 50, k_pixels: int = 1,
                  sigma: float = 4.0, seed: int = 0, batch_size: int = 16, device: str | None = "cpu"):
+        check_params("spade", k_images=(k_images, "int>=1"), k_pixels=(k_pixels, "int>=1"), sigma=(sigma, "float>=0"),
+                     seed=(seed, "int"), batch_size=(batch_size, "int>=1"))
         self.backbone, self.layers, self.global_layer, self.weights = backbone, tuple(layers), global_layer, weights
         self.k_images, self.k_pixels, self.sigma = k_images, k_pixels, sigma
         self.seed, self.batch_size, self.device = seed, batch_size, device

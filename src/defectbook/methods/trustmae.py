@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import DefectbookError
+from .base import check_params
 from ..backbones import FeatureExtractor
 from ..losses import feature_matching, hinge_d_loss, hinge_g_loss, ssim_loss
 from .autoencoders import ReconstructionDetector, check_divisible
@@ -201,6 +202,15 @@ class TrustMAE(ReconstructionDetector):
                  lambda_gan: float = 1.0, lambda_feat: float = 10.0, lambda_margin: float = 0.1,
                  lambda_trust: float = 1.0, feature_net: str | None = "vgg19", feature_weights: str | None = None,
                  disc_width: int = 32, disc_layers: int = 6, epochs: int = 100, distance: str | None = None, **kw):
+        check_params("trustmae", width=(width, "int>=1"), latent=(latent, "int>=1"), n_down=(n_down, "int>=1"),
+                     slots=(slots, "int>=1"), k=(k, "int>=1"), delta1=(delta1, "float>0?"), delta2=(delta2, "float>0"),
+                     margin=(margin, "float>=0"), lambda_rec=(lambda_rec, "float>=0"), lambda_ssim=(lambda_ssim, "float>=0"),
+                     lambda_vgg=(lambda_vgg, "float>=0"), lambda_gan=(lambda_gan, "float>=0"),
+                     lambda_feat=(lambda_feat, "float>=0"), lambda_margin=(lambda_margin, "float>=0"),
+                     lambda_trust=(lambda_trust, "float>=0"), disc_width=(disc_width, "int>=1"),
+                     disc_layers=(disc_layers, "int>=1"))
+        if k > slots:
+            raise DefectbookError(f"trustmae: parameter k must be in [1, slots={slots}], got {k}")
         if feature_net not in (None, *FEATURE_NETS):
             raise DefectbookError(f"unknown feature_net {feature_net!r}; known: None, {', '.join(FEATURE_NETS)}")
         if n_down < 1:
