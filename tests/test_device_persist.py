@@ -111,3 +111,72 @@ def test_missing_gpu_index_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     with pytest.raises(DefectbookError, match="1 CUDA device"):
         resolve_device("cuda:1")
+
+
+# --- the experiment runner: device from the config, records, kept models, logging ----------------------
+
+def _toy_cfg(root, **kw):
+    from test_experiment import cfg
+
+    return cfg(root, **kw)
+
+
+@pytest.fixture
+def toy(isolated):
+    from test_experiment import write_toy_mvtec
+
+    return write_toy_mvtec(isolated / "data")
+
+
+def test_build_detector_resolves_the_config_device(monkeypatch):
+    from defectbook import experiment
+
+    c = {"method": "trustmae", "dataset": "synthetic", "params": {"epochs": 1}, "device": "auto"}
+    assert experiment.build_detector(c).device == ("cuda" if torch.cuda.is_available() else "cpu")
+    c = {"method": "padim", "dataset": "synthetic", "params": {"device": "cpu"}, "device": "cuda"}
+    assert experiment.build_detector(c).device == "cpu"                 # the method's own setting wins
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(DefectbookError, match="CUDA is not available"):
+        experiment.build_detector({"method": "padim", "dataset": "synthetic", "device": "cuda"})
+    assert experiment.build_detector({"method": "ensemble", "dataset": "synthetic", "params": {"method": "padim"}}
+                                     ).params["device"] == "cpu"
+
+
+def test_run_records_device_logs_and_keeps_the_model(toy, caplog):
+    import logging
+
+    from defectbook import experiment
+
+    c = _toy_cfg(toy, device="cpu")
+    with caplog.at_level(logging.INFO, logger="defectbook"):
+        rec = experiment.run(c)
+    assert rec.extras["device"] == "cpu"
+    line = [r.getMessage() for r in caplog.records if "fit " in r.getMessage()][-1]
+    assert rec.key in line and "padim" in line and "mvtec:toy" in line and "device=cpu" in line
+    assert "image_auroc=" in line
+    path = experiment.model_path(c)
+    assert (path / "state.pt").is_file()                                  # small model: kept by run()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="defectbook"):
+        det, prep = experiment.fitted(c)
+    assert any("loaded" in r.getMessage() for r in caplog.records)
+    np.testing.assert_allclose(det.predict(prep.test).image_scores, rec.scores, rtol=0, atol=0)
+
+
+def test_fitted_trains_once_and_a_changed_config_never_reuses(toy, caplog, monkeypatch):
+    import logging
+
+    from defectbook import experiment
+
+    monkeypatch.setenv("DEFECTBOOK_MODEL_LIMIT_MB", "0")                  # run() keeps nothing
+    c = _toy_cfg(toy, device="cpu")
+    experiment.run(c)
+    assert not experiment.model_path(c).exists()
+    with caplog.at_level(logging.INFO, logger="defectbook"):
+        experiment.fitted(c)
+        experiment.fitted(c)
+    msgs = [r.getMessage() for r in caplog.records]
+    assert sum("fitted in" in m for m in msgs) == 1 and sum("loaded" in m for m in msgs) == 1
+    other = _toy_cfg(toy, device="cpu", params={"d": 8, "batch_size": 8})
+    assert experiment.model_path(other) != experiment.model_path(c)
+    assert not experiment.model_path(other).exists()

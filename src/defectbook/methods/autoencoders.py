@@ -123,7 +123,7 @@ class ReconstructionDetector(Detector):
                 idx = order[i : i + self.batch_size]
                 if len(idx) < 2 and n >= 2:   # batch norm needs two images
                     continue
-                x = images[idx]
+                x = images[idx.to(images.device)]
                 if self.augment:
                     x = augment_batch(x, self.gen_)
                 x = x.to(self.device_)

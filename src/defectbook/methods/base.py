@@ -207,6 +207,27 @@ class _ModuleState:
     state: dict
 
 
+def state_nbytes(detector: "Detector") -> int:
+    """Bytes of the state :meth:`Detector.save` would write (tensors, arrays, module weights)."""
+    def size(v) -> int:
+        if isinstance(v, torch.Tensor):
+            return v.numel() * v.element_size()
+        if isinstance(v, nn.Module):
+            return sum(size(t) for t in v.state_dict().values())
+        if isinstance(v, np.ndarray):
+            return v.nbytes
+        if isinstance(v, Detector):
+            return state_nbytes(v)
+        if isinstance(v, (list, tuple)):
+            return sum(size(x) for x in v)
+        if isinstance(v, dict):
+            return sum(size(x) for x in v.values())
+        if hasattr(v, "__dict__") and not isinstance(v, type):
+            return size(vars(v))
+        return 0
+    return size(detector._state())
+
+
 def _json_default(o):
     if isinstance(o, (np.generic,)):
         return o.item()

@@ -137,7 +137,8 @@ class MultiTransformFeatures:
                 tf = transforms[t]
                 sl = slice(i, i + bs)
                 pick = lambda v: v[sl].to(self.device) if torch.is_tensor(v) else v  # noqa: E731
-                x = self.apply(images[sl].to(self.device), pick(tf["angle"]), pick(tf.get("brightness")),
+                angle = tf["angle"][sl] if torch.is_tensor(tf["angle"]) else tf["angle"]   # rotate() builds its grid
+                x = self.apply(images[sl].to(self.device), angle, pick(tf.get("brightness")),
                                pick(tf.get("contrast")))
                 out[sl, t] = self(x)
         self._remember(key, out)
@@ -280,8 +281,8 @@ class DifferNet(Detector):
                 bank = self.features_.transformed(images, self._train_transforms(n, 1, offset=7919 * epoch),
                                                   f"differnet epoch {epoch + 1}")
             col = torch.randint(bank.shape[1], (n,), generator=g)
-            y = self._normalise(bank[torch.arange(n), col])                    # [N, D]
-            order = torch.randperm(n, generator=g)
+            y = self._normalise(bank[torch.arange(n, device=bank.device), col.to(bank.device)])   # [N, D]
+            order = torch.randperm(n, generator=g).to(y.device)
             total = 0.0
             self.flow_.train()
             for i in range(0, n, self.batch_size):
