@@ -36,8 +36,8 @@ from defectbook.report import provenance, show
 P = profiles.load(profile)
 dataset, category = ("synthetic", category) if category else chapter_categories(P, data_root=data_root)[0]
 cfg = chapter_config(P, "trustmae", category, 0.0, seed, dataset=dataset, data_root=data_root)
-det, prep = experiment.fitted(cfg)
 record = experiment.run(cfg)
+det, prep = experiment.fitted(cfg)         # the model run() kept: loaded, not trained again
 recon = det.reconstruct(prep.test)
 maps = {d: det.distance_map(prep.test, recon, d) for d in ("mse", "ssim", "pd", "mse*pd")}
 

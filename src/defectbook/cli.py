@@ -1,4 +1,4 @@
-"""Console script ``defectbook``: data, evaluate, reproduce, book, toc.
+"""Console script ``defectbook``: data, evaluate, reproduce, weights, book, toc.
 
 Examples::
 
@@ -6,6 +6,8 @@ Examples::
     defectbook data check ../shared/data/mtd
     defectbook evaluate --method padim --dataset mtd --profile cpu --data-root ../shared/data
     defectbook reproduce --profile smoke --only 'padim/*' -p seeds=[0,1]
+    defectbook weights list
+    defectbook weights fetch wide_resnet50_2 vgg19
     defectbook book
 """
 from __future__ import annotations
@@ -41,6 +43,9 @@ def config_from_profile(method: str, dataset: str, category: str | None, profile
 def _cmd_evaluate(a) -> int:
     from . import experiment
     from .reproduce import parse_params
+    from .utils import setup_logging
+
+    setup_logging()                                     # the experiment's log line on stderr
 
     cfg = config_from_profile(a.method, a.dataset, a.category, a.profile, parse_params(a.param), a.data_root, a.seed)
     rec = experiment.run(cfg, force=a.force)
@@ -56,6 +61,30 @@ def _cmd_reproduce(a) -> int:
         os.environ["DEFECTBOOK_DATA"] = a.data_root
     outcomes = reproduce(a.profile, a.only, parse_params(a.param), timeout=a.timeout)
     return 0 if all(o.status == "ok" for o in outcomes) else 1
+
+
+def _cmd_weights(a) -> int:
+    from .backbones import fetch_weights, weights_table
+
+    if a.action == "fetch":
+        for path in fetch_weights(a.names or None, a.to, progress=True, force=a.force):
+            print(f"present: {path}")
+        return 0
+    if a.names:
+        raise DefectbookError("`defectbook weights list` takes no names")
+    rows = weights_table()
+    w = max(len(r["name"]) for r in rows)
+    f = max(len(r["file"]) for r in rows)
+    print(f"{'backbone':<{w}}  {'file':<{f}}  status   where")
+    for r in rows:
+        status = "present" if r["path"] else "ABSENT"
+        where = r["path"] or " or ".join(r["folders"])
+        print(f"{r['name']:<{w}}  {r['file']:<{f}}  {status:<7}  {where}")
+    missing = [r["name"] for r in rows if not r["path"]]
+    if missing:
+        print(f"\n{len(missing)} absent: `defectbook weights fetch {' '.join(missing)}` downloads them "
+              "(hash-checked) on a machine with internet")
+    return 0
 
 
 def _cmd_book(a) -> int:
@@ -98,6 +127,14 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--data-root", default=None)
     r.add_argument("--timeout", type=int, default=None, help="seconds per cell")
     r.set_defaults(func=_cmd_reproduce)
+
+    w = sub.add_parser("weights", help="list or fetch the papers' ImageNet backbone weights")
+    w.add_argument("action", choices=["list", "fetch"])
+    w.add_argument("names", nargs="*", metavar="NAME", help="backbones to fetch (default: all)")
+    w.add_argument("--to", default=None, help="folder to download into (default: DEFECTBOOK_WEIGHTS, else the "
+                                              "torch hub cache)")
+    w.add_argument("--force", action="store_true", help="download again even when present")
+    w.set_defaults(func=_cmd_weights)
 
     b = sub.add_parser("book", help="build the Jupyter Book from the executed notebooks")
     b.add_argument("--builder", default="html")

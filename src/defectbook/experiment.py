@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import inspect
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -158,8 +159,25 @@ def prepare(config: dict) -> Prepared:
     return _prepare_cached(json.dumps(part, sort_keys=True))
 
 
+log = logging.getLogger("defectbook")
+if os.environ.get("DEFECTBOOK_LOG"):             # a notebook kernel of a batch: log lines to the batch's file
+    from .utils import setup_logging
+
+    setup_logging(stderr=False)
+
+
+def device_of(config: dict) -> str:
+    """The resolved device of ``config`` (``"cpu"``, ``"cuda"``, ``"cuda:N"``): the method's own
+    ``params.device`` when set, else the config's top-level ``device`` (the profile's), else ``"auto"``
+    (CUDA when available). CUDA asked for on a machine without it is a clear error."""
+    from .utils import resolve_device
+
+    c = normalize(config)
+    return str(resolve_device(c["params"].get("device") or c.get("device") or "auto"))
+
+
 def build_detector(config: dict):
-    """The detector of ``config`` with the experiment seed passed on when it takes one."""
+    """The detector of ``config`` with the experiment seed and the resolved device passed on."""
     from .methods import REGISTRY, build
 
     c = normalize(config)
@@ -170,11 +188,35 @@ def build_detector(config: dict):
         import importlib
 
         sig = inspect.signature(getattr(importlib.import_module(module), cls).__init__)
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
         if "seed" in sig.parameters and "seed" not in params:
             params["seed"] = c["seed"]
-        if "device" in sig.parameters and "device" not in params and c.get("device"):
-            params["device"] = c["device"]
+        if "device" in sig.parameters or takes_any:
+            params["device"] = device_of(c)
     return build(name, **params)
+
+
+def model_path(config: dict):
+    """Where the fitted model of ``config`` is kept: ``cache_dir()/models/<config key>-<code version>``
+    (a changed config or changed model code never finds a stale model)."""
+    from .methods.base import code_version
+
+    return cache_dir() / "models" / f"{key_of(config)}-{code_version()}"
+
+
+def keep_model(detector, config: dict, limit_mb: float | None = None) -> bool:
+    """Save a fitted detector under :func:`model_path` when its state takes at most ``limit_mb``
+    (default ``DEFECTBOOK_MODEL_LIMIT_MB``, 64; 0 keeps none): trained networks are kept, the
+    paper-size Gaussian banks are not. Returns whether it was saved."""
+    from .methods.base import state_nbytes
+
+    limit = float(os.environ.get("DEFECTBOOK_MODEL_LIMIT_MB", 64) if limit_mb is None else limit_mb)
+    size_mb = state_nbytes(detector) / 2 ** 20
+    if size_mb > limit:
+        log.debug("%s: model of %.0f MiB not kept (limit %.0f MiB)", key_of(config), size_mb, limit)
+        return False
+    detector.save(model_path(config))
+    return True
 
 
 class PeakMemory:
@@ -258,8 +300,20 @@ def _example_indices(labels: np.ndarray, defects: list, k: int) -> list[int]:
     return order[:k]
 
 
+def _data_label(c: dict) -> str:
+    return f"{c['dataset']}:{c.get('category') or ''}"
+
+
+def _metrics_text(metrics: dict) -> str:
+    return " ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, (int, float)) and v == v)
+
+
 def run(config: dict, store: Store | None = None, force: bool = False) -> Record:
-    """Run (or reuse) the experiment of ``config`` and return its :class:`Record`."""
+    """Run (or reuse) the experiment of ``config`` and return its :class:`Record`.
+
+    The resolved device is recorded (``extras["device"]``); one ``logging`` line per experiment
+    (logger ``defectbook``: key, method, data, device, times, metrics); a fitted model small enough
+    for :func:`keep_model` is saved for :func:`fitted`."""
     from .metrics import evaluate
     from .utils import seed_everything
 
@@ -270,8 +324,12 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
     if not force:
         rec = store.get(key)
         if rec is not None:
+            log.info("%s %s on %s: record reused", key, c["method"], _data_label(c))
             return rec
+    device = device_of(c)
     prep = prepare(c)
+    log.info("%s %s on %s: fitting on %d images, device %s", key, c["method"], _data_label(c),
+             prep.train.shape[0], device)
     seed_everything(c["seed"])
     with PeakMemory() as mem:
         t0 = time.perf_counter()
@@ -298,8 +356,14 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
                  memory=mem.as_dict(), scores=[float(s) for s in pred.image_scores],
                  labels=[int(v) for v in prep.labels], defects=list(prep.defects),
                  extras=_plain(extras) | {"split": split_info, "backbone": _describe(detector),
-                                          "data": _plain(_data_provenance(c, prep.split))},
+                                          "data": _plain(_data_provenance(c, prep.split)), "device": device},
                  env=environment(), notes=notes)
+    log.info("%s %s on %s device=%s fit %.1f s predict %.1f s %s", key, c["method"], _data_label(c), device,
+             t1 - t0, t2 - t1, _metrics_text(metrics))
+    try:
+        keep_model(detector, c)
+    except Exception as e:  # noqa: BLE001 - a model that cannot be kept costs a refit later, nothing more
+        log.warning("%s: fitted model not kept (%s)", key, e)
     arrays = None
     idx = _example_indices(prep.labels, prep.defects, int(c["save_maps"] or 0))
     if idx and pred.maps is not None:
@@ -339,13 +403,33 @@ def run_many(configs: Iterable[dict], store: Store | None = None, desc: str = "e
 
 
 def fitted(config: dict):
-    """``(detector, prepared)`` fitted on the config's training data, for picture-only notebooks."""
+    """``(detector, prepared)`` fitted on the config's training data, for picture-only notebooks.
+
+    A model saved under :func:`model_path` (by :func:`run` or an earlier call) is loaded instead of
+    training again; otherwise the detector is fitted exactly as :func:`run` fits it and saved."""
+    from .methods.base import Detector
     from .utils import seed_everything
 
     c = normalize(config)
+    key, path = key_of(c), model_path(c)
     prep = prepare(c)
+    device = device_of(c)
+    if (path / "params.json").is_file():
+        t0 = time.perf_counter()
+        try:
+            det = Detector.load(path, device=device)
+            log.info("%s %s on %s: fitted model loaded (%.1f s, device %s)", key, c["method"], _data_label(c),
+                     time.perf_counter() - t0, device)
+            return det, prep
+        except Exception as e:  # noqa: BLE001 - an unreadable model is refitted
+            log.warning("%s: saved model unreadable (%s): fitting again", key, e)
     seed_everything(c["seed"])
-    return build_detector(c).fit(prep.train), prep
+    t0 = time.perf_counter()
+    det = build_detector(c).fit(prep.train)
+    log.info("%s %s on %s: fitted in %.1f s (device %s)", key, c["method"], _data_label(c),
+             time.perf_counter() - t0, device)
+    det.save(path)
+    return det, prep
 
 
 def frame(records: Iterable[Record]) -> pd.DataFrame:

@@ -28,12 +28,13 @@ def iter_embeddings(extractor: Callable[[torch.Tensor], list[torch.Tensor]], ima
                     batch_size: int = 16, desc: str = "features",
                     post: Callable[[list[torch.Tensor]], torch.Tensor] = concat_layers,
                     device: torch.device | str = "cpu") -> Iterator[torch.Tensor]:
-    """Yield ``post(extractor(batch))`` for consecutive batches of ``images`` ``[N, 3, H, W]``, on CPU."""
+    """Yield ``post(extractor(batch))`` for consecutive batches of ``images`` ``[N, 3, H, W]``, on ``device``
+    (the features stay where the backbone ran: no copy back to the CPU per batch)."""
     n_batches = math.ceil(images.shape[0] / batch_size)
     with torch.no_grad():
         for i in progress(range(n_batches), desc=desc):
             batch = images[i * batch_size:(i + 1) * batch_size].to(device)
-            yield post(padded_call(extractor, batch, batch_size)).cpu()
+            yield post(padded_call(extractor, batch, batch_size))
 
 
 def padded_call(fn: Callable[[torch.Tensor], object], batch: torch.Tensor, size: int):

@@ -32,7 +32,7 @@ def precision_from_covariance(cov: torch.Tensor) -> torch.Tensor:
                               "use a larger ridge eps (PaDiM: 0.01)")
     # inverse of the triangular factor, then P = L^-T L^-1: an order of magnitude faster on the CPU
     # than torch.cholesky_inverse for batches of small matrices
-    eye = torch.eye(L.shape[-1], dtype=L.dtype).expand_as(L)
+    eye = torch.eye(L.shape[-1], dtype=L.dtype, device=L.device).expand_as(L)
     Li = torch.linalg.solve_triangular(L, eye, upper=False)
     return Li.mT @ Li
 
@@ -62,7 +62,7 @@ class PixelGaussians:
             raise ValueError(f"features must be [N, C, P], got {tuple(features.shape)}")
         n, c, p = features.shape
         self.mean = features.mean(0).T.contiguous()                   # [P, C]
-        self.precision = torch.empty(p, c, c, dtype=torch.float32)
+        self.precision = torch.empty(p, c, c, dtype=torch.float32, device=features.device)
         for s in progress(range(0, p, self.chunk), desc="gaussians"):
             e = min(p, s + self.chunk)
             cov = covariance(features[:, :, s:e].float(), self.mean[s:e], self.eps)
@@ -133,7 +133,7 @@ def moments(features: torch.Tensor, chunk: int | None = None) -> tuple[torch.Ten
     n, c, p = features.shape
     chunk = chunk or _chunk_for(c)
     mean = features.double().mean(0).T.contiguous()
-    cov = torch.empty(p, packed_size(c), dtype=torch.float32)
+    cov = torch.empty(p, packed_size(c), dtype=torch.float32, device=features.device)
     for s in progress(range(0, p, chunk), desc="moments"):
         e = min(p, s + chunk)
         xc = features[:, :, s:e].double().permute(2, 0, 1) - mean[s:e, None, :]     # [c, N, C]
@@ -205,19 +205,21 @@ def neighbour_weights(mean: torch.Tensor, cov: torch.Tensor, shape: tuple[int, i
     offsets = neighbour_offsets(radius)
     idx, valid = neighbour_index(shape, offsets)
     k, p = idx.shape
+    dev = mean.device
     if mode == "uniform":
-        return valid.float()
+        return valid.float().to(dev)
     if mode == "random":
         g = torch.Generator().manual_seed(seed)
-        return (1 - torch.rand(k, p, generator=g)) * valid
+        return ((1 - torch.rand(k, p, generator=g)) * valid).to(dev)
     if mode != "bhattacharyya":
         raise ValueError(f"unknown weighting {mode!r}; known: bhattacharyya, uniform, random")
     c = mean.shape[1]
     chunk = chunk or max(1, _chunk_for(c) // 2)
-    w = torch.zeros(k, p)
+    idx, valid = idx.to(dev), valid.to(dev)
+    w = torch.zeros(k, p, device=dev)
     w[0] = 1.0
     lookup = {tuple(o.tolist()): i for i, o in enumerate(offsets)}
-    eye = eps * torch.eye(c)
+    eye = eps * torch.eye(c, device=dev)
     for ki in progress(range(1, k), desc="bhattacharyya"):
         o = tuple(offsets[ki].tolist())
         if o < (0, 0):          # the pair (p, p + o) is (q, q - o) of an offset already done
@@ -249,6 +251,7 @@ def weighted_gaussians(mean: torch.Tensor, cov: torch.Tensor, shape: tuple[int, 
     p, c = mean.shape
     offsets = neighbour_offsets(radius)
     idx, valid = neighbour_index(shape, offsets)
+    idx, valid = idx.to(mean.device), valid.to(mean.device)
     if weights.shape != idx.shape:
         raise ValueError(f"weights must be [K, P] = {tuple(idx.shape)}, got {tuple(weights.shape)}")
     if n - ddof <= 0:
@@ -260,7 +263,7 @@ def weighted_gaussians(mean: torch.Tensor, cov: torch.Tensor, shape: tuple[int, 
     prec = torch.empty_like(cov)
     for s in progress(range(0, p, chunk), desc="weighted gaussians"):
         e = min(p, s + chunk)
-        acc = torch.zeros(e - s, cov.shape[1], dtype=torch.float64)
+        acc = torch.zeros(e - s, cov.shape[1], dtype=torch.float64, device=cov.device)
         for k in range(idx.shape[0]):
             wk = w[k, s:e]
             if bool((wk > 0).any()):
@@ -288,12 +291,13 @@ def mahalanobis_packed(x: torch.Tensor, mean: torch.Tensor, precision: torch.Ten
     p = h * w
     offsets = neighbour_offsets(radius)
     idx, valid = neighbour_index((h, w), -offsets)     # for Gaussian q and offset o: the pixel q - o
+    idx, valid = idx.to(x.device), valid.to(x.device)
     k = offsets.shape[0]
     chunk = chunk or _chunk_for(c, 2 ** 27)
     inner = max(1, cache_bytes // (4 * k * b * c))
     xt = x.reshape(b, c, p).float().permute(2, 0, 1).contiguous()           # [P, B, C]
     idx_t = idx.T.contiguous()                                               # [P, K]
-    dist = torch.empty((p, k, b))
+    dist = torch.empty((p, k, b), device=x.device)
     for s in range(0, p, chunk):
         e = min(p, s + chunk)
         prec = precision[s:e] if precision.ndim == 3 else unpack_symmetric(precision[s:e], c)   # [n, C, C]
@@ -302,7 +306,7 @@ def mahalanobis_packed(x: torch.Tensor, mean: torch.Tensor, precision: torch.Ten
             diff = xt[idx_t[i:j]].reshape(j - i, k * b, c) - mean[i:j, None, :]             # [n, K*B, C]
             dist[i:j] = torch.einsum("nkc,ncd,nkd->nk", diff, prec[i - s:j - s], diff).view(j - i, k, b)
     dist = dist.clamp_min_(0).sqrt_().permute(2, 1, 0)                        # [B, K, P]
-    out = torch.full((b, p), float("inf"))
+    out = torch.full((b, p), float("inf"), device=x.device)
     for ki in range(k):
         ok = valid[ki]
         tgt = idx[ki, ok]                                                    # pixel q - o

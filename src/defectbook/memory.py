@@ -44,7 +44,7 @@ def nearest(query: torch.Tensor, memory: torch.Tensor, k: int = 1, chunk: int | 
         ds.append(v.sqrt())
         ids.append(i)
     if not ds:
-        return query.new_zeros(0, k), torch.zeros(0, k, dtype=torch.long)
+        return query.new_zeros(0, k), torch.zeros(0, k, dtype=torch.long, device=query.device)
     return torch.cat(ds), torch.cat(ids)
 
 
@@ -61,17 +61,18 @@ def greedy_coreset(x: torch.Tensor, m: int, proj_dim: int | None = 128, seed: in
     if m <= 0:
         raise DefectbookError(f"coreset size must be >= 1, got {m}")
     if m >= n:
-        return torch.arange(n)
+        return torch.arange(n, device=x.device)
     g = torch.Generator().manual_seed(seed)
     z = x.float()
     if proj_dim is not None and proj_dim < x.shape[1]:
         proj = torch.randn(x.shape[1], proj_dim, generator=g) / math.sqrt(proj_dim)
         z = z @ proj.to(z.device)
     sel = torch.empty(m, dtype=torch.long)
-    sel[0] = int(torch.randint(n, (1,), generator=g))
+    i0 = int(torch.randint(n, (1,), generator=g))
+    sel[0] = i0
     z = z.contiguous()
     sq = (z * z).sum(1)
-    mind = (sq - 2 * z @ z[sel[0]] + sq[sel[0]]).clamp_min_(0)
+    mind = (sq - 2 * z @ z[i0] + sq[i0]).clamp_min_(0)
     buf = torch.empty_like(mind)
     for j in progress(range(1, m), desc=desc):
         i = int(mind.argmax())
@@ -79,7 +80,7 @@ def greedy_coreset(x: torch.Tensor, m: int, proj_dim: int | None = 128, seed: in
         # |z - z_i|^2 = |z|^2 - 2 z.z_i + |z_i|^2, written into one buffer (the loop is memory-bound)
         torch.addmv(sq, z, z[i], alpha=-2, out=buf)
         torch.minimum(mind, buf.add_(sq[i]).clamp_min_(0), out=mind)
-    return sel
+    return sel.to(x.device)
 
 
 def kmeans(x: torch.Tensor, k: int, iters: int = 10, seed: int = 0, tol: float = 1e-4,

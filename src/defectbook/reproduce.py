@@ -5,14 +5,24 @@ copies go to ``book/executed/<group>/<name>.ipynb``, which ``_toc.yml`` names. A
 notebook does not stop the batch: its partly executed copy (with the error) is kept beside it as
 ``<name>.failed.ipynb``, a good earlier copy is never replaced (else a visible "not executed" page
 takes its place), the summary marks it, and the exit status is non-zero.
+
+Batch output: every batch writes one log file (``<cache>/logs/reproduce-<profile>-<time>.log``, or
+``log_file``); the notebooks' kernels append their ``logging`` lines to it (``DEFECTBOOK_LOG``: one
+line per experiment with key, method, data, device, times and metrics) and the batch echoes the file
+to stderr as it grows, so a person follows one ordered stream. Progress bars are off in the kernels
+(``DEFECTBOOK_BATCH=1``), so no bar fragments reach logs or CI output, and the kernels' start-up
+notice "Kernel is running over TCP without encryption" (ipykernel's ``IPKernelApp`` log, printed once
+per notebook; the kernel only listens on localhost) is silenced with ``--IPKernelApp.log_level=ERROR``.
 """
 from __future__ import annotations
 
 import fnmatch
+import logging
 import os
 import re
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,7 +211,8 @@ def execute(nb: Path, out: Path, profile: str, params: dict | None = None, timeo
         try:
             pm.execute_notebook(str(src), str(dest), parameters={"profile": profile, **(params or {})},
                                 kernel_name="python3", cwd=str(nb.parent), progress_bar=False,
-                                execution_timeout=timeout, report_mode=False)
+                                execution_timeout=timeout, report_mode=False,
+                                extra_arguments=KERNEL_ARGS)
             if not is_complete(dest):
                 err = "the execution ended before every cell ran"
         except KeyboardInterrupt as e:
@@ -234,20 +245,88 @@ def _mark_failed(partial: Path, failed: Path, err: str) -> None:
     partial.unlink(missing_ok=True)
 
 
+#: arguments of every notebook kernel: ipykernel's start-up warnings (the TCP notice) silenced
+KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
+
+
+def default_log_file(profile: str) -> Path:
+    """``<cache>/logs/reproduce-<profile>-<UTC time>.log``."""
+    from .paths import cache_dir
+
+    return cache_dir() / "logs" / f"reproduce-{profile}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.log"
+
+
+class _Follow(threading.Thread):
+    """Echo the lines appended to a file to ``stream`` until stopped (then drain what is left)."""
+
+    def __init__(self, path: Path, stream):
+        super().__init__(daemon=True)
+        self.path, self.stream, self.done = path, stream, threading.Event()
+
+    def run(self):
+        with open(self.path, encoding="utf-8", errors="replace") as f:
+            while True:
+                line = f.readline()
+                if line:
+                    self.stream.write(line)
+                    self.stream.flush()
+                elif self.done.is_set():
+                    return
+                else:
+                    time.sleep(0.2)
+
+    def stop(self):
+        self.done.set()
+        self.join(timeout=10)
+
+
 def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_dir: Path | None = None,
-              timeout: int | None = None, stream=sys.stdout) -> list[Outcome]:
-    """Execute every (matching) notebook; print a summary table; return the outcomes."""
+              timeout: int | None = None, stream=sys.stdout, log_file: str | os.PathLike | None = None,
+              echo=sys.stderr) -> list[Outcome]:
+    """Execute every (matching) notebook; print a summary table; return the outcomes.
+
+    The batch's log lines (its own and the kernels' per-experiment lines) go to ``log_file``
+    (default :func:`default_log_file`) and are echoed to ``echo`` (None: not echoed)."""
+    from .utils import log, setup_logging
+
     nbs = discover(only)
     if not nbs:
         raise DefectbookError(f"no notebook matches {only!r}")
     check_notebook_params(nbs, params or {})
+    log_path = Path(log_file) if log_file else default_log_file(profile)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.touch()
+    previous = os.environ.get("DEFECTBOOK_LOG")
+    os.environ["DEFECTBOOK_LOG"] = str(log_path)        # the kernels inherit it
+    setup_logging(log_path, stderr=False)
+    follow = _Follow(log_path, echo) if echo is not None else None
+    if follow:
+        follow.start()
     outcomes = []
-    for i, nb in enumerate(nbs, 1):
-        print(f"[{i}/{len(nbs)}] {nb.parent.name}/{nb.stem} ({profile}) ...", file=stream, flush=True)
-        o = execute(nb, executed_path(nb, out_dir), profile, params, timeout)
-        print(f"    {o.status} in {o.seconds:.1f} s" + (f": {o.error}" if o.error else ""), file=stream, flush=True)
-        outcomes.append(o)
+    try:
+        log.info("batch: %d notebook(s), profile %s, log %s", len(nbs), profile, log_path)
+        for i, nb in enumerate(nbs, 1):
+            print(f"[{i}/{len(nbs)}] {nb.parent.name}/{nb.stem} ({profile}) ...", file=stream, flush=True)
+            log.info("notebook %s/%s (%d/%d) started", nb.parent.name, nb.stem, i, len(nbs))
+            o = execute(nb, executed_path(nb, out_dir), profile, params, timeout)
+            print(f"    {o.status} in {o.seconds:.1f} s" + (f": {o.error}" if o.error else ""), file=stream, flush=True)
+            (log.info if o.status == "ok" else log.error)("notebook %s %s in %.1f s%s", o.notebook, o.status,
+                                                          o.seconds, f": {o.error}" if o.error else "")
+            outcomes.append(o)
+        log.info("batch done: %d ok, %d failed; log %s", sum(o.status == "ok" for o in outcomes),
+                 sum(o.status != "ok" for o in outcomes), log_path)
+    finally:
+        if follow:
+            follow.stop()
+        for h in [h for h in log.handlers if getattr(h, "_defectbook", "") == f"file:{log_path}"]:
+            log.removeHandler(h)
+            h.close()
+        if previous is None:
+            os.environ.pop("DEFECTBOOK_LOG", None)
+        else:
+            os.environ["DEFECTBOOK_LOG"] = previous
     print(summary(outcomes), file=stream, flush=True)
+    print(f"log: {log_path}", file=stream, flush=True)
     return outcomes
 
 

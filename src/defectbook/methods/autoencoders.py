@@ -77,12 +77,22 @@ class ReconstructionDetector(Detector):
         self.epochs, self.batch_size, self.lr, self.lr_disc = int(epochs), int(batch_size), lr, lr_disc
         self.augment, self.distance, self.pooling = augment, distance, pooling
         self.perceptual_net, self.sigma, self.seed, self.device = perceptual_net, sigma, seed, device
+        resolve_device(device)        # an unavailable device is a clear error here, not at fit
         self.max_steps = max_steps
+
+    _rebuilt = ("device_", "gen_", "opt_")
 
     # --- subclass hooks --------------------------------------------------------------------------
     def _build(self, size: tuple[int, int]) -> nn.Module:  # pragma: no cover - abstract
         """The generator: ``forward(x [B,3,H,W] in [-1,1]) -> (recon [B,3,H,W] in [-1,1], aux dict)``."""
         raise NotImplementedError
+
+    def _generator(self, size: tuple[int, int]) -> nn.Module:
+        """The bare generator (no training-only parts); a saved model's weights are loaded into it."""
+        return self._build(size)
+
+    def _rebuild(self) -> None:
+        self.model_ = self._generator(self.size_).to(self.device_)
 
     def _loss(self, x: torch.Tensor, recon: torch.Tensor, aux: dict) -> tuple[torch.Tensor, dict]:  # pragma: no cover
         """Generator loss on ``x, recon`` in ``[0, 1]``: ``(total, {part: float})``."""
@@ -103,6 +113,7 @@ class ReconstructionDetector(Detector):
         self.model_ = self._build(self.size_).to(self.device_)
         self.opt_ = torch.optim.Adam(self.model_.parameters(), lr=self.lr, betas=(0.5, 0.999))
         self.history_: dict[str, list[float]] = {}
+        images = images.to(self.device_)          # the training set moves to the device once
         n = images.shape[0]
         steps, t0 = 0, time.perf_counter()
         bar = progress(range(self.epochs), desc=f"{self.name} fit", total=self.epochs)
@@ -115,7 +126,7 @@ class ReconstructionDetector(Detector):
                 idx = order[i : i + self.batch_size]
                 if len(idx) < 2 and n >= 2:   # batch norm needs two images
                     continue
-                x = images[idx]
+                x = images[idx.to(images.device)]
                 if self.augment:
                     x = augment_batch(x, self.gen_)
                 x = x.to(self.device_)
@@ -158,14 +169,19 @@ class ReconstructionDetector(Detector):
         """Reconstructions ``[N, 3, H, W]`` in ``[0, 1]`` of ``images [N, 3, H, W]`` in ``[0, 1]``."""
         if not getattr(self, "fitted_", False):
             raise DefectbookError(f"{self.name}: call fit() before reconstruct()")
+        return torch.cat([self._reconstruct(x).cpu() for x in batches(images, self.batch_size)])
+
+    def _reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstructions of one batch, left on the device."""
         self.model_.eval()
-        out = [((self.model_(x.to(self.device_) * 2 - 1)[0] + 1) / 2).clamp(0, 1).cpu()
-               for x in batches(images, self.batch_size)]
-        return torch.cat(out)
+        return ((self.model_(x.to(self.device_) * 2 - 1)[0] + 1) / 2).clamp(0, 1)
 
     @torch.no_grad()
     def distance_map(self, x: torch.Tensor, recon: torch.Tensor, distance: str | None = None) -> torch.Tensor:
-        """Distance map ``[B, H, W]`` between images and reconstructions ``[B, 3, H, W]`` in [0, 1]."""
+        """Distance map ``[B, H, W]`` (on the CPU) between images and reconstructions ``[B, 3, H, W]`` in [0, 1]."""
+        return self._distance_map(x, recon, distance).cpu()
+
+    def _distance_map(self, x: torch.Tensor, recon: torch.Tensor, distance: str | None = None) -> torch.Tensor:
         distance = distance or self.distance
         if distance not in DISTANCES:
             raise DefectbookError(f"unknown distance {distance!r}; known: {', '.join(DISTANCES)}")
@@ -181,21 +197,23 @@ class ReconstructionDetector(Detector):
             from ..features import gaussian_blur
 
             m = gaussian_blur(m[:, None], self.sigma)[:, 0]
-        return m.cpu()
+        return m
 
     def _predict(self, images: torch.Tensor) -> Prediction:
         maps, mse = [], []
-        for x in progress(list(batches(images, self.batch_size)), desc=f"{self.name} predict"):
-            n, x = x.shape[0], pad_batch(x, self.batch_size)  # a full batch always: scores free of batch position
-            recon = self.reconstruct(x)
-            maps.append(self.distance_map(x, recon)[:n])
-            if self.distance != "mse":
-                mse.append(self.distance_map(x, recon, "mse")[:n])
-        maps = torch.cat(maps)
+        with torch.no_grad():
+            for x in progress(list(batches(images, self.batch_size)), desc=f"{self.name} predict"):
+                # a full batch always: scores free of batch position
+                n, x = x.shape[0], pad_batch(x.to(self.device_), self.batch_size)
+                recon = self._reconstruct(x)
+                maps.append(self._distance_map(x, recon)[:n])
+                if self.distance != "mse":
+                    mse.append(self._distance_map(x, recon, "mse")[:n])
+        maps = torch.cat(maps).cpu()                     # results leave the device once
         flat = maps.flatten(1)
         self.last_scores_ = {"max": flat.amax(1).tolist(), "mean": flat.mean(1).tolist()}
         # the same reconstructions scored with the squared error alone (TrustMAE's "w/o PD" ablation)
-        mse = torch.cat(mse).flatten(1) if mse else flat
+        mse = torch.cat(mse).cpu().flatten(1) if mse else flat
         self.last_scores_mse_ = {"max": mse.amax(1).tolist(), "mean": mse.mean(1).tolist()}
         return Prediction(np.array(self.last_scores_[self.pooling]), maps.numpy())
 

@@ -126,25 +126,26 @@ class MultiTransformFeatures:
             return self._memo[key].clone()
         disk = self._disk(key)
         if disk is not None and disk.is_file():
-            out = torch.load(disk, weights_only=True)
+            out = torch.load(disk, map_location=self.device, weights_only=True)
             self._remember(key, out)
             return out.clone()
         n, bs = images.shape[0], self.batch_size
-        out = torch.empty(n, len(transforms), self.dim)
+        out = torch.empty(n, len(transforms), self.dim, device=self.device)   # stays on the device
         steps = [(t, i) for t in range(len(transforms)) for i in range(0, n, bs)]
         with torch.no_grad():
             for t, i in progress(steps, desc=desc):
                 tf = transforms[t]
                 sl = slice(i, i + bs)
                 pick = lambda v: v[sl].to(self.device) if torch.is_tensor(v) else v  # noqa: E731
-                x = self.apply(images[sl].to(self.device), pick(tf["angle"]), pick(tf.get("brightness")),
+                angle = tf["angle"][sl] if torch.is_tensor(tf["angle"]) else tf["angle"]   # rotate() builds its grid
+                x = self.apply(images[sl].to(self.device), angle, pick(tf.get("brightness")),
                                pick(tf.get("contrast")))
-                out[sl, t] = padded_call(self, x, bs).cpu()   # every image in a batch of bs: position-free
+                out[sl, t] = padded_call(self, x, bs)   # every image in a batch of bs: position-free
         self._remember(key, out)
         if disk is not None:
             disk.parent.mkdir(parents=True, exist_ok=True)
             tmp = disk.with_suffix(".tmp")
-            torch.save(out, tmp)
+            torch.save(out.cpu(), tmp)
             tmp.replace(disk)
         return out
 
@@ -229,6 +230,7 @@ class DifferNet(Detector):
         self.standardize, self.test_transforms = standardize, int(test_transforms)
         self.localize, self.localize_transforms, self.sigma = localize, int(localize_transforms), sigma
         self.snapshots, self.feature_batch, self.seed, self.device = int(snapshots), feature_batch, seed, device
+        resolve_device(device)        # an unavailable device is a clear error here, not at fit
         if self.epochs < 1 or self.batch_size < 1:
             raise DefectbookError(f"differnet: epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
         if not 0 <= self.jitter < 1:
@@ -236,6 +238,19 @@ class DifferNet(Detector):
         if train_bank is not None and int(train_bank) < 1:
             raise DefectbookError(f"differnet: train_bank must be None or >= 1, got {train_bank}")
         rotation_angles(self.test_transforms)
+
+    _rebuilt = ("device_", "features_", "extractor_")
+
+    def _feature_function(self) -> "MultiTransformFeatures":
+        return MultiTransformFeatures(self.backbone, self.layer, self.weights, self.scales, self.feature_batch,
+                                      self.device)
+
+    def _rebuild(self) -> None:
+        """On load: the frozen feature function and an empty flow (its weights are stored)."""
+        self.features_ = self._feature_function()
+        self.extractor_ = self.features_.extractor
+        self.flow_ = coupling_flow(self.features_.dim, self.n_blocks, self.width, self.hidden_layers, self.clamp,
+                                   seed=self.seed).to(self.device_)
 
     # --- features -------------------------------------------------------------------------------
     def _train_transforms(self, n: int, k: int, offset: int = 0) -> list[dict]:
@@ -249,8 +264,7 @@ class DifferNet(Detector):
     # --- fit ------------------------------------------------------------------------------------
     def _fit(self, images: torch.Tensor) -> None:
         self.device_ = resolve_device(self.device)
-        self.features_ = MultiTransformFeatures(self.backbone, self.layer, self.weights, self.scales,
-                                                self.feature_batch, self.device)
+        self.features_ = self._feature_function()
         self.extractor_ = self.features_.extractor
         n = images.shape[0]
         g = torch.Generator().manual_seed(self.seed)
@@ -274,8 +288,8 @@ class DifferNet(Detector):
                 bank = self.features_.transformed(images, self._train_transforms(n, 1, offset=7919 * epoch),
                                                   f"differnet epoch {epoch + 1}")
             col = torch.randint(bank.shape[1], (n,), generator=g)
-            y = self._normalise(bank[torch.arange(n), col])                    # [N, D]
-            order = torch.randperm(n, generator=g)
+            y = self._normalise(bank[torch.arange(n, device=bank.device), col.to(bank.device)])   # [N, D]
+            order = torch.randperm(n, generator=g).to(y.device)
             total = 0.0
             self.flow_.train()
             for i in range(0, n, self.batch_size):
@@ -304,8 +318,8 @@ class DifferNet(Detector):
         with torch.no_grad():
             for i in range(0, y.shape[0], 1024):
                 z, _ = flow(y[i:i + 1024].to(self.device_))
-                out.append((z ** 2).mean(1).cpu())
-        return torch.cat(out).view(n, t).mean(1)
+                out.append((z ** 2).mean(1))
+        return torch.cat(out).view(n, t).mean(1).cpu()
 
     def test_features(self, images: torch.Tensor) -> torch.Tensor:
         """``[N, T, D]`` features of the fixed test transforms."""
@@ -334,18 +348,18 @@ class DifferNet(Detector):
 
         self.flow_.eval()
         angles = rotation_angles(self.localize_transforms)
-        out = torch.zeros(images.shape[0], *images.shape[-2:])
+        out = torch.zeros(images.shape[0], *images.shape[-2:], device=self.device_)
         steps = [(a, i) for a in angles for i in range(0, images.shape[0], self.feature_batch)]
         for a, i in progress(steps, desc="differnet gradients"):
             x = self.features_.apply(images[i:i + self.feature_batch].to(self.device_), a).detach().requires_grad_(True)
-            z, jac = self.flow_(self._normalise(self.features_(x).cpu()).to(self.device_))
+            z, jac = self.flow_(self._normalise(self.features_(x)))
             (grad,) = torch.autograd.grad(nll(z, jac).sum(), x)
             if a % 360:
                 grad = rotate(grad, -a)
             b, c, h, w = grad.shape
-            blurred = gaussian_blur(grad.reshape(b * c, h, w).cpu(), self.sigma).view(b, c, h, w)
+            blurred = gaussian_blur(grad.reshape(b * c, h, w), self.sigma).view(b, c, h, w)
             out[i:i + b] += blurred.abs().sum(1) / len(angles)
-        return out
+        return out.cpu()
 
     def extras(self) -> dict:
         """Loss per epoch, flow size, and (with ``snapshots``) test scores of earlier epochs."""

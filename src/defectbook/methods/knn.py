@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from .. import DefectbookError
+from ..utils import resolve_device
 from .base import Detector, Prediction, check_params
 from .differnet import MultiTransformFeatures, identity_transforms, random_transforms, rotation_angles
 
@@ -37,6 +38,7 @@ class _FeatureBaseline(Detector):
         self.backbone, self.layer, self.weights, self.scales = backbone, layer, weights, list(scales)
         self.train_transforms, self.jitter, self.train_bank = train_transforms, float(jitter), int(train_bank)
         self.test_transforms, self.feature_batch, self.seed, self.device = int(test_transforms), feature_batch, seed, device
+        resolve_device(device)        # an unavailable device is a clear error here, not at fit
         if self.train_bank < 1:
             raise DefectbookError(f"{self.name}: train_bank must be >= 1, got {train_bank}")
         rotation_angles(self.test_transforms)
@@ -49,13 +51,25 @@ class _FeatureBaseline(Detector):
         tfs = (random_transforms(n, self.train_bank, self.seed, self.jitter) if self.train_transforms
                else identity_transforms(1))
         feats = self.features_.transformed(images, tfs, f"{self.name} bank")
-        self._fit_vectors(feats.reshape(-1, feats.shape[-1]).double().numpy())
+        self.train_vectors_ = feats.reshape(-1, feats.shape[-1]).double().cpu().numpy()   # scikit-learn: CPU
+        self._fit_vectors(self.train_vectors_)
+
+    def _state(self) -> dict:
+        """Stored: the training vectors; the scikit-learn models are refitted from them on load
+        (deterministic and cheap next to the backbone features; no pickled objects)."""
+        return {"train_vectors_": self.train_vectors_}
+
+    def _rebuild(self) -> None:
+        self.features_ = MultiTransformFeatures(self.backbone, self.layer, self.weights, self.scales,
+                                                self.feature_batch, self.device)
+        self.extractor_ = self.features_.extractor
+        self._fit_vectors(self.train_vectors_)
 
     def _predict(self, images: torch.Tensor) -> Prediction:
         tfs = [{"angle": a} for a in rotation_angles(self.test_transforms)]
         feats = self.features_.transformed(images, tfs, f"{self.name} test")      # [N, T, D]
         n, t, d = feats.shape
-        s = self._score_vectors(feats.reshape(-1, d).double().numpy()).reshape(n, t)
+        s = self._score_vectors(feats.reshape(-1, d).double().cpu().numpy()).reshape(n, t)
         return Prediction(s.mean(1), None)
 
     def _fit_vectors(self, y: np.ndarray) -> None:  # pragma: no cover - abstract

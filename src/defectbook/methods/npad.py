@@ -164,7 +164,14 @@ class NPad(Detector):
         self.use_neighbour_min, self.use_shift, self.use_centroids = use_neighbour_min, use_shift, use_centroids
         self.image_map, self.shift, self.shift_mode, self.sigma = image_map, shift, shift_mode, sigma
         self.seed, self.batch_size, self.device = seed, batch_size, device
+        resolve_device(device)        # an unavailable device is a clear error here, not at fit
         self.score_batch, self.unpack_limit_mb = score_batch, unpack_limit_mb
+
+    _rebuilt = ("device_", "extractor_")
+
+    def _rebuild(self) -> None:
+        """On load: the frozen backbone, rebuilt from the parameters (not stored)."""
+        self.extractor_ = FeatureExtractor(self.backbone, self.layers, self.weights).to(self.device_)
 
     # -- features ---------------------------------------------------------------------------
     def _embed(self, images: torch.Tensor, desc: str, batch_size: int | None = None) -> torch.Tensor:
@@ -186,6 +193,7 @@ class NPad(Detector):
         feats = self._embed(images, "npad fit")                               # [N, C, h, w]
         self.idx_ = select_by_rule(feats, self.d, self.channel_rule, self.seed)
         if self.idx_ is not None:
+            self.idx_ = self.idx_.to(self.device_)
             feats = feats[:, self.idx_].contiguous()
         n, c, h, w = feats.shape
         self.n_train_, self.shape_, self.c_ = n, (h, w), c
@@ -256,7 +264,7 @@ class NPad(Detector):
         self._unpacked = {}
         per = max(1, self.score_batch // len(shifts))
         for i in progress(range(0, images.shape[0], per), desc="npad predict"):
-            x = images[i:i + per]
+            x = images[i:i + per].to(self.device_)
             b = x.shape[0]
             stack = torch.cat([shift_images(x, dy, dx) for dy, dx in shifts])   # [S*b, 3, H, W]
             feats = self._embed(stack, "npad features")
@@ -270,7 +278,7 @@ class NPad(Detector):
             variants.setdefault("map_max", []).append(maps[-1].flatten(1).amax(1))
         self._unpacked = {}
         self.score_variants_ = {name: torch.cat(v).tolist() for name, v in variants.items()}
-        return Prediction(torch.cat(scores).numpy(), torch.cat(maps).numpy())
+        return Prediction(torch.cat(scores).cpu().numpy(), torch.cat(maps).cpu().numpy())
 
     def extras(self) -> dict:
         """Fit statistics for the record: centroid count, k-means inertia, neighbour weights, storage;

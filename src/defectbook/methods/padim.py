@@ -37,6 +37,13 @@ class PaDiM(Detector):
         self.backbone, self.layers, self.weights = backbone, tuple(layers), weights
         self.d, self.eps, self.sigma, self.seed = d, eps, sigma, seed
         self.batch_size, self.device = batch_size, device
+        resolve_device(device)        # an unavailable device is a clear error here, not at fit
+
+    _rebuilt = ("device_", "extractor_")
+
+    def _rebuild(self) -> None:
+        """On load: the frozen backbone, rebuilt from the parameters (not stored)."""
+        self.extractor_ = FeatureExtractor(self.backbone, self.layers, self.weights).to(self.device_)
 
     def _embeddings(self, images: torch.Tensor, desc: str):
         for emb in iter_embeddings(self.extractor_, images, self.batch_size, desc, device=self.device_):
@@ -48,6 +55,8 @@ class PaDiM(Detector):
         self.device_ = resolve_device(self.device)
         self.extractor_ = FeatureExtractor(self.backbone, self.layers, self.weights).to(self.device_)
         self.idx_ = select_channels(sum(self.extractor_.channels), self.d, self.seed)
+        if self.idx_ is not None:
+            self.idx_ = self.idx_.to(self.device_)
         feats = torch.cat(list(self._embeddings(images, "padim fit")))   # [N, d, h, w]
         self.feature_shape_ = feats.shape[-2:]
         self.gaussians_ = PixelGaussians(self.eps).fit(feats.flatten(2))
@@ -58,4 +67,5 @@ class PaDiM(Detector):
             dist = self.gaussians_.score(emb.flatten(2)).view(-1, *self.feature_shape_)
             maps.append(to_image_maps(dist, images.shape[-2:], self.sigma))
         maps = torch.cat(maps)
+        maps = maps.cpu()                                                     # results leave the device once
         return Prediction(maps.flatten(1).amax(1).numpy(), maps.numpy())

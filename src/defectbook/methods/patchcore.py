@@ -80,6 +80,13 @@ class PatchCore(Detector):
         self.patch_size, self.target_dim, self.coreset_ratio = patch_size, target_dim, coreset_ratio
         self.proj_dim, self.num_neighbors, self.sigma = proj_dim, num_neighbors, sigma
         self.seed, self.batch_size, self.device = seed, batch_size, device
+        resolve_device(device)        # an unavailable device is a clear error here, not at fit
+
+    _rebuilt = ("device_", "extractor_")
+
+    def _rebuild(self) -> None:
+        """On load: the frozen backbone, rebuilt from the parameters (not stored)."""
+        self.extractor_ = FeatureExtractor(self.backbone, self.layers, self.weights).to(self.device_)
 
     def _post(self, maps: list[torch.Tensor]) -> torch.Tensor:
         return patch_features(maps, self.patch_size, self.target_dim)
@@ -109,7 +116,7 @@ class PatchCore(Detector):
             scores.append(float(reweighted_score(patches[i, j], self.memory_, int(idx[i, j]), dist[i, j],
                                                  self.num_neighbors)))
         maps = to_image_maps(dist.view(b, h, w), images.shape[-2:], self.sigma)
-        return Prediction(scores, maps.numpy())
+        return Prediction(scores, maps.cpu().numpy())
 
     def extras(self) -> dict:
         return {"memory_size": int(self.memory_.shape[0]), "n_patches": int(self.n_patches_),

@@ -34,6 +34,13 @@ class SPADE(Detector):
         self.backbone, self.layers, self.global_layer, self.weights = backbone, tuple(layers), global_layer, weights
         self.k_images, self.k_pixels, self.sigma = k_images, k_pixels, sigma
         self.seed, self.batch_size, self.device = seed, batch_size, device
+        resolve_device(device)        # an unavailable device is a clear error here, not at fit
+
+    _rebuilt = ("device_", "extractor_")
+
+    def _rebuild(self) -> None:
+        """On load: the frozen backbone, rebuilt from the parameters (not stored)."""
+        self.extractor_ = FeatureExtractor(self.backbone, list(self.layers) + [self.global_layer], self.weights).to(self.device_)
 
     def _post(self, maps: list[torch.Tensor]) -> torch.Tensor:
         pix = concat_layers(maps[:-1])
@@ -68,4 +75,4 @@ class SPADE(Detector):
             d, _ = nearest(pix[i].flatten(1).T, gallery, self.k_pixels)
             maps.append(d.mean(1).view(self.shape_))
         maps = to_image_maps(torch.stack(maps), images.shape[-2:], self.sigma)
-        return Prediction(scores.numpy(), maps.numpy())
+        return Prediction(scores.cpu().numpy(), maps.cpu().numpy())

@@ -225,9 +225,14 @@ class TrustMAE(ReconstructionDetector):
         self.disc_width, self.disc_layers = int(disc_width), int(disc_layers)
         self.has_discriminator = bool(lambda_gan or lambda_feat)
 
-    def _build(self, size):
+    _rebuilt = ReconstructionDetector._rebuilt + ("feature_loss_", "disc_", "opt_d_")
+
+    def _generator(self, size):
         check_divisible(size, 2 ** self.n_down, f"TrustMAE with {self.n_down} down-samplings")
-        model = TrustMAEGenerator(self.width, self.latent, self.n_down, self.slots, self.k if self.sparse else None)
+        return TrustMAEGenerator(self.width, self.latent, self.n_down, self.slots, self.k if self.sparse else None)
+
+    def _build(self, size):
+        model = self._generator(size)
         self.feature_loss_ = None
         if self.feature_net and self.lambdas["vgg"]:
             name, layers, w = FEATURE_NETS[self.feature_net]
