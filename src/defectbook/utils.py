@@ -47,6 +47,22 @@ def progress(iterable: Iterable[T], desc: str = "", total: int | None = None, le
     return tqdm(iterable, desc=desc, total=total, leave=leave, dynamic_ncols=True)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """A stream handler writing to whatever ``sys.stderr`` is at the time of each line (a captured or
+    replaced stderr that was closed since the handler was made never breaks logging)."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
 def setup_logging(logfile: str | os.PathLike | None = None, stderr: bool = True, level: int = logging.INFO) -> None:
     """Send the ``defectbook`` logger's lines to stderr and/or a file (appended), once each.
 
@@ -57,7 +73,7 @@ def setup_logging(logfile: str | os.PathLike | None = None, stderr: bool = True,
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
     have = {getattr(h, "_defectbook", None) for h in log.handlers}
     if stderr and "stderr" not in have:
-        h = logging.StreamHandler(sys.stderr)
+        h = _StderrHandler()
         h.setFormatter(fmt)
         h._defectbook = "stderr"
         log.addHandler(h)
