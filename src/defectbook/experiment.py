@@ -253,7 +253,7 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
 
     c = normalize(config)
     key = key_of(c)
-    store = store or Store()
+    store = Store() if store is None else store  # (an empty Store is falsy: it has __len__)
     if not force:
         rec = store.get(key)
         if rec is not None:
@@ -291,7 +291,7 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
                   "images": (prep.test[idx].permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)}
         if masks is not None:
             arrays["masks"] = masks[idx].astype(np.uint8)
-    return store.put(rec, arrays)
+    return store.put(rec, arrays, replace=force)
 
 
 def _describe(detector) -> str | None:
@@ -307,10 +307,14 @@ def _plain(d):
 
 
 def run_many(configs: Iterable[dict], store: Store | None = None, desc: str = "experiments") -> list[Record]:
-    """``run`` over configs with a progress bar."""
+    """``run`` over configs with a progress bar; on a Dask cluster when a scheduler is configured
+    (``DEFECTBOOK_SCHEDULER``: see :mod:`defectbook.dispatch`)."""
+    from . import dispatch
     from .utils import progress
 
     configs = list(configs)
+    if dispatch.scheduler_address():
+        return dispatch.run_many(configs, store, desc)
     return [run(c, store) for c in progress(configs, desc=desc, total=len(configs), leave=True)]
 
 

@@ -1,0 +1,190 @@
+"""Experiment-level dispatch on Dask distributed: every GPU of a server, or a cluster, one store.
+
+:func:`defectbook.experiment.run_many` hands its configs here when a scheduler is configured
+(``DEFECTBOOK_SCHEDULER``, set by ``defectbook reproduce --scheduler ADDRESS`` or by
+``--workers N``, which starts a local cluster). The configs whose records are missing become Dask
+tasks keyed by the record key, so a config submitted twice (two notebooks running at once, two
+clients) is one task and one computation; the records are gathered in the configs' order. Without
+a scheduler nothing here runs and Dask is never imported (this module imports only the standard
+library at the top).
+
+Workers write into the client's store, which must therefore be on a file system they all see
+(one machine, or a shared mount at the same path): :class:`defectbook.results.Store` publishes
+records atomically and once per key. A worker that dies mid-task (killed, out of memory) has its
+task rescheduled by Dask on another worker (``distributed.scheduler.allowed-failures``); a killed
+batch resumes where it stopped, since finished records are reused.
+
+GPUs: :func:`start_local` starts one single-threaded worker per visible GPU (dask-cuda's
+``LocalCUDACluster`` when installed, else workers pinned by ``CUDA_VISIBLE_DEVICES``), so a task's
+device (``device: auto`` or ``cuda`` in the config) is its worker's GPU.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from . import DefectbookError
+
+ENV = "DEFECTBOOK_SCHEDULER"
+KEY_PREFIX = "defectbook-run-"
+_clients: dict = {}
+
+
+def scheduler_address() -> str | None:
+    """The configured scheduler address (``DEFECTBOOK_SCHEDULER``), or None: run serially."""
+    return os.environ.get(ENV) or None
+
+
+def visible_gpus() -> list[str]:
+    """The CUDA devices this process may use (``CUDA_VISIBLE_DEVICES`` ids, else ``0..n-1``)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return []
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env:
+        return [d.strip() for d in env.split(",") if d.strip()][: torch.cuda.device_count()]
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+
+def start_local(n_workers: int | str | None = None, dashboard_address: str = ":8787", quiet: bool = False):
+    """A local Dask cluster: one worker process per GPU when there are GPUs, else ``n_workers``
+    CPU workers. Every worker runs one task at a time with ``cpu_count // workers`` torch threads.
+
+    ``n_workers``: an int, or ``None``/``"auto"`` (one per GPU, else one per core). Returns the
+    cluster (use ``cluster.scheduler_address``; ``cluster.close()`` ends it).
+    """
+    from distributed import LocalCluster, Nanny, Scheduler, SpecCluster
+
+    gpus = visible_gpus()
+    if n_workers in (None, "auto", 0, "0"):
+        n = len(gpus) or (os.cpu_count() or 1)
+    else:
+        n = int(n_workers)
+        if n < 1:
+            raise DefectbookError(f"--workers must be >= 1 or 'auto', got {n_workers!r}")
+    threads = max(1, (os.cpu_count() or 1) // n)
+    env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "DEFECTBOOK_PROGRESS": "0"}
+    silence = {"silence_logs": 40} if quiet else {}  # logging.ERROR
+    if gpus:
+        gpus = gpus[:n]
+        try:
+            from dask_cuda import LocalCUDACluster
+        except ImportError:
+            LocalCUDACluster = None
+        if LocalCUDACluster is not None:
+            return LocalCUDACluster(CUDA_VISIBLE_DEVICES=",".join(gpus), threads_per_worker=1,
+                                    dashboard_address=dashboard_address, env=env, **silence)
+        workers = {f"gpu-{g}": {"cls": Nanny, "options": {"nthreads": 1, "env": {**env, "CUDA_VISIBLE_DEVICES": g}}}
+                   for g in gpus}
+        scheduler = {"cls": Scheduler, "options": {"dashboard_address": dashboard_address}}
+        return SpecCluster(workers=workers, scheduler=scheduler, **silence)
+    return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=dashboard_address,
+                        env=env, **silence)
+
+
+def client(address: str | None = None):
+    """A (cached, per process) Dask client of ``address`` (default: the configured scheduler)."""
+    from distributed import Client
+
+    address = address or scheduler_address()
+    if not address:
+        raise DefectbookError(f"no Dask scheduler configured: set {ENV} or pass --scheduler / --workers")
+    c = _clients.get(address)
+    if c is None or c.status in ("closed", "closing"):
+        c = _clients[address] = Client(address, set_as_default=False)
+    return c
+
+
+def describe(c) -> str:
+    """One line: scheduler, workers (threads, GPUs) and the dashboard address."""
+    info = c.scheduler_info()
+    workers = info.get("workers", {})
+    link = getattr(c, "dashboard_link", None) if "dashboard" in info.get("services", {}) else None
+    return (f"Dask scheduler {c.scheduler.address}: {len(workers)} workers; "
+            f"dashboard {link or 'not served (pip install bokeh)'}")
+
+
+def _task(config: dict, root: str):
+    """Run on a worker: one experiment into the shared store (one torch thread per worker core)."""
+    import torch
+
+    from . import experiment
+    from .results import Store
+
+    torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS") or 1)))
+    return experiment.run(config, Store(root))
+
+
+def _label(config: dict) -> str:
+    c = config
+    s = c.get("split") or {}
+    extra = {k: v for k, v in s.items() if k in ("kind", "ratio", "n")}
+    return f"{c.get('method')} {c.get('dataset')}:{c.get('category') or ''} seed {c.get('seed', 0)} {extra}"
+
+
+def run_many(configs: list[dict], store=None, desc: str = "experiments", address: str | None = None, stream=None):
+    """Records of ``configs`` (in order), the missing ones computed as Dask tasks.
+
+    A failed task is reported (config key, config, error) without stopping the others; when all
+    have finished, a summary is printed and :class:`DefectbookError` raised if any failed.
+    """
+    from distributed import as_completed
+
+    from . import experiment
+    from .results import Store
+
+    stream = stream or sys.stderr
+    store = Store() if store is None else store  # (an empty Store is falsy: it has __len__)
+    address = address or scheduler_address()
+    keys = [experiment.key_of(c) for c in configs]
+    records = {k: store.get(k) for k in dict.fromkeys(keys)}
+    todo = {k: c for k, c in zip(keys, configs) if records[k] is None}
+    if todo:
+        c = client(address)
+        batch = os.environ.get("DEFECTBOOK_BATCH") == "1"
+        if not batch and address not in _announced:
+            print(describe(c), file=stream, flush=True)
+            _announced.add(address)
+        root = str(store.root.resolve())
+        futures = {c.submit(_task, cfg, root, key=KEY_PREFIX + k, pure=False): k for k, cfg in todo.items()}
+        bar = _bar(desc, len(todo), stream)
+        failed: dict[str, str] = {}
+        t0 = time.perf_counter()
+        for fut in as_completed(list(futures), loop=c.loop):
+            k = futures[fut]
+            if fut.status == "finished":
+                records[k] = fut.result()
+            else:
+                try:
+                    exc = fut.exception()
+                except BaseException as e:  # noqa: BLE001 - cancelled (scheduler lost)
+                    exc = e
+                failed[k] = f"{type(exc).__name__}: {exc}"
+                print(f"task {k} failed ({_label(todo[k])}): {failed[k]}", file=stream, flush=True)
+            if bar is not None:
+                bar.set_postfix(failed=len(failed), refresh=False)
+                bar.update(1)
+            fut.release()
+        if bar is not None:
+            bar.close()
+        if not batch or failed:
+            print(f"{desc}: {len(todo) - len(failed)} computed, {len(failed)} failed, "
+                  f"{len(records) - len(todo)} reused, {time.perf_counter() - t0:.1f} s", file=stream, flush=True)
+        if failed:
+            raise DefectbookError(f"{len(failed)} of {len(todo)} experiments failed: "
+                                  + "; ".join(f"{k}: {e}" for k, e in failed.items()))
+    return [records[k] for k in keys]
+
+
+_announced: set = set()
+
+
+def _bar(desc: str, total: int, stream):
+    """A tqdm bar over finished tasks, only on a terminal (and unless DEFECTBOOK_PROGRESS=0)."""
+    if os.environ.get("DEFECTBOOK_PROGRESS", "1") in ("0", "false", "no") or not getattr(stream, "isatty", lambda: False)():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, file=stream, leave=True)
