@@ -31,9 +31,17 @@ KEY_PREFIX = "defectbook-run-"
 _clients: dict = {}
 
 
+_on_worker = False  # set in worker processes by _task: they compute, never re-dispatch
+
+
 def scheduler_address() -> str | None:
     """The configured scheduler address (``DEFECTBOOK_SCHEDULER``), or None: run serially."""
     return os.environ.get(ENV) or None
+
+
+def delegate() -> bool:
+    """Whether ``experiment.run`` should hand a missing record to the scheduler (not on a worker)."""
+    return not _on_worker and scheduler_address() is not None
 
 
 def visible_gpus() -> list[str]:
@@ -55,7 +63,10 @@ def start_local(n_workers: int | str | None = None, dashboard_address: str = ":8
     ``n_workers``: an int, or ``None``/``"auto"`` (one per GPU, else one per core). Returns the
     cluster (use ``cluster.scheduler_address``; ``cluster.close()`` ends it).
     """
-    from distributed import LocalCluster, Nanny, Scheduler, SpecCluster
+    try:
+        from distributed import LocalCluster, Nanny, Scheduler, SpecCluster
+    except ImportError as e:
+        raise DefectbookError("a Dask cluster needs dask and distributed: pip install 'defectbook[cluster]'") from e
 
     gpus = visible_gpus()
     if n_workers in (None, "auto", 0, "0"):
@@ -86,7 +97,10 @@ def start_local(n_workers: int | str | None = None, dashboard_address: str = ":8
 
 def client(address: str | None = None):
     """A (cached, per process) Dask client of ``address`` (default: the configured scheduler)."""
-    from distributed import Client
+    try:
+        from distributed import Client
+    except ImportError as e:
+        raise DefectbookError(f"{ENV} is set but Dask is missing: pip install 'defectbook[cluster]'") from e
 
     address = address or scheduler_address()
     if not address:
@@ -99,10 +113,10 @@ def client(address: str | None = None):
 
 def describe(c) -> str:
     """One line: scheduler, workers (threads, GPUs) and the dashboard address."""
-    info = c.scheduler_info()
-    workers = info.get("workers", {})
-    link = getattr(c, "dashboard_link", None) if "dashboard" in info.get("services", {}) else None
-    return (f"Dask scheduler {c.scheduler.address}: {len(workers)} workers; "
+    nthreads = c.nthreads()
+    services = c.scheduler_info().get("services", {})
+    link = getattr(c, "dashboard_link", None) if "dashboard" in services else None
+    return (f"Dask scheduler {c.scheduler.address}: {len(nthreads)} workers, {sum(nthreads.values())} threads; "
             f"dashboard {link or 'not served (pip install bokeh)'}")
 
 
@@ -113,6 +127,8 @@ def _task(config: dict, root: str):
     from . import experiment
     from .results import Store
 
+    global _on_worker
+    _on_worker = True
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS") or 1)))
     return experiment.run(config, Store(root))
 
@@ -188,3 +204,113 @@ def _bar(desc: str, total: int, stream):
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, file=stream, leave=True)
+
+
+def notebooks_on_cluster(nbs: list, run_one, workers=None, scheduler: str | None = None, stream=None) -> list:
+    """Run ``run_one(nb)`` (one papermill execution, returning a ``reproduce.Outcome``) for every
+    notebook, several at once, with every notebook's experiments on one Dask cluster.
+
+    ``workers``: start a local cluster of that many workers (int or ``"auto"``); else connect to
+    ``scheduler`` (default ``DEFECTBOOK_SCHEDULER``). The kernels find the scheduler through
+    ``DEFECTBOOK_SCHEDULER``; as many notebooks run at once as the cluster has workers. Notebooks
+    asking for the same config share one task (tasks are keyed by record key), so every record is
+    computed once. Prints the dashboard address first and, on a terminal, a bar over the tasks.
+    """
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    stream = stream or sys.stdout
+    cluster = start_local(workers, quiet=True) if workers else None
+    address = cluster.scheduler_address if cluster is not None else (scheduler or scheduler_address())
+    if not address:
+        raise DefectbookError(f"no Dask scheduler: pass --workers N or --scheduler ADDRESS, or set {ENV}")
+    old = os.environ.get(ENV)
+    os.environ[ENV] = address
+    try:
+        c = client(address)
+        print(describe(c), file=stream, flush=True)
+        jobs = max(1, min(len(nbs), len(c.nthreads()) or 1))
+        bar = _ClusterBar(c, stream)
+        outcomes = {}
+        with ThreadPoolExecutor(jobs) as pool:
+            futures = {pool.submit(run_one, nb): nb for nb in nbs}
+            for i, fut in enumerate(as_completed(futures), 1):
+                o = fut.result()
+                outcomes[futures[fut]] = o
+                bar.write(f"[{i}/{len(nbs)}] {o.notebook}: {o.status} in {o.seconds:.1f} s"
+                          + (f": {o.error}" if o.error else ""))
+        n = bar.close()
+        if n:
+            print(f"experiment tasks on the cluster: {n['done']} done ({n['runs']} executions), {n['failed']} failed",
+                  file=stream, flush=True)
+        return [outcomes[nb] for nb in nbs]
+    finally:
+        if old is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = old
+        if cluster is not None:
+            _clients.pop(address, None)
+            cluster.close()
+
+
+class _ClusterBar:
+    """A tqdm bar over the cluster's experiment tasks (done / failed), refreshed every second;
+    only on a terminal. Task counts come from :class:`defectbook.cluster_progress.TaskCounter`."""
+
+    def __init__(self, c, stream):
+        import threading
+
+        self.c, self.stream, self.bar, self.last = c, stream, None, None
+        try:
+            from .cluster_progress import TaskCounter
+
+            c.register_plugin(TaskCounter())
+            self.ok = True
+        except Exception as e:  # noqa: BLE001 - a remote scheduler without defectbook: no counts
+            print(f"(no task counts: {type(e).__name__}: {e})", file=stream, flush=True)
+            self.ok = False
+        tty = getattr(stream, "isatty", lambda: False)() and os.environ.get("DEFECTBOOK_PROGRESS", "1") not in ("0", "no")
+        if self.ok and tty:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=0, desc="experiment tasks", file=stream, leave=True)
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._poll, daemon=True)
+            self._thread.start()
+
+    def counts(self) -> dict | None:
+        if not self.ok:
+            return None
+        from .cluster_progress import counts
+
+        try:
+            self.last = self.c.run_on_scheduler(counts)
+        except Exception:  # noqa: BLE001 - scheduler gone: keep the last counts
+            pass
+        return self.last
+
+    def _poll(self):
+        while not self._stop.wait(1.0):
+            self._refresh()
+
+    def _refresh(self):
+        n = self.counts()
+        if n and self.bar is not None:
+            self.bar.total = n["tasks"]
+            self.bar.n = n["done"] + n["failed"]
+            self.bar.set_postfix(failed=n["failed"], refresh=False)
+            self.bar.refresh()
+
+    def write(self, line: str):
+        if self.bar is not None:
+            self.bar.write(line, file=self.stream)
+        else:
+            print(line, file=self.stream, flush=True)
+
+    def close(self) -> dict | None:
+        if self.bar is not None:
+            self._stop.set()
+            self._thread.join()
+            self._refresh()
+            self.bar.close()
+        return self.counts()

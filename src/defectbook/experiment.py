@@ -251,6 +251,8 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
     from .metrics import evaluate
     from .utils import seed_everything
 
+    from . import dispatch
+
     c = normalize(config)
     key = key_of(c)
     store = Store() if store is None else store  # (an empty Store is falsy: it has __len__)
@@ -258,6 +260,8 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
         rec = store.get(key)
         if rec is not None:
             return rec
+        if dispatch.delegate():  # a scheduler is configured: one task per key, wherever it is asked for
+            return dispatch.run_many([c], store, desc=key)[0]
     prep = prepare(c)
     seed_everything(c["seed"])
     detector = build_detector(c)

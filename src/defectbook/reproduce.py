@@ -102,11 +102,23 @@ def execute(nb: Path, out: Path, profile: str, params: dict | None = None, timeo
 
 
 def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_dir: Path | None = None,
-              timeout: int | None = None, stream=sys.stdout) -> list[Outcome]:
-    """Execute every (matching) notebook; print a summary table; return the outcomes."""
+              timeout: int | None = None, stream=sys.stdout, workers=None, scheduler: str | None = None) -> list[Outcome]:
+    """Execute every (matching) notebook; print a summary table; return the outcomes.
+
+    With ``workers`` (a local Dask cluster of that many workers, or ``"auto"``) or ``scheduler``
+    (an existing one's address) the notebooks' experiments run on the cluster and several
+    notebooks at once (:func:`defectbook.dispatch.notebooks_on_cluster`).
+    """
     nbs = discover(only)
     if not nbs:
         raise DefectbookError(f"no notebook matches {only!r}")
+    if workers or scheduler:
+        from .dispatch import notebooks_on_cluster
+
+        outcomes = notebooks_on_cluster(nbs, lambda nb: execute(nb, executed_path(nb, out_dir), profile, params, timeout),
+                                        workers=workers, scheduler=scheduler, stream=stream)
+        print(summary(outcomes), file=stream, flush=True)
+        return outcomes
     outcomes = []
     for i, nb in enumerate(nbs, 1):
         print(f"[{i}/{len(nbs)}] {nb.parent.name}/{nb.stem} ({profile}) ...", file=stream, flush=True)
