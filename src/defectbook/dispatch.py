@@ -20,6 +20,7 @@ device (``device: auto`` or ``cuda`` in the config) is its worker's GPU.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import time
@@ -116,6 +117,8 @@ def describe(c) -> str:
     nthreads = c.nthreads()
     services = c.scheduler_info().get("services", {})
     link = getattr(c, "dashboard_link", None) if "dashboard" in services else None
+    if link and importlib.util.find_spec("bokeh") is None:  # served, but its pages need bokeh
+        link = None
     return (f"Dask scheduler {c.scheduler.address}: {len(nthreads)} workers, {sum(nthreads.values())} threads; "
             f"dashboard {link or 'not served (pip install bokeh)'}")
 
