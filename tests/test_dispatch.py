@@ -133,6 +133,23 @@ def test_a_killed_worker_gets_its_task_retried(env):
     client.wait_for_workers(2, timeout=60)  # the nanny restarted it
 
 
+def test_gpu_workers_are_pinned_one_device_each():
+    """Without dask-cuda, a multi-GPU server gets one worker per GPU id, each seeing only its own
+    (checked here on CPU workers: the pinning is an environment variable of each worker process)."""
+    from defectbook import dispatch
+
+    cluster = dispatch.pinned_cluster(["0", "1"], {"OMP_NUM_THREADS": "1"}, dashboard_address=":0", quiet=True)
+    try:
+        c = dispatch.client(cluster.scheduler_address)
+        c.wait_for_workers(2, timeout=60)
+        seen = c.run(lambda: os.environ.get("CUDA_VISIBLE_DEVICES"))
+        assert sorted(seen.values()) == ["0", "1"]
+        assert set(c.nthreads().values()) == {1}
+    finally:
+        dispatch._clients.pop(cluster.scheduler_address).close()
+        cluster.close()
+
+
 # -- two processes writing the same keys ------------------------------------------------------
 
 N_KEYS = 25

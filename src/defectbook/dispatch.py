@@ -28,6 +28,7 @@ import time
 from . import DefectbookError
 
 ENV = "DEFECTBOOK_SCHEDULER"
+THREADS_ENV = "DEFECTBOOK_TASK_THREADS"  # torch threads per task (default: the worker's OMP_NUM_THREADS)
 KEY_PREFIX = "defectbook-run-"
 _clients: dict = {}
 
@@ -65,7 +66,7 @@ def start_local(n_workers: int | str | None = None, dashboard_address: str = ":8
     cluster (use ``cluster.scheduler_address``; ``cluster.close()`` ends it).
     """
     try:
-        from distributed import LocalCluster, Nanny, Scheduler, SpecCluster
+        from distributed import LocalCluster
     except ImportError as e:
         raise DefectbookError("a Dask cluster needs dask and distributed: pip install 'defectbook[cluster]'") from e
 
@@ -73,11 +74,18 @@ def start_local(n_workers: int | str | None = None, dashboard_address: str = ":8
     if n_workers in (None, "auto", 0, "0"):
         n = len(gpus) or (os.cpu_count() or 1)
     else:
-        n = int(n_workers)
+        try:
+            n = int(n_workers)
+        except ValueError:
+            n = 0
         if n < 1:
-            raise DefectbookError(f"--workers must be >= 1 or 'auto', got {n_workers!r}")
+            raise DefectbookError(f"--workers must be a number >= 1 or 'auto', got {n_workers!r}")
+    if gpus:
+        n = min(n, len(gpus))  # one worker per GPU at most
     threads = max(1, (os.cpu_count() or 1) // n)
-    env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "DEFECTBOOK_PROGRESS": "0"}
+    env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "DEFECTBOOK_PROGRESS": "0",
+           THREADS_ENV: str(threads)}
+    os.environ[THREADS_ENV] = str(threads)  # worker processes inherit it (also those dask-cuda starts)
     silence = {"silence_logs": 40} if quiet else {}  # logging.ERROR
     if gpus:
         gpus = gpus[:n]
@@ -87,13 +95,21 @@ def start_local(n_workers: int | str | None = None, dashboard_address: str = ":8
             LocalCUDACluster = None
         if LocalCUDACluster is not None:
             return LocalCUDACluster(CUDA_VISIBLE_DEVICES=",".join(gpus), threads_per_worker=1,
-                                    dashboard_address=dashboard_address, env=env, **silence)
-        workers = {f"gpu-{g}": {"cls": Nanny, "options": {"nthreads": 1, "env": {**env, "CUDA_VISIBLE_DEVICES": g}}}
-                   for g in gpus}
-        scheduler = {"cls": Scheduler, "options": {"dashboard_address": dashboard_address}}
-        return SpecCluster(workers=workers, scheduler=scheduler, **silence)
+                                    dashboard_address=dashboard_address, **silence)
+        return pinned_cluster(gpus, env, dashboard_address, quiet)
     return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=dashboard_address,
                         env=env, **silence)
+
+
+def pinned_cluster(gpus: list[str], env: dict | None = None, dashboard_address: str = ":8787", quiet: bool = False):
+    """One single-threaded worker process per GPU id in ``gpus``, each seeing only its GPU
+    (``CUDA_VISIBLE_DEVICES=<id>``): the multi-GPU cluster when dask-cuda is not installed."""
+    from distributed import Nanny, Scheduler, SpecCluster
+
+    workers = {f"gpu-{g}": {"cls": Nanny, "options": {"nthreads": 1, "env": {**(env or {}), "CUDA_VISIBLE_DEVICES": g}}}
+               for g in gpus}
+    scheduler = {"cls": Scheduler, "options": {"dashboard_address": dashboard_address}}
+    return SpecCluster(workers=workers, scheduler=scheduler, silence_logs=40 if quiet else False)
 
 
 def client(address: str | None = None):
@@ -124,7 +140,9 @@ def describe(c) -> str:
 
 
 def _task(config: dict, root: str):
-    """Run on a worker: one experiment into the shared store (one torch thread per worker core)."""
+    """Run on a worker: one experiment into the shared store, with ``DEFECTBOOK_TASK_THREADS`` (else
+    ``OMP_NUM_THREADS``, which Dask sets to 1 per worker) torch threads. The device is the worker's:
+    ``device: auto``/``cuda`` is ``cuda:0`` of the worker's ``CUDA_VISIBLE_DEVICES``, its own GPU."""
     import torch
 
     from . import experiment
@@ -132,7 +150,7 @@ def _task(config: dict, root: str):
 
     global _on_worker
     _on_worker = True
-    torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS") or 1)))
+    torch.set_num_threads(max(1, int(os.environ.get(THREADS_ENV) or os.environ.get("OMP_NUM_THREADS") or 1)))
     return experiment.run(config, Store(root))
 
 
