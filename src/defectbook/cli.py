@@ -8,6 +8,7 @@ Examples::
     defectbook reproduce --profile smoke --only 'padim/*' -p seeds=[0,1]
     defectbook weights list
     defectbook weights fetch wide_resnet50_2 vgg19
+    defectbook reproduce --profile paper --workers auto      # one Dask worker per GPU
     defectbook book
 """
 from __future__ import annotations
@@ -59,7 +60,8 @@ def _cmd_reproduce(a) -> int:
 
     if a.data_root:
         os.environ["DEFECTBOOK_DATA"] = a.data_root
-    outcomes = reproduce(a.profile, a.only, parse_params(a.param), timeout=a.timeout)
+    outcomes = reproduce(a.profile, a.only, parse_params(a.param), timeout=a.timeout, workers=a.workers,
+                         scheduler=a.scheduler)
     return 0 if all(o.status == "ok" for o in outcomes) else 1
 
 
@@ -126,6 +128,12 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="notebook parameter")
     r.add_argument("--data-root", default=None)
     r.add_argument("--timeout", type=int, default=None, help="seconds per cell")
+    r.add_argument("--workers", default=None, metavar="N",
+                   help="start a local Dask cluster of N workers ('auto': one per GPU, else per core) and run "
+                        "the experiments and several notebooks at once on it (needs the [cluster] extra)")
+    r.add_argument("--scheduler", default=os.environ.get("DEFECTBOOK_SCHEDULER"), metavar="ADDRESS",
+                   help="run the experiments on an existing Dask scheduler, e.g. tcp://host:8786 "
+                        "(default: $DEFECTBOOK_SCHEDULER)")
     r.set_defaults(func=_cmd_reproduce)
 
     w = sub.add_parser("weights", help="list or fetch the papers' ImageNet backbone weights")

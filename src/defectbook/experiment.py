@@ -317,15 +317,19 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
     from .metrics import evaluate
     from .utils import seed_everything
 
+    from . import dispatch
+
     c = normalize(config)
     detector = build_detector(c)  # parameters are validated before any data is listed or loaded
     key = key_of(c)
-    store = store or Store()
+    store = Store() if store is None else store  # (an empty Store is falsy: it has __len__)
     if not force:
         rec = store.get(key)
         if rec is not None:
             log.info("%s %s on %s: record reused", key, c["method"], _data_label(c))
             return rec
+        if dispatch.delegate():  # a scheduler is configured: one task per key, wherever it is asked for
+            return dispatch.run_many([c], store, desc=key)[0]
     device = device_of(c)
     prep = prepare(c)
     log.info("%s %s on %s: fitting on %d images, device %s", key, c["method"], _data_label(c),
@@ -371,7 +375,7 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
                   "images": (prep.test[idx].permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)}
         if masks is not None:
             arrays["masks"] = masks[idx].astype(np.uint8)
-    return store.put(rec, arrays)
+    return store.put(rec, arrays, replace=force)
 
 
 def _data_provenance(c: dict, split) -> dict:
@@ -395,10 +399,14 @@ def _plain(d):
 
 
 def run_many(configs: Iterable[dict], store: Store | None = None, desc: str = "experiments") -> list[Record]:
-    """``run`` over configs with a progress bar."""
+    """``run`` over configs with a progress bar; on a Dask cluster when a scheduler is configured
+    (``DEFECTBOOK_SCHEDULER``: see :mod:`defectbook.dispatch`)."""
+    from . import dispatch
     from .utils import progress
 
     configs = list(configs)
+    if dispatch.scheduler_address():
+        return dispatch.run_many(configs, store, desc)
     return [run(c, store) for c in progress(configs, desc=desc, total=len(configs), leave=True)]
 
 

@@ -282,11 +282,15 @@ class _Follow(threading.Thread):
 
 def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_dir: Path | None = None,
               timeout: int | None = None, stream=sys.stdout, log_file: str | os.PathLike | None = None,
-              echo=sys.stderr) -> list[Outcome]:
+              echo=sys.stderr, workers=None, scheduler: str | None = None) -> list[Outcome]:
     """Execute every (matching) notebook; print a summary table; return the outcomes.
 
     The batch's log lines (its own and the kernels' per-experiment lines) go to ``log_file``
-    (default :func:`default_log_file`) and are echoed to ``echo`` (None: not echoed)."""
+    (default :func:`default_log_file`) and are echoed to ``echo`` (None: not echoed).
+    With ``workers`` (a local Dask cluster of that many workers, or ``"auto"``) or ``scheduler``
+    (an existing one's address) the notebooks' experiments run on the cluster and several
+    notebooks at once (:func:`defectbook.dispatch.notebooks_on_cluster`).
+    """
     from .utils import log, setup_logging
 
     nbs = discover(only)
@@ -305,7 +309,13 @@ def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_d
     outcomes = []
     try:
         log.info("batch: %d notebook(s), profile %s, log %s", len(nbs), profile, log_path)
-        for i, nb in enumerate(nbs, 1):
+        if workers or scheduler:
+            from .dispatch import notebooks_on_cluster
+
+            outcomes = notebooks_on_cluster(
+                nbs, lambda nb: execute(nb, executed_path(nb, out_dir), profile, params, timeout),
+                workers=workers, scheduler=scheduler, stream=stream)
+        for i, nb in enumerate(nbs if not (workers or scheduler) else [], 1):
             print(f"[{i}/{len(nbs)}] {nb.parent.name}/{nb.stem} ({profile}) ...", file=stream, flush=True)
             log.info("notebook %s/%s (%d/%d) started", nb.parent.name, nb.stem, i, len(nbs))
             o = execute(nb, executed_path(nb, out_dir), profile, params, timeout)

@@ -1,10 +1,14 @@
 """The result store: one JSON record per experiment config (keyed by the config's hash), plus an
-optional ``.npz`` of example maps. Writes are atomic (temporary file, then ``os.replace``), and
-the JSON is written last, so a killed batch never leaves a record that looks complete: rerunning
-it redoes only what has no JSON yet. Each JSON carries a SHA-256 ``checksum`` of its content: a
-record edited by hand, damaged, of the wrong shape or without a checksum is not served (a warning
-names it and :func:`defectbook.experiment.run` recomputes it). Example maps are stored as float16
-scaled per map into [0, 1] (offset and scale kept beside them), so any finite range survives.
+optional ``.npz`` of example maps. Writes are atomic (temporary file, ``fsync``, ``os.replace``,
+``fsync`` of the folder), and the JSON is written last, so a killed batch never leaves a record
+that looks complete: rerunning it redoes only what has no JSON yet. Readers never see a partial
+record. Several processes (Dask workers, on one machine or on a shared file system) may share a
+store: a key's record is published under a per-key ``flock``, once; a process that loses a race
+gets the record already there (see :meth:`Store.put`). Each JSON carries a SHA-256 ``checksum`` of
+its content: a record edited by hand, damaged, of the wrong shape or without a checksum is not
+served (a warning names it and :func:`defectbook.experiment.run` recomputes it). Example maps are
+stored as float16 scaled per map into [0, 1] (offset and scale kept beside them), so any finite
+range survives.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import json
 import os
 import tempfile
 import warnings
+from contextlib import contextmanager
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -102,16 +107,26 @@ class Store:
         data["store"] = str(self.root)
         return Record(**data)
 
-    def put(self, record: Record, arrays: dict[str, np.ndarray] | None = None) -> Record:
+    def put(self, record: Record, arrays: dict[str, np.ndarray] | None = None, replace: bool = False) -> Record:
+        """Publish ``record`` (and its example ``arrays``) and return the record now stored.
+
+        A key is written once: when a valid record for the key is already there (another worker
+        won the race) it is kept and returned, unless ``replace`` (``run(force=True)``).
+        """
         self.root.mkdir(parents=True, exist_ok=True)
-        if arrays:
-            _atomic_write(self.root / f"{record.key}.npz", lambda f: np.savez_compressed(f, **arrays), "wb")
-        record.store = str(self.root)
-        payload = asdict(record)
-        payload.pop("store")
-        payload = json.loads(json.dumps(payload, default=_jsonable))  # what is written is what is checksummed
-        payload["checksum"] = record.checksum = record_checksum(payload)
-        _atomic_write(self.path(record.key), lambda f: f.write(json.dumps(payload, indent=1, default=_jsonable)), "w")
+        with _key_lock(self.root / f".{record.key}.lock"):
+            if not replace:
+                existing = self.get(record.key)
+                if existing is not None:
+                    return existing
+            if arrays:
+                _atomic_write(self.root / f"{record.key}.npz", lambda f: np.savez_compressed(f, **arrays), "wb")
+            record.store = str(self.root)
+            payload = asdict(record)
+            payload.pop("store")
+            payload = json.loads(json.dumps(payload, default=_jsonable))  # what is written is what is checksummed
+            payload["checksum"] = record.checksum = record_checksum(payload)
+            _atomic_write(self.path(record.key), lambda f: f.write(json.dumps(payload, indent=1, default=_jsonable)), "w")
         return record
 
     def keys(self) -> list[str]:
@@ -178,3 +193,35 @@ def _atomic_write(path: Path, write, mode: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (a crash after it cannot lose the new name)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # platforms that cannot open a folder (Windows)
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _key_lock(path: Path):
+    """An exclusive ``flock`` on ``path`` for the block (released by the OS if the process dies, so
+    a killed worker leaves no stale lock; on NFS Linux maps it to a POSIX lock)."""
+    try:
+        import fcntl
+    except ImportError:  # no fcntl (Windows): publishing stays atomic, only the once-per-key check is racy
+        yield
+        return
+    with open(path, "a") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)

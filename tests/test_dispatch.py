@@ -1,0 +1,208 @@
+"""Experiment dispatch on a real Dask LocalCluster (2 worker processes, 1 torch thread each) and the
+shared store under concurrent writers. No mocks: real processes, real kills."""
+import io
+import json
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from defectbook import DefectbookError, experiment
+from defectbook.results import Record, Store
+
+from test_experiment import cfg, write_toy_mvtec
+
+pytest.importorskip("distributed")
+
+
+def grid(root):
+    return [cfg(root, seed=s, params={"d": d, "batch_size": 8}, save_maps=2) for s in (0, 1) for d in (8, 16)]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """Toy data, the serial records (one torch thread) and a 2-worker LocalCluster sharing the env."""
+    import torch
+
+    from defectbook import dispatch
+
+    tmp = tmp_path_factory.mktemp("dispatch")
+    mp_env = pytest.MonkeyPatch()
+    mp_env.setenv("DEFECTBOOK_CACHE", str(tmp / "cache"))
+    mp_env.delenv(dispatch.ENV, raising=False)
+    root = write_toy_mvtec(tmp / "data")
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    serial = experiment.run_many(grid(root), Store(tmp / "serial"))
+    torch.set_num_threads(n)
+    cluster = dispatch.start_local(2, dashboard_address=":0", quiet=True)
+    mp_env.setenv(dispatch.ENV, cluster.scheduler_address)
+    yield {"tmp": tmp, "root": root, "serial": serial, "cluster": cluster, "client": dispatch.client()}
+    mp_env.undo()
+    cluster.close()
+
+
+def valid_records(store: Store) -> dict:
+    """Every JSON in the store parsed (a partial one would raise), with its maps readable."""
+    out = {}
+    for p in store.root.glob("*.json"):
+        data = json.loads(p.read_text())
+        rec = store.get(p.stem)
+        assert rec is not None and rec.key == p.stem == data["key"]
+        assert rec.maps()["maps"].shape[0] == 2
+        out[p.stem] = rec
+    return out
+
+
+def test_without_a_scheduler_dask_is_not_imported(tmp_path):
+    code = ("import os, sys; os.environ.pop('DEFECTBOOK_SCHEDULER', None)\n"
+            "from defectbook import experiment\n"
+            "assert experiment.run_many([]) == []\n"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')]\n"
+            "assert not bad, bad\n")
+    env = {k: v for k, v in os.environ.items() if k != "DEFECTBOOK_SCHEDULER"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+
+
+def test_cluster_gives_the_serial_records_and_resumes(env):
+    store = Store(env["tmp"] / "dask")
+    out = io.StringIO()
+    from defectbook import dispatch
+
+    recs = dispatch.run_many(grid(env["root"]), store, desc="grid", stream=out)
+    assert [r.key for r in recs] == [r.key for r in env["serial"]]
+    for a, b in zip(recs, env["serial"]):
+        assert a.metrics == b.metrics and a.scores == b.scores
+    assert "4 computed, 0 failed" in out.getvalue() and "dashboard" in out.getvalue()
+    assert sorted(valid_records(store)) == sorted(r.key for r in recs)
+    # a killed batch: two records lost; rerunning computes those two only
+    for r in recs[1:3]:
+        store.path(r.key).unlink()
+    kept = {r.key: store.path(r.key).stat().st_mtime_ns for r in (recs[0], recs[3])}
+    again = experiment.run_many(grid(env["root"]), store)  # the hook: DEFECTBOOK_SCHEDULER is set
+    assert [r.metrics for r in again] == [r.metrics for r in env["serial"]]
+    assert {k: store.path(k).stat().st_mtime_ns for k in kept} == kept
+
+
+def test_a_failed_task_is_reported_and_the_rest_finish(env):
+    from defectbook import dispatch
+
+    store = Store(env["tmp"] / "failing")
+    good = cfg(env["root"], seed=5, params={"d": 8, "batch_size": 8}, save_maps=2)
+    bad = cfg(env["root"], category="no_such_category")
+    out = io.StringIO()
+    with pytest.raises(DefectbookError, match=experiment.key_of(bad)):
+        dispatch.run_many([bad, good], store, desc="mixed", stream=out)
+    assert f"task {experiment.key_of(bad)} failed" in out.getvalue()
+    assert "1 computed, 1 failed" in out.getvalue()
+    assert list(valid_records(store)) == [experiment.key_of(good)]
+
+
+def test_a_killed_worker_gets_its_task_retried(env):
+    from defectbook import dispatch
+
+    client, store = env["client"], Store(env["tmp"] / "killed")
+    killed = {}
+
+    def kill_first_busy_worker():
+        deadline = time.time() + 60
+        while time.time() < deadline and not killed:
+            busy = {w: ts for w, ts in client.processing().items() if ts}
+            if busy:
+                addr, keys = next(iter(busy.items()))
+                time.sleep(0.3)  # inside the task (data loaded, fitting)
+                pid = client.run(os.getpid, workers=[addr])[addr]
+                os.kill(pid, signal.SIGKILL)
+                killed.update(pid=pid, keys=keys)
+            time.sleep(0.02)
+
+    t = threading.Thread(target=kill_first_busy_worker)
+    t.start()
+    recs = dispatch.run_many(grid(env["root"]), store, stream=io.StringIO())
+    t.join()
+    assert killed, "no worker was busy"
+    assert [r.metrics for r in recs] == [r.metrics for r in env["serial"]]
+    assert sorted(valid_records(store)) == sorted(r.key for r in recs)
+    assert any(k.removeprefix(dispatch.KEY_PREFIX) in {r.key for r in recs} for k in killed["keys"])
+    client.wait_for_workers(2, timeout=60)  # the nanny restarted it
+
+
+def test_gpu_workers_are_pinned_one_device_each():
+    """Without dask-cuda, a multi-GPU server gets one worker per GPU id, each seeing only its own
+    (checked here on CPU workers: the pinning is an environment variable of each worker process)."""
+    from defectbook import dispatch
+
+    cluster = dispatch.pinned_cluster(["0", "1"], {"OMP_NUM_THREADS": "1"}, dashboard_address=":0", quiet=True)
+    try:
+        c = dispatch.client(cluster.scheduler_address)
+        c.wait_for_workers(2, timeout=60)
+        seen = c.run(lambda: os.environ.get("CUDA_VISIBLE_DEVICES"))
+        assert sorted(seen.values()) == ["0", "1"]
+        assert set(c.nthreads().values()) == {1}
+    finally:
+        dispatch._clients.pop(cluster.scheduler_address).close()
+        cluster.close()
+
+
+# -- two processes writing the same keys ------------------------------------------------------
+
+N_KEYS = 25
+
+
+def _writer(i, root, barrier, queue):
+    store = Store(root)
+    won = {}
+    for n in range(N_KEYS):
+        key = f"{n:016x}"
+        rec = Record(key=key, config={"writer": i}, metrics={"writer": i, "junk": "x" * 20000}, timings={},
+                     memory={}, scores=[float(i)] * 500, labels=[i] * 500, defects=[])
+        barrier.wait()
+        won[key] = store.put(rec, {"writer": np.full(1000, i)}).metrics["writer"]
+    queue.put(won)
+
+
+def _reader(root, stop, queue):
+    bad = seen = 0
+    while not stop.is_set():
+        for p in list(root.glob("*.json")):
+            try:
+                json.loads(p.read_text())
+                seen += 1
+            except json.JSONDecodeError:
+                bad += 1
+            except FileNotFoundError:
+                pass
+    queue.put((seen, bad))
+
+
+def test_two_processes_writing_one_key_leave_one_valid_record(tmp_path):
+    ctx = mp.get_context("fork")
+    barrier, queue, stop = ctx.Barrier(2), ctx.Queue(), ctx.Event()
+    writers = [ctx.Process(target=_writer, args=(i, tmp_path, barrier, queue)) for i in (0, 1)]
+    reader = ctx.Process(target=_reader, args=(tmp_path, stop, queue))
+    reader.start()
+    for w in writers:
+        w.start()
+    won = [queue.get(timeout=60), queue.get(timeout=60)]
+    for w in writers:
+        w.join(timeout=30)
+    stop.set()
+    seen, bad = queue.get(timeout=30)
+    reader.join(timeout=30)
+    assert all(w.exitcode == 0 for w in writers)
+    assert bad == 0 and seen > 0
+    store = Store(tmp_path)
+    assert len(store.keys()) == N_KEYS
+    for key in store.keys():
+        rec = store.get(key)
+        writer = rec.metrics["writer"]
+        assert rec.config == {"writer": writer} and rec.scores == [float(writer)] * 500
+        assert (rec.maps()["writer"] == writer).all()  # maps and JSON of the same writer
+        assert won[0][key] == won[1][key] == writer  # the loser got the winner's record back
+    assert not [p for p in tmp_path.iterdir() if p.suffix == ".tmp"]
