@@ -95,7 +95,7 @@ def test_a_failed_task_is_reported_and_the_rest_finish(env):
 
     store = Store(env["tmp"] / "failing")
     good = cfg(env["root"], seed=5, params={"d": 8, "batch_size": 8}, save_maps=2)
-    bad = cfg(env["root"], category="no_such_category")
+    bad = cfg(env["root"], params={"d": -1, "batch_size": 8})    # fails inside its task (parameter check)
     out = io.StringIO()
     with pytest.raises(DefectbookError, match=experiment.key_of(bad)):
         dispatch.run_many([bad, good], store, desc="mixed", stream=out)

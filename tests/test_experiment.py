@@ -63,7 +63,7 @@ def test_run_records_everything(toy):
 
 def test_rerun_reuses_the_record(toy, monkeypatch):
     first = experiment.run(cfg(toy))
-    monkeypatch.setattr(experiment, "build_detector", lambda c: (_ for _ in ()).throw(AssertionError("recomputed")))
+    monkeypatch.setattr(experiment, "prepare", lambda c: (_ for _ in ()).throw(AssertionError("recomputed")))
     again = experiment.run(cfg(toy, data_root=str(toy) + "/", profile="cpu"))  # unhashed fields differ
     assert again.key == first.key and again.metrics == first.metrics
 
@@ -86,7 +86,7 @@ def test_key_changes_with_the_synthetic_generator(monkeypatch):
 
 def test_killed_batch_resumes_without_redoing_or_broken_records(toy, monkeypatch):
     configs = [cfg(toy, seed=s) for s in range(3)]
-    real = experiment.build_detector
+    real = experiment.prepare
     calls = []
 
     def flaky(c):
@@ -95,7 +95,7 @@ def test_killed_batch_resumes_without_redoing_or_broken_records(toy, monkeypatch
             raise KeyboardInterrupt  # the batch is killed while the second experiment runs
         return real(c)
 
-    monkeypatch.setattr(experiment, "build_detector", flaky)
+    monkeypatch.setattr(experiment, "prepare", flaky)
     with pytest.raises(KeyboardInterrupt):
         experiment.run_many(configs)
     store = Store()
