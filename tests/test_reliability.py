@@ -5,7 +5,6 @@ Every case builds its damaged data or record in a temporary folder.
 import json
 import os
 import shutil
-import time
 import zipfile
 
 import numpy as np
@@ -148,7 +147,7 @@ def test_constant_images_tie_wherever_they_sit_in_the_batches(one_thread, method
 # --- 5. parameters --------------------------------------------------------------------------------
 
 BAD = [("padim", "sigma", -1), ("padim", "eps", 0), ("padim", "d", "abc"), ("padim", "batch_size", 0),
-       ("patchcore", "coreset_ratio", 0), ("patchcore", "num_neighbors", 0), ("spade", "k_images", 0),
+       ("patchcore", "coreset_ratio", 0), ("patchcore", "num_neighbors", -1), ("spade", "k_images", 0),
        ("npad", "eps", 0), ("npad", "beta", -1), ("npad", "train_radius", -1), ("npad", "ddof", 2),
        ("differnet", "lr", 0), ("differnet", "clamp", -3), ("differnet", "test_transforms", 0),
        ("knn", "pca", 0), ("ocsvm", "nu", 1.5), ("ocsvm", "gamma", -1), ("memae", "shrink", 1.0),
@@ -308,8 +307,7 @@ def test_cli_bad_parameter_is_one_line_exit_2_before_loading(toy, monkeypatch, c
     def no_data(*a, **k):
         raise AssertionError("data were loaded before the parameters were checked")
 
-    monkeypatch.setattr(experiment, "prepare", no_data)
-    monkeypatch.setattr(experiment, "load_split_for", no_data)
+    monkeypatch.setattr(experiment, "prepare", no_data)  # (listing the files for the record key is allowed)
     code = cli_main(["evaluate", "--method", "padim", "--dataset", "mvtec", "--category", "toy", "--profile", "smoke",
                      "--data-root", str(toy), "-p", param])
     err = capsys.readouterr().err.strip()
@@ -388,3 +386,12 @@ def test_backbone_download_is_hash_checked(tmp_path, monkeypatch):
         backbones.resolve_weight_file("resnet18")
     assert seen["hash_prefix"] == "f37072fd"
     assert not (tmp_path / "checkpoints" / "resnet18-f37072fd.pth").exists()
+
+
+def test_run_refuses_a_test_set_without_defects_before_fitting(isolated, monkeypatch):
+    from defectbook.methods.padim import PaDiM
+
+    root = write_toy_mvtec(isolated / "data", n_bad=0)
+    monkeypatch.setattr(PaDiM, "fit", lambda *a: pytest.fail("fitted"))
+    with pytest.raises(DefectbookError, match="has no defective images.*data check"):
+        experiment.run(cfg(root))

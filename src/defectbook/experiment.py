@@ -264,14 +264,18 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
     from .utils import seed_everything
 
     c = normalize(config)
-    detector = build_detector(c)  # parameters are validated before any data is listed or loaded
     key = key_of(c)
     store = store or Store()
     if not force:
         rec = store.get(key)
         if rec is not None:
             return rec
+    detector = build_detector(c)  # parameters are validated before any image is loaded
     prep = prepare(c)
+    if len(set(prep.labels.tolist())) < 2:  # before a fit is spent on it: AUROC needs both classes
+        what = "defective" if not prep.labels.any() else "defect-free"
+        raise DefectbookError(f"the test set of {c['dataset']}:{c['category'] or ''} has no {what} images; "
+                              f"check the data with `defectbook data check`")
     seed_everything(c["seed"])
     with PeakMemory() as mem:
         t0 = time.perf_counter()

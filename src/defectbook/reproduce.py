@@ -291,10 +291,9 @@ to execute it, then `defectbook book` to render it.
 
 
 def build_book(base: Path | None = None, builder: str = "html") -> int:
-    """Write placeholders for notebooks that were not executed, then run ``jupyter-book build``."""
+    """Write "not executed" pages for notebooks without a complete executed copy (never run, or left
+    incomplete by an interrupted run), then run ``jupyter-book build``."""
     import subprocess
-
-    import nbformat
 
     base = base or root()
     write_toc(base)
