@@ -219,7 +219,7 @@ class DifferNet(Detector):
                      hidden_layers=(hidden_layers, "int>=1"), clamp=(clamp, "float>0"), epochs=(epochs, "int>=1"),
                      batch_size=(batch_size, "int>=1"), lr=(lr, "float>0"), weight_decay=(weight_decay, "float>=0"),
                      jitter=(jitter, "float[0,1)"), train_bank=(train_bank, "int>=1?"),
-                     test_transforms=(test_transforms, "int>=1"), localize_transforms=(localize_transforms, "int>=1"),
+                     test_transforms=(test_transforms, "int"), localize_transforms=(localize_transforms, "int>=1"),
                      sigma=(sigma, "float>=0"), snapshots=(snapshots, "int>=0"), feature_batch=(feature_batch, "int>=1"),
                      seed=(seed, "int"))
         self.backbone, self.layer, self.weights, self.scales = backbone, layer, weights, list(scales)
