@@ -395,3 +395,25 @@ def test_run_refuses_a_test_set_without_defects_before_fitting(isolated, monkeyp
     monkeypatch.setattr(PaDiM, "fit", lambda *a: pytest.fail("fitted"))
     with pytest.raises(DefectbookError, match="has no defective images.*data check"):
         experiment.run(cfg(root))
+
+
+def test_folder_dataset_takes_an_explicit_recorded_mask_threshold(tmp_path):
+    from defectbook.data import load_masks, load_split
+    from defectbook.data.transforms import make_mask_transform
+
+    for part in ("normal", "abnormal"):
+        for i in range(3):
+            (tmp_path / part).mkdir(exist_ok=True)
+            Image.fromarray(np.full((16, 16), 120, np.uint8)).save(tmp_path / part / f"{i}.png")
+    (tmp_path / "masks").mkdir()
+    for i in range(3):
+        m = np.zeros((16, 16), np.uint8)
+        m[4:8, 4:8] = 100
+        Image.fromarray(m).save(tmp_path / "masks" / f"{i}.png")
+    mtf = make_mask_transform(16, None)
+    split = load_split("folder", root=tmp_path)
+    with pytest.raises(DefectbookError, match="not binary"):
+        load_masks(split.test, mtf)
+    split = load_split("folder", root=tmp_path, mask_threshold=50)
+    assert split.info["mask_threshold"] == 50
+    assert load_masks([s for s in split.test if s.label], mtf).sum() == 3 * 16
