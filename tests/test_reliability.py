@@ -128,8 +128,12 @@ def test_mtd_records_its_mask_threshold(mtd_root):
 
 # --- 4. ties stay ties ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("method,params", [("padim", {"d": 12, "batch_size": 8}),
-                                           ("patchcore", {"batch_size": 8, "target_dim": 64, "proj_dim": 16})])
+@pytest.mark.parametrize("method,params", [
+    ("padim", {"d": 12, "batch_size": 8}),
+    ("patchcore", {"batch_size": 8, "target_dim": 64, "proj_dim": 16}),
+    ("differnet", {"epochs": 1, "n_blocks": 1, "width": 16, "test_transforms": 1, "batch_size": 8, "feature_batch": 8,
+                   "localize": True, "localize_transforms": 1, "scales": [1.0]}),
+    ("ae_l2", {"epochs": 1, "latent": 8, "width": 0.25, "batch_size": 8})])
 def test_constant_images_tie_wherever_they_sit_in_the_batches(one_thread, method, params):
     from defectbook.methods import build
     from defectbook.metrics import evaluate

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 
 from .. import DefectbookError
 from ..backbones import FeatureExtractor
-from ..features import gaussian_blur, padded_call
+from ..features import gaussian_blur, pad_batch, padded_call
 from ..flows import coupling_flow, flow_loss, n_parameters, nll
 from ..utils import progress, resolve_device
 from .base import Detector, Prediction, check_params
@@ -337,9 +337,12 @@ class DifferNet(Detector):
         out = torch.zeros(images.shape[0], *images.shape[-2:])
         steps = [(a, i) for a in angles for i in range(0, images.shape[0], self.feature_batch)]
         for a, i in progress(steps, desc="differnet gradients"):
-            x = self.features_.apply(images[i:i + self.feature_batch].to(self.device_), a).detach().requires_grad_(True)
+            n = min(self.feature_batch, images.shape[0] - i)   # a full batch always: maps free of batch position
+            x = self.features_.apply(pad_batch(images[i:i + n], self.feature_batch).to(self.device_), a)
+            x = x.detach().requires_grad_(True)
             z, jac = self.flow_(self._normalise(self.features_(x).cpu()).to(self.device_))
             (grad,) = torch.autograd.grad(nll(z, jac).sum(), x)
+            grad = grad[:n]
             if a % 360:
                 grad = rotate(grad, -a)
             b, c, h, w = grad.shape
