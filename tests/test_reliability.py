@@ -421,3 +421,36 @@ def test_folder_dataset_takes_an_explicit_recorded_mask_threshold(tmp_path):
     split = load_split("folder", root=tmp_path, mask_threshold=50)
     assert split.info["mask_threshold"] == 50
     assert load_masks([s for s in split.test if s.label], mtf).sum() == 3 * 16
+
+
+def test_book_shows_a_not_executed_page_for_missing_or_incomplete_notebooks(tmp_path, monkeypatch):
+    import subprocess
+
+    import nbformat
+
+    from defectbook.reproduce import build_book, is_complete
+
+    for name in ("never", "cut"):
+        _nb(tmp_path / "notebooks", "x = 1").rename(tmp_path / "notebooks" / "grp" / f"{name}.py")
+    cut = tmp_path / "book" / "executed" / "grp" / "cut.ipynb"
+    cut.parent.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])   # no execution count
+    nb.metadata["papermill"] = {"exception": None}
+    nbformat.write(nb, cut)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0))
+    assert build_book(tmp_path) == 0
+    for name in ("never", "cut"):
+        page = nbformat.read(tmp_path / "book" / "executed" / "grp" / f"{name}.ipynb", as_version=4)
+        assert page.metadata["defectbook"]["status"] == "not executed"
+        assert "was not executed" in page.cells[0].source
+    assert "incomplete" in nbformat.read(cut, as_version=4).cells[0].source
+    assert not is_complete(cut)
+
+
+def test_ctrl_c_is_one_line_not_a_traceback(monkeypatch, capsys):
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiment, "run", interrupted)
+    assert cli_main(["evaluate", "--method", "padim", "--profile", "smoke"]) == 130
+    assert capsys.readouterr().err.strip() == "defectbook: interrupted"
