@@ -326,6 +326,8 @@ def test_reproduce_unknown_or_mistyped_parameter_exit_2(capsys, monkeypatch):
     assert "unknown parameter 'no_such_param'" in capsys.readouterr().err
     assert cli_main(["reproduce", "--profile", "smoke", "--only", "padim/*", "-p", "profile=3"]) == 2
     assert "should be a str" in capsys.readouterr().err
+    assert cli_main(["reproduce", "--profile", "smoke", "--only", "padim/*", "-p", "d=abc"]) == 2
+    assert "parameter d must be an integer" in capsys.readouterr().err
 
 
 def test_singular_covariance_is_a_clear_error():
