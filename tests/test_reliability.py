@@ -5,7 +5,6 @@ Every case builds its damaged data or record in a temporary folder.
 import json
 import os
 import shutil
-import time
 import zipfile
 
 import numpy as np
@@ -129,8 +128,12 @@ def test_mtd_records_its_mask_threshold(mtd_root):
 
 # --- 4. ties stay ties ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("method,params", [("padim", {"d": 12, "batch_size": 8}),
-                                           ("patchcore", {"batch_size": 8, "target_dim": 64, "proj_dim": 16})])
+@pytest.mark.parametrize("method,params", [
+    ("padim", {"d": 12, "batch_size": 8}),
+    ("patchcore", {"batch_size": 8, "target_dim": 64, "proj_dim": 16}),
+    ("differnet", {"epochs": 1, "n_blocks": 1, "width": 16, "test_transforms": 1, "batch_size": 8, "feature_batch": 8,
+                   "localize": True, "localize_transforms": 1, "scales": [1.0]}),
+    ("ae_l2", {"epochs": 1, "latent": 8, "width": 0.25, "batch_size": 8})])
 def test_constant_images_tie_wherever_they_sit_in_the_batches(one_thread, method, params):
     from defectbook.methods import build
     from defectbook.metrics import evaluate
@@ -148,9 +151,9 @@ def test_constant_images_tie_wherever_they_sit_in_the_batches(one_thread, method
 # --- 5. parameters --------------------------------------------------------------------------------
 
 BAD = [("padim", "sigma", -1), ("padim", "eps", 0), ("padim", "d", "abc"), ("padim", "batch_size", 0),
-       ("patchcore", "coreset_ratio", 0), ("patchcore", "num_neighbors", 0), ("spade", "k_images", 0),
+       ("patchcore", "coreset_ratio", 0), ("patchcore", "num_neighbors", -1), ("spade", "k_images", 0),
        ("npad", "eps", 0), ("npad", "beta", -1), ("npad", "train_radius", -1), ("npad", "ddof", 2),
-       ("differnet", "lr", 0), ("differnet", "clamp", -3), ("differnet", "test_transforms", 0),
+       ("differnet", "lr", 0), ("differnet", "clamp", -3), ("differnet", "localize_transforms", 0),
        ("knn", "pca", 0), ("ocsvm", "nu", 1.5), ("ocsvm", "gamma", -1), ("memae", "shrink", 1.0),
        ("ae_l2", "lr", -1e-4), ("ae_ssim", "epochs", 0), ("trustmae", "k", 0), ("trustmae", "delta2", 0),
        ("trustmae", "lambda_rec", -1), ("ensemble", "sizes", [0])]
@@ -308,8 +311,7 @@ def test_cli_bad_parameter_is_one_line_exit_2_before_loading(toy, monkeypatch, c
     def no_data(*a, **k):
         raise AssertionError("data were loaded before the parameters were checked")
 
-    monkeypatch.setattr(experiment, "prepare", no_data)
-    monkeypatch.setattr(experiment, "load_split_for", no_data)
+    monkeypatch.setattr(experiment, "prepare", no_data)  # (listing the files for the record key is allowed)
     code = cli_main(["evaluate", "--method", "padim", "--dataset", "mvtec", "--category", "toy", "--profile", "smoke",
                      "--data-root", str(toy), "-p", param])
     err = capsys.readouterr().err.strip()
@@ -324,6 +326,8 @@ def test_reproduce_unknown_or_mistyped_parameter_exit_2(capsys, monkeypatch):
     assert "unknown parameter 'no_such_param'" in capsys.readouterr().err
     assert cli_main(["reproduce", "--profile", "smoke", "--only", "padim/*", "-p", "profile=3"]) == 2
     assert "should be a str" in capsys.readouterr().err
+    assert cli_main(["reproduce", "--profile", "smoke", "--only", "padim/*", "-p", "d=abc"]) == 2
+    assert "parameter d must be an integer" in capsys.readouterr().err
 
 
 def test_singular_covariance_is_a_clear_error():
@@ -388,3 +392,67 @@ def test_backbone_download_is_hash_checked(tmp_path, monkeypatch):
         backbones.resolve_weight_file("resnet18")
     assert seen["hash_prefix"] == "f37072fd"
     assert not (tmp_path / "checkpoints" / "resnet18-f37072fd.pth").exists()
+
+
+def test_run_refuses_a_test_set_without_defects_before_fitting(isolated, monkeypatch):
+    from defectbook.methods.padim import PaDiM
+
+    root = write_toy_mvtec(isolated / "data", n_bad=0)
+    monkeypatch.setattr(PaDiM, "fit", lambda *a: pytest.fail("fitted"))
+    with pytest.raises(DefectbookError, match="has no defective images.*data check"):
+        experiment.run(cfg(root))
+
+
+def test_folder_dataset_takes_an_explicit_recorded_mask_threshold(tmp_path):
+    from defectbook.data import load_masks, load_split
+    from defectbook.data.transforms import make_mask_transform
+
+    for part in ("normal", "abnormal"):
+        for i in range(3):
+            (tmp_path / part).mkdir(exist_ok=True)
+            Image.fromarray(np.full((16, 16), 120, np.uint8)).save(tmp_path / part / f"{i}.png")
+    (tmp_path / "masks").mkdir()
+    for i in range(3):
+        m = np.zeros((16, 16), np.uint8)
+        m[4:8, 4:8] = 100
+        Image.fromarray(m).save(tmp_path / "masks" / f"{i}.png")
+    mtf = make_mask_transform(16, None)
+    split = load_split("folder", root=tmp_path)
+    with pytest.raises(DefectbookError, match="not binary"):
+        load_masks(split.test, mtf)
+    split = load_split("folder", root=tmp_path, mask_threshold=50)
+    assert split.info["mask_threshold"] == 50
+    assert load_masks([s for s in split.test if s.label], mtf).sum() == 3 * 16
+
+
+def test_book_shows_a_not_executed_page_for_missing_or_incomplete_notebooks(tmp_path, monkeypatch):
+    import subprocess
+
+    import nbformat
+
+    from defectbook.reproduce import build_book, is_complete
+
+    for name in ("never", "cut"):
+        _nb(tmp_path / "notebooks", "x = 1").rename(tmp_path / "notebooks" / "grp" / f"{name}.py")
+    cut = tmp_path / "book" / "executed" / "grp" / "cut.ipynb"
+    cut.parent.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])   # no execution count
+    nb.metadata["papermill"] = {"exception": None}
+    nbformat.write(nb, cut)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0))
+    assert build_book(tmp_path) == 0
+    for name in ("never", "cut"):
+        page = nbformat.read(tmp_path / "book" / "executed" / "grp" / f"{name}.ipynb", as_version=4)
+        assert page.metadata["defectbook"]["status"] == "not executed"
+        assert "was not executed" in page.cells[0].source
+    assert "incomplete" in nbformat.read(cut, as_version=4).cells[0].source
+    assert not is_complete(cut)
+
+
+def test_ctrl_c_is_one_line_not_a_traceback(monkeypatch, capsys):
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiment, "run", interrupted)
+    assert cli_main(["evaluate", "--method", "padim", "--profile", "smoke"]) == 130
+    assert capsys.readouterr().err.strip() == "defectbook: interrupted"

@@ -160,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     except DefectbookError as e:
         print(f"defectbook: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: what ran is kept (records, executed notebooks), nothing half-written
+        print("defectbook: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -320,7 +320,6 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
     from . import dispatch
 
     c = normalize(config)
-    detector = build_detector(c)  # parameters are validated before any data is listed or loaded
     key = key_of(c)
     store = Store() if store is None else store  # (an empty Store is falsy: it has __len__)
     if not force:
@@ -334,6 +333,10 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
     prep = prepare(c)
     log.info("%s %s on %s: fitting on %d images, device %s", key, c["method"], _data_label(c),
              prep.train.shape[0], device)
+    if len(set(prep.labels.tolist())) < 2:  # before a fit is spent on it: AUROC needs both classes
+        what = "defective" if not prep.labels.any() else "defect-free"
+        raise DefectbookError(f"the test set of {c['dataset']}:{c['category'] or ''} has no {what} images; "
+                              f"check the data with `defectbook data check`")
     seed_everything(c["seed"])
     with PeakMemory() as mem:
         t0 = time.perf_counter()

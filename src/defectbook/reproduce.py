@@ -122,6 +122,28 @@ def notebook_parameters(nb: Path) -> dict:
     return out
 
 
+def _check_as_detector_param(name: str, value) -> None:
+    """A notebook parameter without a typed default (``d = None``) that detectors take (``d`` of
+    PaDiM, N-pad): an error when every detector taking it refuses ``value`` (their ``__init__`` checks)."""
+    import importlib
+
+    from .methods import REGISTRY, build, parameter_names
+
+    errors = []
+    for method, where in REGISTRY.items():
+        module, cls = where.split(":")
+        known = parameter_names(getattr(importlib.import_module(module), cls))
+        if known is None or name not in known or name in ("seed", "device"):
+            continue
+        try:
+            build(method, **{name: value})
+            return
+        except DefectbookError as e:
+            errors.append(str(e))
+    if errors:
+        raise DefectbookError(errors[0])
+
+
 def check_notebook_params(nbs: list[Path], params: dict) -> None:
     """A :class:`DefectbookError` for a parameter no selected notebook has, or whose value has another
     type than the notebooks' default (None defaults accept anything; an int is a float too)."""
@@ -131,6 +153,8 @@ def check_notebook_params(nbs: list[Path], params: dict) -> None:
         if not having:
             known = sorted(set().union(*[d.keys() for d in declared.values()]) - {"profile"})
             raise DefectbookError(f"unknown parameter {k!r}: no selected notebook has it; known: {', '.join(known)}")
+        if v is not None and any(d is None for d in having.values()):
+            _check_as_detector_param(k, v)
         for nb, default in having.items():
             if default is None or v is None:
                 continue
@@ -380,10 +404,9 @@ to execute it, then `defectbook book` to render it.
 
 
 def build_book(base: Path | None = None, builder: str = "html") -> int:
-    """Write placeholders for notebooks that were not executed, then run ``jupyter-book build``."""
+    """Write "not executed" pages for notebooks without a complete executed copy (never run, or left
+    incomplete by an interrupted run), then run ``jupyter-book build``."""
     import subprocess
-
-    import nbformat
 
     base = base or root()
     write_toc(base)

@@ -125,7 +125,7 @@ def mask_array(path: Path, threshold: int | None = None) -> np.ndarray:
     if not (set(values.tolist()) <= {0, 1} or set(values.tolist()) <= {0, 255}):
         shown = ", ".join(str(v) for v in values[:6].tolist()) + (", ..." if values.size > 6 else "")
         raise DefectbookError(f"mask {path} is not binary (values {shown}); masks must hold {{0, 1}} or {{0, 255}}: "
-                              f"binarise it, or give the loader an explicit mask threshold")
+                              f"binarise it (a loader may declare a threshold for a dataset with soft masks, as MTD does)")
     return (arr > 0).astype(np.uint8) if top else np.zeros(arr.shape, np.uint8)
 
 

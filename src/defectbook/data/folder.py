@@ -20,11 +20,14 @@ def _dir(p, what: str) -> Path:
 
 
 def load_folder(normal_dir, abnormal_dir=None, mask_dir=None, test_split_ratio: float = 0.2, seed: int = 0,
-                category: str = "folder") -> Split:
+                category: str = "folder", mask_threshold: int | None = None) -> Split:
     """Split of a folder dataset. Samples: ``label`` 0 (normal, ``defect="good"``) or 1
     (abnormal, ``defect`` = the abnormal folder's name); ``has_masks`` is True iff ``mask_dir``
-    is given, in which case every abnormal image needs a mask of its size.
+    is given, in which case every abnormal image needs a mask of its size. Masks must be binary
+    unless ``mask_threshold`` (0..254, recorded in the split info) says where a soft mask is a defect.
     """
+    if mask_threshold is not None and not (isinstance(mask_threshold, int) and 0 <= mask_threshold < 255):
+        raise DefectbookError(f"mask_threshold must be an integer in [0, 254] or None, got {mask_threshold!r}")
     normal = list_images(_dir(normal_dir, "normal images"))
     if not normal:
         raise DefectbookError(f"empty split: no images in normal folder {normal_dir}")
@@ -48,11 +51,11 @@ def load_folder(normal_dir, abnormal_dir=None, mask_dir=None, test_split_ratio: 
             m = _match_mask(masks, p.stem)
             if m is None:
                 raise DefectbookError(f"missing mask for {p}: no {p.stem}.png or {p.stem}_mask.png in {masks}")
-        test.append(Sample(p, 1, kind, m, category))
+        test.append(Sample(p, 1, kind, m, category, mask_threshold))
     info = {"name": f"folder:{category}", "dataset": "folder", "category": category, "normal_dir": str(normal_dir),
             "abnormal_dir": None if abnormal_dir is None else str(abnormal_dir), "seed": int(seed),
             "test_split_ratio": float(test_split_ratio), "n_train": len(train), "n_test": len(test),
-            "n_defective": len(abnormal)}
+            "n_defective": len(abnormal), "mask_threshold": mask_threshold}
     if masks is None:
         info["note"] = "no mask folder: metrics are image-level only"
     return Split(train, test, masks is not None, info)

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 
 from .. import DefectbookError
 from ..backbones import FeatureExtractor
-from ..features import gaussian_blur, padded_call
+from ..features import gaussian_blur, pad_batch, padded_call
 from ..flows import coupling_flow, flow_loss, n_parameters, nll
 from ..utils import progress, resolve_device
 from .base import Detector, Prediction, check_params
@@ -220,7 +220,7 @@ class DifferNet(Detector):
                      hidden_layers=(hidden_layers, "int>=1"), clamp=(clamp, "float>0"), epochs=(epochs, "int>=1"),
                      batch_size=(batch_size, "int>=1"), lr=(lr, "float>0"), weight_decay=(weight_decay, "float>=0"),
                      jitter=(jitter, "float[0,1)"), train_bank=(train_bank, "int>=1?"),
-                     test_transforms=(test_transforms, "int>=1"), localize_transforms=(localize_transforms, "int>=1"),
+                     test_transforms=(test_transforms, "int"), localize_transforms=(localize_transforms, "int>=1"),
                      sigma=(sigma, "float>=0"), snapshots=(snapshots, "int>=0"), feature_batch=(feature_batch, "int>=1"),
                      seed=(seed, "int"))
         self.backbone, self.layer, self.weights, self.scales = backbone, layer, weights, list(scales)
@@ -351,9 +351,12 @@ class DifferNet(Detector):
         out = torch.zeros(images.shape[0], *images.shape[-2:], device=self.device_)
         steps = [(a, i) for a in angles for i in range(0, images.shape[0], self.feature_batch)]
         for a, i in progress(steps, desc="differnet gradients"):
-            x = self.features_.apply(images[i:i + self.feature_batch].to(self.device_), a).detach().requires_grad_(True)
+            n = min(self.feature_batch, images.shape[0] - i)   # a full batch always: maps free of batch position
+            x = self.features_.apply(pad_batch(images[i:i + n], self.feature_batch).to(self.device_), a)
+            x = x.detach().requires_grad_(True)
             z, jac = self.flow_(self._normalise(self.features_(x)))
             (grad,) = torch.autograd.grad(nll(z, jac).sum(), x)
+            grad = grad[:n]
             if a % 360:
                 grad = rotate(grad, -a)
             b, c, h, w = grad.shape

@@ -72,7 +72,7 @@ class PatchCore(Detector):
                  seed: int = 0, batch_size: int = 16, device: str | None = "cpu"):
         check_params("patchcore", patch_size=(patch_size, "int>=1"), target_dim=(target_dim, "int>=1?"),
                      coreset_ratio=(coreset_ratio, "float(0,1]"), proj_dim=(proj_dim, "int>=1?"),
-                     num_neighbors=(num_neighbors, "int>=1"), sigma=(sigma, "float>=0"), seed=(seed, "int"),
+                     num_neighbors=(num_neighbors, "int>=0"), sigma=(sigma, "float>=0"), seed=(seed, "int"),
                      batch_size=(batch_size, "int>=1"))
         if not 0 < coreset_ratio <= 1:
             raise DefectbookError(f"coreset_ratio must be in (0, 1], got {coreset_ratio}")
