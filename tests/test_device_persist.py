@@ -180,3 +180,31 @@ def test_fitted_trains_once_and_a_changed_config_never_reuses(toy, caplog, monke
     other = _toy_cfg(toy, device="cpu", params={"d": 8, "batch_size": 8})
     assert experiment.model_path(other) != experiment.model_path(c)
     assert not experiment.model_path(other).exists()
+
+
+# --- benchmarks/gpu_check.py: its harness on the CPU, its message without CUDA ---------------------------
+
+def _gpu_check():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
+    spec = importlib.util.spec_from_file_location("gpu_check", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_gpu_check_without_cuda_says_so(monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert _gpu_check().main(["--methods", "padim"]) == 1
+    assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_gpu_check_harness_on_cpu(capsys):
+    gc = _gpu_check()
+    assert set(gc.PAPER) == set(REGISTRY)                  # every method is checked
+    assert gc.main(["--smoke", "--device", "cpu", "--methods", "padim", "ae_l2", "--n-train", "4",
+                    "--n-test", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "2 ok, 0 failed" in out and "padim" in out and "ae_l2" in out

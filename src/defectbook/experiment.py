@@ -206,11 +206,13 @@ def model_path(config: dict):
 
 def keep_model(detector, config: dict, limit_mb: float | None = None) -> bool:
     """Save a fitted detector under :func:`model_path` when its state takes at most ``limit_mb``
-    (default ``DEFECTBOOK_MODEL_LIMIT_MB``, 64; 0 keeps none): trained networks are kept, the
-    paper-size Gaussian banks are not. Returns whether it was saved."""
+    (default ``DEFECTBOOK_MODEL_LIMIT_MB``, 16; 0 keeps none). :func:`run` calls it for every
+    experiment: the cpu profile's networks (about 1 MiB) are kept, so a picture notebook loads them;
+    Gaussian banks (tens of MiB and more) and paper-size networks (TrustMAE: 96 MiB, times hundreds
+    of configs) are not, and :func:`fitted` keeps those it trains itself. Returns whether it was saved."""
     from .methods.base import state_nbytes
 
-    limit = float(os.environ.get("DEFECTBOOK_MODEL_LIMIT_MB", 64) if limit_mb is None else limit_mb)
+    limit = float(os.environ.get("DEFECTBOOK_MODEL_LIMIT_MB", 16) if limit_mb is None else limit_mb)
     size_mb = state_nbytes(detector) / 2 ** 20
     if size_mb > limit:
         log.debug("%s: model of %.0f MiB not kept (limit %.0f MiB)", key_of(config), size_mb, limit)

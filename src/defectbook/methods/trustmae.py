@@ -308,10 +308,10 @@ class TrustMAE(ReconstructionDetector):
             x = images[i : i + self.batch_size].to(self.device_) * 2 - 1
             z = self.model_.encoder(x)
             w, dist = self.model_.memory.address(z.permute(0, 2, 3, 1).reshape(-1, z.shape[1]))
-            ws.append(w.cpu())
-            ds.append(dist.min(1).values.view(z.shape[0], *z.shape[-2:]).cpu())
+            ws.append(w)
+            ds.append(dist.min(1).values.view(z.shape[0], *z.shape[-2:]))
         w = torch.cat(ws)
-        return {"weights": w, "nearest_dist": torch.cat(ds), "usage": w.sum(0) / w.sum()}
+        return {"weights": w.cpu(), "nearest_dist": torch.cat(ds).cpu(), "usage": (w.sum(0) / w.sum()).cpu()}
 
     def _fit(self, images):
         super()._fit(images)
