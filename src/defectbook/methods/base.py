@@ -84,11 +84,10 @@ class Detector:
     def __new__(cls, *args, **kwargs):
         # remember the constructor's arguments (what a saved model is rebuilt from)
         obj = super().__new__(cls)
-        bound = inspect.signature(cls.__init__).bind_partial(None, *args, **kwargs).arguments
+        sig = inspect.signature(cls.__init__)
         params = {}
-        for k, v in list(bound.items())[1:]:
-            kind = inspect.signature(cls.__init__).parameters[k].kind
-            params.update(v if kind is inspect.Parameter.VAR_KEYWORD else {k: v})
+        for k, v in list(sig.bind_partial(None, *args, **kwargs).arguments.items())[1:]:
+            params.update(v if sig.parameters[k].kind is inspect.Parameter.VAR_KEYWORD else {k: v})
         obj._init_params = params
         return obj
 
