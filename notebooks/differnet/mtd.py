@@ -91,7 +91,7 @@ ours = pd.DataFrame(rows).groupby("method", sort=False).mean(numeric_only=True).
 paper = paper_values.load("differnet_table2_mtd").set_index("method")["image_auroc"]
 ours.insert(1, "paper", paper.reindex(ours.index))
 ours.insert(2, "Δ (ours - paper)", ours["ours"] - ours["paper"])
-show(ours.round(3).to_markdown())
+show(ours)
 show(provenance(records))
 
 # %% [markdown]

@@ -64,7 +64,7 @@ table = table[[c for c in columns if c in table.columns]]
 for ds in table.index.get_level_values(0).unique():
     part = table.loc[[ds]]
     table.loc[(ds, "mean"), :] = part.mean()
-show(table.round(3).to_markdown())
+show(table)
 show(provenance(records))
 
 # %% [markdown]
@@ -86,7 +86,7 @@ for (ds, cat), r in table.iterrows():
         rows.append({"data": f"{ds}:{cat}", "column": col, "ours": r[col], "paper": ref})
 cmp = pd.DataFrame(rows)
 cmp["Δ"] = cmp["ours"] - cmp["paper"].astype(float)
-show(cmp[cmp.data.str.endswith(":mean")].round(3).to_markdown(index=False))
+show(cmp[cmp.data.str.endswith(":mean")], index=False)
 if (cmp.data.str.startswith("mvtec:") & ~cmp.data.str.endswith(":mean")).any():
-    show(cmp[cmp.data.str.startswith("mvtec:")].round(3).to_markdown(index=False))
+    show(cmp[cmp.data.str.startswith("mvtec:")], index=False)
 show(provenance(records, extra="paper: MVTec AD, AlexNet, 448 px, best epoch on test (official code)"))

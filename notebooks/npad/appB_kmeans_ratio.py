@@ -51,7 +51,7 @@ paper.index = paper.index.round(4)
 table["image_auroc (paper)"] = [paper["image_auroc"].get(round(r, 4), float("nan")) for r in table.index]
 table["centroids"] = [int(pd.Series([x.extras.get("n_centroids") for x in records
                                      if x.config["params"]["kmeans_ratio"] == r]).mean()) for r in table.index]
-show(table.round(4).to_markdown())
+show(table)
 show(provenance(records))
 
 # %%

@@ -50,7 +50,7 @@ df = pd.concat(rows)
 # %%
 table = df.pivot_table(index="shots", columns="method", values=["image_auroc", "pixel_auroc"], aggfunc="mean")
 table.columns = [f"{m.split('_')[0]} · {k}" for m, k in table.columns]
-show(table.round(4).to_markdown())
+show(table)
 show(provenance(records))
 
 # %%

@@ -53,9 +53,9 @@ pc = experiment.run_many(grid("patchcore", cats=cat), desc="patchcore")
 
 # %%
 table = df.groupby(["param", "value"])[["pixel_auroc", "image_auroc"]].mean().round(4)
-show(table.to_markdown())
+show(table)
 best = df.groupby(["param", "value"])["pixel_auroc"].mean().groupby("param").idxmax().map(lambda t: t[1])
-show(pd.DataFrame({"our best (pixel AUROC)": best, "paper's best": pd.Series(PAPER_BEST)}).to_markdown())
+show(pd.DataFrame({"our best (pixel AUROC)": best, "paper's best": pd.Series(PAPER_BEST)}))
 show(provenance(records + pc))
 
 # %%

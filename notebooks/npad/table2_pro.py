@@ -49,7 +49,7 @@ paper = paper_values.load("npad_table2_pro").pivot(index="category", columns="me
 for m in names.values():
     table[f"{m} (paper)"] = (paper[m].reindex(table.index).values if not SYNTH else
                              [float("nan")] * (len(table) - 1) + [paper.loc["average", m]])
-show(table.round(3).to_markdown())
+show(table)
 show("Paper columns: MVTec AD, WRN-50, 224 px; in the `cpu` profile only the paper's average is shown (`mean` row).")
 show(provenance(records))
 

@@ -54,7 +54,7 @@ paper = paper_values.load("npad_table3_ablation").set_index("experiment")
 table["pixel_auroc (paper)"] = paper["pixel_auroc"]
 table["modules"] = paper["modules"]
 table["error (ours)"] = 1 - table["pixel_auroc"]
-show(table.round(4).to_markdown())
+show(table)
 show("Ours: mean over the categories " + ", ".join(sorted(df["category"].dropna().unique())) +
      "; paper: MVTec AD average (WRN-50, 224 px).")
 show(provenance(records))

@@ -53,7 +53,7 @@ table["pixel_auroc (paper)"] = paper["pixel_auroc"]
 share = {w: [r.extras.get("centre_weight_share") for r in records if r.config["params"]["weighting"] == w]
          for w in N["weightings"]}
 table["mean weight share of the centre"] = [float(np.mean(share[w])) for w in table.index]
-show(table.round(4).to_markdown())
+show(table)
 show(provenance(records))
 
 # %%

@@ -50,7 +50,7 @@ for c, r in zip(configs, records):
                  "ignored": h["tr_ignore"][-1], "mean delta1": h["delta1_mean"][-1],
                  "mean nearest distance": h["dist_nearest_mean"][-1]})
 df = pd.DataFrame(rows).groupby("delta2").mean(numeric_only=True).drop(columns="seed")
-show(df.round(3).to_markdown())
+show(df)
 show(provenance(records))
 
 # %%

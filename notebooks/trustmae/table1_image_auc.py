@@ -55,7 +55,7 @@ df = pd.DataFrame(rows)
 # %%
 ours = df.pivot_table(index="method", columns="category", values="image_auroc", aggfunc="mean")
 ours.insert(0, "mean", ours.mean(axis=1))
-show(ours.round(3).to_markdown())
+show(ours)
 show(provenance(records))
 
 # %% [markdown]
@@ -66,11 +66,11 @@ show(provenance(records))
 
 # %%
 paper = paper_values.load("trustmae_table1").set_index("method")
-show(paper.round(3).to_markdown())
+show(paper)
 common = [c for c in ours.columns if c in paper.columns and c != "mean"]
 if common:
     cmp = pd.DataFrame({"ours TrustMAE (max)": ours.loc["TrustMAE (max)", common],
                         "paper TrustMAE (max)": paper.loc["TrustMAE-noise free (max)", common]})
     cmp["Δ"] = cmp.iloc[:, 0] - cmp.iloc[:, 1]
-    show(cmp.round(3).to_markdown())
+    show(cmp)
 show(provenance(records))

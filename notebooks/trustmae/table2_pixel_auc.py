@@ -41,9 +41,10 @@ df["model"] = df["method"].map({**LABELS, "ae_l2": "AE-L2"})
 # %%
 ours = df.pivot_table(index="model", columns="category", values="pixel_auroc", aggfunc="mean")
 ours.insert(0, "mean", ours.mean(axis=1))
-show(ours.round(3).to_markdown())
+show(ours)
 aupro = df.pivot_table(index="model", columns="category", values="aupro", aggfunc="mean")
-show("AUPRO (FPR ≤ 0.3; not reported by the paper):\n\n" + aupro.round(3).to_markdown())
+show("AUPRO (FPR ≤ 0.3; not reported by the paper):")
+show(aupro)
 show(provenance(records))
 
 # %% [markdown]
@@ -51,7 +52,7 @@ show(provenance(records))
 
 # %%
 paper = paper_values.load("trustmae_table2").set_index("method")
-show(paper[["mean"] + [c for c in paper.columns if c in ours.columns and c != "mean"]].round(3).to_markdown())
+show(paper[["mean"] + [c for c in paper.columns if c in ours.columns and c != "mean"]])
 
 # %% [markdown]
 # ## Maps beside the ground truth (first category)

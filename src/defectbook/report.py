@@ -1,8 +1,16 @@
-"""Provenance lines and small table helpers for notebooks."""
+"""What a book page shows: provenance lines, tables, the summary and verdict at the top of a page.
+
+One table style for the whole book (:func:`table`): floats with a fixed number of decimals, ``—``
+for a missing value (never ``nan``), flat column and row labels (never a tuple such as ``('d', 16)``).
+Pages open with a summary glued from their records (:func:`glue_text`), ending with a computed
+verdict on the paper's effect (:func:`verdict`).
+"""
 from __future__ import annotations
 
+import math
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 
 from .results import Record
@@ -49,11 +57,128 @@ def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, on: list[str], value: 
     return out
 
 
-def show(md: str) -> None:
-    """Display Markdown in a notebook (plain print elsewhere)."""
+def show(md, **table_options) -> None:
+    """Display Markdown in a notebook (plain print elsewhere). A DataFrame or Series is shown as
+    :func:`table` (``table_options``: ``digits``, ``index``, ``percent``), the book's one table style."""
+    if isinstance(md, (pd.DataFrame, pd.Series)):
+        md = table(md, **table_options)
     try:
         from IPython.display import Markdown, display
 
         display(Markdown(md))
     except ImportError:  # pragma: no cover
         print(md)
+
+
+MISSING = "—"
+
+
+def _cell(v, digits: int) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
+        return MISSING
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.{digits}f}"
+    if isinstance(v, tuple):
+        return " · ".join(str(x) for x in v)
+    return str(v)
+
+
+def _label(v) -> str:
+    return " · ".join(str(x) for x in v if str(x) != "") if isinstance(v, tuple) else str(v)
+
+
+def table(df: pd.DataFrame | pd.Series, digits: int = 3, index: bool = True, percent: bool = False) -> str:
+    """A DataFrame as a Markdown table in the book's style.
+
+    Floats get ``digits`` decimals (``percent=True``: multiplied by 100, ``digits`` decimals, ``%``);
+    a missing value prints ``—``; a MultiIndex on the rows becomes one column per level and one on the
+    columns is joined with `` · ``, so no label is printed as a tuple. ``index=False`` drops a plain
+    (unnamed, 0..n-1) row index.
+    """
+    if isinstance(df, pd.Series):
+        df = df.to_frame()
+    df = df.copy()
+    if isinstance(df.columns, pd.MultiIndex):
+        df.columns = [_label(c) for c in df.columns]
+    else:
+        df.columns = [_label(c) for c in df.columns]
+    if index:
+        if isinstance(df.index, pd.MultiIndex):
+            df = df.reset_index()
+        else:
+            name = df.index.name or ""
+            df.index = [_label(i) for i in df.index]
+            df = df.reset_index(names=name or " ")
+    if percent:
+        df = df.apply(lambda col: col * 100 if pd.api.types.is_float_dtype(col) else col)
+    body = [[_cell(v, digits) + ("%" if percent and isinstance(v, (float, np.floating)) and not math.isnan(v) else "")
+             for v in row] for row in df.itertuples(index=False)]
+    align = ["---:" if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) else ":---"
+             for c in df.columns]
+    esc = lambda t: str(t).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(esc(c) for c in df.columns) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def data_label(config: dict) -> str:
+    """``dataset:category`` (``synthetic:wood``, ``mvtec:wood``), or the dataset alone (``mtd``): a
+    synthetic category is always named as synthetic, so it is never mistaken for MVTec's."""
+    c = config.get("category")
+    return f"{config['dataset']}:{c}" if c else str(config["dataset"])
+
+
+def interval(values: Iterable[float], level: float = 0.95) -> dict:
+    """Mean of ``values`` (e.g. paired differences over categories and seeds) with a Student-t
+    ``level`` interval: ``{"difference", "low", "high", "n"}``; ``low``/``high`` are NaN for n < 2."""
+    from scipy import stats
+
+    x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    n = len(x)
+    if n == 0:
+        return {"difference": float("nan"), "low": float("nan"), "high": float("nan"), "n": 0}
+    m = float(x.mean())
+    if n < 2 or float(x.std(ddof=1)) == 0.0:
+        half = float("nan") if n < 2 else 0.0
+    else:
+        half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    return {"difference": m, "low": m - half, "high": m + half, "n": n}
+
+
+def verdict(effect: dict, claim: str, paper_sign: int = 1, unit: str = "", digits: int = 3) -> str:
+    """One line on whether the paper's effect is seen, decided by the interval alone.
+
+    ``effect`` has ``difference``, ``low``, ``high`` (as :func:`interval` or
+    :func:`defectbook.metrics.auroc_difference` return); the paper's effect is a difference of sign
+    ``paper_sign``. *Reproduced* when the whole interval lies on the paper's side of zero, *reversed*
+    when it lies on the other side, *undecided* when it holds zero or cannot be computed.
+    """
+    d, lo, hi = (float(effect.get(k, float("nan"))) for k in ("difference", "low", "high"))
+    if any(math.isnan(v) for v in (d, lo, hi)):
+        word = "undecided"
+    elif paper_sign * lo > 0 and paper_sign * hi > 0:
+        word = "reproduced"
+    elif paper_sign * lo < 0 and paper_sign * hi < 0:
+        word = "reversed"
+    else:
+        word = "undecided"
+    f = lambda v: MISSING if math.isnan(v) else f"{v:+.{digits}f}{unit}"  # noqa: E731
+    n = f", n={effect['n']}" if "n" in effect else ""
+    ci = f"interval {f(lo)} to {f(hi)}{n}" if not math.isnan(lo) else f"no interval{n}"
+    return f"**Paper's effect {word}**: {claim}: {f(d)} ({ci})."
+
+
+def glue_text(name: str, markdown: str) -> None:
+    """Glue Markdown under ``name`` for the page's summary (``{glue:md}`name` ``); outside a
+    notebook kernel it is printed instead."""
+    try:
+        from IPython.display import Markdown
+        from myst_nb import glue
+
+        glue(name, Markdown(markdown), display=False)
+    except ImportError:  # pragma: no cover
+        print(markdown)

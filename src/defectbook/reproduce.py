@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import sys
 import tempfile
 import time
@@ -46,7 +47,24 @@ def discover(only: str | list[str] | None = None, base: Path | None = None) -> l
         pats = [only] if isinstance(only, str) else list(only)
         nbs = [p for p in nbs if any(fnmatch.fnmatch(f"{p.parent.name}/{p.stem}", pat) or fnmatch.fnmatch(p.stem, pat)
                                      for pat in pats)]
-    return sorted(nbs, key=lambda p: (GROUPS.get(p.parent.name, ("", 99))[1], p.parent.name, p.stem))
+    return sorted(nbs, key=lambda p: (GROUPS.get(p.parent.name, ("", 99))[1], p.parent.name, paper_order(p.stem)))
+
+
+# A notebook's place within its chapter follows the paper: tables, figures, sections, then other
+# pages (extra studies), then appendices. The prefix of the file name says which; numbers sort as
+# numbers (``table10`` after ``table9``), letters after them (``fig2e`` after ``fig2``).
+PAPER_ORDER = (("table", 0), ("fig", 1), ("sec", 2), ("app", 4))
+
+
+def paper_order(stem: str) -> tuple:
+    """Sort key of a notebook name in its paper's order: ``table1`` < ``fig2`` < ``fig2e`` < ``sec37`` <
+    ``mtd`` < ``appA``. Names without a known prefix come after the sections, alphabetically."""
+    for prefix, rank in PAPER_ORDER:
+        m = re.match(rf"{prefix}(\d*)([A-Za-z]*)(?:_|$)", stem)
+        if m:
+            num, letter = m.groups()
+            return (rank, int(num) if num else -1, letter, stem)
+    return (3, -1, "", stem)
 
 
 def executed_path(nb: Path, out_dir: Path | None = None) -> Path:
@@ -85,7 +103,7 @@ def execute(nb: Path, out: Path, profile: str, params: dict | None = None, timeo
     os.environ["DEFECTBOOK_PROGRESS"] = "0"
     os.environ["DEFECTBOOK_BATCH"] = "1"
     t0 = time.perf_counter()
-    notebook = jupytext.read(nb)
+    notebook = present(jupytext.read(nb))
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / f"{nb.stem}.ipynb"
@@ -94,11 +112,46 @@ def execute(nb: Path, out: Path, profile: str, params: dict | None = None, timeo
             pm.execute_notebook(str(src), str(out), parameters={"profile": profile, **(params or {})},
                                 kernel_name="python3", cwd=str(nb.parent), progress_bar=False,
                                 execution_timeout=timeout, report_mode=False)
-            return Outcome(name, "ok", time.perf_counter() - t0)
+            outcome = Outcome(name, "ok", time.perf_counter() - t0)
         except Exception as e:  # noqa: BLE001 - papermill raises PapermillExecutionError and others
             msg = str(e).strip().splitlines()
             err = next((line for line in reversed(msg) if line.strip()), e.__class__.__name__)
-            return Outcome(name, "FAILED", time.perf_counter() - t0, err[:300])
+            outcome = Outcome(name, "FAILED", time.perf_counter() - t0, err[:300])
+    if out.is_file():
+        nbformat.write(merge_parameters(nbformat.read(out, as_version=4)), out)
+    return outcome
+
+
+def _tags(cell) -> list:
+    return cell.setdefault("metadata", {}).setdefault("tags", [])
+
+
+def present(notebook):
+    """Tag a notebook for reading (Jupyter Book): every code cell's source collapsed (``hide-input``)
+    unless the source already chose a tag (``remove-input``, ``remove-cell``, ``show-input``).
+    Tags are added when the jupytext source is converted, so the sources stay small."""
+    chosen = {"hide-input", "remove-input", "remove-cell", "show-input", "hide-cell", "hide-output"}
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and not chosen & set(_tags(cell)):
+            _tags(cell).append("hide-input")
+    return notebook
+
+
+def merge_parameters(notebook):
+    """Show the parameters once: papermill's injected cell (the values this run used) is folded into the
+    source's parameters cell (the defaults) as one collapsed cell, and then removed."""
+    cells = notebook.cells
+    i = next((k for k, c in enumerate(cells) if "injected-parameters" in c.get("metadata", {}).get("tags", [])), None)
+    j = next((k for k, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    if i is None or j is None:
+        return notebook
+    injected = cells[i].source.replace("# Parameters\n", "").strip()
+    cells[j].source = cells[j].source.rstrip() + "\n\n# This run's values (papermill):\n" + injected
+    tags = _tags(cells[j])
+    if "hide-input" not in tags and "remove-cell" not in tags:
+        tags.append("hide-input")
+    del cells[i]
+    return notebook
 
 
 def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_dir: Path | None = None,
