@@ -88,7 +88,7 @@ pair = df.pivot_table(index=["data", "seed"], columns="method", values=["image_a
 both = {"npad", "padim"} <= set(df["method"])
 effect = {m: interval((pair[(m, "npad")] - pair[(m, "padim")]).values if both else []) for m in ("image_auroc", "pixel_auroc")}
 glue_text("summary", (
-    f"N-pad, PaDiM, PatchCore and SPADE on data {', '.join(sorted(df['data'].unique()))}), "
+    f"N-pad, PaDiM, PatchCore and SPADE on data {', '.join(sorted(df['data'].unique()))}, "
     f"seeds {', '.join(map(str, sorted(df['seed'].unique())))}. Mean image AUROC: "
     + ", ".join(f"{names[m]} {df[df.method == m].image_auroc.mean():.3f}" for m in methods) + ".\n\n"
     + verdict(effect["pixel_auroc"], "N-pad minus PaDiM, pixel AUROC (paired by data set and seed)")))
