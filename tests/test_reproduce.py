@@ -1,6 +1,4 @@
 """The book pipeline: table of contents, parameters, and a smoke-profile run of every notebook."""
-import os
-
 import pytest
 import yaml
 
@@ -51,24 +49,9 @@ def test_failing_notebook_is_reported_not_raised(tmp_path):
     assert (tmp_path / "out" / "bad.ipynb").is_file()
 
 
-@pytest.fixture(scope="session")
-def smoke_env(tmp_path_factory):
-    base = tmp_path_factory.mktemp("smoke")
-    old = {k: os.environ.get(k) for k in ("DEFECTBOOK_CACHE", "DEFECTBOOK_RESULTS")}
-    os.environ["DEFECTBOOK_CACHE"] = str(base / "cache")
-    os.environ["DEFECTBOOK_RESULTS"] = str(base / "results")
-    yield base
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[f"{p.parent.name}/{p.stem}" for p in NOTEBOOKS])
-def test_notebook_runs_in_smoke_profile(nb, smoke_env):
-    out = smoke_env / "executed" / nb.parent.name / f"{nb.stem}.ipynb"
-    o = execute(nb, out, "smoke", timeout=600)
+def test_notebook_runs_in_smoke_profile(nb, smoke_execute):
+    o, out = smoke_execute(nb)  # executed once per session (conftest), shared with the browser test
     assert o.status == "ok", o.error
     assert "Provenance:" in out.read_text(), "every notebook shows a provenance line"
