@@ -49,7 +49,7 @@ records = experiment.run_many([c for m in methods for c in grid(m)], desc="table
 df = experiment.frame(records)
 
 # %%
-from defectbook.report import data_label, glue_text, interval, verdict
+from defectbook.report import data_label, glue_text, glue_value, interval, verdict
 
 # %% [markdown]
 # ## Image and pixel AUROC (mean over seeds)
@@ -87,6 +87,9 @@ show("SPADE and PaDiM print no image AUROC in the paper (—). " +
 pair = df.pivot_table(index=["data", "seed"], columns="method", values=["image_auroc", "pixel_auroc"])
 both = {"npad", "padim"} <= set(df["method"])
 effect = {m: interval((pair[(m, "npad")] - pair[(m, "padim")]).values if both else []) for m in ("image_auroc", "pixel_auroc")}
+glue_value("headline_ours", df[df.method == "npad"].image_auroc.mean())
+glue_value("headline_paper", float(avg.loc["N-pad", "image_auroc"]))
+glue_value("headline_data", ", ".join(sorted(df["data"].unique())))
 glue_text("summary", (
     f"N-pad, PaDiM, PatchCore and SPADE on data {', '.join(sorted(df['data'].unique()))}, "
     f"seeds {', '.join(map(str, sorted(df['seed'].unique())))}. Mean image AUROC: "

@@ -182,3 +182,25 @@ def glue_text(name: str, markdown: str) -> None:
         glue(name, Markdown(markdown), display=False)
     except ImportError:  # pragma: no cover
         print(markdown)
+
+
+class _Plain:
+    """A value whose text form is ``text`` itself (no quotes), for ``{glue:text}``."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def glue_value(name: str, value) -> None:
+    """Glue a number (or a short plain text) under ``name`` for ``{glue:text}`name:.3f` `` in this
+    page, or ``{glue:text}`executed/<group>/<notebook>::name:.3f` `` in another page (the intro)."""
+    try:
+        from myst_nb import glue
+
+        glue(name, value if isinstance(value, (int, float, np.floating, np.integer)) else _Plain(str(value)),
+             display=False)
+    except ImportError:  # pragma: no cover
+        print(f"{name}: {value}")
