@@ -13,7 +13,7 @@
 #
 # Reproduces Appendix A of N-pad: N-pad, PaDiM and PatchCore on Magnetic Tile Defects (MTD), image and
 # pixel AUROC (and PRO, which the paper does not report), beside the paper's MTD row. Split: DifferNet's
-# published list of training images (80 % of the defect-free images); the rest of the defect-free images
+# published list of training images (four fifths of the defect-free images); the rest of the defect-free images
 # and all defective ones are the test set. The `cpu` profile uses the offline EfficientNet-Lite0 at
 # 112 px and a seeded subset of the split (see `mtd` in `profiles/npad.yaml`) to keep the build on two
 # cores; the `paper` profile uses the whole split with WRN-50 at 224 px.

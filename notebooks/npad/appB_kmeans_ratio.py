@@ -12,7 +12,7 @@
 # # N-pad Appendix B: ratio of k-means centroids
 #
 # Reproduces Appendix B of N-pad: image AUROC as the number of k-means centroids (a fraction of all
-# training feature vectors) shrinks from 25 % to 0.5 %. The centroids enter only the image score
+# training feature vectors) shrinks (`kmeans_ratio` from `0.25` down to `0.005`). The centroids enter only the image score
 # (Eq. 12-14), so the pixel maps do not change.
 
 # %% tags=["parameters"]

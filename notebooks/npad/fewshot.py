@@ -13,7 +13,7 @@
 #
 # Reproduces the few-shot experiment of N-pad (Sec. 4.4): N-pad and PatchCore trained on 1 to n
 # defect-free images (seeded draws), tested on the full test set. The paper gives no table, only that
-# N-pad passes the previous state of the art with 8 % of the training data; our curve shows where
+# N-pad passes the previous state of the art with a small fraction of the training data; our curve shows where
 # each method stands as the training set grows.
 
 # %% tags=["parameters"]

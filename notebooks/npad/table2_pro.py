@@ -12,7 +12,7 @@
 # # N-pad Table 2 and Appendix C: PRO score per category
 #
 # Reproduces Table 2 (average PRO) and Appendix C / Table 8 (PRO per class) of N-pad: the area under the
-# per-region-overlap curve up to a false-positive rate of 0.3, normalised. The runs are those of
+# per-region-overlap curve up to a false-positive rate `fpr_limit=0.3`, normalised. The runs are those of
 # `table1_auroc` (same configurations, so the records are reused, not recomputed).
 
 # %% tags=["parameters"]

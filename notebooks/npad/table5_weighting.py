@@ -13,7 +13,7 @@
 #
 # Reproduces Table 5 of N-pad: how the neighbours are weighted when estimating the weighted Gaussians
 # (module A). `uniform` gives every neighbour the same weight, `random` draws weights in (0, 1] (seeded),
-# `bhattacharyya` uses the similarity of the neighbour's Gaussian (Eq. 4-5, beta = 0.25). The rest of
+# `bhattacharyya` uses the similarity of the neighbour's Gaussian (Eq. 4-5, `beta=0.25`). The rest of
 # N-pad is unchanged.
 
 # %% tags=["parameters"]

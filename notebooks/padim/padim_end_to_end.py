@@ -40,7 +40,7 @@ df = experiment.frame(records)
 
 # %% [markdown]
 # ## Results per category
-# Image AUROC, pixel AUROC and AUPRO (integrated to FPR 0.3, normalised), mean over seeds.
+# Image AUROC, pixel AUROC and AUPRO (integrated up to `fpr_limit=0.3`, normalised), mean over seeds.
 
 # %%
 cols = ["image_auroc", "pixel_auroc", "aupro", "fit_s", "predict_images_per_s", "peak_rss_mb"]

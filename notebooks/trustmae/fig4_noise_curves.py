@@ -11,9 +11,9 @@
 # %% [markdown]
 # # TrustMAE Fig. 4 and supplementary Table 4: AUROC against training noise
 #
-# The noisy protocol: a share of the training set (0-40 %) is replaced by defective images taken
+# The noisy protocol: a share of the training set (`noise` from `0.0` to `0.4`) is replaced by defective images taken
 # from the test set (at most half of its defective images move; where that is not enough, normal
-# training images are dropped, as the paper does for 30-40 %). TrustMAE, MemAE, AE-SSIM and AE-MSE
+# training images are dropped, as the paper does at its highest shares). TrustMAE, MemAE, AE-SSIM and AE-MSE
 # (AE-L2) are trained on each split and scored on the remaining test images. The paper's claim:
 # the auto-encoders and MemAE lose accuracy as noise grows, TrustMAE barely does. Every number
 # below is computed by `defectbook.experiment.run`.
@@ -101,7 +101,7 @@ show(provenance(records))
 # ## The central effect, measured
 # The drop in mean image AUROC from the lowest to the highest noise level, per model. The paper's
 # effect holds in sign when TrustMAE's drop is smaller than AE-MSE's and MemAE's. Beside each AUROC,
-# its 95 % bootstrap interval over the test images (one run, first category and seed): how far the
+# its bootstrap interval (`level=0.95`) over the test images (one run, first category and seed): how far the
 # AUROC of this many test images moves by sampling alone. Note that the test set is not fixed: the
 # noisy protocol moves defective test images into training, so it shrinks as the noise grows.
 

@@ -11,7 +11,7 @@
 # %% [markdown]
 # # TrustMAE Fig. 9: the trust threshold delta_2
 #
-# Image AUROC of TrustMAE trained at a fixed noise level (the paper: cable at 30 %) for several
+# Image AUROC of TrustMAE trained at a fixed noise level (the paper: cable at `noise=0.3`) for several
 # values of delta_2, the distance beyond which features are neither pulled nor pushed. delta_2 = 0
 # ignores everything outside the trust region. Beside the AUROC: how the trust region split the
 # latent vectors in the last epoch (share pulled / pushed / ignored) and the mean adaptive
