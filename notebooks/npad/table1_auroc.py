@@ -104,12 +104,15 @@ flows = avg.loc[["FastFlow", "PEFM", "CFLOW-AD"]]
 show(flows)
 
 # %% [markdown]
-# ## Per-category pixel AUROC
+# ## Per-category image and pixel AUROC (bars: mean over seeds, with a bootstrap interval, `ci=95`, where there are several)
 
 # %%
-fig, ax = plt.subplots(1, 2, figsize=(9, 3))
-plotting.metric_bars(df, "category", "image_auroc", hue="method", ax=ax[0], ylim=(0.4, 1.0), title="image AUROC")
-plotting.metric_bars(df, "category", "pixel_auroc", hue="method", ax=ax[1], ylim=(0.4, 1.0), title="pixel AUROC")
+# One y-range for both panels (it reaches down to the lowest bar of either); one legend, right of them.
+fig, ax = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
+lims = (min(0.4, df[["image_auroc", "pixel_auroc"]].min().min()), 1.0)
+plotting.metric_bars(df, "data", "image_auroc", hue="method", ax=ax[0], ylim=lims, title="image AUROC", legend=False)
+plotting.metric_bars(df, "data", "pixel_auroc", hue="method", ax=ax[1], ylim=lims, title="pixel AUROC")
+ax[1].tick_params(labelleft=True)
 plt.tight_layout()
 plt.show()
 show(provenance(records))
