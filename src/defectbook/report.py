@@ -204,3 +204,48 @@ def glue_value(name: str, value) -> None:
              display=False)
     except ImportError:  # pragma: no cover
         print(f"{name}: {value}")
+
+
+def _records_in(namespace: dict) -> list[Record]:
+    """Every Record held by the variables of ``namespace`` (directly, or in a list, tuple or dict)."""
+    found: dict[str, Record] = {}
+    for name, v in namespace.items():
+        if name.startswith("_"):
+            continue
+        items = v.values() if isinstance(v, dict) else v if isinstance(v, (list, tuple)) else [v]
+        for r in items:
+            if isinstance(r, Record):
+                found.setdefault(r.key, r)
+    return list(found.values())
+
+
+def page_summary(namespace: dict, name: str = "summary") -> str:
+    """A page's summary from the records its notebook computed (found in ``namespace``, the notebook's
+    globals): what ran (methods, data, seeds, profile) and the mean of each metric per method. Glued
+    under ``name`` for the top of the page; ``defectbook reproduce`` adds it to pages whose source
+    writes no summary of its own. Returns the Markdown."""
+    records = _records_in(namespace)
+    if not records:
+        text = "This page computes no detector records (it shows the data, a model's internals or maps)."
+    else:
+        rows = [{"method": r.config["method"], **{k: v for k, v in r.metrics.items() if isinstance(v, (int, float))}}
+                for r in records]
+        df = pd.DataFrame(rows)
+        metrics = [m for m in ("image_auroc", "pixel_auroc", "aupro") if m in df and df[m].notna().any()]
+        data = sorted({data_label(r.config) for r in records})
+        seeds = sorted({r.config.get("seed") for r in records}, key=str)
+        profiles = sorted({str(r.config.get("profile")) for r in records})
+        text = (f"Computed from {len(records)} records (profile {', '.join(profiles)}; data "
+                f"{', '.join(data[:6]) + (f' and {len(data) - 6} more' if len(data) > 6 else '')}; "
+                f"seeds {', '.join(map(str, seeds))}).")
+        if metrics:
+            means = df.groupby("method")[metrics].mean()
+            parts = []
+            for m in metrics:
+                vals = ", ".join(f"{meth} {v:.3f}" for meth, v in means[m].items() if not math.isnan(v))
+                parts.append(f"{m.replace('_', ' ')}: {vals}")
+            text += " Mean over all runs of the page, " + "; ".join(parts) + "."
+        if "smoke" in profiles:
+            text += " Smoke profile: tiny data and models, the numbers are not meaningful."
+    glue_text(name, text)
+    return text

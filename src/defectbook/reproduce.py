@@ -127,14 +127,30 @@ def _tags(cell) -> list:
 
 
 def present(notebook):
-    """Tag a notebook for reading (Jupyter Book): every code cell's source collapsed (``hide-input``)
-    unless the source already chose a tag (``remove-input``, ``remove-cell``, ``show-input``).
-    Tags are added when the jupytext source is converted, so the sources stay small."""
+    """Prepare a notebook for reading (Jupyter Book): every code cell's source collapsed (``hide-input``)
+    unless the source already chose a tag (``remove-input``, ``remove-cell``, ``show-input``), and a page
+    summary under the title (``report.page_summary``, glued) unless the source writes its own
+    (a ``{glue:md} summary`` directive). Done when the jupytext source is converted, so the sources
+    stay small."""
+    import nbformat
+
     chosen = {"hide-input", "remove-input", "remove-cell", "show-input", "hide-cell", "hide-output"}
     for cell in notebook.cells:
         if cell.cell_type == "code" and not chosen & set(_tags(cell)):
             _tags(cell).append("hide-input")
+    if not any(c.cell_type == "markdown" and SUMMARY_DIRECTIVE in c.source for c in notebook.cells):
+        # A page whose source writes no summary gets the generic one (report.page_summary), under its title.
+        first = next((i for i, c in enumerate(notebook.cells) if c.cell_type == "markdown"), None)
+        if first is not None:
+            notebook.cells[first].source = notebook.cells[first].source.rstrip() + "\n\n" + SUMMARY_MARKDOWN
+            notebook.cells.append(nbformat.v4.new_code_cell(
+                "from defectbook.report import page_summary\npage_summary(globals());",
+                metadata={"tags": ["remove-cell"]}))
     return notebook
+
+
+SUMMARY_DIRECTIVE = "{glue:md} summary"
+SUMMARY_MARKDOWN = "```{glue:md} summary\n:format: myst\n```"
 
 
 def merge_parameters(notebook):
