@@ -103,7 +103,7 @@ def execute(nb: Path, out: Path, profile: str, params: dict | None = None, timeo
     os.environ["DEFECTBOOK_PROGRESS"] = "0"
     os.environ["DEFECTBOOK_BATCH"] = "1"
     t0 = time.perf_counter()
-    notebook = present(jupytext.read(nb))
+    notebook = present(jupytext.read(nb), deviations_note(nb))
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / f"{nb.stem}.ipynb"
@@ -126,7 +126,15 @@ def _tags(cell) -> list:
     return cell.setdefault("metadata", {}).setdefault("tags", [])
 
 
-def present(notebook):
+def deviations_note(nb: Path) -> str | None:
+    """The reproducibility note of a notebook's paper, as a link from its executed page, if it exists."""
+    group = nb.parent.name
+    if (nb.parents[2] / "book" / "reproducibility" / f"{group}.md").is_file():
+        return f"../../reproducibility/{group}.md"
+    return None
+
+
+def present(notebook, note: str | None = None):
     """Prepare a notebook for reading (Jupyter Book): every code cell's source collapsed (``hide-input``)
     unless the source already chose a tag (``remove-input``, ``remove-cell``, ``show-input``), and a page
     summary under the title (``report.page_summary``, glued) unless the source writes its own
@@ -138,17 +146,22 @@ def present(notebook):
     for cell in notebook.cells:
         if cell.cell_type == "code" and not chosen & set(_tags(cell)):
             _tags(cell).append("hide-input")
+    first = next((i for i, c in enumerate(notebook.cells) if c.cell_type == "markdown"), None)
+    if note and first is not None:
+        notebook.cells[first].source = notebook.cells[first].source.rstrip() + "\n\n" + DEVIATIONS.format(note=note)
     if not any(c.cell_type == "markdown" and SUMMARY_DIRECTIVE in c.source for c in notebook.cells):
         # A page whose source writes no summary gets the generic one (report.page_summary), under its title.
-        first = next((i for i, c in enumerate(notebook.cells) if c.cell_type == "markdown"), None)
         if first is not None:
-            notebook.cells[first].source = notebook.cells[first].source.rstrip() + "\n\n" + SUMMARY_MARKDOWN
+            title, _, rest = notebook.cells[first].source.partition("\n")
+            notebook.cells[first].source = f"{title}\n\n{SUMMARY_MARKDOWN}\n{rest}"
             notebook.cells.append(nbformat.v4.new_code_cell(
                 "from defectbook.report import page_summary\npage_summary(globals());",
                 metadata={"tags": ["remove-cell"]}))
     return notebook
 
 
+DEVIATIONS = ("```{{admonition}} Deviations from the paper\n:class: note\nWhat this page does differently from the "
+              "paper (data, sizes, backbone, readings of the text), and why: [the reproducibility notes]({note}).\n```")
 SUMMARY_DIRECTIVE = "{glue:md} summary"
 SUMMARY_MARKDOWN = "```{glue:md} summary\n:format: myst\n```"
 
