@@ -200,8 +200,15 @@ def glue_value(name: str, value) -> None:
     try:
         from myst_nb import glue
 
-        glue(name, value if isinstance(value, (int, float, np.floating, np.integer)) else _Plain(str(value)),
-             display=False)
+        if isinstance(value, (bool, np.bool_)):
+            value = _Plain(str(bool(value)))
+        elif isinstance(value, (int, np.integer)):
+            value = int(value)
+        elif isinstance(value, (float, np.floating)):
+            value = float(value)  # text/plain "0.417", which {glue:text} formats (np.float64 would print its type)
+        else:
+            value = _Plain(str(value))
+        glue(name, value, display=False)
     except ImportError:  # pragma: no cover
         print(f"{name}: {value}")
 
