@@ -11,6 +11,10 @@
 # %% [markdown]
 # # DifferNet Table 1: image AUROC per category, full training set and 16 shots
 #
+# ```{glue:md} summary
+# :format: myst
+# ```
+#
 # DifferNet's Table 1 reports image AUROC on the 15 MVTec AD categories for DifferNet trained on
 # the full training set and on 16 images, beside OCSVM and 1-NN computed on the same features
 # (and three other methods we do not reimplement). MVTec AD is not available offline, so the `cpu`
@@ -18,10 +22,6 @@
 # objects, *not* MVTec images); MVTec categories are added wherever the data root holds them
 # (`paper` profile). The paper's values are shown beside ours only for real MVTec categories, and
 # its average beside our average with that caveat.
-#
-# ```{glue:md} summary
-# :format: myst
-# ```
 
 # %% tags=["parameters"]
 profile = "cpu"        # smoke | cpu | paper
@@ -96,7 +96,7 @@ if (cmp.data.str.startswith("mvtec:") & ~cmp.data.str.endswith(":mean")).any():
     show(cmp[cmp.data.str.startswith("mvtec:")], index=False)
 show(provenance(records, extra="paper: MVTec AD, AlexNet, 448 px, best epoch on test (official code)"))
 
-# %%
+# %% tags=["remove-cell"]
 # Page summary (glued into the top of the page) and the headline number for the book's intro.
 from defectbook.report import glue_text, glue_value, interval, verdict
 

@@ -11,16 +11,16 @@
 # %% [markdown]
 # # N-pad Table 1: image and pixel AUROC per category, N-pad against PaDiM, PatchCore and SPADE
 #
+# ```{glue:md} summary
+# :format: myst
+# ```
+#
 # Reproduces Table 1 of N-pad (Jang, Baek et al.): image-wise and pixel-wise AUROC of the
 # pretrained-feature methods per category. In the `cpu` profile the categories are synthetic
 # (MVTec-like textures and objects) and the backbone is the offline EfficientNet-Lite0, so our numbers
 # are not the paper's; the paper's MVTec averages stand beside ours for scale. The `paper` profile runs
 # MVTec AD with WRN-50 and joins the paper's values category by category. The flow-based columns of the
 # paper (FastFlow, PEFM, CFLOW-AD) are shown as paper values only.
-#
-# ```{glue:md} summary
-# :format: myst
-# ```
 
 # %% tags=["parameters"]
 profile = "cpu"        # smoke | cpu | paper
@@ -48,7 +48,7 @@ def grid(method, **kw):
 records = experiment.run_many([c for m in methods for c in grid(m)], desc="table 1")
 df = experiment.frame(records)
 
-# %%
+# %% tags=["remove-cell"]
 from defectbook.report import data_label, glue_text, glue_value, interval, verdict
 
 # %% [markdown]
@@ -68,9 +68,11 @@ if not SYNTH:  # MVTec AD: the paper's value beside ours, category by category
         for m in names.values():
             if m in ref:
                 table[(metric, f"{m} (paper)")] = ref[m].reindex(table.index).values
-table = table.sort_index(axis=1)
-table.columns = [f"{metric.split('_')[0]} · {m}" for metric, m in table.columns]
-show(table)
+order = [c for m in names.values() for c in (m, f"{m} (paper)")]
+for metric, title in (("image_auroc", "Image AUROC"), ("pixel_auroc", "Pixel AUROC")):
+    part = table[metric][[c for c in order if c in table[metric].columns]]
+    show(f"**{title}** (rows: data set, then the mean over them; columns: method)")
+    show(part.rename_axis(columns=None))
 show(provenance(records))
 
 # %% [markdown]
@@ -82,7 +84,7 @@ show("SPADE and PaDiM print no image AUROC in the paper (—). " +
      ("Our categories are synthetic, so only the paper's average is shown for scale; no difference is computed."
       if SYNTH else "The per-category values stand beside ours in the table above."))
 
-# %%
+# %% tags=["remove-cell"]
 # Page summary: N-pad against PaDiM, paired by data set and seed.
 pair = df.pivot_table(index=["data", "seed"], columns="method", values=["image_auroc", "pixel_auroc"])
 both = {"npad", "padim"} <= set(df["method"])

@@ -53,7 +53,7 @@ for r in records:
                      "category": f"{r.config['dataset']}:{r.config['category']}", "seed": r.config["seed"], "image_auroc": metrics.image_auroc(r.labels, sp[pooling])})
 df = pd.DataFrame(rows)
 
-# %%
+# %% tags=["remove-cell"]
 from defectbook.report import data_label, glue_text, glue_value, interval, verdict  # noqa: E402 (presentation)
 
 # %% [markdown]
@@ -84,7 +84,7 @@ if common:
     show(cmp.rename_axis("MVTec AD category"))
 show(provenance(records))
 
-# %%
+# %% tags=["remove-cell"]
 # Page summary and the headline number for the book's intro.
 pair = df.pivot_table(index=["category", "seed"], columns="method", values="image_auroc")
 gap = interval((pair["TrustMAE (max)"] - pair["MemAE"]).values if {"TrustMAE (max)", "MemAE"} <= set(pair) else [])

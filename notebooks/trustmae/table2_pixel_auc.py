@@ -59,7 +59,7 @@ paper = paper_values.load("trustmae_table2").set_index("method")
 # The paper's mean, and its categories that we ran on real MVTec AD (never a synthetic namesake).
 show(paper[["mean"] + [c for c in paper.columns if f"mvtec:{c}" in ours.columns and c != "mean"]])
 
-# %%
+# %% tags=["remove-cell"]
 # Page summary and the headline number for the book's intro.
 from defectbook.report import glue_text, glue_value, interval, verdict  # noqa: E402
 
