@@ -91,6 +91,11 @@ def smoke_site(smoke_execute, tmp_path_factory):
     return html, toc_pages(yaml.safe_load((base / "_toc.yml").read_text())), failed
 
 
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # no request log in the test output
+        pass
+
+
 @pytest.fixture(scope="session")
 def browser_pages(smoke_site):
     """Visit every toc page once; per page: console errors, broken images, internal links, pipe
@@ -98,8 +103,7 @@ def browser_pages(smoke_site):
     from playwright.sync_api import sync_playwright
 
     html, pages, _ = smoke_site
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html))
-    handler.log_message = lambda *a, **k: None
+    handler = functools.partial(_QuietHandler, directory=str(html))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     origin = f"http://127.0.0.1:{server.server_port}/"
