@@ -111,9 +111,10 @@ show(flows)
 # %%
 # One y-range for both panels (it reaches down to the lowest bar of either); one legend, right of them.
 fig, ax = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
-lims = (min(0.4, df[["image_auroc", "pixel_auroc"]].min().min()), 1.0)
-plotting.metric_bars(df, "data", "image_auroc", hue="method", ax=ax[0], ylim=lims, title="image AUROC", legend=False)
-plotting.metric_bars(df, "data", "pixel_auroc", hue="method", ax=ax[1], ylim=lims, title="pixel AUROC")
+lims = (max(0.0, min(0.4, df[["image_auroc", "pixel_auroc"]].min().min() - 0.05)), 1.0)
+shown = df.assign(method=df["method"].map(names))
+plotting.metric_bars(shown, "data", "image_auroc", hue="method", ax=ax[0], ylim=lims, title="image AUROC", legend=False)
+plotting.metric_bars(shown, "data", "pixel_auroc", hue="method", ax=ax[1], ylim=lims, title="pixel AUROC")
 ax[1].tick_params(labelleft=True)
 plt.tight_layout()
 plt.show()

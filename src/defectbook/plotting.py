@@ -70,7 +70,7 @@ def metric_bars(df: pd.DataFrame, x: str, y: str, hue: str | None = None, ax=Non
     ax = ax or plt.subplots(figsize=(max(4, 0.5 * df[x].nunique() * (df[hue].nunique() if hue else 1)), 3))[1]
     sns.barplot(data=df, x=x, y=y, hue=hue, ax=ax, errorbar=("ci", 95), n_boot=1000, seed=0, capsize=0.1,
                 err_kws={"linewidth": 1})
-    lo = min(ylim[0], float(np.floor(df[y].min() * 20) / 20)) if df[y].notna().any() else ylim[0]
+    lo = max(0.0, min(ylim[0], float(np.floor(df[y].min() * 20) / 20) - 0.05)) if df[y].notna().any() else ylim[0]
     ax.set_ylim(lo, ylim[1])
     ax.set_ylabel(y); ax.set_xlabel(x); ax.set_title(title)
     ax.tick_params(axis="x", labelrotation=30)
