@@ -38,3 +38,13 @@ def test_page_summary_reads_the_records_of_the_namespace():
     assert "3 records" in text and "synthetic:wood" in text and "padim 0.700" in text and "npad 0.700" in text
     assert "pixel" not in text, "a metric no record has is not summarised"
     assert "no detector records" in page_summary({"x": 1})
+
+
+def test_paired_effect_pairs_rows_on_data_and_seed():
+    from defectbook.report import paired_effect
+
+    df = pd.DataFrame({"data": ["a", "a", "b", "b", "c", "c"], "seed": [0] * 6, "w": ["x", "y"] * 3,
+                       "auroc": [0.9, 0.8, 0.7, 0.65, 0.6, 0.5]})
+    e = paired_effect(df, "w", "x", "y", "auroc")
+    assert e["n"] == 3 and abs(e["difference"] - (0.1 + 0.05 + 0.1) / 3) < 1e-9 and e["low"] > 0
+    assert math.isnan(paired_effect(df, "w", "x", "missing", "auroc")["difference"])

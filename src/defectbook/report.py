@@ -226,11 +226,21 @@ def _records_in(namespace: dict) -> list[Record]:
     return list(found.values())
 
 
-def page_summary(namespace: dict, name: str = "summary") -> str:
+def paired_effect(df: pd.DataFrame, by: str, a, b, value: str, pair_on=("data", "seed")) -> dict:
+    """``value`` of the rows with ``df[by] == a`` minus that of the rows with ``df[by] == b``, paired on
+    ``pair_on`` (data set and seed: the same test images), as :func:`interval` (mean, interval, n)."""
+    keys = [k for k in pair_on if k in df]
+    wide = df.pivot_table(index=keys, columns=by, values=value, aggfunc="mean")
+    if a not in wide or b not in wide:
+        return interval([])
+    return interval((wide[a] - wide[b]).dropna().values)
+
+
+def page_summary(namespace: dict, name: str = "summary", extra: str = "") -> str:
     """A page's summary from the records its notebook computed (found in ``namespace``, the notebook's
     globals): what ran (methods, data, seeds, profile) and the mean of each metric per method. Glued
     under ``name`` for the top of the page; ``defectbook reproduce`` adds it to pages whose source
-    writes no summary of its own. Returns the Markdown."""
+    writes no summary of its own. ``extra`` (e.g. a :func:`verdict`) is appended. Returns the Markdown."""
     records = _records_in(namespace)
     if not records:
         text = "This page computes no detector records (it shows the data, a model's internals or maps)."
@@ -254,5 +264,7 @@ def page_summary(namespace: dict, name: str = "summary") -> str:
             text += " Mean over all runs of the page, " + "; ".join(parts) + "."
         if "smoke" in profiles:
             text += " Smoke profile: tiny data and models, the numbers are not meaningful."
+    if extra:
+        text += "\n\n" + extra
     glue_text(name, text)
     return text
