@@ -252,9 +252,12 @@ def page_summary(namespace: dict, name: str = "summary", extra: str = "") -> str
         data = sorted({data_label(r.config) for r in records})
         seeds = sorted({r.config.get("seed") for r in records}, key=str)
         profiles = sorted({str(r.config.get("profile")) for r in records})
+        n_test = sorted({len(r.labels) for r in records if r.labels})
+        sizes = (f"; {n_test[0]}" + (f" to {n_test[-1]}" if len(n_test) > 1 else "") + " test images per run"
+                 if n_test else "")
         text = (f"Computed from {len(records)} records (profile {', '.join(profiles)}; data "
                 f"{', '.join(data[:6]) + (f' and {len(data) - 6} more' if len(data) > 6 else '')}; "
-                f"seeds {', '.join(map(str, seeds))}).")
+                f"seeds {', '.join(map(str, seeds))}{sizes}).")
         if metrics:
             means = df.groupby("method")[metrics].mean()
             parts = []
