@@ -149,26 +149,33 @@ def interval(values: Iterable[float], level: float = 0.95) -> dict:
     return {"difference": m, "low": m - half, "high": m + half, "n": n}
 
 
+def verdict_word(effect: dict, paper_sign: int = 1) -> str:
+    """``reproduced``, ``reversed`` or ``undecided``: where the interval of ``effect`` lies (see :func:`verdict`)."""
+    d, lo, hi = (float(effect.get(k, float("nan"))) for k in ("difference", "low", "high"))
+    if any(math.isnan(v) for v in (d, lo, hi)):
+        return "undecided"
+    if paper_sign * lo > 0 and paper_sign * hi > 0:
+        return "reproduced"
+    if paper_sign * lo < 0 and paper_sign * hi < 0:
+        return "reversed"
+    return "undecided"
+
+
 def verdict(effect: dict, claim: str, paper_sign: int = 1, unit: str = "", digits: int = 3) -> str:
     """One line on whether the paper's effect is seen, decided by the interval alone.
 
     ``effect`` has ``difference``, ``low``, ``high`` (as :func:`interval` or
     :func:`defectbook.metrics.auroc_difference` return); the paper's effect is a difference of sign
     ``paper_sign``. *Reproduced* when the whole interval lies on the paper's side of zero, *reversed*
-    when it lies on the other side, *undecided* when it holds zero or cannot be computed.
+    when it lies on the other side, *undecided* when it holds zero or cannot be computed. The word is
+    also glued as ``verdict`` (``{glue}`page.ipynb::verdict` `` in a chapter's text).
     """
     d, lo, hi = (float(effect.get(k, float("nan"))) for k in ("difference", "low", "high"))
-    if any(math.isnan(v) for v in (d, lo, hi)):
-        word = "undecided"
-    elif paper_sign * lo > 0 and paper_sign * hi > 0:
-        word = "reproduced"
-    elif paper_sign * lo < 0 and paper_sign * hi < 0:
-        word = "reversed"
-    else:
-        word = "undecided"
+    word = verdict_word(effect, paper_sign)
     f = lambda v: MISSING if math.isnan(v) else f"{v:+.{digits}f}{unit}"  # noqa: E731
     n = f", n={effect['n']}" if "n" in effect else ""
     ci = f"interval {f(lo)} to {f(hi)}{n}" if not math.isnan(lo) else f"no interval{n}"
+    glue_value("verdict", word)
     return f"**Paper's effect {word}**: {claim}: {f(d)} ({ci})."
 
 
