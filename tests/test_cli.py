@@ -44,4 +44,5 @@ def test_every_option_has_help_and_the_description_is_plain_text():
     assert not missing, f"options without help: {missing}"
     text = parser().format_help()
     assert "``" not in text and "::" not in text, "--help shows reST markup"
-    assert "(default: cpu)" in parser().parse_args.__self__._subparsers._group_actions[0].choices["reproduce"].format_help()
+    subs = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert "(default: cpu)" in subs.choices["reproduce"].format_help(), "defaults are shown"
