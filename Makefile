@@ -18,7 +18,7 @@ export DEFECTBOOK_DATA := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: install book notebooks html test smoke clean
+.PHONY: install book notebooks html test smoke clean browser
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ book: install
 
 test: install
 	DEFECTBOOK_OFFLINE=1 $(PY) -m pytest
+
+# The browser test (tests/test_browser.py) drives the system's Chromium through Playwright: Debian's
+# chromium package (no browser download) and the playwright Python package (in the dev extra).
+browser: install
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+		else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi; fi
 
 smoke: install
 	$(VENV)/bin/defectbook reproduce --profile smoke

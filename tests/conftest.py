@@ -43,3 +43,35 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def smoke_store(tmp_path_factory):
+    """Results, caches and executed notebooks of the smoke-profile runs, shared by the whole session."""
+    base = tmp_path_factory.mktemp("smoke")
+    old = {k: os.environ.get(k) for k in ("DEFECTBOOK_CACHE", "DEFECTBOOK_RESULTS")}
+    os.environ["DEFECTBOOK_CACHE"] = str(base / "cache")
+    os.environ["DEFECTBOOK_RESULTS"] = str(base / "results")
+    yield base
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def smoke_execute(smoke_store):
+    """``run(nb) -> (Outcome, executed path)``: each notebook is executed once per session in the smoke
+    profile (the notebook test and the browser test's smoke book share the executed copies)."""
+    from defectbook.reproduce import execute
+
+    done = {}
+
+    def run(nb):
+        if nb not in done:
+            out = smoke_store / "executed" / nb.parent.name / f"{nb.stem}.ipynb"
+            done[nb] = (execute(nb, out, "smoke", timeout=600), out)
+        return done[nb]
+
+    return run

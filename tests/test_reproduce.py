@@ -1,6 +1,4 @@
 """The book pipeline: table of contents, parameters, and a smoke-profile run of every notebook."""
-import os
-
 import pytest
 import yaml
 
@@ -51,24 +49,38 @@ def test_failing_notebook_is_reported_not_raised(tmp_path):
     assert (tmp_path / "out" / "bad.ipynb").is_file()
 
 
-@pytest.fixture(scope="session")
-def smoke_env(tmp_path_factory):
-    base = tmp_path_factory.mktemp("smoke")
-    old = {k: os.environ.get(k) for k in ("DEFECTBOOK_CACHE", "DEFECTBOOK_RESULTS")}
-    os.environ["DEFECTBOOK_CACHE"] = str(base / "cache")
-    os.environ["DEFECTBOOK_RESULTS"] = str(base / "results")
-    yield base
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[f"{p.parent.name}/{p.stem}" for p in NOTEBOOKS])
-def test_notebook_runs_in_smoke_profile(nb, smoke_env):
-    out = smoke_env / "executed" / nb.parent.name / f"{nb.stem}.ipynb"
-    o = execute(nb, out, "smoke", timeout=600)
+def test_notebook_runs_in_smoke_profile(nb, smoke_execute):
+    o, out = smoke_execute(nb)  # executed once per session (conftest), shared with the browser test
     assert o.status == "ok", o.error
     assert "Provenance:" in out.read_text(), "every notebook shows a provenance line"
+
+
+def test_pages_follow_the_papers_order():
+    from defectbook.reproduce import paper_order
+
+    names = ["appB_kmeans_ratio", "fig2e_backbones", "mtd", "table10_x", "fig2_sweeps", "sec37_downsampling",
+             "table2_pro", "appA_mtd", "table1_auroc", "qualitative"]
+    assert sorted(names, key=paper_order) == ["table1_auroc", "table2_pro", "table10_x", "fig2_sweeps",
+                                              "fig2e_backbones", "sec37_downsampling", "mtd", "qualitative",
+                                              "appA_mtd", "appB_kmeans_ratio"]
+
+
+def test_present_collapses_code_and_merges_parameters():
+    import nbformat
+
+    from defectbook.reproduce import merge_parameters, present
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# t"),
+        nbformat.v4.new_code_cell("profile = 'cpu'", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("# Parameters\nprofile = 'smoke'\n", metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["remove-input"]}),
+        nbformat.v4.new_code_cell("y = 2")])
+    nb = merge_parameters(present(nb))
+    assert len(nb.cells) == 5, "the injected cell is folded in, a summary cell is appended"
+    assert "{glue:md} summary" in nb.cells[0].source and "page_summary" in nb.cells[-1].source
+    assert "profile = 'cpu'" in nb.cells[1].source and "profile = 'smoke'" in nb.cells[1].source
+    assert "hide-input" in nb.cells[1].metadata["tags"] and "hide-input" in nb.cells[3].metadata["tags"]
+    assert nb.cells[2].metadata["tags"] == ["remove-input"], "a tag chosen in the source is kept"

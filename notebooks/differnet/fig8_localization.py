@@ -60,8 +60,8 @@ df = experiment.frame(records)
 df["backbone"] = label_of
 cols = ["image_auroc", "pixel_auroc", "aupro"]
 table = df.groupby(["backbone", "dataset", "category"])[cols].mean()
-show(table.round(3).to_markdown())
-show(df.groupby("backbone")[cols].mean().round(3).to_markdown())
+show(table)
+show(df.groupby("backbone")[cols].mean())
 show(provenance(records))
 
 # %% [markdown]

@@ -64,7 +64,7 @@ records = experiment.run_many(configs, desc="differnet table 3")
 df = experiment.frame(records)
 df["config"] = variant_of
 per_cat = df.pivot_table(index=["dataset", "category"], columns="config", values="image_auroc", aggfunc="mean")
-show(per_cat.round(3).to_markdown())
+show(per_cat)
 paper = paper_values.load("differnet_table3_ablation", scale=1.0).set_index("config")
 out = pd.DataFrame({
     "multi-scale": ["yes" if len(variants[c]["scales"]) > 1 else "no" for c in variants],
@@ -74,7 +74,7 @@ out = pd.DataFrame({
     "ours (mean AUROC)": per_cat.mean().reindex(list(variants)).values,
     "paper (MVTec mean)": (paper["image_auroc"] / 100).reindex(list(variants)).values,
 }, index=list(variants))
-show(out.round(3).to_markdown())
+show(out)
 show(provenance(records))
 
 # %%

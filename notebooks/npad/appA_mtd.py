@@ -13,7 +13,7 @@
 #
 # Reproduces Appendix A of N-pad: N-pad, PaDiM and PatchCore on Magnetic Tile Defects (MTD), image and
 # pixel AUROC (and PRO, which the paper does not report), beside the paper's MTD row. Split: DifferNet's
-# published list of training images (80 % of the defect-free images); the rest of the defect-free images
+# published list of training images (four fifths of the defect-free images); the rest of the defect-free images
 # and all defective ones are the test set. The `cpu` profile uses the offline EfficientNet-Lite0 at
 # 112 px and a seeded subset of the split (see `mtd` in `profiles/npad.yaml`) to keep the build on two
 # cores; the `paper` profile uses the whole split with WRN-50 at 224 px.
@@ -53,13 +53,13 @@ paper = paper_values.load("npad_appA_mtd").set_index("method")
 if len(df):
     ours = df.groupby("method")[["image_auroc", "pixel_auroc", "aupro"]].mean().rename(index=names)
     table = ours.join(paper.add_suffix(" (paper)"), how="outer")
-    show(table.round(4).to_markdown())
+    show(table)
     split = records[0].extras.get("split", {})
     show(f"Test images: {split.get('n_test')} ({split.get('n_test_defective')} defective), training images: "
          f"{split.get('n_train')}. Paper: WRN-50, 224 px, 80 % of the defect-free images for training.")
     show(provenance(records))
 else:
-    show(paper.round(4).to_markdown())
+    show(paper)
     show("MTD was not found under the data root, so only the paper's row is shown "
          "(set `DEFECTBOOK_DATA` or the `data_root` parameter).")
     show(provenance(records))  # says that nothing was computed
@@ -86,7 +86,7 @@ rows += [{"method": "PaDiM", "image score": "maximum of the final anomaly map", 
          for r in records if r.config["method"] == "padim"]
 padim_recs = [r for r in records if r.config["method"] == "padim"]
 if variant_recs:
-    show(pd.DataFrame(rows).round(4).to_markdown(index=False))
+    show(pd.DataFrame(rows), index=False)
     if padim_recs and padim_recs[0].labels == variant_recs[0].labels:
         d = auroc_difference(variant_recs[0].labels, variant_recs[0].scores, padim_recs[0].scores)
         show(f"N-pad minus PaDiM, image AUROC on the same {len(variant_recs[0].labels)} test images: "
@@ -120,7 +120,7 @@ if ablation and variant_recs:
                              "pixel AUROC": r.metrics.get("pixel_auroc")})
     abl_rows += [{"experiment": "PaDiM", "image AUROC": r.metrics["image_auroc"], "image AUROC, map maximum": r.metrics["image_auroc"],
                   "pixel AUROC": r.metrics.get("pixel_auroc")} for r in records if r.config["method"] == "padim"]
-    show(pd.DataFrame(abl_rows).round(4).to_markdown(index=False))
+    show(pd.DataFrame(abl_rows), index=False)
     show(provenance(abl_records + [r for r in records if r.config["method"] == "padim"]))
 else:
     show("No MTD ablation (`ablation` is empty, or no N-pad record on MTD).")

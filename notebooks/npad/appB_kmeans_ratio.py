@@ -12,7 +12,7 @@
 # # N-pad Appendix B: ratio of k-means centroids
 #
 # Reproduces Appendix B of N-pad: image AUROC as the number of k-means centroids (a fraction of all
-# training feature vectors) shrinks from 25 % to 0.5 %. The centroids enter only the image score
+# training feature vectors) shrinks (`kmeans_ratio` from `0.25` down to `0.005`). The centroids enter only the image score
 # (Eq. 12-14), so the pixel maps do not change.
 
 # %% tags=["parameters"]
@@ -51,7 +51,7 @@ paper.index = paper.index.round(4)
 table["image_auroc (paper)"] = [paper["image_auroc"].get(round(r, 4), float("nan")) for r in table.index]
 table["centroids"] = [int(pd.Series([x.extras.get("n_centroids") for x in records
                                      if x.config["params"]["kmeans_ratio"] == r]).mean()) for r in table.index]
-show(table.round(4).to_markdown())
+show(table)
 show(provenance(records))
 
 # %%

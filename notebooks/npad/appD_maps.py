@@ -12,7 +12,7 @@
 # # N-pad Appendix D: anomaly maps of PaDiM, PatchCore and N-pad
 #
 # Reproduces Figs. 4-6 of N-pad: pixel-wise anomaly maps of the three methods on defective test
-# images. As in the paper each map is shown normalised between its 20 % and 80 % quantiles, which hides
+# images. As in the paper each map is shown normalised between two quantiles (`lo_q=0.2`, `hi_q=0.8`), which hides
 # the mostly nominal pixels. The records are those of `table1_auroc` (reused).
 
 # %% tags=["parameters"]

@@ -13,7 +13,7 @@
 #
 # Reproduces the few-shot experiment of N-pad (Sec. 4.4): N-pad and PatchCore trained on 1 to n
 # defect-free images (seeded draws), tested on the full test set. The paper gives no table, only that
-# N-pad passes the previous state of the art with 8 % of the training data; our curve shows where
+# N-pad passes the previous state of the art with a small fraction of the training data; our curve shows where
 # each method stands as the training set grows.
 
 # %% tags=["parameters"]
@@ -50,7 +50,7 @@ df = pd.concat(rows)
 # %%
 table = df.pivot_table(index="shots", columns="method", values=["image_auroc", "pixel_auroc"], aggfunc="mean")
 table.columns = [f"{m.split('_')[0]} · {k}" for m, k in table.columns]
-show(table.round(4).to_markdown())
+show(table)
 show(provenance(records))
 
 # %%

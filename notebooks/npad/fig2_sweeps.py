@@ -53,20 +53,24 @@ pc = experiment.run_many(grid("patchcore", cats=cat), desc="patchcore")
 
 # %%
 table = df.groupby(["param", "value"])[["pixel_auroc", "image_auroc"]].mean().round(4)
-show(table.to_markdown())
+show(table)
 best = df.groupby(["param", "value"])["pixel_auroc"].mean().groupby("param").idxmax().map(lambda t: t[1])
-show(pd.DataFrame({"our best (pixel AUROC)": best, "paper's best": pd.Series(PAPER_BEST)}).to_markdown())
+show(pd.DataFrame({"our best (pixel AUROC)": best, "paper's best": pd.Series(PAPER_BEST)}))
 show(provenance(records + pc))
 
 # %%
-fig, axes = plt.subplots(1, 4, figsize=(13, 3))
+# The four sweeps on one y-range, so their effects compare at a glance; one legend right of the panels.
+fig, axes = plt.subplots(1, 4, figsize=(14, 3), sharey=True)
 for ax, (param, g) in zip(axes, df.groupby("param", sort=False)):
     s = g.groupby("value")[["pixel_auroc", "image_auroc"]].mean()
     ax.plot(s.index, s["pixel_auroc"], "o-", label="pixel AUROC")
     ax.plot(s.index, s["image_auroc"], "s--", label="image AUROC")
     if param == "d":
         ax.axhline(experiment.frame(pc)["pixel_auroc"].mean(), color="k", ls=":", label="PatchCore pixel AUROC")
-    ax.set_xlabel(param); ax.legend(fontsize=6)
+    ax.set_xlabel(param)
+    ax.tick_params(labelleft=True)
+handles = {lab: h for ax in axes for h, lab in zip(*ax.get_legend_handles_labels())}
+axes[-1].legend(handles.values(), handles.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
 fig.suptitle("N-pad sweeps (Fig. 2 a-d)")
 plt.tight_layout()
 plt.show()

@@ -11,6 +11,10 @@
 # %% [markdown]
 # # N-pad Table 1: image and pixel AUROC per category, N-pad against PaDiM, PatchCore and SPADE
 #
+# ```{glue:md} summary
+# :format: myst
+# ```
+#
 # Reproduces Table 1 of N-pad (Jang, Baek et al.): image-wise and pixel-wise AUROC of the
 # pretrained-feature methods per category. In the `cpu` profile the categories are synthetic
 # (MVTec-like textures and objects) and the backbone is the offline EfficientNet-Lite0, so our numbers
@@ -44,42 +48,74 @@ def grid(method, **kw):
 records = experiment.run_many([c for m in methods for c in grid(m)], desc="table 1")
 df = experiment.frame(records)
 
+# %% tags=["remove-cell"]
+from defectbook.report import data_label, glue_text, glue_value, interval, verdict
+
 # %% [markdown]
 # ## Image and pixel AUROC (mean over seeds)
 
 # %%
 names = {"padim": "PaDiM", "patchcore": "PatchCore", "spade": "SPADE", "npad": "N-pad"}
-table = df.pivot_table(index="category", columns="method", values=["image_auroc", "pixel_auroc"], aggfunc="mean")
+df["data"] = [data_label(r.config) for r in records]
+table = df.pivot_table(index="data", columns="method", values=["image_auroc", "pixel_auroc"], aggfunc="mean")
 table.loc["mean"] = table.mean()
 table = table.rename(columns=names)
 paper = paper_values.load("npad_table1_auroc").set_index(["category", "method"])
 avg = paper.xs("average", level="category")
-for metric in ("image_auroc", "pixel_auroc"):
-    for m in names.values():
-        ref = paper[metric].unstack("method").get(m)
-        table[(metric, f"{m} (paper)")] = (ref.reindex(table.index).values if not SYNTH else
-                                           [float("nan")] * (len(table) - 1) + [avg.loc[m, metric]])
-table = table.sort_index(axis=1)
-table.columns = [f"{metric.split('_')[0]} · {m}" for metric, m in table.columns]
-show(table.round(3).to_markdown())
-show("Paper columns: MVTec AD with WRN-50 at 224 px (in the `cpu` profile only the paper's average is shown, "
-     "in the `mean` row). SPADE and PaDiM print no image AUROC in the paper.")
+if not SYNTH:  # MVTec AD: the paper's value beside ours, category by category
+    for metric in ("image_auroc", "pixel_auroc"):
+        ref = paper[metric].unstack("method").rename(index=lambda c: "mean" if c == "average" else f"mvtec:{c}")
+        for m in names.values():
+            if m in ref:
+                table[(metric, f"{m} (paper)")] = ref[m].reindex(table.index).values
+order = [c for m in names.values() for c in (m, f"{m} (paper)")]
+for metric, title in (("image_auroc", "Image AUROC"), ("pixel_auroc", "Pixel AUROC")):
+    part = table[metric][[c for c in order if c in table[metric].columns]]
+    show(f"**{title}** (rows: data set, then the mean over them; columns: method)")
+    show(part.rename_axis(columns=None))
 show(provenance(records))
+
+# %% [markdown]
+# ## The paper's Table 1 (MVTec AD average, WRN-50 at 224 px)
+
+# %%
+show(avg.loc[[m for m in names.values() if m in avg.index], ["image_auroc", "pixel_auroc"]].rename_axis("method"))
+show("SPADE and PaDiM print no image AUROC in the paper (—). " +
+     ("Our categories are synthetic, so only the paper's average is shown for scale; no difference is computed."
+      if SYNTH else "The per-category values stand beside ours in the table above."))
+
+# %% tags=["remove-cell"]
+# Page summary: N-pad against PaDiM, paired by data set and seed.
+pair = df.pivot_table(index=["data", "seed"], columns="method", values=["image_auroc", "pixel_auroc"])
+both = {"npad", "padim"} <= set(df["method"])
+effect = {m: interval((pair[(m, "npad")] - pair[(m, "padim")]).values if both else []) for m in ("image_auroc", "pixel_auroc")}
+glue_value("headline_ours", df[df.method == "npad"].image_auroc.mean())
+glue_value("headline_paper", float(avg.loc["N-pad", "image_auroc"]))
+glue_value("headline_data", ", ".join(sorted(df["data"].unique())))
+glue_text("summary", (
+    f"N-pad, PaDiM, PatchCore and SPADE on data {', '.join(sorted(df['data'].unique()))}, "
+    f"seeds {', '.join(map(str, sorted(df['seed'].unique())))}. Mean image AUROC: "
+    + ", ".join(f"{names[m]} {df[df.method == m].image_auroc.mean():.3f}" for m in methods) + ".\n\n"
+    + verdict(effect["pixel_auroc"], "N-pad minus PaDiM, pixel AUROC (paired by data set and seed)")))
 
 # %% [markdown]
 # ## The paper's other columns (flow-based methods, paper values only)
 
 # %%
 flows = avg.loc[["FastFlow", "PEFM", "CFLOW-AD"]]
-show(flows.round(4).to_markdown())
+show(flows)
 
 # %% [markdown]
-# ## Per-category pixel AUROC
+# ## Per-category image and pixel AUROC (bars: mean over seeds, with a bootstrap interval, `ci=95`, where there are several)
 
 # %%
-fig, ax = plt.subplots(1, 2, figsize=(9, 3))
-plotting.metric_bars(df, "category", "image_auroc", hue="method", ax=ax[0], ylim=(0.4, 1.0), title="image AUROC")
-plotting.metric_bars(df, "category", "pixel_auroc", hue="method", ax=ax[1], ylim=(0.4, 1.0), title="pixel AUROC")
+# One y-range for both panels (it reaches down to the lowest bar of either); one legend, right of them.
+fig, ax = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
+lims = (max(0.0, min(0.4, df[["image_auroc", "pixel_auroc"]].min().min() - 0.05)), 1.0)
+shown = df.assign(method=df["method"].map(names))
+plotting.metric_bars(shown, "data", "image_auroc", hue="method", ax=ax[0], ylim=lims, title="image AUROC", legend=False)
+plotting.metric_bars(shown, "data", "pixel_auroc", hue="method", ax=ax[1], ylim=lims, title="pixel AUROC")
+ax[1].tick_params(labelleft=True)
 plt.tight_layout()
 plt.show()
 show(provenance(records))

@@ -11,6 +11,10 @@
 # %% [markdown]
 # # N-pad Table 3: ablation of the modules A, B, C and D
 #
+# ```{glue:md} summary
+# :format: myst
+# ```
+#
 # Reproduces Table 3 of N-pad. A: the weighted-similarity Gaussians; B: the Gaussians of
 # neighbourhood-averaged features; C: the minimum over the neighbouring Gaussians at inference; D: image
 # shifting. Experiments 1-5 run without shifting, as in the paper:
@@ -54,7 +58,7 @@ paper = paper_values.load("npad_table3_ablation").set_index("experiment")
 table["pixel_auroc (paper)"] = paper["pixel_auroc"]
 table["modules"] = paper["modules"]
 table["error (ours)"] = 1 - table["pixel_auroc"]
-show(table.round(4).to_markdown())
+show(table)
 show("Ours: mean over the categories " + ", ".join(sorted(df["category"].dropna().unique())) +
      "; paper: MVTec AD average (WRN-50, 224 px).")
 show(provenance(records))
@@ -66,3 +70,10 @@ per.plot(marker="o", ax=ax)
 ax.set_ylabel("pixel AUROC"); ax.set_title("ablation per category")
 plt.show()
 show(provenance(records))
+
+# %% tags=["remove-cell"]
+# Page summary: the paper finds the full N-pad above module A alone (Exper1), pixel AUROC.
+from defectbook.report import page_summary, paired_effect, verdict
+
+page_summary(globals(), extra=verdict(paired_effect(df, "experiment", "N-pad", "Exper1", "pixel_auroc"),
+                                      "full N-pad minus module A alone (Exper1), pixel AUROC (paired by data set and seed)"));

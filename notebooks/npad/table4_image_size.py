@@ -57,9 +57,9 @@ df = pd.concat(rows)
 
 # %%
 table = df.groupby("size", sort=False)[["pixel_auroc", "image_auroc", "aupro"]].mean()
-show(table.round(4).to_markdown())
+show(table)
 show("Paper (pixel AUROC, MVTec, WRN-50):")
-show(paper_values.load("npad_table4_image_size").round(4).to_markdown(index=False))
+show(paper_values.load("npad_table4_image_size"), index=False)
 show(provenance(records))
 
 # %%

@@ -11,9 +11,13 @@
 # %% [markdown]
 # # N-pad Table 5: Bhattacharyya weights against uniform (1/n) and random weights
 #
+# ```{glue:md} summary
+# :format: myst
+# ```
+#
 # Reproduces Table 5 of N-pad: how the neighbours are weighted when estimating the weighted Gaussians
 # (module A). `uniform` gives every neighbour the same weight, `random` draws weights in (0, 1] (seeded),
-# `bhattacharyya` uses the similarity of the neighbour's Gaussian (Eq. 4-5, beta = 0.25). The rest of
+# `bhattacharyya` uses the similarity of the neighbour's Gaussian (Eq. 4-5, `beta=0.25`). The rest of
 # N-pad is unchanged.
 
 # %% tags=["parameters"]
@@ -53,7 +57,7 @@ table["pixel_auroc (paper)"] = paper["pixel_auroc"]
 share = {w: [r.extras.get("centre_weight_share") for r in records if r.config["params"]["weighting"] == w]
          for w in N["weightings"]}
 table["mean weight share of the centre"] = [float(np.mean(share[w])) for w in table.index]
-show(table.round(4).to_markdown())
+show(table)
 show(provenance(records))
 
 # %%
@@ -61,3 +65,10 @@ fig, ax = plt.subplots(figsize=(5, 3))
 plotting.metric_bars(df, "category", "pixel_auroc", hue="weighting", ax=ax, ylim=(0.5, 1.0))
 plt.show()
 show(provenance(records))
+
+# %% tags=["remove-cell"]
+# Page summary: the paper finds Bhattacharyya weights above uniform ones (pixel AUROC).
+from defectbook.report import page_summary, paired_effect, verdict
+
+page_summary(globals(), extra=verdict(paired_effect(df, "weighting", "bhattacharyya", "uniform", "pixel_auroc"),
+                                      "Bhattacharyya minus uniform weights, pixel AUROC (paired by data set and seed)"));

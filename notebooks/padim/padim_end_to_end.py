@@ -40,7 +40,7 @@ df = experiment.frame(records)
 
 # %% [markdown]
 # ## Results per category
-# Image AUROC, pixel AUROC and AUPRO (integrated to FPR 0.3, normalised), mean over seeds.
+# Image AUROC, pixel AUROC and AUPRO (integrated up to `fpr_limit=0.3`, normalised), mean over seeds.
 
 # %%
 cols = ["image_auroc", "pixel_auroc", "aupro", "fit_s", "predict_images_per_s", "peak_rss_mb"]
@@ -49,7 +49,7 @@ synth = table[table.dataset == "synthetic"]
 if len(synth):
     mean_row = synth[cols].mean().to_frame().T.assign(dataset="synthetic", category="mean")
     table = pd.concat([table, mean_row], ignore_index=True)
-show(table.round(3).to_markdown(index=False))
+show(table, index=False)
 show(provenance(records))
 
 # %% [markdown]
@@ -65,7 +65,7 @@ if len(mtd):
     ref = paper.set_index("method").loc["PaDiM"]
     cmp = pd.DataFrame({"ours": ours, "paper (N-pad App. A, PaDiM)": ref.reindex(ours.index)})
     cmp["Δ"] = cmp.iloc[:, 0] - cmp.iloc[:, 1]
-    show(cmp.round(3).to_markdown())
+    show(cmp)
     show(provenance([r for r in records if r.config["dataset"] == "mtd"]))
 else:
     show(f"No MTD result in this run (profile `{profile}` lists real data {P['real'] or 'none'}; MTD is used "

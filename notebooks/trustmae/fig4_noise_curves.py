@@ -11,9 +11,9 @@
 # %% [markdown]
 # # TrustMAE Fig. 4 and supplementary Table 4: AUROC against training noise
 #
-# The noisy protocol: a share of the training set (0-40 %) is replaced by defective images taken
+# The noisy protocol: a share of the training set (`noise` from `0.0` to `0.4`) is replaced by defective images taken
 # from the test set (at most half of its defective images move; where that is not enough, normal
-# training images are dropped, as the paper does for 30-40 %). TrustMAE, MemAE, AE-SSIM and AE-MSE
+# training images are dropped, as the paper does at its highest shares). TrustMAE, MemAE, AE-SSIM and AE-MSE
 # (AE-L2) are trained on each split and scored on the remaining test images. The paper's claim:
 # the auto-encoders and MemAE lose accuracy as noise grows, TrustMAE barely does. Every number
 # below is computed by `defectbook.experiment.run`.
@@ -57,11 +57,12 @@ df["n_train"] = [r.extras["split"]["n_train"] for r in records]
 
 # %%
 ours = df.pivot_table(index="noise", columns="model", values="image_auroc", aggfunc="mean")
-show(ours.round(3).to_markdown())
+show(ours)
 paper = paper_values.load("trustmae_supp_table4")
 paper["model"] = paper["method"].replace({"Ours": "TrustMAE"})
 ref = paper.pivot_table(index="noise", columns="model", values="mean")
-show("**Paper (supp. Table 4, mean over MVTec AD):**\n\n" + ref.round(3).to_markdown())
+show("**Paper (supp. Table 4, mean over MVTec AD):**")
+show(ref)
 show("Training sets actually used (achieved defective share, images): " + ", ".join(
     f"{n:.2f}→{a:.2f} ({t})" for n, a, t in df.groupby("noise")[["achieved_noise", "n_train"]].mean()
     .reset_index().itertuples(index=False, name=None)))
@@ -83,7 +84,7 @@ if screen and not categories:
     sdf["model"] = sdf["method"].map(LABELS)
     stab = sdf.pivot_table(index="category", columns="model", values="image_auroc")
     stab["mean"] = stab.mean(1)
-    show(stab.sort_values("mean", ascending=False).round(3).to_markdown())
+    show(stab.sort_values("mean", ascending=False))
     show(f"Curves on: {', '.join(c for _, c in cats)}.")
     show(provenance(scr))
 
@@ -100,7 +101,7 @@ show(provenance(records))
 # ## The central effect, measured
 # The drop in mean image AUROC from the lowest to the highest noise level, per model. The paper's
 # effect holds in sign when TrustMAE's drop is smaller than AE-MSE's and MemAE's. Beside each AUROC,
-# its 95 % bootstrap interval over the test images (one run, first category and seed): how far the
+# its bootstrap interval (`level=0.95`) over the test images (one run, first category and seed): how far the
 # AUROC of this many test images moves by sampling alone. Note that the test set is not fixed: the
 # noisy protocol moves defective test images into training, so it shrinks as the noise grows.
 
@@ -118,7 +119,7 @@ for r in records:
         spread[(model, n)] = f"[{ci['low']:.3f}, {ci['high']:.3f}]"
 for n in (lo, hi):
     summary[f"95 % interval at {n:.0%}"] = [spread.get((m, n), "") for m in summary.index]
-show(summary.round(3).to_markdown())
+show(summary)
 if {"TrustMAE", "AE-MSE", "MemAE"} <= set(drop.index):
     holds = drop["TrustMAE"] < drop["AE-MSE"] and drop["TrustMAE"] < drop["MemAE"]
     gap = min(drop["AE-MSE"], drop["MemAE"]) - drop["TrustMAE"]
@@ -135,7 +136,7 @@ show(provenance(records))
 
 # %%
 pix = df.pivot_table(index="noise", columns="model", values="pixel_auroc", aggfunc="mean")
-show(pix.round(3).to_markdown())
+show(pix)
 show(provenance(records))
 
 # %% [markdown]
@@ -158,5 +159,5 @@ if tm:
                           "image AUROC (MSE x PD)": r.metrics["image_auroc"],
                           "image AUROC (MSE only)": metrics.image_auroc(r.labels, r.extras["mse_scores_by_pooling"]["max"])}
                          for r in tm]).groupby("noise").mean()
-    show(diag.round(3).to_markdown())
+    show(diag)
     show(provenance(tm))

@@ -93,5 +93,5 @@ for name, (det, _) in fitted.items():
                  "defective image, in mask": in_mask.mean().item() if len(in_mask) else float("nan"),
                  "ratio (defect / normal)": (in_mask.mean() / normal_d.mean()).item() if len(in_mask) else float("nan"),
                  "n defective training images": int(bad.sum())})
-show(pd.DataFrame(rows).round(3).to_markdown(index=False))
+show(pd.DataFrame(rows), index=False)
 show(provenance(records))

@@ -46,7 +46,7 @@ if prep.masks is not None:
     scores = pd.DataFrame({d: {"pixel AUROC": metrics.pixel_auroc(prep.masks.numpy(), m.numpy()),
                                "image AUROC (max)": metrics.image_auroc(prep.labels, m.flatten(1).amax(1).numpy())}
                            for d, m in maps.items()}).T
-    show(scores.round(3).to_markdown())
+    show(scores)
 show(provenance([record], extra=f"perceptual distance: {det.pd_.label}"))
 
 # %%

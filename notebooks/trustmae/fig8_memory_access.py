@@ -55,5 +55,5 @@ stats = pd.DataFrame({name: {"non-zero weights per z_i": r.extras["memory"]["mea
                              "slots used (share > 1e-4)": r.extras["memory"]["slots_used"],
                              "largest slot share": max(r.extras["memory"]["train_usage"]),
                              "image AUROC": r.metrics["image_auroc"]} for name, r in records.items()})
-show(stats.round(3).to_markdown())
+show(stats)
 show(provenance(records.values()))

@@ -42,7 +42,7 @@ size = T["transform"]["resize"]
 df["latent grid"] = [f"{size // 2 ** n}x{size // 2 ** n}" for n in df["down-samplings"]]
 table = df.pivot_table(index=["category"], columns=["down-samplings", "latent grid"],
                        values=["image_auroc", "pixel_auroc"], aggfunc="mean")
-show(table.round(3).to_markdown())
+show(table)
 default = {c: (T["n_down_small"] if c in T["small_detail"] else T["n_down"]) for _, c in cats}
 show("Setting the profile uses per category: " + ", ".join(f"{c}: {n}" for c, n in default.items()))
 show(provenance(records))

@@ -1,4 +1,4 @@
-"""Console script ``defectbook``: data, evaluate, reproduce, weights, book, toc.
+"""defectbook: data, evaluate, reproduce, weights, book, toc (the console script of the defectbook package).
 
 Examples::
 
@@ -112,21 +112,21 @@ def parser() -> argparse.ArgumentParser:
     add_data_parser(sub)
 
     e = sub.add_parser("evaluate", help="run one experiment and print its metrics")
-    e.add_argument("--method", required=True)
-    e.add_argument("--dataset", default="synthetic")
-    e.add_argument("--category", default=None)
-    e.add_argument("--profile", default="cpu", choices=PROFILES)
-    e.add_argument("--data-root", default=None)
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--method", required=True, help=f"detector to run: {', '.join(_methods())}")
+    e.add_argument("--dataset", default="synthetic", help="dataset name (synthetic, mtd, mvtec, ...)")
+    e.add_argument("--category", default=None, help="category of the dataset (none for single-category data)")
+    e.add_argument("--profile", default="cpu", choices=PROFILES, help="settings profile")
+    e.add_argument("--data-root", default=None, help="folder holding the real datasets (default: $DEFECTBOOK_DATA)")
+    e.add_argument("--seed", type=int, default=0, help="random seed of the run")
     e.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="detector parameter override")
     e.add_argument("--force", action="store_true", help="recompute even if a record exists")
     e.set_defaults(func=_cmd_evaluate)
 
     r = sub.add_parser("reproduce", help="execute the book's notebooks with papermill")
-    r.add_argument("--profile", default="cpu", choices=PROFILES)
+    r.add_argument("--profile", default="cpu", choices=PROFILES, help="settings profile of every notebook")
     r.add_argument("--only", action="append", metavar="GLOB", help="e.g. 'padim/*' or 'npad/table1*'")
     r.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="notebook parameter")
-    r.add_argument("--data-root", default=None)
+    r.add_argument("--data-root", default=None, help="folder holding the real datasets (default: $DEFECTBOOK_DATA)")
     r.add_argument("--timeout", type=int, default=None, help="seconds per cell")
     r.add_argument("--workers", default=None, metavar="N",
                    help="start a local Dask cluster of N workers ('auto': one per GPU, else per core) and run "
@@ -145,12 +145,41 @@ def parser() -> argparse.ArgumentParser:
     w.set_defaults(func=_cmd_weights)
 
     b = sub.add_parser("book", help="build the Jupyter Book from the executed notebooks")
-    b.add_argument("--builder", default="html")
+    b.add_argument("--builder", default="html", choices=["html", "dirhtml", "singlehtml", "pdfhtml", "latex", "linkcheck"],
+                   help="Jupyter Book builder")
     b.set_defaults(func=_cmd_book)
 
     t = sub.add_parser("toc", help="regenerate _toc.yml from notebooks/ and book/")
     t.set_defaults(func=_cmd_toc)
+    _show_defaults(p)
     return p
+
+
+def _methods() -> list[str]:
+    from .methods import REGISTRY
+
+    return sorted(REGISTRY)
+
+
+class _Help(argparse.HelpFormatter):
+    """``--help`` names each option's default, unless it is empty or the help already says it."""
+
+    def _get_help_string(self, action):
+        h = action.help or ""
+        if ("default" not in h and action.default is not None and action.default is not False
+                and action.default != argparse.SUPPRESS
+                and action.option_strings):
+            h += " (default: %(default)s)"
+        return h
+
+
+def _show_defaults(p: argparse.ArgumentParser) -> None:
+    """Every (sub)parser prints each option's default in ``--help``."""
+    p.formatter_class = _Help
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _show_defaults(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

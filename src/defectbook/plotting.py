@@ -50,39 +50,76 @@ def anomaly_grid(examples: Sequence[dict], titles: Sequence[str] | None = None, 
     return fig
 
 
-def metric_bars(df: pd.DataFrame, x: str, y: str, hue: str | None = None, ax=None, ylim=(0.5, 1.0), title: str = ""):
-    """Grouped bars of ``y`` per ``x`` (and ``hue``), from a tidy DataFrame."""
+def _legend_outside(ax, title: str | None = None) -> None:
+    """The legend to the right of the axes, where it cannot cover data."""
+    handles, labels = ax.get_legend_handles_labels()
+    if ax.get_legend():
+        ax.get_legend().remove()
+    if handles:
+        ax.legend(handles, labels, fontsize=7, title=title, title_fontsize=7, loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
+
+
+def metric_bars(df: pd.DataFrame, x: str, y: str, hue: str | None = None, ax=None, ylim=(0.5, 1.0), title: str = "",
+                legend: bool = True):
+    """Grouped bars of the mean ``y`` per ``x`` (and ``hue``) from a tidy DataFrame (one row per run),
+    with a 95 % bootstrap interval over the rows of each bar (seeds) where there are several (seaborn).
+    The lower y limit moves down to show every bar; pass the same ``ylim`` to panels shown side by side."""
+    import seaborn as sns
+
     ax = ax or plt.subplots(figsize=(max(4, 0.5 * df[x].nunique() * (df[hue].nunique() if hue else 1)), 3))[1]
-    table = df.pivot_table(index=x, columns=hue, values=y) if hue else df.set_index(x)[[y]]
-    table.plot.bar(ax=ax, width=0.8)
-    ax.set_ylim(*ylim)
-    ax.set_ylabel(y)
-    ax.set_title(title)
-    ax.legend(fontsize=7, ncols=2) if hue else ax.get_legend() and ax.get_legend().remove()
+    sns.barplot(data=df, x=x, y=y, hue=hue, ax=ax, errorbar=("ci", 95), n_boot=1000, seed=0, capsize=0.1,
+                err_kws={"linewidth": 1})
+    lo = max(0.0, min(ylim[0], float(np.floor(df[y].min() * 20) / 20) - 0.05)) if df[y].notna().any() else ylim[0]
+    ax.set_ylim(lo, ylim[1])
+    ax.set_ylabel(y); ax.set_xlabel(x); ax.set_title(title)
+    ax.tick_params(axis="x", labelrotation=30)
+    if hue and legend:
+        _legend_outside(ax, hue)
+    elif ax.get_legend():
+        ax.get_legend().remove()
     return ax
 
 
-def curves(df: pd.DataFrame, x: str, y: str, hue: str, ax=None, title: str = "", marker: str = "o"):
-    """Line per ``hue`` of mean ``y`` against ``x`` (error bars = std over other rows, e.g. seeds)."""
+def curves(df: pd.DataFrame, x: str, y: str, hue: str, ax=None, title: str = "", marker: str = "o",
+           legend: bool = True):
+    """Line per ``hue`` of the mean ``y`` against ``x``, with a band of one standard deviation over the
+    other rows at each point (seeds, random subsets) where there are several (seaborn)."""
+    import seaborn as sns
+
     ax = ax or plt.subplots(figsize=(4.5, 3))[1]
-    for name, g in df.groupby(hue):
-        s = g.groupby(x)[y].agg(["mean", "std"]).reset_index()
-        ax.errorbar(s[x], s["mean"], yerr=s["std"].fillna(0), marker=marker, capsize=2, label=str(name))
-    ax.set_xlabel(x); ax.set_ylabel(y); ax.set_title(title); ax.legend(fontsize=7)
+    sns.lineplot(data=df.assign(**{hue: df[hue].astype(str)}), x=x, y=y, hue=hue, ax=ax, marker=marker,
+                 errorbar="sd")
+    ax.set_xlabel(x); ax.set_ylabel(y); ax.set_title(title)
+    if legend:
+        _legend_outside(ax, hue)
+    elif ax.get_legend():
+        ax.get_legend().remove()
     return ax
 
 
 def ours_and_paper(ours: pd.DataFrame, paper: pd.DataFrame, titles: tuple[str, str], xlabel: str, ylabel: str,
                    x_scale: float = 1.0, figsize=(10, 3.6)):
-    """Two panels side by side: our curves and the paper's. Each frame has the x values as index and
-    one column per curve (all-NaN columns are skipped); ``x_scale`` multiplies the x values (e.g. 100
-    for shares shown in %). Returns the figure."""
-    fig, axes = plt.subplots(1, 2, figsize=figsize)
+    """Two panels side by side, on one y-range: our curves and the paper's. Each frame has the x values
+    as index and one column per curve (all-NaN columns are skipped); ``x_scale`` multiplies the x values
+    (e.g. 100 for shares shown in %). One colour per curve name in both panels; the legend sits right of
+    the second panel. Returns the figure."""
+    fig, axes = plt.subplots(1, 2, figsize=figsize, sharey=True)
+    names = list(dict.fromkeys([*ours.columns, *paper.columns]))
+    colour = {n: f"C{i % 10}" for i, n in enumerate(names)}
     for ax, frame, title in zip(axes, (ours, paper), titles):
         for name in frame.columns:
             if frame[name].notna().any():
-                ax.plot(frame.index * x_scale, frame[name], "o-", label=str(name))
-        ax.set_title(title); ax.set_xlabel(xlabel); ax.set_ylabel(ylabel); ax.legend(fontsize=7)
+                ax.plot(frame.index * x_scale, frame[name], "o-", label=str(name), color=colour[name])
+        ax.set_title(title); ax.set_xlabel(xlabel)
+    axes[0].set_ylabel(ylabel)
+    axes[1].tick_params(labelleft=True)
+    handles = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    axes[1].legend(handles.values(), handles.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                   borderaxespad=0.0, frameon=False)
     fig.tight_layout()
     return fig
 

@@ -1,8 +1,16 @@
-"""Provenance lines and small table helpers for notebooks."""
+"""What a book page shows: provenance lines, tables, the summary and verdict at the top of a page.
+
+One table style for the whole book (:func:`table`): floats with a fixed number of decimals, ``—``
+for a missing value (never ``nan``), flat column and row labels (never a tuple such as ``('d', 16)``).
+Pages open with a summary glued from their records (:func:`glue_text`), ending with a computed
+verdict on the paper's effect (:func:`verdict`).
+"""
 from __future__ import annotations
 
+import math
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 
 from .results import Record
@@ -49,11 +57,224 @@ def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, on: list[str], value: 
     return out
 
 
-def show(md: str) -> None:
-    """Display Markdown in a notebook (plain print elsewhere)."""
+def show(md, **table_options) -> None:
+    """Display Markdown in a notebook (plain print elsewhere). A DataFrame or Series is shown as
+    :func:`table` (``table_options``: ``digits``, ``index``, ``percent``), the book's one table style."""
+    if isinstance(md, (pd.DataFrame, pd.Series)):
+        md = table(md, **table_options)
     try:
         from IPython.display import Markdown, display
 
         display(Markdown(md))
     except ImportError:  # pragma: no cover
         print(md)
+
+
+MISSING = "—"
+
+
+def _cell(v, digits: int) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
+        return MISSING
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.{digits}f}"
+    if isinstance(v, tuple):
+        return " · ".join(str(x) for x in v)
+    return str(v)
+
+
+def _label(v) -> str:
+    return " · ".join(str(x) for x in v if str(x) != "") if isinstance(v, tuple) else str(v)
+
+
+def table(df: pd.DataFrame | pd.Series, digits: int = 3, index: bool = True, percent: bool = False) -> str:
+    """A DataFrame as a Markdown table in the book's style.
+
+    Floats get ``digits`` decimals (``percent=True``: multiplied by 100, ``digits`` decimals, ``%``);
+    a missing value prints ``—``; a MultiIndex on the rows becomes one column per level and one on the
+    columns is joined with `` · ``, so no label is printed as a tuple. ``index=False`` drops a plain
+    (unnamed, 0..n-1) row index.
+    """
+    if isinstance(df, pd.Series):
+        df = df.to_frame()
+    df = df.copy()
+    if isinstance(df.columns, pd.MultiIndex):
+        df.columns = [_label(c) for c in df.columns]
+    else:
+        df.columns = [_label(c) for c in df.columns]
+    if index:
+        if isinstance(df.index, pd.MultiIndex):
+            df = df.reset_index()
+        else:
+            name = df.index.name or ""
+            df.index = [_label(i) for i in df.index]
+            df = df.reset_index(names=name or " ")
+    if percent:
+        df = df.apply(lambda col: col * 100 if pd.api.types.is_float_dtype(col) else col)
+    body = [[_cell(v, digits) + ("%" if percent and isinstance(v, (float, np.floating)) and not math.isnan(v) else "")
+             for v in row] for row in df.itertuples(index=False)]
+    align = ["---:" if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) else ":---"
+             for c in df.columns]
+    esc = lambda t: str(t).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(esc(c) for c in df.columns) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def data_label(config: dict) -> str:
+    """``dataset:category`` (``synthetic:wood``, ``mvtec:wood``), or the dataset alone (``mtd``): a
+    synthetic category is always named as synthetic, so it is never mistaken for MVTec's."""
+    c = config.get("category")
+    return f"{config['dataset']}:{c}" if c else str(config["dataset"])
+
+
+def interval(values: Iterable[float], level: float = 0.95) -> dict:
+    """Mean of ``values`` (e.g. paired differences over categories and seeds) with a Student-t
+    ``level`` interval: ``{"difference", "low", "high", "n"}``; ``low``/``high`` are NaN for n < 2."""
+    from scipy import stats
+
+    x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    n = len(x)
+    if n == 0:
+        return {"difference": float("nan"), "low": float("nan"), "high": float("nan"), "n": 0}
+    m = float(x.mean())
+    if n < 2 or float(x.std(ddof=1)) == 0.0:
+        half = float("nan") if n < 2 else 0.0
+    else:
+        half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    return {"difference": m, "low": m - half, "high": m + half, "n": n}
+
+
+def verdict_word(effect: dict, paper_sign: int = 1) -> str:
+    """``reproduced``, ``reversed`` or ``undecided``: where the interval of ``effect`` lies (see :func:`verdict`)."""
+    d, lo, hi = (float(effect.get(k, float("nan"))) for k in ("difference", "low", "high"))
+    if any(math.isnan(v) for v in (d, lo, hi)):
+        return "undecided"
+    if paper_sign * lo > 0 and paper_sign * hi > 0:
+        return "reproduced"
+    if paper_sign * lo < 0 and paper_sign * hi < 0:
+        return "reversed"
+    return "undecided"
+
+
+def verdict(effect: dict, claim: str, paper_sign: int = 1, unit: str = "", digits: int = 3) -> str:
+    """One line on whether the paper's effect is seen, decided by the interval alone.
+
+    ``effect`` has ``difference``, ``low``, ``high`` (as :func:`interval` or
+    :func:`defectbook.metrics.auroc_difference` return); the paper's effect is a difference of sign
+    ``paper_sign``. *Reproduced* when the whole interval lies on the paper's side of zero, *reversed*
+    when it lies on the other side, *undecided* when it holds zero or cannot be computed. The word is
+    also glued as ``verdict`` (``{glue}`page.ipynb::verdict` `` in a chapter's text).
+    """
+    d, lo, hi = (float(effect.get(k, float("nan"))) for k in ("difference", "low", "high"))
+    word = verdict_word(effect, paper_sign)
+    f = lambda v: MISSING if math.isnan(v) else f"{v:+.{digits}f}{unit}"  # noqa: E731
+    n = f", n={effect['n']}" if "n" in effect else ""
+    ci = f"interval {f(lo)} to {f(hi)}{n}" if not math.isnan(lo) else f"no interval{n}"
+    glue_value("verdict", word)
+    return f"**Paper's effect {word}**: {claim}: {f(d)} ({ci})."
+
+
+def glue_text(name: str, markdown: str) -> None:
+    """Glue Markdown under ``name`` for the page's summary (``{glue:md}`name` ``); outside a
+    notebook kernel it is printed instead."""
+    try:
+        from IPython.display import Markdown
+        from myst_nb import glue
+
+        glue(name, Markdown(markdown), display=False)
+    except ImportError:  # pragma: no cover
+        print(markdown)
+
+
+class _Plain:
+    """A value whose text form is ``text`` itself (no quotes), for ``{glue:text}``."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def glue_value(name: str, value) -> None:
+    """Glue a number (or a short plain text) under ``name`` for ``{glue:text}`name:.3f` `` in this
+    page, or ``{glue:text}`executed/<group>/<notebook>::name:.3f` `` in another page (the intro)."""
+    try:
+        from myst_nb import glue
+
+        if isinstance(value, (bool, np.bool_)):
+            value = _Plain(str(bool(value)))
+        elif isinstance(value, (int, np.integer)):
+            value = int(value)
+        elif isinstance(value, (float, np.floating)):
+            value = float(value)  # text/plain "0.417", which {glue:text} formats (np.float64 would print its type)
+        else:
+            value = _Plain(str(value))
+        glue(name, value, display=False)
+    except ImportError:  # pragma: no cover
+        print(f"{name}: {value}")
+
+
+def _records_in(namespace: dict) -> list[Record]:
+    """Every Record held by the variables of ``namespace`` (directly, or in a list, tuple or dict)."""
+    found: dict[str, Record] = {}
+    for name, v in namespace.items():
+        if name.startswith("_"):
+            continue
+        items = v.values() if isinstance(v, dict) else v if isinstance(v, (list, tuple)) else [v]
+        for r in items:
+            if isinstance(r, Record):
+                found.setdefault(r.key, r)
+    return list(found.values())
+
+
+def paired_effect(df: pd.DataFrame, by: str, a, b, value: str, pair_on=("data", "seed")) -> dict:
+    """``value`` of the rows with ``df[by] == a`` minus that of the rows with ``df[by] == b``, paired on
+    ``pair_on`` (data set and seed: the same test images), as :func:`interval` (mean, interval, n)."""
+    keys = [k for k in pair_on if k in df]
+    wide = df.pivot_table(index=keys, columns=by, values=value, aggfunc="mean")
+    if a not in wide or b not in wide:
+        return interval([])
+    return interval((wide[a] - wide[b]).dropna().values)
+
+
+def page_summary(namespace: dict, name: str = "summary", extra: str = "") -> str:
+    """A page's summary from the records its notebook computed (found in ``namespace``, the notebook's
+    globals): what ran (methods, data, seeds, profile) and the mean of each metric per method. Glued
+    under ``name`` for the top of the page; ``defectbook reproduce`` adds it to pages whose source
+    writes no summary of its own. ``extra`` (e.g. a :func:`verdict`) is appended. Returns the Markdown."""
+    records = _records_in(namespace)
+    if not records:
+        text = "This page computes no detector records (it shows the data, a model's internals or maps)."
+    else:
+        rows = [{"method": r.config["method"], **{k: v for k, v in r.metrics.items() if isinstance(v, (int, float))}}
+                for r in records]
+        df = pd.DataFrame(rows)
+        metrics = [m for m in ("image_auroc", "pixel_auroc", "aupro") if m in df and df[m].notna().any()]
+        data = sorted({data_label(r.config) for r in records})
+        seeds = sorted({r.config.get("seed") for r in records}, key=str)
+        profiles = sorted({str(r.config.get("profile")) for r in records})
+        n_test = sorted({len(r.labels) for r in records if r.labels})
+        sizes = (f"; {n_test[0]}" + (f" to {n_test[-1]}" if len(n_test) > 1 else "") + " test images per run"
+                 if n_test else "")
+        text = (f"Computed from {len(records)} records (profile {', '.join(profiles)}; data "
+                f"{', '.join(data[:6]) + (f' and {len(data) - 6} more' if len(data) > 6 else '')}; "
+                f"seeds {', '.join(map(str, seeds))}{sizes}).")
+        if metrics:
+            means = df.groupby("method")[metrics].mean()
+            parts = []
+            for m in metrics:
+                vals = ", ".join(f"{meth} {v:.3f}" for meth, v in means[m].items() if not math.isnan(v))
+                parts.append(f"{m.replace('_', ' ')}: {vals}")
+            text += " Mean over all runs of the page, " + "; ".join(parts) + "."
+        if "smoke" in profiles:
+            text += " Smoke profile: tiny data and models, the numbers are not meaningful."
+    if extra:
+        text += "\n\n" + extra
+    glue_text(name, text)
+    return text

@@ -58,7 +58,24 @@ def discover(only: str | list[str] | None = None, base: Path | None = None) -> l
         pats = [only] if isinstance(only, str) else list(only)
         nbs = [p for p in nbs if any(fnmatch.fnmatch(f"{p.parent.name}/{p.stem}", pat) or fnmatch.fnmatch(p.stem, pat)
                                      for pat in pats)]
-    return sorted(nbs, key=lambda p: (GROUPS.get(p.parent.name, ("", 99))[1], p.parent.name, p.stem))
+    return sorted(nbs, key=lambda p: (GROUPS.get(p.parent.name, ("", 99))[1], p.parent.name, paper_order(p.stem)))
+
+
+# A notebook's place within its chapter follows the paper: tables, figures, sections, then other
+# pages (extra studies), then appendices. The prefix of the file name says which; numbers sort as
+# numbers (``table10`` after ``table9``), letters after them (``fig2e`` after ``fig2``).
+PAPER_ORDER = (("table", 0), ("fig", 1), ("sec", 2), ("app", 4))
+
+
+def paper_order(stem: str) -> tuple:
+    """Sort key of a notebook name in its paper's order: ``table1`` < ``fig2`` < ``fig2e`` < ``sec37`` <
+    ``mtd`` < ``appA``. Names without a known prefix come after the sections, alphabetically."""
+    for prefix, rank in PAPER_ORDER:
+        m = re.match(rf"{prefix}(\d*)([A-Za-z]*)(?:_|$)", stem)
+        if m:
+            num, letter = m.groups()
+            return (rank, int(num) if num else -1, letter, stem)
+    return (3, -1, "", stem)
 
 
 def executed_path(nb: Path, out_dir: Path | None = None) -> Path:
@@ -225,7 +242,7 @@ def execute(nb: Path, out: Path, profile: str, params: dict | None = None, timeo
     os.environ["DEFECTBOOK_PROGRESS"] = "0"
     os.environ["DEFECTBOOK_BATCH"] = "1"
     t0 = time.perf_counter()
-    notebook = jupytext.read(nb)
+    notebook = present(jupytext.read(nb), deviations_note(nb))
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / f"{nb.stem}.ipynb"
@@ -245,6 +262,7 @@ def execute(nb: Path, out: Path, profile: str, params: dict | None = None, timeo
             msg = str(e).strip().splitlines()
             err = next((line for line in reversed(msg) if line.strip()), e.__class__.__name__)[:300]
         if not err:
+            nbformat.write(merge_parameters(nbformat.read(dest, as_version=4)), dest)
             os.replace(dest, out)
             failed.unlink(missing_ok=True)
             return Outcome(name, "ok", time.perf_counter() - t0)
@@ -302,6 +320,67 @@ class _Follow(threading.Thread):
     def stop(self):
         self.done.set()
         self.join(timeout=10)
+
+
+def _tags(cell) -> list:
+    return cell.setdefault("metadata", {}).setdefault("tags", [])
+
+
+def deviations_note(nb: Path) -> str | None:
+    """The reproducibility note of a notebook's paper, as a link from its executed page, if it exists."""
+    group = nb.parent.name
+    if (nb.parents[2] / "book" / "reproducibility" / f"{group}.md").is_file():
+        return f"../../reproducibility/{group}.md"
+    return None
+
+
+def present(notebook, note: str | None = None):
+    """Prepare a notebook for reading (Jupyter Book): every code cell's source collapsed (``hide-input``)
+    unless the source already chose a tag (``remove-input``, ``remove-cell``, ``show-input``), and a page
+    summary under the title (``report.page_summary``, glued) unless the source writes its own
+    (a ``{glue:md} summary`` directive). Done when the jupytext source is converted, so the sources
+    stay small."""
+    import nbformat
+
+    chosen = {"hide-input", "remove-input", "remove-cell", "show-input", "hide-cell", "hide-output"}
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and not chosen & set(_tags(cell)):
+            _tags(cell).append("hide-input")
+    first = next((i for i, c in enumerate(notebook.cells) if c.cell_type == "markdown"), None)
+    if note and first is not None:
+        notebook.cells[first].source = notebook.cells[first].source.rstrip() + "\n\n" + DEVIATIONS.format(note=note)
+    if not any(c.cell_type == "markdown" and SUMMARY_DIRECTIVE in c.source for c in notebook.cells):
+        # A page whose source writes no summary gets the generic one (report.page_summary), under its title.
+        if first is not None:
+            title, _, rest = notebook.cells[first].source.partition("\n")
+            notebook.cells[first].source = f"{title}\n\n{SUMMARY_MARKDOWN}\n{rest}"
+            notebook.cells.append(nbformat.v4.new_code_cell(
+                "from defectbook.report import page_summary\npage_summary(globals());",
+                metadata={"tags": ["remove-cell"]}))
+    return notebook
+
+
+DEVIATIONS = ("```{{admonition}} Deviations from the paper\n:class: note\nWhat this page does differently from the "
+              "paper (data, sizes, backbone, readings of the text), and why: [the reproducibility notes]({note}).\n```")
+SUMMARY_DIRECTIVE = "{glue:md} summary"
+SUMMARY_MARKDOWN = "```{glue:md} summary\n:format: myst\n```"
+
+
+def merge_parameters(notebook):
+    """Show the parameters once: papermill's injected cell (the values this run used) is folded into the
+    source's parameters cell (the defaults) as one collapsed cell, and then removed."""
+    cells = notebook.cells
+    i = next((k for k, c in enumerate(cells) if "injected-parameters" in c.get("metadata", {}).get("tags", [])), None)
+    j = next((k for k, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    if i is None or j is None:
+        return notebook
+    injected = cells[i].source.replace("# Parameters\n", "").strip()
+    cells[j].source = cells[j].source.rstrip() + "\n\n# This run's values (papermill):\n" + injected
+    tags = _tags(cells[j])
+    if "hide-input" not in tags and "remove-cell" not in tags:
+        tags.append("hide-input")
+    del cells[i]
+    return notebook
 
 
 def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_dir: Path | None = None,

@@ -1,0 +1,92 @@
+"""No typed numbers: the book's prose quotes no result by hand.
+
+The rule (also stated in book/rerun.md). Prose is every ``book/**/*.md`` page (not the executed
+notebooks) and every Markdown cell of ``notebooks/*/*.py``. A number in prose that *looks like a
+result* must be generated: glued from the records (myst-nb ``{glue:...}``) or printed by a notebook
+in a generated table. A number looks like a result when it
+
+- has a decimal point (``0.859``, ``98.22``, ``1.8``), or
+- carries a percent sign (``40 %``, ``5-40 %``, ``10%``), or
+- carries a unit of time or memory (``88 s``, ``12 ms``, ``3 min``, ``2 h``, ``1 GiB``, ``512 MB``).
+  Percentages count as results even when they describe a setting (a split share, a quantile): write
+  such settings as code (``train_share=0.8``) or in words.
+
+Integers without a unit may be typed: years, table / figure / equation / section numbers, and the
+settings of a run (image sizes, radii, epochs, numbers of images), which are inputs, not results.
+Code spans, fenced code, math and glue roles and directives are not prose and are not scanned;
+a setting with decimals is written as code (``kmeans_ratio=0.1``).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jupytext
+import pytest
+
+from defectbook.paths import repo_root
+
+UNITS = r"(?:%|‰|\s(?:s|h)|ms|sec|secs|seconds?|min|minutes?|hours?|GiB|MiB|KiB|GB|MB|KB|kB|TB)"  # "4s + 1" is not seconds
+NUMBER = re.compile(
+    r"(?<![\w.\-/#])"                        # not inside a word, path, version or anchor
+    r"(?:\d+\.\d+|\.\d+"                     # a decimal number
+    r"|\d+(?:\s*[-–]\s*\d+)?\s*" + UNITS + r"(?![\w])"   # an integer (or range) with a unit
+    r")")
+STRIP = [
+    re.compile(r"^(`{3,}|~{3,})\s*(?!\{(?:note|warning|admonition|important|tip|caution|attention|seealso|hint|danger|error)\b).*?^\1\s*$",
+               re.S | re.M),                 # fenced code and non-prose directives (glue, toc, code-cell)
+    re.compile(r"^:::+\s*\{glue[^\n]*\n.*?^:::+\s*$", re.S | re.M),
+    re.compile(r"^\s*:[\w-]+:.*$", re.M),     # directive options
+    re.compile(r"\{[\w:-]+\}`[^`]*`"),        # roles: {glue:md}`key`, {doc}`page`
+    re.compile(r"`[^`\n]*`"),                 # code spans
+    re.compile(r"\$\$.*?\$\$", re.S),          # display math
+    re.compile(r"\$[^$\n]+\$"),               # inline math
+    re.compile(r"\]\([^)]*\)"),               # link targets
+    re.compile(r"<!--.*?-->", re.S),          # comments
+]
+
+
+def prose_only(text: str) -> str:
+    """``text`` without code, math, roles, directive bodies other than admonitions, and link targets."""
+    for pattern in STRIP:
+        text = pattern.sub(" ", text)
+    return text
+
+
+REFERENCE = re.compile(r"(?:Sec\.|Secs\.|Section|Sections|§|Eq\.|Eqs\.|Equation|Table|Tables|Fig\.|Figs\.|Figure|"
+                       r"Figures|App\.|Appendix|Alg\.|Algorithm|version|Python)\s*(?:\d+(?:\.\d+)*\s*(?:,|and|-|–)\s*)*$")
+
+
+def typed_numbers(text: str) -> list[str]:
+    """The result-looking numbers of ``text``'s prose (see the module's rule); a number right after
+    Sec. / Eq. / Table / Fig. / App. (``Sec. 3.7``) is a reference, not a result."""
+    text = prose_only(text)
+    return [m.group(0).strip() for m in NUMBER.finditer(text)
+            if not REFERENCE.search(text[max(0, m.start() - 40):m.start()])]
+
+
+def sources() -> dict[str, str]:
+    root = repo_root()
+    out = {str(p.relative_to(root)): p.read_text() for p in sorted((root / "book").rglob("*.md"))
+           if "executed" not in p.parts and "_build" not in p.parts}
+    for nb in sorted((root / "notebooks").glob("*/*.py")):
+        cells = jupytext.read(nb).cells
+        out[str(nb.relative_to(root))] = "\n\n".join(c.source for c in cells if c.cell_type == "markdown")
+    return out
+
+
+def test_rule_flags_results_and_spares_settings():
+    assert typed_numbers("AUROC 0.859 against 86.88, robust at 5-40 % noise, 1135 s, 1.8 GiB") == \
+        ["0.859", "86.88", "5-40 %", "1135 s", "1.8"]
+    spared = ("Table 1, Fig. 2(e), Eq. 12-14, Sec. 4.3 and 3.7 in 2023; 300 images at 224 px, radius 3, WRN-50, "
+              "layer2, `kmeans_ratio=0.1`, $\\beta = 0.5$, {glue:text}`npad_auroc`, [v1.2](https://x/1.5).")
+    assert typed_numbers(spared) == []
+    fenced = "```{glue:md} summary\n:format: myst\n```\n```{note}\nthe gap is 0.04\n```"
+    assert typed_numbers(fenced) == ["0.04"]
+
+
+@pytest.mark.parametrize("name", sorted(sources()))
+def test_prose_quotes_no_typed_result(name):
+    found = typed_numbers(sources()[name])
+    assert not found, (f"{name} types result-looking numbers {found}: glue them from the records "
+                       "(myst-nb glue) or leave them to the generated tables (rule: tests/test_prose.py)")

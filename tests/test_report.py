@@ -1,0 +1,50 @@
+"""report: the book's table style, verdicts and page summaries."""
+import math
+
+import numpy as np
+import pandas as pd
+
+from defectbook.report import interval, page_summary, table, verdict
+from defectbook.results import Record
+
+
+def test_table_prints_dash_for_missing_fixed_decimals_and_flat_labels():
+    df = pd.DataFrame({("image", "ours"): [0.91234, np.nan], ("image", "paper"): [1, 0.5]},
+                      index=pd.Index(["synthetic:wood", "mean"], name="data"))
+    md = table(df)
+    assert "nan" not in md and "| — |" in md and "0.912" in md and "image · ours" in md
+    multi = pd.DataFrame({"x": [0.5]}, index=pd.MultiIndex.from_tuples([("d", 16)], names=["param", "value"]))
+    md = table(multi)
+    assert "('d', 16)" not in md and md.splitlines()[0] == "| param | value | x |"
+    assert "50.0%" in table(pd.DataFrame({"x": [0.5]}), percent=True, digits=1)
+
+
+def test_verdict_follows_the_interval():
+    assert "reproduced" in verdict(interval([0.1, 0.2, 0.15]), "a minus b")
+    assert "reversed" in verdict(interval([-0.1, -0.2, -0.15]), "a minus b")
+    assert "undecided" in verdict(interval([-0.1, 0.2, 0.05]), "a minus b")
+    assert "undecided" in verdict(interval([0.1]), "a minus b"), "one pair: no interval"
+    assert "reproduced" in verdict(interval([-0.1, -0.2, -0.15]), "a minus b", paper_sign=-1)
+    assert math.isnan(interval([])["difference"])
+
+
+def test_page_summary_reads_the_records_of_the_namespace():
+    def rec(method, seed, auroc):
+        return Record(key=f"{method}{seed}", config={"method": method, "dataset": "synthetic", "category": "wood",
+                                                     "seed": seed, "profile": "cpu"},
+                      metrics={"image_auroc": auroc, "pixel_auroc": None}, timings={}, memory={}, scores=[], labels=[],
+                      defects=[])
+    text = page_summary({"records": [rec("padim", 0, 0.8), rec("padim", 1, 0.6)], "other": rec("npad", 0, 0.7)})
+    assert "3 records" in text and "synthetic:wood" in text and "padim 0.700" in text and "npad 0.700" in text
+    assert "pixel" not in text, "a metric no record has is not summarised"
+    assert "no detector records" in page_summary({"x": 1})
+
+
+def test_paired_effect_pairs_rows_on_data_and_seed():
+    from defectbook.report import paired_effect
+
+    df = pd.DataFrame({"data": ["a", "a", "b", "b", "c", "c"], "seed": [0] * 6, "w": ["x", "y"] * 3,
+                       "auroc": [0.9, 0.8, 0.7, 0.65, 0.6, 0.5]})
+    e = paired_effect(df, "w", "x", "y", "auroc")
+    assert e["n"] == 3 and abs(e["difference"] - (0.1 + 0.05 + 0.1) / 3) < 1e-9 and e["low"] > 0
+    assert math.isnan(paired_effect(df, "w", "x", "missing", "auroc")["difference"])
