@@ -137,7 +137,8 @@ def parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_cmd_reproduce)
 
     w = sub.add_parser("weights", help="list or fetch the papers' ImageNet backbone weights")
-    w.add_argument("action", choices=["list", "fetch"])
+    w.add_argument("action", choices=["list", "fetch"],
+                   help="list: each backbone's weight file, where it is looked for, present or absent; fetch: download")
     w.add_argument("names", nargs="*", metavar="NAME", help="backbones to fetch (default: all)")
     w.add_argument("--to", default=None, help="folder to download into (default: DEFECTBOOK_WEIGHTS, else the "
                                               "torch hub cache)")
