@@ -70,7 +70,9 @@ def paper_times(store: str) -> dict[str, float]:
 
 
 def _warm_up():
-    """Imports a process pays once (torch, the methods, the metrics): done before either timed run."""
+    """Imports a process pays once (torch, timm, torchvision, the methods, the metrics): done before
+    either timed run."""
+    import timm, torchvision  # noqa: F401, E401
     import defectbook.experiment  # noqa: F401
     import defectbook.methods.npad, defectbook.methods.padim, defectbook.methods.patchcore  # noqa: F401, E401
     import defectbook.methods.spade, defectbook.metrics  # noqa: F401, E401
@@ -90,7 +92,8 @@ def main() -> int:
     a = ap.parse_args()
 
     os.environ.setdefault("DEFECTBOOK_PROGRESS", "0")
-    os.environ["OMP_NUM_THREADS"] = "1"
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # as in Dask's workers
+        os.environ[var] = "1"
     import torch
 
     torch.set_num_threads(1)

@@ -104,6 +104,15 @@ def test_a_failed_task_is_reported_and_the_rest_finish(env):
     assert list(valid_records(store)) == [experiment.key_of(good)]
 
 
+def test_run_hands_a_missing_record_to_the_cluster(env):
+    store = Store(env["tmp"] / "single")
+    c = cfg(env["root"], seed=7, params={"d": 8, "batch_size": 8}, save_maps=2)
+    misses = experiment._prepare_cached.cache_info().misses
+    rec = experiment.run(c, store)
+    assert experiment._prepare_cached.cache_info().misses == misses  # no data loaded here: a worker did it
+    assert list(valid_records(store)) == [rec.key] == [experiment.key_of(c)]
+
+
 def test_a_killed_worker_gets_its_task_retried(env):
     from defectbook import dispatch
 
