@@ -142,6 +142,32 @@ def test_a_killed_worker_gets_its_task_retried(env):
     client.wait_for_workers(2, timeout=60)  # the nanny restarted it
 
 
+def test_notebooks_at_once_share_the_cluster(env):
+    """Two 'notebooks' (processes running overlapping grids, as papermill kernels do) at once on one
+    cluster: both finish, and the store holds one valid record per distinct config."""
+    from defectbook import dispatch
+    from defectbook.reproduce import Outcome
+
+    root, store = env["root"], env["tmp"] / "notebooks"
+    extra = cfg(root, seed=9, params={"d": 8, "batch_size": 8}, save_maps=2)
+    grids = {"nb/a": grid(root), "nb/b": grid(root)[2:] + [extra]}
+    code = ("import json, sys\nfrom defectbook import experiment\nfrom defectbook.results import Store\n"
+            "experiment.run_many(json.loads(sys.argv[1]), Store(sys.argv[2]))\n")
+
+    def run_one(name):
+        t0 = time.perf_counter()
+        p = subprocess.run([sys.executable, "-c", code, json.dumps(grids[name]), str(store)], capture_output=True,
+                           text=True, timeout=300)
+        return Outcome(name, "ok" if p.returncode == 0 else "FAILED", time.perf_counter() - t0, p.stderr[-500:])
+
+    out = io.StringIO()
+    outcomes = dispatch.notebooks_on_cluster(list(grids), run_one, scheduler=env["cluster"].scheduler_address, stream=out)
+    assert [(o.notebook, o.status) for o in outcomes] == [("nb/a", "ok"), ("nb/b", "ok")], outcomes
+    distinct = {experiment.key_of(c) for g in grids.values() for c in g}
+    assert sorted(valid_records(Store(store))) == sorted(distinct)
+    assert "dashboard" in out.getvalue() and "0 failed" in out.getvalue()
+
+
 def test_gpu_workers_are_pinned_one_device_each():
     """Without dask-cuda, a multi-GPU server gets one worker per GPU id, each seeing only its own
     (checked here on CPU workers: the pinning is an environment variable of each worker process)."""

@@ -248,10 +248,9 @@ def _example_indices(labels: np.ndarray, defects: list, k: int) -> list[int]:
 
 def run(config: dict, store: Store | None = None, force: bool = False) -> Record:
     """Run (or reuse) the experiment of ``config`` and return its :class:`Record`."""
+    from . import dispatch
     from .metrics import evaluate
     from .utils import seed_everything
-
-    from . import dispatch
 
     c = normalize(config)
     key = key_of(c)
