@@ -13,7 +13,8 @@ time is measured twice: with the cluster's start-up and the workers' first impor
 
 Estimate: the serial time of a grid is the sum of its per-config times; on W workers the wall
 time is the makespan of a longest-first assignment of those times to W workers, divided by the
-parallel efficiency measured here (speed-up / workers, start-up excluded). The paper grid's
+dispatch efficiency measured here (the share of the workers' time spent inside experiments; the
+slow-down of each process from sharing this machine's cores is measured and printed apart). The paper grid's
 per-config times come from ``--times STORE`` (a result store of paper-profile records made on the
 target GPU: median fit + predict seconds per method); without it only this machine's measured
 per-config times exist, and the estimate is printed in units of the single-GPU serial time.
@@ -70,10 +71,50 @@ def paper_times(store: str) -> dict[str, float]:
 
 
 def _warm_up():
-    """Imports a process pays once (torch, the methods, the metrics): done before either timed run."""
+    """Imports a process pays once (torch, timm, torchvision, the methods, the metrics): done before
+    either timed run."""
+    import timm, torchvision  # noqa: F401, E401
     import defectbook.experiment  # noqa: F401
     import defectbook.methods.npad, defectbook.methods.padim, defectbook.methods.patchcore  # noqa: F401, E401
     import defectbook.methods.spade, defectbook.metrics  # noqa: F401, E401
+
+
+def _half(profile: str, categories: list[str], part: int, store: str) -> None:
+    """The control's child process: every other config of the grid (from ``part``), serially; prints
+    its wall time (imports and data preparation done first, as in the serial run)."""
+    import torch
+
+    torch.set_num_threads(1)
+    from defectbook import experiment
+    from defectbook.results import Store
+
+    configs = grid(profile, categories)[part::2]
+    _warm_up()
+    for c in configs:
+        experiment.load_split_for(c)
+    t0 = time.perf_counter()
+    recs = experiment.run_many(configs, Store(store))
+    print(f"WALL {time.perf_counter() - t0:.3f}", flush=True)
+    print(f"SUM {sum(r.timings['fit_s'] + r.timings['predict_s'] for r in recs):.3f}", flush=True)
+
+
+def control(profile: str, categories: list[str], tmp: Path) -> float:
+    """Wall time of the grid split over two plain processes started at once (no Dask): the ceiling
+    any two-process scheme had on this machine at that moment (the longer half's time), and the sum
+    of their per-config times."""
+    import subprocess
+
+    procs = [subprocess.Popen([sys.executable, __file__, "--profile", profile, "--categories", *categories,
+                               "--_half", str(i), str(tmp / f"half{i}")], stdout=subprocess.PIPE, text=True)
+             for i in (0, 1)]
+    walls, sums = [], []
+    for pr in procs:
+        out, _ = pr.communicate()
+        walls += [float(line.split()[1]) for line in out.splitlines() if line.startswith("WALL ")]
+        sums += [float(line.split()[1]) for line in out.splitlines() if line.startswith("SUM ")]
+    if len(walls) != 2 or len(sums) != 2:
+        raise SystemExit("the control's processes failed")
+    return max(walls), sum(sums)
 
 
 def hours(s: float) -> str:
@@ -87,10 +128,15 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--times", default=None, help="result store of paper-profile records (per-config GPU times)")
     ap.add_argument("--write", default=None, help="also write the figures as a Markdown page here")
+    ap.add_argument("--_half", nargs=2, default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
-
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # as in Dask's workers
+        os.environ[var] = "1"
     os.environ.setdefault("DEFECTBOOK_PROGRESS", "0")
-    os.environ["OMP_NUM_THREADS"] = "1"
+    if a._half:
+        _half(a.profile, a.categories, int(a._half[0]), a._half[1])
+        return 0
+
     import torch
 
     torch.set_num_threads(1)
@@ -105,16 +151,21 @@ def main() -> int:
             experiment.load_split_for(c)
 
         _warm_up()
+        load_serial = os.getloadavg()[0]
         t0 = time.perf_counter()
         serial = experiment.run_many(configs, Store(tmp / "serial"))
         t_serial = time.perf_counter() - t0
         per_config = [r.timings["fit_s"] + r.timings["predict_s"] for r in serial]
+
+        load_control = os.getloadavg()[0]
+        t_control, sum_control = control(a.profile, a.categories, tmp)
 
         t0 = time.perf_counter()
         cluster = dispatch.start_local(a.workers, dashboard_address=":0", quiet=True)
         try:
             dispatch.client(cluster.scheduler_address).run(_warm_up)
             t_start = time.perf_counter() - t0
+            load_dask = os.getloadavg()[0]
             t0 = time.perf_counter()
             par = dispatch.run_many(configs, Store(tmp / "dask"), desc="bench", address=cluster.scheduler_address,
                                     stream=open(os.devnull, "w"))
@@ -124,9 +175,11 @@ def main() -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
+    on_workers = [r.timings["fit_s"] + r.timings["predict_s"] for r in par]
     same = [r.key for r in par] == [r.key for r in serial] and all(p.metrics == s.metrics for p, s in zip(par, serial))
     speedup, speedup_start = t_serial / t_dask, t_serial / (t_dask + t_start)
     eff = speedup / a.workers
+    busy = sum(on_workers) / (a.workers * t_dask)  # the workers' time spent in experiments: dispatch's efficiency
     cpus = os.cpu_count()
     lines = [
         f"# Dask benchmark: serial versus {a.workers} workers",
@@ -138,21 +191,34 @@ def main() -> int:
         "| run | wall time |",
         "|---|---|",
         f"| serial (one process) | {t_serial:.1f} s |",
+        f"| control: two plain processes at once, half the grid each (no Dask) | {t_control:.1f} s |",
         f"| Dask, {a.workers} workers (cluster running) | {t_dask:.1f} s |",
         f"| Dask, {a.workers} workers, with the cluster's start-up and the workers' imports ({t_start:.1f} s) | "
         f"{t_dask + t_start:.1f} s |",
         "",
         f"Speed-up: **{speedup:.2f}x** ({speedup_start:.2f}x counting the start-up); parallel efficiency "
-        f"{eff:.2f}. Same records (keys and metrics) as the serial run: {'yes' if same else 'NO'}.",
+        f"{eff:.2f}. Same records (keys and metrics) as the serial run: {'yes' if same else 'NO'}. "
+        f"The control's speed-up, {t_serial / t_control:.2f}x, is what two processes could get from this "
+        "machine at the time (its other users included).",
         f"Per-config time (serial, fit + predict): median {statistics.median(per_config):.1f} s, "
-        f"range {min(per_config):.1f}-{max(per_config):.1f} s.",
+        f"range {min(per_config):.1f}-{max(per_config):.1f} s; their sum {sum(per_config):.1f} s serially, "
+        f"{sum(on_workers):.1f} s on the Dask workers and {sum_control:.1f} s in the control (the same work: "
+        f"the ratios, {sum(on_workers) / sum(per_config):.2f} and {sum_control / sum(per_config):.2f}, are how much "
+        "slower each process computed while two ran at once). Load average (1 min) of the machine "
+        f"when each run started: {load_serial:.1f} (serial), {load_control:.1f} (control), {load_dask:.1f} (Dask), "
+        f"on {cpus} cores.",
         "",
         "## Estimate: the paper grid on one 8-GPU server and on 4 such servers",
         "",
+        f"Dispatch efficiency: the workers spent {busy:.0%} of the Dask run inside experiments (sum of the "
+        f"per-config times on the workers / ({a.workers} x wall time)); the rest is scheduling, transfers and "
+        "idle tails. On a GPU server each worker has its own GPU, so the slow-down from sharing this machine's "
+        "cores does not carry over; the dispatch efficiency does.",
+        "",
         "Configs of the paper grid: " + ", ".join(f"{f} {n}" for f, n in PAPER_GRID.items())
         + f" ({sum(PAPER_GRID.values())} in all; NDP-Net not counted). Every config is one task on one GPU; "
-          f"wall time = longest-first makespan of the per-config times over the GPUs / efficiency ({eff:.2f}, "
-          "measured above).",
+          f"wall time = longest-first makespan of the per-config times over the GPUs / dispatch efficiency "
+          f"({busy:.2f}).",
         "",
     ]
     times = paper_times(a.times) if a.times else {}
@@ -163,18 +229,18 @@ def main() -> int:
                   + ", ".join(f"{f} {times[f]:.0f} s" for f in PAPER_GRID) + ".", "",
                   "| machine | GPUs | wall time |", "|---|---|---|",
                   f"| one GPU (serial) | 1 | {hours(t1)} |",
-                  f"| one 8-GPU server | 8 | {hours(makespan(tasks, 8) / eff)} |",
-                  f"| 4 servers | 32 | {hours(makespan(tasks, 32) / eff)} |"]
+                  f"| one 8-GPU server | 8 | {hours(makespan(tasks, 8) / busy)} |",
+                  f"| 4 servers | 32 | {hours(makespan(tasks, 32) / busy)} |"]
     else:
         lines += ["No per-config GPU times were measured here (no GPU on this machine; pass `--times STORE`, a "
                   "store of paper-profile records, for absolute hours). With T1 the grid's serial time on one "
                   "GPU, and tasks much shorter than T1 / 32 (the longest-first tail is one task):",
                   "", "| machine | GPUs | wall time |", "|---|---|---|",
-                  f"| one 8-GPU server | 8 | T1 / {8 * eff:.1f} |",
-                  f"| 4 servers | 32 | T1 / {32 * eff:.1f} |",
-                  "", "(the 32-GPU figure assumes the efficiency measured on 2 local workers holds across "
-                  "servers with a shared result store: dispatch costs milliseconds per task, against minutes "
-                  "to hours per paper config)"]
+                  f"| one 8-GPU server | 8 | T1 / {8 * busy:.1f} |",
+                  f"| 4 servers | 32 | T1 / {32 * busy:.1f} |",
+                  "", "(the 32-GPU figure assumes the dispatch efficiency measured with 2 local workers holds "
+                  "across servers sharing one result store: dispatch costs milliseconds per task, against "
+                  "minutes to hours per paper config, so it should if anything be higher there)"]
     text = "\n".join(lines) + "\n"
     print(text)
     if a.write:

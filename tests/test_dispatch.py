@@ -104,6 +104,15 @@ def test_a_failed_task_is_reported_and_the_rest_finish(env):
     assert list(valid_records(store)) == [experiment.key_of(good)]
 
 
+def test_run_hands_a_missing_record_to_the_cluster(env):
+    store = Store(env["tmp"] / "single")
+    c = cfg(env["root"], seed=7, params={"d": 8, "batch_size": 8}, save_maps=2)
+    misses = experiment._prepare_cached.cache_info().misses
+    rec = experiment.run(c, store)
+    assert experiment._prepare_cached.cache_info().misses == misses  # no data loaded here: a worker did it
+    assert list(valid_records(store)) == [rec.key] == [experiment.key_of(c)]
+
+
 def test_a_killed_worker_gets_its_task_retried(env):
     from defectbook import dispatch
 
@@ -131,6 +140,32 @@ def test_a_killed_worker_gets_its_task_retried(env):
     assert sorted(valid_records(store)) == sorted(r.key for r in recs)
     assert any(k.removeprefix(dispatch.KEY_PREFIX) in {r.key for r in recs} for k in killed["keys"])
     client.wait_for_workers(2, timeout=60)  # the nanny restarted it
+
+
+def test_notebooks_at_once_share_the_cluster(env):
+    """Two 'notebooks' (processes running overlapping grids, as papermill kernels do) at once on one
+    cluster: both finish, and the store holds one valid record per distinct config."""
+    from defectbook import dispatch
+    from defectbook.reproduce import Outcome
+
+    root, store = env["root"], env["tmp"] / "notebooks"
+    extra = cfg(root, seed=9, params={"d": 8, "batch_size": 8}, save_maps=2)
+    grids = {"nb/a": grid(root), "nb/b": grid(root)[2:] + [extra]}
+    code = ("import json, sys\nfrom defectbook import experiment\nfrom defectbook.results import Store\n"
+            "experiment.run_many(json.loads(sys.argv[1]), Store(sys.argv[2]))\n")
+
+    def run_one(name):
+        t0 = time.perf_counter()
+        p = subprocess.run([sys.executable, "-c", code, json.dumps(grids[name]), str(store)], capture_output=True,
+                           text=True, timeout=300)
+        return Outcome(name, "ok" if p.returncode == 0 else "FAILED", time.perf_counter() - t0, p.stderr[-500:])
+
+    out = io.StringIO()
+    outcomes = dispatch.notebooks_on_cluster(list(grids), run_one, scheduler=env["cluster"].scheduler_address, stream=out)
+    assert [(o.notebook, o.status) for o in outcomes] == [("nb/a", "ok"), ("nb/b", "ok")], outcomes
+    distinct = {experiment.key_of(c) for g in grids.values() for c in g}
+    assert sorted(valid_records(Store(store))) == sorted(distinct)
+    assert "dashboard" in out.getvalue() and "0 failed" in out.getvalue()
 
 
 def test_gpu_workers_are_pinned_one_device_each():

@@ -82,6 +82,7 @@ def start_local(n_workers: int | str | None = None, dashboard_address: str = ":8
             raise DefectbookError(f"--workers must be a number >= 1 or 'auto', got {n_workers!r}")
     if gpus:
         n = min(n, len(gpus))  # one worker per GPU at most
+    _keep_malloc_adaptive()
     threads = max(1, (os.cpu_count() or 1) // n)
     env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "DEFECTBOOK_PROGRESS": "0",
            THREADS_ENV: str(threads)}
@@ -101,11 +102,28 @@ def start_local(n_workers: int | str | None = None, dashboard_address: str = ":8
                         env=env, **silence)
 
 
+def _keep_malloc_adaptive() -> None:
+    """Drop ``MALLOC_TRIM_THRESHOLD_`` from the environment Dask's nannies give their workers.
+
+    Dask sets it (65536) so that workers hand freed memory back to the OS; glibc then stops
+    adapting its mmap threshold and every large torch/numpy buffer becomes a fresh ``mmap``:
+    the smoke grid ran about 2x slower with it (``benchmarks/bench_dask.py`` measures the rest).
+    """
+    import dask
+    import distributed  # noqa: F401 - registers the distributed.* config
+
+    key = "distributed.nanny.pre-spawn-environ"
+    env = dict(dask.config.get(key))
+    if env.pop("MALLOC_TRIM_THRESHOLD_", None) is not None:
+        dask.config.set({key: env})
+
+
 def pinned_cluster(gpus: list[str], env: dict | None = None, dashboard_address: str = ":8787", quiet: bool = False):
     """One single-threaded worker process per GPU id in ``gpus``, each seeing only its GPU
     (``CUDA_VISIBLE_DEVICES=<id>``): the multi-GPU cluster when dask-cuda is not installed."""
     from distributed import Nanny, Scheduler, SpecCluster
 
+    _keep_malloc_adaptive()
     workers = {f"gpu-{g}": {"cls": Nanny, "options": {"nthreads": 1, "env": {**(env or {}), "CUDA_VISIBLE_DEVICES": g}}}
                for g in gpus}
     scheduler = {"cls": Scheduler, "options": {"dashboard_address": dashboard_address}}

@@ -331,6 +331,7 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
             return rec
         if dispatch.delegate():  # a scheduler is configured: one task per key, wherever it is asked for
             return dispatch.run_many([c], store, desc=key)[0]
+    detector = build_detector(c)  # parameters are validated before any image is loaded
     device = device_of(c)
     prep = prepare(c)
     log.info("%s %s on %s: fitting on %d images, device %s", key, c["method"], _data_label(c),
