@@ -63,7 +63,8 @@ class ReconstructionDetector(Detector):
 
     def __init__(self, epochs: int = 100, batch_size: int = 16, lr: float = 1e-4, lr_disc: float = 4e-4,
                  augment: bool = True, distance: str = "mse", pooling: str = "max", perceptual_net: str = "auto",
-                 sigma: float = 0.0, seed: int = 0, device: str | None = "cpu", max_steps: int | None = None):
+                 sigma: float = 0.0, seed: int = 0, device: str | None = "cpu", max_steps: int | None = None,
+                 perceptual_weights: str | None = None):
         if distance not in DISTANCES:
             raise DefectbookError(f"unknown distance {distance!r}; known: {', '.join(DISTANCES)}")
         if pooling not in ("max", "mean"):
@@ -74,6 +75,7 @@ class ReconstructionDetector(Detector):
         self.augment, self.distance, self.pooling = augment, distance, pooling
         self.perceptual_net, self.sigma, self.seed, self.device = perceptual_net, sigma, seed, device
         self.max_steps = max_steps
+        self.perceptual_weights = perceptual_weights   # the perceptual trunk's weights: None (ImageNet) or "random"
 
     # --- subclass hooks --------------------------------------------------------------------------
     def _build(self, size: tuple[int, int]) -> nn.Module:  # pragma: no cover - abstract
@@ -146,7 +148,7 @@ class ReconstructionDetector(Detector):
         if getattr(self, "_pd", None) is None:
             from .perceptual import SpatialPerceptualDistance
 
-            self._pd = SpatialPerceptualDistance(self.perceptual_net).to(self.device_).eval()
+            self._pd = SpatialPerceptualDistance(self.perceptual_net, self.perceptual_weights).to(self.device_).eval()
         return self._pd
 
     @torch.no_grad()
