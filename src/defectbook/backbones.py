@@ -69,6 +69,12 @@ SPECS: dict[str, BackboneSpec] = {
         "resnet18-f37072fd.pth", _TV + "resnet18-f37072fd.pth",
         {"layer1": ("layer1", 64, 4), "layer2": ("layer2", 128, 8), "layer3": ("layer3", 256, 16),
          "layer4": ("layer4", 512, 32)}),
+    "resnext50_32x4d": BackboneSpec("resnext50_32x4d-7cdf4587.pth", _TV + "resnext50_32x4d-7cdf4587.pth",
+                                    _RESNET_LAYERS),
+    "wide_resnet101_2": BackboneSpec("wide_resnet101_2-32ee1156.pth", _TV + "wide_resnet101_2-32ee1156.pth",
+                                     _RESNET_LAYERS),
+    "resnext101_32x8d": BackboneSpec("resnext101_32x8d-8ba56ff5.pth", _TV + "resnext101_32x8d-8ba56ff5.pth",
+                                     _RESNET_LAYERS),
     "alexnet": BackboneSpec(
         "alexnet-owt-7be5be79.pth", _TV + "alexnet-owt-7be5be79.pth",
         {"relu1": ("features.1", 64, 4), "relu2": ("features.4", 192, 8), "relu3": ("features.7", 384, 16),

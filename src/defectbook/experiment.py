@@ -258,6 +258,7 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
     if not force:
         rec = store.get(key)
         if rec is not None:
+            rec.config.update({k: c[k] for k in NOT_HASHED if k in c})   # the unhashed fields of this call
             return rec
     prep = prepare(c)
     seed_everything(c["seed"])

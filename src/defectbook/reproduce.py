@@ -4,6 +4,12 @@ Notebook sources are jupytext percent-format files ``notebooks/<group>/<name>.py
 copies go to ``book/executed/<group>/<name>.ipynb``, which ``_toc.yml`` names. A failing
 notebook does not stop the batch: its partly executed copy (with the error) is kept, the summary
 marks it, and the exit status is non-zero.
+
+``dry_run=True`` (``defectbook reproduce --profile paper --dry-run``) executes the notebooks at the
+profile's settings on a replica data root (:mod:`defectbook.data.replica`: the real datasets' names
+and layouts, synthetic pictures), with data and training capped, grids thinned and random weights
+(:mod:`defectbook.spec`, "Dry run"); records, executed notebooks and data go under
+``<cache>/dry-run/`` so they never mix with the book's.
 """
 from __future__ import annotations
 
@@ -101,19 +107,36 @@ def execute(nb: Path, out: Path, profile: str, params: dict | None = None, timeo
             return Outcome(name, "FAILED", time.perf_counter() - t0, err[:300])
 
 
+def dry_run_setup(base: Path | None = None) -> Path:
+    """Point this process (and the kernels it starts) at the dry run's replica data, results and
+    flag (see :mod:`defectbook.spec`); return the folder for the executed notebooks."""
+    from .data.replica import write_replica
+    from .paths import cache_dir
+
+    base = Path(base or cache_dir() / "dry-run")
+    os.environ["DEFECTBOOK_DATA"] = str(write_replica(base / "data"))
+    os.environ["DEFECTBOOK_RESULTS"] = str(base / "results")
+    os.environ["DEFECTBOOK_DRY_RUN"] = "1"
+    return base / "executed"
+
+
 def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_dir: Path | None = None,
-              timeout: int | None = None, stream=sys.stdout) -> list[Outcome]:
+              timeout: int | None = None, stream=sys.stdout, dry_run: bool = False) -> list[Outcome]:
     """Execute every (matching) notebook; print a summary table; return the outcomes."""
     nbs = discover(only)
     if not nbs:
         raise DefectbookError(f"no notebook matches {only!r}")
+    if dry_run:
+        out_dir = out_dir or dry_run_setup()
+        print(f"dry run of profile {profile}: replica data {os.environ['DEFECTBOOK_DATA']}, random weights, "
+              f"capped data and training; executed notebooks in {out_dir}", file=stream, flush=True)
     outcomes = []
     for i, nb in enumerate(nbs, 1):
         print(f"[{i}/{len(nbs)}] {nb.parent.name}/{nb.stem} ({profile}) ...", file=stream, flush=True)
         o = execute(nb, executed_path(nb, out_dir), profile, params, timeout)
         print(f"    {o.status} in {o.seconds:.1f} s" + (f": {o.error}" if o.error else ""), file=stream, flush=True)
         outcomes.append(o)
-    print(summary(outcomes), file=stream, flush=True)
+    print(summary(outcomes) + (" (dry run)" if dry_run else ""), file=stream, flush=True)
     return outcomes
 
 

@@ -358,8 +358,9 @@ def primary_categories(P: dict, categories, data_root=None) -> list[tuple[str, s
 # --- the config builder -------------------------------------------------------------------------
 
 def _thin(v):
-    """A grid thinned for the dry run: a list to its ends, a mapping's lists likewise."""
-    if isinstance(v, list) and len(v) > 2 and not all(isinstance(x, dict) for x in v):
+    """A grid thinned for the dry run: a numeric list of more than three values (a sweep) to its
+    ends, a mapping's such lists likewise; lists of names or settings (each a code path) stay whole."""
+    if isinstance(v, list) and len(v) > 3 and all(isinstance(x, (int, float)) for x in v):
         return [v[0], v[-1]]
     if isinstance(v, dict) and all(isinstance(x, list) for x in v.values()):
         return {k: _thin(x) for k, x in v.items()}
@@ -506,6 +507,10 @@ class Chapter:
         over = {k: v for k, v in self.overrides.items() if k in sig or "**" in sig}
         return build(self.P, self.name, method, dataset, category, {**over, **kw}, seed=self.seeds[0] if seed is None
                      else seed, data_root=self.data_root, **opts)
+
+    def noisy(self, ratio: float) -> dict:
+        """TrustMAE's noisy split at ``ratio`` with one test set for every ratio (0 included)."""
+        return {"kind": "noisy", "ratio": float(ratio), "fixed_test": True}
 
     def configs(self, method: str, categories=None, real=None, seeds=None, **kw) -> list[dict]:
         """Configs of ``method`` over categories of the primary dataset (``categories``: names, "all",
