@@ -130,13 +130,19 @@ def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_d
         out_dir = out_dir or dry_run_setup()
         print(f"dry run of profile {profile}: replica data {os.environ['DEFECTBOOK_DATA']}, random weights, "
               f"capped data and training; executed notebooks in {out_dir}", file=stream, flush=True)
+    import resource
+
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     outcomes = []
     for i, nb in enumerate(nbs, 1):
         print(f"[{i}/{len(nbs)}] {nb.parent.name}/{nb.stem} ({profile}) ...", file=stream, flush=True)
         o = execute(nb, executed_path(nb, out_dir), profile, params, timeout)
         print(f"    {o.status} in {o.seconds:.1f} s" + (f": {o.error}" if o.error else ""), file=stream, flush=True)
         outcomes.append(o)
-    print(summary(outcomes) + (" (dry run)" if dry_run else ""), file=stream, flush=True)
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
+    print(summary(outcomes) + (" (dry run)" if dry_run else "") + f"; kernels' CPU time {cpu:.0f} s", file=stream,
+          flush=True)
     return outcomes
 
 
