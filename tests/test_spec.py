@@ -158,6 +158,10 @@ def test_evaluate_cli_errors_list_the_known_names(capsys):
     assert "padim" in err and "trustmae" in err
     assert cli.main(["evaluate", "--method", "padim", "--dataset", "imagenet", "--profile", "smoke"]) == 2
     assert "known: synthetic, mvtec, mtd, dagm" in capsys.readouterr().err
+    assert cli.main(["evaluate", "--method", "padim", "--category", "bottle", "--profile", "smoke"]) == 2
+    assert "known: weave, wood" in capsys.readouterr().err
+    assert cli.main(["evaluate", "--method", "padim", "--chapter", "npd", "--profile", "smoke"]) == 2
+    assert "unknown chapter 'npd'; known: differnet, npad" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["evaluate", "--method", "padim", "--profile", "fast"])
     help_text = cli.parser()._subparsers._group_actions[0].choices["evaluate"].format_help()
@@ -172,6 +176,27 @@ def test_evaluate_runs_with_the_profile_settings(tmp_path, monkeypatch, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["config"]["params"] == spec.load("smoke")["differnet"]["methods"]["knn"]
     assert out["config"]["device"] == "cpu" and 0 <= out["metrics"]["image_auroc"] <= 1
+
+
+def test_provenance_names_params_that_differ_from_the_profile_and_labels_dry_runs(monkeypatch):
+    from types import SimpleNamespace
+
+    from defectbook.report import provenance
+
+    def rec(config):
+        return SimpleNamespace(config=config, extras={"backbone": "x"}, env={"defectbook": "0", "git_commit": "abc"})
+
+    monkeypatch.delenv("DEFECTBOOK_DRY_RUN", raising=False)
+    S = spec.chapter("padim", "cpu", d=20)
+    line = provenance([rec(c) for c in S.configs("padim", categories=["weave"])])
+    assert "params differing from the profile: d=20" in line and "dry run" not in line
+    plain = provenance([rec(c) for c in spec.chapter("padim", "cpu").configs("padim", categories=["weave"])])
+    assert "differing" not in plain
+    monkeypatch.setenv("DEFECTBOOK_DRY_RUN", "1")
+    dry = spec.chapter("padim", "paper").config("padim", "mvtec", "bottle")
+    assert dry["dry_run"] and dry["params"]["weights"] == "random" and dry["split"]["max_train"] == 4
+    line = provenance([rec(dry)])
+    assert "dry run: random weights" in line and "differing" not in line
 
 
 # --- every notebook's paper-profile configs -----------------------------------------------------

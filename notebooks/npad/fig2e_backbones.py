@@ -36,7 +36,6 @@ N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=...
 from defectbook import DefectbookError
 from defectbook.backbones import resolve_weight_file
 
-LAYERS = N["backbones"]   # backbone -> layers
 usable = []
 for b in N["backbones"]:
     try:
@@ -50,7 +49,7 @@ records, rows = [], []
 for b in usable:
     # a dry run runs every backbone and every rule, but not every pair (see defectbook.spec)
     for rule in (N["channel_rules"] if b == usable[0] or not S.dry_run else N["channel_rules"][:1]):
-        recs = experiment.run_many(grid("npad", categories=cats, backbone=b, layers=LAYERS[b], channel_rule=rule), desc=rule)
+        recs = experiment.run_many(grid("npad", categories=cats, backbone=b, **N["backbones"][b], channel_rule=rule), desc=rule)
         records += recs
         rows.append(experiment.frame(recs).assign(backbone=b, rule=rule))
 df = pd.concat(rows)

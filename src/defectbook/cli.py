@@ -23,6 +23,8 @@ def _cmd_evaluate(a) -> int:
     from .reproduce import parse_params
 
     chapter = a.chapter or spec.default_chapter(a.method)
+    if chapter not in spec.chapters():
+        raise DefectbookError(f"unknown chapter {chapter!r}; known: {', '.join(spec.chapters())}")
     P = spec.load(a.profile)
     dataset = a.dataset or P["data"]["dataset"]
     if dataset not in _datasets():
@@ -34,6 +36,11 @@ def _cmd_evaluate(a) -> int:
         if not cats:
             raise DefectbookError(f"no {dataset} category found (pass --category, and --data-root for real data)")
         category = cats[0][1]
+    elif dataset == "synthetic":
+        from .data.synthetic import CATEGORIES
+
+        if category not in CATEGORIES:
+            raise DefectbookError(f"unknown synthetic category {category!r}; known: {', '.join(CATEGORIES)}")
     cfg = spec.build(P, chapter, a.method, dataset, category, parse_params(a.param), seed=a.seed, data_root=a.data_root)
     rec = experiment.run(cfg, force=a.force)
     print(json.dumps({"key": rec.key, "config": {k: cfg[k] for k in ("method", "dataset", "category", "params",
