@@ -264,6 +264,8 @@ def test_notebook_paper_configs_fit_their_detectors(nb, tmp_path, monkeypatch):
         _signature_check(c)
         chapter = c["spec"]["chapter"]
         base = spec.base_params(P, chapter, c["method"], c["dataset"], c["category"])
-        for k in ("backbone", "layers", "d", "width", "latent", "n_blocks"):
+        for k in ("backbone", "layers", "width", "latent", "n_blocks", "n_down", "feature_net", "hidden_layers"):
             if k in base and k not in spec.differences(c):
                 assert c["params"][k] == base[k]
+        if isinstance(base.get("d"), int):   # capped in a dry run, after the check that it selects channels
+            assert c["params"]["d"] <= spec.DRY_RUN["params"]["d"]
