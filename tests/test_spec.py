@@ -269,3 +269,31 @@ def test_notebook_paper_configs_fit_their_detectors(nb, tmp_path, monkeypatch):
                 assert c["params"][k] == base[k]
         if isinstance(base.get("d"), int):   # capped in a dry run, after the check that it selects channels
             assert c["params"]["d"] <= spec.DRY_RUN["params"]["d"]
+
+
+# --- the paper-profile dry run (CI: the documented subset, reproduce.DRY_RUN_CI) ----------------
+
+@pytest.mark.slow
+def test_paper_dry_run_of_the_ci_subset(tmp_path, monkeypatch):
+    """`defectbook reproduce --profile paper --dry-run` on the CI subset: every notebook ok, every
+    page labelled as a dry run, every record marked and with random weights."""
+    import io
+
+    from defectbook.reproduce import DRY_RUN_CI, dry_run_setup, reproduce
+    from defectbook.results import Store
+
+    for k in ("DEFECTBOOK_DATA", "DEFECTBOOK_RESULTS", "DEFECTBOOK_DRY_RUN", "DEFECTBOOK_CACHE"):
+        monkeypatch.setenv(k, "")
+    monkeypatch.setenv("DEFECTBOOK_CACHE", str(tmp_path / "cache"))
+    out = dry_run_setup(tmp_path / "dry")
+    log = io.StringIO()
+    outcomes = reproduce("paper", list(DRY_RUN_CI), out_dir=out, timeout=900, stream=log, dry_run=True)
+    assert [o.status for o in outcomes] == ["ok"] * len(outcomes), log.getvalue()
+    for o in outcomes:
+        page = (out / f"{o.notebook}.ipynb").read_text()
+        assert "dry run: random weights" in page and "profile=paper" in page
+    store = Store()
+    assert len(store) > 0
+    for r in (store.get(k) for k in store.keys()):
+        assert r.config["dry_run"] and r.config["profile"] == "paper" and r.config["device"] == "auto"
+        assert r.config["params"].get("weights", "random") == "random"

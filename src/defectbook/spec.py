@@ -89,10 +89,11 @@ LABELS = {"padim": "PaDiM", "npad": "N-pad", "patchcore": "PatchCore", "spade": 
 #: ``d`` (the Gaussian methods' kept channels): the per-position covariances at the paper's d = 550
 #: on 56 x 56 maps take minutes per config on 2 cores, so the dry run first checks that the paper's
 #: d selects from the backbone's channels (d below their number, else the channel rule has nothing
-#: to choose: an error) and then keeps 64 of them.
+#: to choose: an error) and then keeps 64 of them. ``shift``: N-pad scores 4 s + 1 shifted copies of
+#: every test image through the backbone (17 at the paper's s = 4); the dry run shifts by 1 (5 copies).
 DRY_RUN = {"max_train": 4, "max_test": 4,
            "params": {"epochs": 1, "max_steps": 2, "test_transforms": 2, "train_bank": 2, "snapshots": 1,
-                      "localize_transforms": 2, "kmeans_iters": 1, "k_images": 2, "d": 64}}
+                      "localize_transforms": 2, "kmeans_iters": 1, "k_images": 2, "d": 64, "shift": 1}}
 
 
 def dry_run() -> bool:
