@@ -18,7 +18,7 @@ export DEFECTBOOK_DATA := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: install book notebooks html test smoke clean
+.PHONY: install book notebooks html test smoke dry-run clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ test: install
 
 smoke: install
 	$(VENV)/bin/defectbook reproduce --profile smoke
+
+# every notebook at the paper profile's settings on replica data, capped, random weights (see defectbook.spec)
+dry-run: install
+	$(VENV)/bin/defectbook reproduce --profile paper --dry-run
 
 clean:
 	rm -rf _build book/executed

@@ -269,6 +269,21 @@ def test_notebook_paper_configs_fit_their_detectors(nb, tmp_path, monkeypatch):
                 assert c["params"][k] == base[k]
         if isinstance(base.get("d"), int):   # capped in a dry run, after the check that it selects channels
             assert c["params"]["d"] <= spec.DRY_RUN["params"]["d"]
+        if c["split"]["kind"] == "noisy":
+            assert c["split"]["fixed_test"] is True   # one test set for every noise level
+    # the findings, fixed
+    name = f"{nb.parent.name}/{nb.stem}"
+    if name == "trustmae/fig9_trust_threshold":
+        assert {c["category"] for c in configs} == {"cable"}
+    if name == "npad/fig2e_backbones":
+        assert {c["params"]["backbone"] for c in configs} == {"wide_resnet50_2", "resnet18", "resnext50_32x4d",
+                                                              "wide_resnet101_2", "resnext101_32x8d"}
+    if name == "npad/table5_weighting":
+        from defectbook.methods.npad import ABLATIONS
+
+        assert all(all(c["params"][k] == v for k, v in ABLATIONS["Exper1"].items()) for c in configs)
+    if name == "differnet/fig7_fewshot":
+        assert {c["category"] for c in configs if c["dataset"] == "mvtec"} <= {"bottle", "hazelnut", "screw", "tile"}
 
 
 # --- the paper-profile dry run (CI: the documented subset, reproduce.DRY_RUN_CI) ----------------

@@ -107,6 +107,14 @@ def execute(nb: Path, out: Path, profile: str, params: dict | None = None, timeo
             return Outcome(name, "FAILED", time.perf_counter() - t0, err[:300])
 
 
+#: The dry-run notebooks CI executes (tests/test_spec.py, marked slow): every dataset loader (MVTec AD,
+#: MTD, DAGM), every chapter's paper architecture (WRN-50 Gaussians, AlexNet 448 px + flows, the
+#: TrustMAE generator with VGG-19 and the discriminator), MVTec names in few-shot grids, cable in Fig. 9.
+#: The full dry run (every notebook) is `defectbook reproduce --profile paper --dry-run` (make dry-run).
+DRY_RUN_CI = ("padim/padim_end_to_end", "differnet/fig7_fewshot", "trustmae/fig9_trust_threshold",
+              "npad/table4_image_size")
+
+
 def dry_run_setup(base: Path | None = None) -> Path:
     """Point this process (and the kernels it starts) at the dry run's replica data, results and
     flag (see :mod:`defectbook.spec`); return the folder for the executed notebooks."""
