@@ -403,8 +403,8 @@ def build(profile: str | dict, chapter: str, method: str, dataset: str, category
     real data. Split: ``split`` (default clean) with the profile's caps for real data.
     """
     P = load(profile) if isinstance(profile, str) else profile
-    sec = P[chapter] if chapter in P else base_params(P, chapter, method)
-    params = {**base_params(P, chapter, method, dataset, category), **(overrides or {})}
+    params = {**base_params(P, chapter, method, dataset, category), **(overrides or {})}   # checks chapter, method
+    sec = P[chapter]
     ds_set = sec.get("datasets", {}).get(dataset, {})
     transform = dict(transform or ds_set.get("transform") or sec.get("method_transforms", {}).get(method)
                      or sec["transform"])
@@ -542,7 +542,7 @@ class Chapter:
         (None = the chapter's ``real``, else common's) and ``seeds`` (None = the profile's)."""
         pairs = self.categories(categories)
         real = self.section.get("real", self.P["real"]) if real is None else real
-        found = [p for p in available_real([r for r in real if r != self.P["data"]["dataset"]], self.data_root)]
+        found = available_real([r for r in real if r != self.P["data"]["dataset"]], self.data_root)
         if self.dry_run:
             firsts: dict = {}
             found = [firsts.setdefault(d, (d, c)) for d, c in found if d not in firsts]
