@@ -44,7 +44,17 @@ Configs
 ``build(profile, chapter, method, dataset, category, overrides, ...)`` takes the method's params
 from the chapter, then ``category_params`` rules, then ``datasets[dataset].params``, then
 ``overrides``. :class:`Chapter` (``spec.chapter("npad", profile, ...)``, the notebooks' preamble)
-loops it over categories, real datasets and seeds. Every config carries ``device`` (the profile's),
+loops it over categories, real datasets and seeds; a notebook reads its grids from ``S.grids`` and
+asks ``S.configs(method, categories=..., real=..., split=..., **params)`` (many) or
+``S.config(method, dataset, category, ...)`` (one); ``S.noisy(r)`` is TrustMAE's noisy split with one
+test set for every ratio. ``defectbook evaluate`` calls :func:`build` with the method's own chapter
+(:func:`default_chapter`, or ``--chapter``).
+
+Porting a chapter file written before this schema: ``params:`` -> ``methods: {<method>: ...}``;
+baselines' shared kwargs -> one ``methods`` entry each; ``<dataset>_transform`` / per-dataset
+params -> ``datasets.<dataset>``; per-model transforms -> ``method_transforms``; parameter choices
+by category -> ``category_params``; every other key (sweeps, category lists) -> ``grids``, present
+in all three profiles. Every config carries ``device`` (the profile's),
 ``profile`` and ``spec: {"chapter": ...}`` (neither hashed); :func:`differences` names what a
 record's params change against its profile (the provenance line prints it).
 
