@@ -18,7 +18,7 @@ export DEFECTBOOK_DATA := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: install book notebooks html test smoke clean browser
+.PHONY: install book notebooks html test smoke dry-run clean browser
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ browser: install
 
 smoke: install
 	$(VENV)/bin/defectbook reproduce --profile smoke
+
+# every notebook at the paper profile's settings on replica data, capped, random weights (see defectbook.spec)
+dry-run: install
+	$(VENV)/bin/defectbook reproduce --profile paper --dry-run
 
 clean:
 	rm -rf _build book/executed

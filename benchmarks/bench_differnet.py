@@ -39,8 +39,8 @@ def timed(fn, repeats: int = 2) -> float:
 
 def bench(profile: str, n: int, repeats: int) -> dict:
     F = profiles.load(profile)["differnet"]
-    p = F["params"]
-    size = F["mtd_transform"]["resize"]
+    p = F["methods"]["differnet"]
+    size = F["datasets"]["mtd"]["transform"]["resize"]
     weights = "random" if p["backbone"] == "alexnet" else None
     fx = MultiTransformFeatures(p["backbone"], p["layer"], weights, p["scales"], p["feature_batch"], "cpu")
     x = torch.rand(n, 3, size, size)

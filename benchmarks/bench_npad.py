@@ -23,9 +23,8 @@ import time
 
 import torch
 
-from defectbook import DefectbookError, experiment, profiles
+from defectbook import DefectbookError, experiment, spec
 from defectbook.backbones import FeatureExtractor, resolve_weight_file
-from defectbook.cli import config_from_profile
 from defectbook.methods import build
 from defectbook.methods.npad import shift_offsets
 
@@ -85,11 +84,8 @@ def speed(a) -> None:
     warm = torch.rand(4, 3, 64, 64)
     backbone_time({}, warm)                    # load the libraries and weights once, outside the timings
     for method in ("padim", "patchcore", "npad"):
-        P = profiles.load(a.profile)
-        cfg = config_from_profile("padim", "synthetic", a.category, a.profile, {})
-        cfg.update(method=method, params=dict(P["npad"]["methods"][method]), transform=P["npad"]["transform"])
-        if a.backbone:
-            cfg["params"].update(backbone=a.backbone, weights=a.weights)
+        over = {"backbone": a.backbone, "weights": a.weights} if a.backbone else None
+        cfg = spec.build(a.profile, "npad", method, "synthetic", a.category, over)
         prep = experiment.prepare(cfg)
         params = cfg["params"]
         copies = len(shift_offsets(params.get("shift", 0))) if method == "npad" else 1

@@ -14,9 +14,8 @@ import time
 
 import torch
 
-from defectbook import experiment, profiles
+from defectbook import experiment, spec
 from defectbook.backbones import FeatureExtractor
-from defectbook.cli import config_from_profile
 from defectbook.methods import build
 
 
@@ -39,7 +38,7 @@ def main() -> None:
     ap.add_argument("--category", default="weave")
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
-    cfg = config_from_profile("padim", "synthetic", a.category, a.profile, {})
+    cfg = spec.build(a.profile, "padim", "padim", "synthetic", a.category)
     prep = experiment.prepare(cfg)
     params = cfg["params"]
     print(f"PaDiM on synthetic:{a.category}, profile {a.profile}: train {tuple(prep.train.shape)}, "

@@ -17,20 +17,17 @@ import time
 
 import torch
 
-from defectbook import profiles
+from defectbook import profiles, spec
 from defectbook.experiment import PeakMemory
 from defectbook.methods import build
-from defectbook.methods.trustmae import MODELS
 
 
 def bench(model: str, P: dict, steps: int, random_weights: bool) -> dict:
     T = P["trustmae"]
-    params = dict(T["models"][model])
-    size = T.get("model_transform", {}).get(model, T["transform"])["resize"]
-    if model == "trustmae":
-        params["n_down"] = T["n_down"]
-        if random_weights and params.get("feature_net"):
-            params["feature_weights"] = "random"
+    params = spec.base_params(P, "trustmae", model)
+    size = T.get("method_transforms", {}).get(model, T["transform"])["resize"]
+    if model == "trustmae" and random_weights and params.get("feature_net"):
+        params["feature_weights"] = "random"
     bs = params["batch_size"]
     params.update(epochs=1, max_steps=steps + (1 if steps > 1 else 0), augment=True)
     x = torch.rand(bs * (steps + 1), 3, size, size, generator=torch.Generator().manual_seed(0))
@@ -51,7 +48,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--steps", type=int, default=3)
-    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--models", default=",".join(profiles.load("cpu")["trustmae"]["methods"]))
     ap.add_argument("--pretrained", action="store_true", help="resolve the real VGG-19 weights (default: random weights)")
     a = ap.parse_args()
     P = profiles.load(a.profile)

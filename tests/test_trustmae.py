@@ -164,19 +164,20 @@ def test_bad_parameters_raise_clear_errors():
 
 @pytest.mark.parametrize("profile", ["smoke", "cpu", "paper"])
 def test_chapter_configs_follow_the_profile(profile):
-    from defectbook import profiles
+    from defectbook import spec
     from defectbook.experiment import key_of
-    from defectbook.methods.trustmae import MODELS, chapter_config
 
-    P = profiles.load(profile)
-    T = P["trustmae"]
+    S = spec.chapter("trustmae", profile)
+    assert S.methods == ["trustmae", "memae", "ae_l2", "ae_ssim"]
     if profile != "smoke":
-        assert set(T["models"]) == set(MODELS) and 0.4 in T["noise"]
-    small = chapter_config(P, "trustmae", "screw", 0.2)
-    big = chapter_config(P, "trustmae", "wood", 0.0)
-    assert small["params"]["n_down"] == T["n_down_small"] and big["params"]["n_down"] == T["n_down"]
-    assert small["split"] == {"kind": "noisy", "ratio": 0.2} and big["split"] == {"kind": "clean"}
-    assert chapter_config(P, "memae", "cable")["params"]["augment"] is False
-    assert key_of(small) != key_of(chapter_config(P, "trustmae", "screw", 0.2, trust_region=False))
-    with pytest.raises(DefectbookError):
-        chapter_config(P, "padim", "wood")
+        assert 0.4 in S.grids["noise"]
+    small = S.config("trustmae", "synthetic", "screw", split=S.noisy(0.2))
+    big = S.config("trustmae", "synthetic", "wood")
+    n_down = {"smoke": (1, 2), "cpu": (1, 3), "paper": (3, 5)}[profile]
+    assert (small["params"]["n_down"], big["params"]["n_down"]) == n_down
+    assert small["split"] == {"kind": "noisy", "ratio": 0.2, "fixed_test": True} and big["split"] == {"kind": "clean"}
+    assert S.config("memae", "synthetic", "cable")["params"]["augment"] is False
+    assert S.config("memae", "synthetic", "wood")["params"]["augment"] is True
+    assert key_of(small) != key_of(S.config("trustmae", "synthetic", "screw", split=S.noisy(0.2), trust_region=False))
+    with pytest.raises(DefectbookError, match="no method 'padim'"):
+        S.config("padim", "synthetic", "wood")

@@ -26,28 +26,16 @@ subsets = None         # random subsets per size; None: the profile's (paper: 3)
 # %%
 import matplotlib.pyplot as plt
 
-from defectbook import experiment, plotting, profiles
+from defectbook import experiment, plotting, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-F = P["differnet"]
+S = spec.chapter("differnet", profile, data_root=data_root)
+F = S.grids
 sizes = shots or F["shots"]
 n_sub = subsets or F["subsets"]
 cats = categories if categories is not None else F["fewshot_categories"]
-configs = []
-for n in sizes:
-    split = {"kind": "few_shot", "n": n}
-    configs += experiment.configs_for(P, "differnet", split=split, seeds=list(range(n_sub)), categories=cats,
-                                      real=[], transform=F["transform"], save_maps=0)
-    for ds, cat in experiment.available_real([r for r in F["fewshot_real"] if r == "mtd"], data_root):
-        cap = {"max_test": 4 * P["real_max_train"]} if P.get("real_max_train") else {}
-        for s in range(n_sub):
-            configs.append({"method": "differnet", "params": {**F["params"], "jitter": F["mtd_jitter"]},
-                            "dataset": ds, "category": cat, "data": {}, "split": {**split, **cap}, "seed": s,
-                            "transform": F["mtd_transform"], "profile": profile, "save_maps": 0,
-                            "data_root": str(data_root) if data_root else None})
-for c in configs:
-    c["params"] = {**c["params"], "snapshots": 0}
+configs = [c for n in sizes for c in S.configs("differnet", categories=cats, real=F["fewshot_real"], seeds=range(n_sub),
+                                               split={"kind": "few_shot", "n": n}, save_maps=0, snapshots=0)]
 records = experiment.run_many(configs, desc="differnet fig 7")
 
 # %% [markdown]

@@ -32,22 +32,19 @@ backbones = None       # None: the profile's (efficientnet_lite0, alexnet-random
 # %%
 import matplotlib.pyplot as plt
 
-from defectbook import experiment, plotting, profiles
+from defectbook import experiment, plotting, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-F = P["differnet"]
+S = spec.chapter("differnet", profile, data_root=data_root, seeds=seeds)
+F = S.grids
 cats = categories if categories is not None else F["localize_categories"]
 configs, label_of = [], []
-for bb in (backbones or F["localize_backbones"]):
-    extra = {"backbone": "alexnet", "weights": "random", "layer": "pool5"} if bb == "alexnet-random" else \
-        {"backbone": bb, **({"layer": "pool5"} if bb == "alexnet" else {})}
-    for c in experiment.configs_for(P, "differnet", seeds=seeds, categories=cats, real=["mvtec"], data_root=data_root,
-                                    transform=F["transform"], save_maps=6):
-        c["params"] = {**F["params"], **F["localize"], **extra, "snapshots": 0}
-        if bb.startswith("alexnet"):   # AlexNet's pool5 needs inputs of at least 64 px
-            size = F["transform"].get("crop") or F["transform"]["resize"]
-            c["params"]["scales"] = [s for s in F["params"]["scales"] if s * size >= 64] or [1.0]
+for bb in (backbones or list(F["localize_backbones"])):
+    extra = dict(F["localize_backbones"].get(bb) or {"backbone": bb, **({"layer": "pool5"} if bb == "alexnet" else {})})
+    if extra["backbone"] == "alexnet":   # AlexNet's pool5 needs inputs of at least 64 px
+        size = S.section["transform"].get("crop") or S.section["transform"]["resize"]
+        extra["scales"] = [s for s in S.params("differnet")["scales"] if s * size >= 64] or [1.0]
+    for c in S.configs("differnet", categories=cats, save_maps=6, **F["localize"], **extra, snapshots=0):
         configs.append(c)
         label_of.append(bb)
 records = experiment.run_many(configs, desc="differnet fig 8")

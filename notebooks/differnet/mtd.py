@@ -34,36 +34,20 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from defectbook import experiment, paper_values, plotting, profiles
+from defectbook import experiment, paper_values, plotting, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-F = P["differnet"]
-over = {k: v for k, v in {"epochs": epochs, "test_transforms": test_transforms}.items() if v is not None}
-found = experiment.available_real(["mtd"], data_root)
-if found:
-    data = {"dataset": "mtd", "category": None, "data": {}, "transform": F["mtd_transform"]}
-    jitter = F["mtd_jitter"]
-    split = {"kind": "clean"}
-    if P.get("real_max_train"):
-        split |= {"max_train": P["real_max_train"], "max_test": 4 * P["real_max_train"]}
+S = spec.chapter("differnet", profile, data_root=data_root, seeds=seeds, epochs=epochs, test_transforms=test_transforms)
+if spec.available_real(["mtd"], data_root):
+    dataset, category = "mtd", None
 else:
     show("**MTD was not found under the data root** (set `DEFECTBOOK_DATA` or `data_root`): a synthetic "
          "texture stands in below, so these are *not* MTD numbers.")
-    data = {"dataset": "synthetic", "category": "weave", "data": {k: v for k, v in P["data"].items()
-            if k not in ("dataset", "categories")}, "transform": F["transform"]}
-    jitter, split = 0.0, {"kind": "clean"}
-methods = {
-    "DifferNet": ("differnet", {**F["params"], "jitter": jitter, **over}),
-    "OCSVM": ("ocsvm", {**F["baselines"], "jitter": jitter,
-                        **({"test_transforms": test_transforms} if test_transforms else {})}),
-    "1-NN": ("knn", {**F["baselines"], "jitter": jitter, **({"test_transforms": test_transforms} if test_transforms else {})}),
-}
-configs = [{"method": m, "params": p, **data, "split": split, "seed": s, "profile": profile, "save_maps": 0,
-            "data_root": str(data_root) if data_root else None}
-           for s in (seeds or P["seeds"]) for m, p in methods.values()]
+    dataset, category = "synthetic", "weave"
+methods = {"DifferNet": "differnet", "OCSVM": "ocsvm", "1-NN": "knn"}
+configs = [S.config(m, dataset, category, seed=s, save_maps=0) for s in S.seeds for m in methods.values()]
 records = experiment.run_many(configs, desc="differnet mtd")
-name_of = {m: label for label, (m, _) in methods.items()}
+name_of = {m: label for label, m in methods.items()}
 
 # %% [markdown]
 # ## Table 2: image AUROC beside the paper

@@ -34,25 +34,21 @@ shots = None           # the few-shot column's training-set size; None: the prof
 # %%
 import pandas as pd
 
-from defectbook import experiment, paper_values, profiles
+from defectbook import experiment, paper_values, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-F = P["differnet"]
+S = spec.chapter("differnet", profile, data_root=data_root, seeds=seeds, epochs=epochs)
+F = S.grids
 n_shots = shots or F["few_shot_n"]
-cats = categories if categories is not None else F["categories"]
-dn = {**F["params"], **({"epochs": epochs} if epochs else {})}
-columns = {  # column -> (method, params, split)
-    "OCSVM": ("ocsvm", F["baselines"], {"kind": "clean"}),
-    "1-NN": ("knn", F["baselines"], {"kind": "clean"}),
-    "DifferNet": ("differnet", dn, {"kind": "clean"}),
-    f"DifferNet ({n_shots} shots)": ("differnet", dn, {"kind": "few_shot", "n": n_shots}),
+columns = {  # column -> (method, split)
+    "OCSVM": ("ocsvm", {"kind": "clean"}),
+    "1-NN": ("knn", {"kind": "clean"}),
+    "DifferNet": ("differnet", {"kind": "clean"}),
+    f"DifferNet ({n_shots} shots)": ("differnet", {"kind": "few_shot", "n": n_shots}),
 }
 configs, column_of = [], []
-for col, (method, params, split) in columns.items():
-    for c in experiment.configs_for(P, "differnet", method=method, split=split, seeds=seeds, categories=cats,
-                                    real=["mvtec"], data_root=data_root, transform=F["transform"], save_maps=0):
-        c["params"] = dict(params)
+for col, (method, split) in columns.items():
+    for c in S.configs(method, categories=categories, split=split, save_maps=0):
         configs.append(c)
         column_of.append(col)
 records = experiment.run_many(configs, desc="differnet table 1")

@@ -30,12 +30,12 @@ categories = None      # None: the profile's ablation categories
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, paper_values, profiles
+from defectbook import experiment, paper_values, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-F = P["differnet"]
-base = F["params"]
+S = spec.chapter("differnet", profile, data_root=data_root, seeds=seeds)
+F = S.grids
+base = S.params("differnet")
 single = [1.0]
 e, f, g = F["ablation_test_transforms"]
 variants = {
@@ -50,9 +50,7 @@ variants = {
 cats = categories if categories is not None else F["ablation_categories"]
 configs, variant_of = [], []
 for name, v in variants.items():
-    for c in experiment.configs_for(P, "differnet", seeds=seeds, categories=cats, real=["mvtec"], data_root=data_root,
-                                    transform=F["transform"], save_maps=0):
-        c["params"] = {**base, **v, "snapshots": 0}
+    for c in S.configs("differnet", categories=cats, save_maps=0, **v, snapshots=0):
         configs.append(c)
         variant_of.append(name)
 records = experiment.run_many(configs, desc="differnet table 3")

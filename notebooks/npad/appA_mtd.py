@@ -29,21 +29,14 @@ ablation = ["Exper1", "Exper4", "Exper5"]   # Table 3 switch sets also run on MT
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, profiles
+from defectbook import experiment, paper_values, plotting, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-N = P["npad"]
-SYNTH = P["data"].get("dataset") == "synthetic"
+S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
+N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
 
 
-def grid(method, **kw):
-    """Experiment configs of ``method`` with the chapter's settings (keyword arguments override them)."""
-    return experiment.family_configs(P, "npad", method, seeds=seeds, data_root=data_root, **kw)
-
-
-cap = {"kind": "clean", **{k: v for k, v in N["mtd"].items() if v}}
-configs = [c for m in methods for c in grid(m, cats=[], real=["mtd"], split=cap)]
+configs = [c for m in methods for c in grid(m, categories=[], real=["mtd"])]
 records = experiment.run_many(configs, desc="MTD")
 df = experiment.frame(records)
 
@@ -112,7 +105,7 @@ if ablation and variant_recs:
     sets["Exper1, train radius 0"] = {**ABLATIONS["Exper1"], "train_radius": 0}
     sets["N-pad"] = {}
     for name, switches in sets.items():
-        recs = experiment.run_many(grid("npad", cats=[], real=["mtd"], split=cap, **switches), desc=name)
+        recs = experiment.run_many(grid("npad", categories=[], real=["mtd"], **switches), desc=name)
         abl_records += recs
         for r in recs:
             abl_rows.append({"experiment": name, "image AUROC": r.metrics["image_auroc"],

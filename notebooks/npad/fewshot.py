@@ -25,24 +25,17 @@ seeds = None
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, profiles
+from defectbook import experiment, paper_values, plotting, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-N = P["npad"]
-SYNTH = P["data"].get("dataset") == "synthetic"
+S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
+N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
 
 
-def grid(method, **kw):
-    """Experiment configs of ``method`` with the chapter's settings (keyword arguments override them)."""
-    return experiment.family_configs(P, "npad", method, seeds=seeds, data_root=data_root, **kw)
-
-
-cat = [N["sweep_category"]] if SYNTH else None
 records, rows = [], []
 for n in N["shots"]:
     for m in ("npad", "patchcore"):
-        recs = experiment.run_many(grid(m, cats=cat, split={"kind": "few_shot", "n": n}), desc=f"{m} {n}-shot")
+        recs = experiment.run_many(grid(m, categories=N["sweep_category"], split={"kind": "few_shot", "n": n}), desc=f"{m} {n}-shot")
         records += recs
         rows.append(experiment.frame(recs).assign(shots=n))
 df = pd.concat(rows)

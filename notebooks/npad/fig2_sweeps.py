@@ -27,29 +27,22 @@ seeds = None
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, profiles
+from defectbook import experiment, paper_values, plotting, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-N = P["npad"]
-SYNTH = P["data"].get("dataset") == "synthetic"
-
-
-def grid(method, **kw):
-    """Experiment configs of ``method`` with the chapter's settings (keyword arguments override them)."""
-    return experiment.family_configs(P, "npad", method, seeds=seeds, data_root=data_root, **kw)
+S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
+N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
 
 
 PAPER_BEST = {"train_radius": 3, "infer_radius": 2, "shift": 4, "d": 550}
-cat = [N["sweep_category"]] if SYNTH else None
 records, rows = [], []
 for param, values in N["sweeps"].items():
     for v in values:
-        recs = experiment.run_many(grid("npad", cats=cat, **{param: v}), desc=f"{param}={v}")
+        recs = experiment.run_many(grid("npad", categories=N["sweep_category"], **{param: v}), desc=f"{param}={v}")
         records += recs
         rows.append(experiment.frame(recs).assign(param=param, value=v))
 df = pd.concat(rows)
-pc = experiment.run_many(grid("patchcore", cats=cat), desc="patchcore")
+pc = experiment.run_many(grid("patchcore", categories=N["sweep_category"]), desc="patchcore")
 
 # %%
 table = df.groupby(["param", "value"])[["pixel_auroc", "image_auroc"]].mean().round(4)

@@ -27,27 +27,19 @@ seeds = None
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, profiles
+from defectbook import experiment, paper_values, plotting, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-N = P["npad"]
-SYNTH = P["data"].get("dataset") == "synthetic"
-
-
-def grid(method, **kw):
-    """Experiment configs of ``method`` with the chapter's settings (keyword arguments override them)."""
-    return experiment.family_configs(P, "npad", method, seeds=seeds, data_root=data_root, **kw)
+S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
+N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
 
 from defectbook import DefectbookError
 from defectbook.backbones import resolve_weight_file
 
-LAYERS = {"efficientnet_lite0": ["layer1", "layer2", "layer3"], "wide_resnet50_2": ["layer1", "layer2", "layer3"],
-          "resnet18": ["layer1", "layer2", "layer3"]}
 usable = []
 for b in N["backbones"]:
     try:
-        if b != "efficientnet_lite0":
+        if b != "efficientnet_lite0" and not S.dry_run:   # a dry run uses random weights
             resolve_weight_file(b)
         usable.append(b)
     except DefectbookError as e:
@@ -55,8 +47,9 @@ for b in N["backbones"]:
 cats = N["ablation_categories"]
 records, rows = [], []
 for b in usable:
-    for rule in N["channel_rules"]:
-        recs = experiment.run_many(grid("npad", cats=cats, backbone=b, layers=LAYERS[b], channel_rule=rule), desc=rule)
+    # a dry run runs every backbone and every rule, but not every pair (see defectbook.spec)
+    for rule in (N["channel_rules"] if b == usable[0] or not S.dry_run else N["channel_rules"][:1]):
+        recs = experiment.run_many(grid("npad", categories=cats, backbone=b, **N["backbones"][b], channel_rule=rule), desc=rule)
         records += recs
         rows.append(experiment.frame(recs).assign(backbone=b, rule=rule))
 df = pd.concat(rows)

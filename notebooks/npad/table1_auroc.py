@@ -32,17 +32,11 @@ methods = ["padim", "patchcore", "spade", "npad"]
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, profiles
+from defectbook import experiment, paper_values, plotting, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-N = P["npad"]
-SYNTH = P["data"].get("dataset") == "synthetic"
-
-
-def grid(method, **kw):
-    """Experiment configs of ``method`` with the chapter's settings (keyword arguments override them)."""
-    return experiment.family_configs(P, "npad", method, seeds=seeds, data_root=data_root, **kw)
+S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
+N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
 
 
 records = experiment.run_many([c for m in methods for c in grid(m)], desc="table 1")

@@ -30,23 +30,17 @@ seeds = None
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, profiles
+from defectbook import experiment, paper_values, plotting, spec
 from defectbook.methods.npad import ABLATIONS
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-N = P["npad"]
-SYNTH = P["data"].get("dataset") == "synthetic"
-
-
-def grid(method, **kw):
-    """Experiment configs of ``method`` with the chapter's settings (keyword arguments override them)."""
-    return experiment.family_configs(P, "npad", method, seeds=seeds, data_root=data_root, **kw)
+S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
+N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
 
 
 rows, records = [], []
 for name, switches in ABLATIONS.items():
-    recs = experiment.run_many(grid("npad", cats=N["ablation_categories"], **switches), desc=name)
+    recs = experiment.run_many(grid("npad", categories=N["ablation_categories"], **switches), desc=name)
     records += recs
     rows.append(experiment.frame(recs).assign(experiment=name))
 df = pd.concat(rows)

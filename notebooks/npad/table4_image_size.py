@@ -27,32 +27,24 @@ seeds = None
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, profiles
+from defectbook import experiment, paper_values, plotting, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-N = P["npad"]
-SYNTH = P["data"].get("dataset") == "synthetic"
-
-
-def grid(method, **kw):
-    """Experiment configs of ``method`` with the chapter's settings (keyword arguments override them)."""
-    return experiment.family_configs(P, "npad", method, seeds=seeds, data_root=data_root, **kw)
+S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
+N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
 
 
 records, rows = [], []
 for t in N["image_sizes"]:
     name = f"{t['crop']} crop of {t['resize']}" if t.get("crop") else f"{t['resize']} resize"
-    recs = experiment.run_many(grid("npad", cats=N["ablation_categories"], transform=t), desc=name)
+    recs = experiment.run_many(grid("npad", categories=N["ablation_categories"], transform=t), desc=name)
     records += recs
     rows.append(experiment.frame(recs).assign(size=name))
 # the ensemble row: N-pad at two crop sizes, maps and scores averaged (defectbook.methods.ensemble)
-E = N["ensemble"]
-ens = [c | {"method": "ensemble", "params": {"method": "npad", "sizes": E["sizes"], **c["params"]}}
-       for c in grid("npad", cats=N["ablation_categories"], transform=E["transform"])]
-recs = experiment.run_many(ens, desc="ensemble")
+sizes = S.params("ensemble")["sizes"]
+recs = experiment.run_many(grid("ensemble", categories=N["ablation_categories"]), desc="ensemble")
 records += recs
-rows.append(experiment.frame(recs).assign(size="ensemble " + " + ".join(f"{s} crop" for s in E["sizes"])))
+rows.append(experiment.frame(recs).assign(size="ensemble " + " + ".join(f"{s} crop" for s in sizes)))
 df = pd.concat(rows)
 
 # %%

@@ -29,12 +29,11 @@ backbone = None        # None: the profile's (cpu: efficientnet_lite0, paper: wi
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, profiles
+from defectbook import experiment, paper_values, plotting, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-overrides = {k: v for k, v in {"d": d, "backbone": backbone}.items() if v is not None}
-configs = experiment.configs_for(P, "padim", params=overrides, seeds=seeds, categories=categories, data_root=data_root)
+S = spec.chapter("padim", profile, data_root=data_root, seeds=seeds, d=d, backbone=backbone)
+P, configs = S.P, S.configs("padim", categories=categories)
 records = experiment.run_many(configs, desc="padim")
 df = experiment.frame(records)
 

@@ -30,18 +30,16 @@ models = None          # subset of trustmae, memae, ae_l2, ae_ssim; None: all fo
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, profiles
-from defectbook.methods.trustmae import LABELS, MODELS, chapter_categories, chapter_config
+from defectbook import experiment, paper_values, plotting, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-T = P["trustmae"]
-seeds = seeds if seeds is not None else P["seeds"]
-cats = [("synthetic", c) for c in categories] if categories else chapter_categories(P, data_root=data_root)
+S = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
+T, LABELS = S.grids, spec.LABELS
+seeds = S.seeds
+cats = S.categories(categories or None)
 levels = noise if noise is not None else T["noise"]
-models = models or list(MODELS)
-configs = [chapter_config(P, m, c, n, s, dataset=d, data_root=data_root)
-           for m in models for d, c in cats for n in levels for s in seeds]
+models = models or S.methods
+configs = [S.config(m, d, c, seed=s, split=S.noisy(n)) for m in models for d, c in cats for n in levels for s in seeds]
 records = experiment.run_many(configs, desc="fig4 noise curves")
 df = experiment.frame(records)
 df["noise"] = df["noise"].fillna(0.0)
@@ -78,7 +76,7 @@ show(provenance(records))
 # %%
 screen = T.get("screen_categories") or []
 if screen and not categories:
-    scr = experiment.run_many([chapter_config(P, m, c, 0.0, seeds[0]) for c in screen for m in models],
+    scr = experiment.run_many([S.config(m, d, c, seed=seeds[0]) for d, c in S.categories(screen) for m in models],
                               desc="clean-split screen")
     sdf = experiment.frame(scr)
     sdf["model"] = sdf["method"].map(LABELS)

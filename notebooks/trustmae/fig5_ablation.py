@@ -29,14 +29,12 @@ noise = None           # None: the profile's ablation noise levels
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, metrics, paper_values, plotting, profiles
-from defectbook.methods.trustmae import chapter_categories, chapter_config
+from defectbook import experiment, metrics, paper_values, plotting, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-T = P["trustmae"]
-seeds = seeds if seeds is not None else P["seeds"]
-cats = [("synthetic", c) for c in categories] if categories else chapter_categories(P, data_root=data_root)
+S = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
+T, seeds = S.grids, S.seeds
+cats = S.categories(categories or None)
 levels = noise if noise is not None else T["ablation_noise"]
 trained = {"full": {}, "w/o TR": {"trust_region": False}, "w/o SP": {"sparse": False}}
 runs = []
@@ -44,7 +42,7 @@ for name, sw in trained.items():
     for d, c in cats:
         for n in levels:
             for s in seeds:
-                runs.append((name, chapter_config(P, "trustmae", c, n, s, dataset=d, data_root=data_root, **sw)))
+                runs.append((name, S.config("trustmae", d, c, seed=s, split=S.noisy(n), **sw)))
 records = experiment.run_many([c for _, c in runs], desc="fig5 ablation")
 
 rows = []

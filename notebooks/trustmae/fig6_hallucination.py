@@ -34,16 +34,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from defectbook import experiment, profiles
-from defectbook.methods.trustmae import chapter_categories, chapter_config
+from defectbook import experiment, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-T = P["trustmae"]
-dataset, category = ("synthetic", category) if category else chapter_categories(P, data_root=data_root)[0]
+S = spec.chapter("trustmae", profile, data_root=data_root, seeds=[seed])
+T = S.grids
+dataset, category = S.categories([category] if category else None)[0]
 noise = noise if noise is not None else max(T["noise"])
-cfg = {"with TR": chapter_config(P, "trustmae", category, noise, seed, dataset=dataset, data_root=data_root),
-       "w/o TR": chapter_config(P, "trustmae", category, noise, seed, dataset=dataset, data_root=data_root, trust_region=False)}
+cfg = {"with TR": S.config("trustmae", dataset, category, seed=seed, split=S.noisy(noise)),
+       "w/o TR": S.config("trustmae", dataset, category, seed=seed, split=S.noisy(noise), trust_region=False)}
 fitted = {k: experiment.fitted(c) for k, c in cfg.items()}
 prep = fitted["with TR"][1]
 records = experiment.run_many(cfg.values(), desc="fig6 records")   # the same configs' metrics (cached)

@@ -29,13 +29,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from defectbook import experiment, metrics, profiles
-from defectbook.methods.trustmae import chapter_categories, chapter_config
+from defectbook import experiment, metrics, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-dataset, category = ("synthetic", category) if category else chapter_categories(P, data_root=data_root)[0]
-cfg = chapter_config(P, "trustmae", category, 0.0, seed, dataset=dataset, data_root=data_root)
+S = spec.chapter("trustmae", profile, data_root=data_root, seeds=[seed])
+dataset, category = S.categories([category] if category else None)[0]
+cfg = S.config("trustmae", dataset, category, seed=seed)
 record = experiment.run(cfg)
 det, prep = experiment.fitted(cfg)         # the model run() kept: loaded, not trained again
 recon = det.reconstruct(prep.test)

@@ -28,14 +28,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from defectbook import experiment, profiles
-from defectbook.methods.trustmae import chapter_categories, chapter_config
+from defectbook import experiment, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-dataset, category = ("synthetic", category) if category else chapter_categories(P, data_root=data_root)[0]
-runs = {"sparse (top-k)": chapter_config(P, "trustmae", category, noise, seed, dataset=dataset, data_root=data_root),
-        "dense (w/o SP)": chapter_config(P, "trustmae", category, noise, seed, dataset=dataset, data_root=data_root, sparse=False)}
+S = spec.chapter("trustmae", profile, data_root=data_root, seeds=[seed])
+dataset, category = S.categories([category] if category else None)[0]
+split = S.noisy(noise) if noise else {"kind": "clean"}
+runs = {"sparse (top-k)": S.config("trustmae", dataset, category, seed=seed, split=split),
+        "dense (w/o SP)": S.config("trustmae", dataset, category, seed=seed, split=split, sparse=False)}
 records = dict(zip(runs, experiment.run_many(runs.values(), desc="fig8")))
 
 # %%

@@ -29,17 +29,15 @@ noise = None           # None: the profile's delta2_noise
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, profiles
-from defectbook.methods.trustmae import chapter_categories, chapter_config
+from defectbook import experiment, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-T = P["trustmae"]
-seeds = seeds if seeds is not None else P["seeds"]
-dataset, category = ("synthetic", category) if category else chapter_categories(P, data_root=data_root)[0]
+S = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
+T, seeds = S.grids, S.seeds
+dataset, category = S.categories([category] if category else T["delta2_category"] or None)[0]   # paper: cable
 deltas = deltas if deltas is not None else T["delta2"]
 noise = noise if noise is not None else T["delta2_noise"]
-configs = [chapter_config(P, "trustmae", category, noise, s, dataset=dataset, data_root=data_root, delta2=float(d))
+configs = [S.config("trustmae", dataset, category, seed=s, split=S.noisy(noise), delta2=float(d))
            for d in deltas for s in seeds]
 records = experiment.run_many(configs, desc="fig9 delta2")
 rows = []

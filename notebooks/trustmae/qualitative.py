@@ -27,14 +27,13 @@ n_examples = 4
 import matplotlib.pyplot as plt
 import numpy as np
 
-from defectbook import experiment, profiles
-from defectbook.methods.trustmae import chapter_categories, chapter_config
+from defectbook import experiment, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-cats = [("synthetic", c) for c in categories] if categories else chapter_categories(P, "table_categories", data_root)
+S = spec.chapter("trustmae", profile, data_root=data_root, seeds=[seed])
+cats = S.categories(categories or S.grids["table_categories"])
 for dataset, category in cats:
-    cfg = chapter_config(P, "trustmae", category, 0.0, seed, dataset=dataset, data_root=data_root)
+    cfg = S.config("trustmae", dataset, category, seed=seed)
     record = experiment.run(cfg)
     det, prep = experiment.fitted(cfg)
     idx = [i for i in range(len(prep.labels)) if prep.labels[i] == 1][:n_examples]

@@ -25,24 +25,21 @@ categories = None      # None: the profile's TrustMAE table categories
 # %%
 import pandas as pd
 
-from defectbook import experiment, profiles
-from defectbook.methods.trustmae import chapter_categories, chapter_config
+from defectbook import experiment, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-T = P["trustmae"]
-seeds = seeds if seeds is not None else P["seeds"]
-cats = [("synthetic", c) for c in categories] if categories else chapter_categories(P, "table_categories", data_root)
-configs = [chapter_config(P, "trustmae", c, 0.0, s, dataset=d, data_root=data_root, n_down=n)
-           for d, c in cats for n in T["sec37_n_down"] for s in seeds]
+S = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
+T, seeds = S.grids, S.seeds
+cats = S.categories(categories or T["table_categories"])
+configs = [S.config("trustmae", d, c, seed=s, n_down=n) for d, c in cats for n in T["sec37_n_down"] for s in seeds]
 records = experiment.run_many(configs, desc="sec3.7")
 df = experiment.frame(records)
 df["down-samplings"] = [c["params"]["n_down"] for c in configs]
-size = T["transform"]["resize"]
+size = S.section["transform"]["resize"]
 df["latent grid"] = [f"{size // 2 ** n}x{size // 2 ** n}" for n in df["down-samplings"]]
 table = df.pivot_table(index=["category"], columns=["down-samplings", "latent grid"],
                        values=["image_auroc", "pixel_auroc"], aggfunc="mean")
 show(table)
-default = {c: (T["n_down_small"] if c in T["small_detail"] else T["n_down"]) for _, c in cats}
+default = {c: S.params("trustmae", c)["n_down"] for _, c in cats}
 show("Setting the profile uses per category: " + ", ".join(f"{c}: {n}" for c, n in default.items()))
 show(provenance(records))

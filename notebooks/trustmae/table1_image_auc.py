@@ -30,15 +30,13 @@ categories = None      # None: the profile's TrustMAE table categories
 # %%
 import pandas as pd
 
-from defectbook import experiment, metrics, paper_values, profiles
-from defectbook.methods.trustmae import chapter_categories, chapter_config
+from defectbook import experiment, metrics, paper_values, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-T = P["trustmae"]
-seeds = seeds if seeds is not None else P["seeds"]
-cats = [("synthetic", c) for c in categories] if categories else chapter_categories(P, "table_categories", data_root)
-configs = [chapter_config(P, m, c, 0.0, s, dataset=d, data_root=data_root)
+S = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
+T, seeds = S.grids, S.seeds
+cats = S.categories(categories or T["table_categories"])
+configs = [S.config(m, d, c, seed=s)
            for m in ("trustmae", "memae") for d, c in cats for s in seeds]
 records = experiment.run_many(configs, desc="table1")
 

@@ -30,14 +30,13 @@ categories = None      # None: the profile's TrustMAE table categories
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, profiles
-from defectbook.methods.trustmae import LABELS, MODELS, chapter_categories, chapter_config
+from defectbook import experiment, paper_values, plotting, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-seeds = seeds if seeds is not None else P["seeds"]
-cats = [("synthetic", c) for c in categories] if categories else chapter_categories(P, "table_categories", data_root)
-configs = [chapter_config(P, m, c, 0.0, s, dataset=d, data_root=data_root) for m in MODELS for d, c in cats for s in seeds]
+S = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
+seeds, LABELS = S.seeds, spec.LABELS
+cats = S.categories(categories or S.grids["table_categories"])
+configs = [S.config(m, d, c, seed=s) for m in S.methods for d, c in cats for s in seeds]
 records = experiment.run_many(configs, desc="table2")
 df = experiment.frame(records)
 df["model"] = df["method"].map({**LABELS, "ae_l2": "AE-L2"})

@@ -21,47 +21,71 @@ import sys
 from . import DefectbookError, __version__
 
 
-def config_from_profile(method: str, dataset: str, category: str | None, profile: str, params: dict,
-                        data_root: str | None = None, seed: int = 0) -> dict:
-    """An experiment config built from a profile's settings for ``method`` (+ overrides)."""
-    from . import profiles
-
-    P = profiles.load(profile)
-    fam = P.get(method)
-    if fam is None:
-        raise DefectbookError(f"profile {profile!r} has no settings for method {method!r}")
-    cfg = {"method": method, "params": {**fam.get("params", {}), **params}, "dataset": dataset, "category": category,
-           "transform": fam.get("transform", {"resize": 256, "crop": None}), "seed": seed, "profile": profile,
-           "data_root": data_root}
-    if dataset == "synthetic":
-        d = dict(P["data"]) if P["data"].get("dataset") == "synthetic" else {}
-        d.pop("dataset", None)
-        d.pop("categories", None)
-        cfg["data"] = d
-    return cfg
-
-
 def _cmd_evaluate(a) -> int:
-    from . import experiment
+    from . import experiment, spec
     from .reproduce import parse_params
     from .utils import setup_logging
 
     setup_logging()                                     # the experiment's log line on stderr
 
-    cfg = config_from_profile(a.method, a.dataset, a.category, a.profile, parse_params(a.param), a.data_root, a.seed)
+    chapter = a.chapter or spec.default_chapter(a.method)
+    if chapter not in spec.chapters():
+        raise DefectbookError(f"unknown chapter {chapter!r}; known: {', '.join(spec.chapters())}")
+    P = spec.load(a.profile)
+    dataset = a.dataset or P["data"]["dataset"]
+    if dataset not in _datasets():
+        raise DefectbookError(f"unknown dataset {dataset!r}; known: {', '.join(_datasets())}")
+    category = a.category
+    if category is None and dataset != "mtd":
+        cats = spec.primary_categories(P, P[chapter]["categories"], a.data_root) if dataset == P["data"]["dataset"] \
+            else spec.available_real([dataset], a.data_root)
+        if not cats:
+            raise DefectbookError(f"no {dataset} category found (pass --category, and --data-root for real data)")
+        category = cats[0][1]
+    elif dataset == "synthetic":
+        from .data.synthetic import CATEGORIES
+
+        if category not in CATEGORIES:
+            raise DefectbookError(f"unknown synthetic category {category!r}; known: {', '.join(CATEGORIES)}")
+    cfg = spec.build(P, chapter, a.method, dataset, category, parse_params(a.param), seed=a.seed, data_root=a.data_root)
     rec = experiment.run(cfg, force=a.force)
-    print(json.dumps({"key": rec.key, "metrics": rec.metrics, "timings": rec.timings, "memory": rec.memory,
-                      "notes": rec.notes}, indent=1))
+    print(json.dumps({"key": rec.key, "config": {k: cfg[k] for k in ("method", "dataset", "category", "params",
+                                                                      "transform", "profile", "device")},
+                      "metrics": rec.metrics, "timings": rec.timings, "memory": rec.memory, "notes": rec.notes}, indent=1))
     return 0
+
+
+def _datasets() -> tuple[str, ...]:
+    from .data import DATASETS
+
+    return tuple(d for d in DATASETS if d != "folder")
+
+
+def _evaluate_help() -> str:
+    """The methods (with their chapter), datasets and profiles (with the primary dataset) `evaluate` knows."""
+    from . import spec
+    from .methods import REGISTRY
+
+    lines = ["methods (chapter whose profile settings they get; --chapter picks another):"]
+    for m in sorted(REGISTRY):
+        ch = spec.method_chapters(m)
+        lines.append(f"  {m:<10} {', '.join(ch) if ch else '(no profile settings)'}")
+    lines.append("datasets: " + ", ".join(_datasets()) + " (default: the profile's primary dataset)")
+    lines.append("profiles (default cpu):")
+    for p in spec.PROFILES:
+        P = spec.load(p)
+        lines.append(f"  {p:<6} data={P['data']['dataset']} device={P['device']} seeds={P['seeds']}")
+    lines.append("parameters: the profile's for the method and chapter; -p KEY=VALUE overrides one.")
+    return "\n".join(lines)
 
 
 def _cmd_reproduce(a) -> int:
     from .reproduce import parse_params, reproduce
 
-    if a.data_root:
+    if a.data_root and not a.dry_run:
         os.environ["DEFECTBOOK_DATA"] = a.data_root
     outcomes = reproduce(a.profile, a.only, parse_params(a.param), timeout=a.timeout, workers=a.workers,
-                         scheduler=a.scheduler)
+                         scheduler=a.scheduler, dry_run=a.dry_run)
     return 0 if all(o.status == "ok" for o in outcomes) else 1
 
 
@@ -111,10 +135,12 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     add_data_parser(sub)
 
-    e = sub.add_parser("evaluate", help="run one experiment and print its metrics")
-    e.add_argument("--method", required=True, help=f"detector to run: {', '.join(_methods())}")
-    e.add_argument("--dataset", default="synthetic", help="dataset name (synthetic, mtd, mvtec, ...)")
-    e.add_argument("--category", default=None, help="category of the dataset (none for single-category data)")
+    e = sub.add_parser("evaluate", help="run one experiment and print its metrics",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_evaluate_help())
+    e.add_argument("--method", required=True, metavar="METHOD", help="a registered method (listed below)")
+    e.add_argument("--dataset", default=None, help="default: the profile's primary dataset")
+    e.add_argument("--category", default=None, help="default: the chapter's first category (MTD has none)")
+    e.add_argument("--chapter", default=None, help="whose profile settings to use; default: the method's own chapter")
     e.add_argument("--profile", default="cpu", choices=PROFILES, help="settings profile")
     e.add_argument("--data-root", default=None, help="folder holding the real datasets (default: $DEFECTBOOK_DATA)")
     e.add_argument("--seed", type=int, default=0, help="random seed of the run")
@@ -134,6 +160,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--scheduler", default=os.environ.get("DEFECTBOOK_SCHEDULER"), metavar="ADDRESS",
                    help="run the experiments on an existing Dask scheduler, e.g. tcp://host:8786 "
                         "(default: $DEFECTBOOK_SCHEDULER)")
+    r.add_argument("--dry-run", action="store_true",
+                   help="execute every notebook at the profile's settings on a synthetic data root with the real "
+                        "datasets' names and layouts, capped data and training, random weights (labelled)")
     r.set_defaults(func=_cmd_reproduce)
 
     w = sub.add_parser("weights", help="list or fetch the papers' ImageNet backbone weights")

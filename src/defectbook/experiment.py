@@ -11,7 +11,8 @@ same config (hash) is returned without recomputation. A config is a plain dict::
      "seed": 0, "profile": "cpu", "save_maps": 8}
 
 ``split`` may also cap the sizes (``max_train``, ``max_test``: seeded subsets) for the smoke
-profile. ``data_root`` (where real data lies) and ``profile`` are recorded but not hashed.
+profile. ``data_root`` (where real data lies), ``profile``, ``device`` and ``spec`` (the chapter
+the config was built from) are recorded but not hashed. Configs are built by :func:`defectbook.spec.build`.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ from . import DefectbookError, __version__
 from .paths import cache_dir, data_root as default_data_root, repo_root
 from .results import Record, Store, config_hash, encode_maps
 
-NOT_HASHED = ("data_root", "profile")
+NOT_HASHED = ("data_root", "profile", "device", "spec")
 DEFAULTS = {"params": {}, "category": None, "data": {}, "split": {"kind": "clean"},
             "transform": {"resize": 256, "crop": None}, "seed": 0, "profile": None, "save_maps": 8,
             "data_root": None}
@@ -125,7 +126,7 @@ def load_split_for(config: dict):
     s, seed = c["split"], c["seed"]
     kind = s.get("kind", "clean")
     if kind == "noisy":
-        split = splits.noisy_split(split, s["ratio"], seed=seed)
+        split = splits.noisy_split(split, s["ratio"], seed=seed, fixed_test=bool(s.get("fixed_test")))
     elif kind == "few_shot":
         split = splits.few_shot(split, s["n"], seed=seed)
     elif kind != "clean":
@@ -327,6 +328,7 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
     if not force:
         rec = store.get(key)
         if rec is not None:
+            rec.config.update({k: c[k] for k in NOT_HASHED if k in c})   # the unhashed fields of this call
             log.info("%s %s on %s: record reused", key, c["method"], _data_label(c))
             return rec
         if dispatch.delegate():  # a scheduler is configured: one task per key, wherever it is asked for
@@ -459,76 +461,3 @@ def frame(records: Iterable[Record]) -> pd.DataFrame:
                      "seed": c.get("seed"), "profile": c.get("profile"), **r.metrics, **r.timings,
                      "peak_rss_mb": r.memory.get("peak_rss_mb"), "backbone": r.extras.get("backbone"), "key": r.key})
     return pd.DataFrame(rows)
-
-
-def available_real(names, data_root=None) -> list[tuple[str, str | None]]:
-    """``(dataset, category)`` pairs of the real datasets among ``names`` found under the data root."""
-    from pathlib import Path
-
-    root = data_root or default_data_root()
-    if root is None:
-        return []
-    root = Path(root)
-    found = []
-    for name in names or []:
-        if name == "mtd" and ((root / "mtd" / "MT_Free").is_dir() or (root / "MT_Free").is_dir()):
-            found.append(("mtd", None))
-        elif name == "mvtec" and (root / "mvtec").is_dir():
-            found += [("mvtec", p.name) for p in sorted((root / "mvtec").iterdir()) if (p / "train").is_dir()]
-        elif name == "dagm" and (root / "dagm").is_dir():
-            found += [("dagm", p.name) for p in sorted((root / "dagm").iterdir()) if (p / "Train").is_dir()]
-    return found
-
-
-def configs_for(P: dict, family: str, method: str | None = None, params: dict | None = None,
-                split: dict | None = None, seeds=None, categories=None, real=None, data_root=None,
-                transform: dict | None = None, save_maps: int = 8) -> list[dict]:
-    """Experiment configs of one method over a profile's synthetic categories and real datasets.
-
-    ``P`` is :func:`defectbook.profiles.load`'s dict; ``family`` names the section holding
-    ``params`` and ``transform``; ``params`` override them. ``categories``: synthetic categories
-    (default: the profile's, ``"all"`` = every generator category, ``[]`` = none); ``real``:
-    real dataset names (default: the profile's ``real``), used only where found under the data root.
-    """
-    from .data.synthetic import CATEGORIES
-
-    fam = P[family]
-    d = dict(P["data"])
-    cats = d.pop("categories", "all") if categories is None else categories
-    if d.pop("dataset", "synthetic") != "synthetic":
-        cats = [] if categories is None else cats
-    if cats == "all":
-        cats = list(CATEGORIES)
-    base = {"method": method or family, "params": {**fam.get("params", {}), **(params or {})},
-            "transform": transform or fam.get("transform", {"resize": 256, "crop": None}),
-            "split": split or {"kind": "clean"}, "profile": P["profile"], "save_maps": save_maps,
-            "data_root": str(data_root) if data_root else None}
-    cap = P.get("real_max_train")
-    out = []
-    for seed in (seeds if seeds is not None else P.get("seeds", [0])):
-        for c in cats:
-            out.append({**base, "dataset": "synthetic", "category": c, "data": d, "seed": seed})
-        for ds, c in available_real(P.get("real", []) if real is None else real, data_root):
-            s = dict(base["split"])
-            if cap:
-                s.setdefault("max_train", cap)
-                s.setdefault("max_test", 4 * cap)
-            out.append({**base, "dataset": ds, "category": c, "data": {}, "split": s, "seed": seed})
-    return out
-
-
-def family_configs(P: dict, family: str, method: str, cats=None, real=None, transform: dict | None = None,
-                   split: dict | None = None, seeds=None, data_root=None, **params) -> list[dict]:
-    """Configs of ``method`` with a chapter's settings from profile section ``P[family]``.
-
-    The section holds ``methods: {name: params}``, ``transform`` and ``categories``; ``params``
-    override the method's. With synthetic data the chapter's ``categories`` are used (unless
-    ``cats``) and no real data unless ``real``; with real data (paper profile) MVTec AD.
-    """
-    section = P[family]
-    settings = {"params": {**section["methods"][method], **params}, "transform": transform or section["transform"]}
-    synthetic = P["data"].get("dataset") == "synthetic"
-    cats = (cats if cats is not None else section["categories"]) if synthetic else []
-    real = real if real is not None else ([] if synthetic else ["mvtec"])
-    return configs_for({**P, "_chapter": settings}, "_chapter", method=method, seeds=seeds, categories=cats,
-                       real=real, data_root=data_root, split=split)

@@ -39,7 +39,26 @@ def provenance(records: Iterable[Record], extra: str = "") -> str:
             f"{len(records)} records · defectbook {records[0].env.get('defectbook')} @ {', '.join(commits)}")
     if any(r.config.get("profile") == "smoke" for r in records):
         line += " · **smoke profile: tiny data and models, the numbers are not meaningful**"
+    line += _differences(records)
+    if any(r.config.get("dry_run") for r in records):
+        line += (" · **dry run: random weights, synthetic stand-ins for the real datasets, a few images and "
+                 "training steps: the numbers are not results**")
     return line + (f" · {extra}" if extra else "")
+
+
+def _differences(records: list[Record]) -> str:
+    """`` · params differing from the profile: d=20; ...`` (every value seen), or ``""``."""
+    from .spec import differences
+
+    seen: dict[str, list] = {}
+    for r in records:
+        for k, v in differences(r.config).items():
+            if v not in seen.setdefault(k, []):
+                seen[k].append(v)
+    if not seen:
+        return ""
+    return " · params differing from the profile: " + "; ".join(
+        f"{k}={'|'.join(map(str, vs))}" for k, vs in sorted(seen.items()))
 
 
 def _size(c: dict) -> str:

@@ -13,6 +13,12 @@ to stderr as it grows, so a person follows one ordered stream. Progress bars are
 (``DEFECTBOOK_BATCH=1``), so no bar fragments reach logs or CI output, and the kernels' start-up
 notice "Kernel is running over TCP without encryption" (ipykernel's ``IPKernelApp`` log, printed once
 per notebook; the kernel only listens on localhost) is silenced with ``--IPKernelApp.log_level=ERROR``.
+
+``dry_run=True`` (``defectbook reproduce --profile paper --dry-run``) executes the notebooks at the
+profile's settings on a replica data root (:mod:`defectbook.data.replica`: the real datasets' names
+and layouts, synthetic pictures), with data and training capped, grids thinned and random weights
+(:mod:`defectbook.spec`, "Dry run"); records, executed notebooks and data go under
+``<cache>/dry-run/`` so they never mix with the book's.
 """
 from __future__ import annotations
 
@@ -383,16 +389,39 @@ def merge_parameters(notebook):
     return notebook
 
 
+#: The dry-run notebooks CI executes (tests/test_spec.py, marked slow): every dataset loader (MVTec AD,
+#: MTD, DAGM), every chapter's paper architecture (WRN-50 Gaussians, AlexNet 448 px + flows, the
+#: TrustMAE generator with VGG-19 and the discriminator, N-pad, PaDiM and PatchCore on WRN-50), MVTec
+#: names in few-shot grids, cable in Fig. 9; about 3 minutes of CPU. The full dry run (every notebook,
+#: about 15 minutes of CPU) is `defectbook reproduce --profile paper --dry-run` (make dry-run).
+DRY_RUN_CI = ("padim/padim_end_to_end", "differnet/fig7_fewshot", "trustmae/fig9_trust_threshold",
+              "npad/appD_maps")
+
+
+def dry_run_setup(base: Path | None = None) -> Path:
+    """Point this process (and the kernels it starts) at the dry run's replica data, results and
+    flag (see :mod:`defectbook.spec`); return the folder for the executed notebooks."""
+    from .data.replica import write_replica
+    from .paths import cache_dir
+
+    base = Path(base or cache_dir() / "dry-run")
+    os.environ["DEFECTBOOK_DATA"] = str(write_replica(base / "data"))
+    os.environ["DEFECTBOOK_RESULTS"] = str(base / "results")
+    os.environ["DEFECTBOOK_DRY_RUN"] = "1"
+    return base / "executed"
+
+
 def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_dir: Path | None = None,
               timeout: int | None = None, stream=sys.stdout, log_file: str | os.PathLike | None = None,
-              echo=sys.stderr, workers=None, scheduler: str | None = None) -> list[Outcome]:
+              echo=sys.stderr, workers=None, scheduler: str | None = None, dry_run: bool = False) -> list[Outcome]:
     """Execute every (matching) notebook; print a summary table; return the outcomes.
 
     The batch's log lines (its own and the kernels' per-experiment lines) go to ``log_file``
     (default :func:`default_log_file`) and are echoed to ``echo`` (None: not echoed).
     With ``workers`` (a local Dask cluster of that many workers, or ``"auto"``) or ``scheduler``
     (an existing one's address) the notebooks' experiments run on the cluster and several
-    notebooks at once (:func:`defectbook.dispatch.notebooks_on_cluster`).
+    notebooks at once (:func:`defectbook.dispatch.notebooks_on_cluster`). ``dry_run``: see the module
+    docstring.
     """
     from .utils import log, setup_logging
 
@@ -400,6 +429,13 @@ def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_d
     if not nbs:
         raise DefectbookError(f"no notebook matches {only!r}")
     check_notebook_params(nbs, params or {})
+    if dry_run:
+        out_dir = out_dir or dry_run_setup()
+        print(f"dry run of profile {profile}: replica data {os.environ['DEFECTBOOK_DATA']}, random weights, "
+              f"capped data and training; executed notebooks in {out_dir}", file=stream, flush=True)
+    import resource
+
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     log_path = Path(log_file) if log_file else default_log_file(profile)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.touch()
@@ -438,7 +474,10 @@ def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_d
             os.environ.pop("DEFECTBOOK_LOG", None)
         else:
             os.environ["DEFECTBOOK_LOG"] = previous
-    print(summary(outcomes), file=stream, flush=True)
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
+    print(summary(outcomes) + (" (dry run)" if dry_run else "") + f"; kernels' CPU time {cpu:.0f} s", file=stream,
+          flush=True)
     print(f"log: {log_path}", file=stream, flush=True)
     return outcomes
 

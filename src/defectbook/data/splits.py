@@ -18,7 +18,7 @@ def _copy_info(split: Split) -> dict:
             for k, v in split.info.items()}
 
 
-def noisy_split(split: Split, ratio: float, seed: int = 0) -> Split:
+def noisy_split(split: Split, ratio: float, seed: int = 0, fixed_test: bool = False) -> Split:
     """TrustMAE's noisy protocol at defect ratio ``ratio`` = defective / all training images.
 
     Defective images come from the test set; at most half of the defective test images
@@ -26,6 +26,10 @@ def noisy_split(split: Split, ratio: float, seed: int = 0) -> Split:
     ``ratio``, normal training images are dropped (seeded) instead. Moved images leave the test
     set; moved samples keep ``label=1`` in training. ``info["noise"]`` records the requested and
     achieved ratios and the counts; ``info["noise_ratio"]`` the achieved ratio.
+
+    ``fixed_test=True`` (the paper's protocol: one test set for every noise level): the whole seeded
+    pool of movable defective images (``floor(n / 2)``) leaves the test set at every ratio, 0
+    included, so the test set is the same across noise levels; training takes the first ``k`` of it.
     """
     try:
         ratio = float(ratio)
@@ -55,7 +59,8 @@ def noisy_split(split: Split, ratio: float, seed: int = 0) -> Split:
     keep_order = rng.permutation(n_norm)
     moved = [defective[i] for i in sorted(move_order[:k].tolist())]
     kept = [normal[i] for i in sorted(keep_order[:keep].tolist())]
-    moved_paths = {s.path for s in moved}
+    pool = [defective[i] for i in move_order[:movable].tolist()] if fixed_test else moved
+    moved_paths = {s.path for s in pool}
     train = kept + moved
     test = [s for s in split.test if s.path not in moved_paths]
     achieved = k / len(train)
@@ -63,7 +68,7 @@ def noisy_split(split: Split, ratio: float, seed: int = 0) -> Split:
     info["noise"] = {"requested_ratio": ratio, "achieved_ratio": achieved, "seed": int(seed),
                      "n_train_normal": keep, "n_train_defective": k, "n_normal_dropped": n_norm - keep,
                      "n_defective_moved": k, "max_movable": movable, "n_test": len(test),
-                     "n_test_defective": len(defective) - k}
+                     "n_test_defective": len(defective) - len(moved_paths), "fixed_test": bool(fixed_test)}
     info["noise_ratio"] = achieved
     if not math.isclose(achieved, ratio, abs_tol=0.02) and ratio > 0:
         info["noise"]["note"] = f"achieved defect ratio {achieved:.3f} differs from the requested {ratio:.3f} (small counts)"

@@ -64,7 +64,8 @@ class ReconstructionDetector(Detector):
 
     def __init__(self, epochs: int = 100, batch_size: int = 16, lr: float = 1e-4, lr_disc: float = 4e-4,
                  augment: bool = True, distance: str = "mse", pooling: str = "max", perceptual_net: str = "auto",
-                 sigma: float = 0.0, seed: int = 0, device: str | None = "cpu", max_steps: int | None = None):
+                 sigma: float = 0.0, seed: int = 0, device: str | None = "cpu", max_steps: int | None = None,
+                 perceptual_weights: str | None = None):
         check_params(getattr(self, "name", "autoencoder"), epochs=(epochs, "int>=1"), batch_size=(batch_size, "int>=1"),
                      lr=(lr, "float>0"), lr_disc=(lr_disc, "float>0"), sigma=(sigma, "float>=0"), seed=(seed, "int"),
                      max_steps=(max_steps, "int>=1?"))
@@ -79,6 +80,7 @@ class ReconstructionDetector(Detector):
         self.perceptual_net, self.sigma, self.seed, self.device = perceptual_net, sigma, seed, device
         resolve_device(device)        # an unavailable device is a clear error here, not at fit
         self.max_steps = max_steps
+        self.perceptual_weights = perceptual_weights   # the perceptual trunk's weights: None (ImageNet) or "random"
 
     _rebuilt = ("device_", "gen_", "opt_")
 
@@ -161,7 +163,7 @@ class ReconstructionDetector(Detector):
         if getattr(self, "_pd", None) is None:
             from .perceptual import SpatialPerceptualDistance
 
-            self._pd = SpatialPerceptualDistance(self.perceptual_net).to(self.device_).eval()
+            self._pd = SpatialPerceptualDistance(self.perceptual_net, self.perceptual_weights).to(self.device_).eval()
         return self._pd
 
     @torch.no_grad()
