@@ -155,7 +155,7 @@ BAD = [("padim", "sigma", -1), ("padim", "eps", 0), ("padim", "d", "abc"), ("pad
        ("npad", "eps", 0), ("npad", "beta", -1), ("npad", "train_radius", -1), ("npad", "ddof", 2),
        ("differnet", "lr", 0), ("differnet", "clamp", -3), ("differnet", "localize_transforms", 0),
        ("knn", "pca", 0), ("ocsvm", "nu", 1.5), ("ocsvm", "gamma", -1), ("memae", "shrink", 1.0),
-       ("ae_l2", "lr", -1e-4), ("ae_ssim", "epochs", 0), ("trustmae", "k", 0), ("trustmae", "delta2", 0),
+       ("ae_l2", "lr", -1e-4), ("ae_ssim", "epochs", 0), ("trustmae", "k", 0), ("trustmae", "delta2", -1.0),
        ("trustmae", "lambda_rec", -1), ("ensemble", "sizes", [0])]
 
 

@@ -203,7 +203,7 @@ class TrustMAE(ReconstructionDetector):
                  lambda_trust: float = 1.0, feature_net: str | None = "vgg19", feature_weights: str | None = None,
                  disc_width: int = 32, disc_layers: int = 6, epochs: int = 100, distance: str | None = None, **kw):
         check_params("trustmae", width=(width, "int>=1"), latent=(latent, "int>=1"), n_down=(n_down, "int>=1"),
-                     slots=(slots, "int>=1"), k=(k, "int>=1"), delta1=(delta1, "float>0?"), delta2=(delta2, "float>0"),
+                     slots=(slots, "int>=1"), k=(k, "int>=1"), delta1=(delta1, "float>0?"), delta2=(delta2, "float>=0"),
                      margin=(margin, "float>=0"), lambda_rec=(lambda_rec, "float>=0"), lambda_ssim=(lambda_ssim, "float>=0"),
                      lambda_vgg=(lambda_vgg, "float>=0"), lambda_gan=(lambda_gan, "float>=0"),
                      lambda_feat=(lambda_feat, "float>=0"), lambda_margin=(lambda_margin, "float>=0"),
