@@ -197,8 +197,9 @@ class TrustMAE(ReconstructionDetector):
     ``disc_width`` / ``disc_layers`` size the discriminator (32 / 6; layers are capped so its last
     map is at least 2x2). ``trust_update``: what the trust loss (Eq. 6) moves: ``"memory"``
     (default; the latents are detached, so only the slots are pulled / pushed) or ``"both"`` (the
-    encoder too, the loss's plain gradient; it collapses the model at ``cpu`` scale). Training: ``epochs`` (100), ``batch_size`` (16), ``lr`` 1e-4,
-    ``lr_disc`` 4e-4, ``augment``; see :class:`~.autoencoders.ReconstructionDetector`.
+    encoder too, the loss's plain gradient; it collapses the model at ``cpu`` scale). Training:
+    ``epochs`` (100), ``batch_size`` (16), ``lr`` 1e-4, ``lr_disc`` 4e-4, ``augment``; see
+    :class:`~.autoencoders.ReconstructionDetector`.
     """
 
     name = "trustmae"
