@@ -24,6 +24,19 @@ from pathlib import Path
 import torch
 
 
+def chapter_config(profile: str, category: str, **params) -> dict:
+    """The TrustMAE chapter's clean-split config of synthetic ``category`` with ``params`` overridden
+    (through ``defectbook.spec`` where it exists, else the older ``methods.trustmae.chapter_config``)."""
+    try:
+        from defectbook import spec
+    except ImportError:
+        from defectbook import profiles
+        from defectbook.methods.trustmae import chapter_config as old
+
+        return old(profiles.load(profile), "trustmae", category, 0.0, 0, **params)
+    return spec.chapter("trustmae", profile).config("trustmae", "synthetic", category, seed=0, **params)
+
+
 def main(argv=None) -> str:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--profile", default="cpu")
@@ -36,11 +49,10 @@ def main(argv=None) -> str:
     torch.set_num_threads(1)
     from sklearn.metrics import roc_auc_score
 
-    from defectbook import experiment, profiles
+    from defectbook import experiment
     from defectbook.losses import ssim_loss
-    from defectbook.methods.trustmae import chapter_config, trust_region
+    from defectbook.methods.trustmae import trust_region
 
-    P = profiles.load(a.profile)
     runs = [(e, {"trust_update": tu}) for e in a.epochs for tu in ("both", "memory")]
     if a.ablations:
         runs += [(a.epochs[-1], {"trust_update": "both", k: v})
@@ -49,7 +61,7 @@ def main(argv=None) -> str:
             "|---|---|---|---|---|---|---|---|"]
     for epochs, params in runs:
         tu = ", ".join(f"{k}={v}" for k, v in params.items())
-        cfg = chapter_config(P, "trustmae", a.category, 0.0, 0, epochs=epochs, **params)
+        cfg = chapter_config(a.profile, a.category, epochs=epochs, **params)
         prep = experiment.prepare(cfg)
         det = experiment.build_detector(cfg).fit(prep.train)
         x = prep.test
