@@ -218,4 +218,3 @@ def test_chapter_configs_follow_the_profile(profile):
     assert key_of(small) != key_of(chapter_config(P, "trustmae", "screw", 0.2, trust_region=False))
     with pytest.raises(DefectbookError):
         chapter_config(P, "padim", "wood")
-
