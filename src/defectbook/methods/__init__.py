@@ -24,7 +24,7 @@ REGISTRY: dict[str, str] = {
 
 #: method name -> version of what its records hold; bump it when a method's record changes content
 #: (numbers or fields) without a config change, so that cached records are recomputed
-RECORD_VERSIONS: dict[str, int] = {"npad": 2, "differnet": 2}
+RECORD_VERSIONS: dict[str, int] = {"npad": 2, "differnet": 2, "trustmae": 2}
 
 
 def build(name: str, **params) -> Detector:

@@ -12,7 +12,9 @@ Memory (Eqs. 1-6): ``w = softmax(-||z - M_i||)``; sparse addressing keeps the ``
 weights and renormalises; margin loss ``[d(1) - d(2) + 1]_+``; trust-region loss
 ``r(z, M(1)) * d(1)`` with ``r = 1`` inside ``delta_1``, ``-1`` between ``delta_1`` and
 ``delta_2`` (20) and 0 beyond; ``delta_1`` per slot = the mean distance of the batch's features
-whose nearest slot it is.
+whose nearest slot it is. ``trust_update="memory"`` (default) lets the trust loss move the memory
+slots only (the latents enter it detached); ``"both"`` is Eq. 6 with gradients to the encoder too,
+which at ``cpu`` scale collapses the model to one flat reconstruction (book/reproducibility/trustmae.md).
 
 Loss (supp. Eq. 9): ``10 L1 + 10 SSIM + 10 feature (VGG-19 conv1_2..conv5_4, weights
 1/32..1) + 1 hinge GAN + 10 GAN feature + 0.1 margin + 1 trust``; discriminator of
@@ -41,6 +43,10 @@ FEATURE_NETS = {
     "vgg19": ("vgg19", ["relu1_2", "relu2_2", "relu3_4", "relu4_4", "relu5_4"], [1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0]),
     "offline": ("efficientnet_lite0", ["layer1", "layer2", "layer3", "layer4"], [1 / 8, 1 / 4, 1 / 2, 1.0]),
 }
+
+
+#: What the trust-region loss updates: the memory slots only, or the slots and the encoder.
+TRUST_UPDATES = ("memory", "both")
 
 
 class Memory(nn.Module):
@@ -189,8 +195,11 @@ class TrustMAE(ReconstructionDetector):
     discriminator. ``feature_net``: ``"vgg19"`` (paper; its ImageNet weights must resolve),
     ``"offline"`` (EfficientNet-Lite0 layers 1-4, weights 1/8..1) or None (no feature loss).
     ``disc_width`` / ``disc_layers`` size the discriminator (32 / 6; layers are capped so its last
-    map is at least 2x2). Training: ``epochs`` (100), ``batch_size`` (16), ``lr`` 1e-4,
-    ``lr_disc`` 4e-4, ``augment``; see :class:`~.autoencoders.ReconstructionDetector`.
+    map is at least 2x2). ``trust_update``: what the trust loss (Eq. 6) moves: ``"memory"``
+    (default; the latents are detached, so only the slots are pulled / pushed) or ``"both"`` (the
+    encoder too, the loss's plain gradient; it collapses the model at ``cpu`` scale). Training:
+    ``epochs`` (100), ``batch_size`` (16), ``lr`` 1e-4, ``lr_disc`` 4e-4, ``augment``; see
+    :class:`~.autoencoders.ReconstructionDetector`.
     """
 
     name = "trustmae"
@@ -201,7 +210,8 @@ class TrustMAE(ReconstructionDetector):
                  lambda_rec: float = 10.0, lambda_ssim: float = 10.0, lambda_vgg: float = 10.0,
                  lambda_gan: float = 1.0, lambda_feat: float = 10.0, lambda_margin: float = 0.1,
                  lambda_trust: float = 1.0, feature_net: str | None = "vgg19", feature_weights: str | None = None,
-                 disc_width: int = 32, disc_layers: int = 6, epochs: int = 100, distance: str | None = None, **kw):
+                 disc_width: int = 32, disc_layers: int = 6, trust_update: str = "memory", epochs: int = 100,
+                 distance: str | None = None, **kw):
         check_params("trustmae", width=(width, "int>=1"), latent=(latent, "int>=1"), n_down=(n_down, "int>=1"),
                      slots=(slots, "int>=1"), k=(k, "int>=1"), delta1=(delta1, "float>0?"), delta2=(delta2, "float>=0"),
                      margin=(margin, "float>=0"), lambda_rec=(lambda_rec, "float>=0"), lambda_ssim=(lambda_ssim, "float>=0"),
@@ -211,6 +221,8 @@ class TrustMAE(ReconstructionDetector):
                      disc_layers=(disc_layers, "int>=1"))
         if k > slots:
             raise DefectbookError(f"trustmae: parameter k must be in [1, slots={slots}], got {k}")
+        if trust_update not in TRUST_UPDATES:
+            raise DefectbookError(f"trustmae: trust_update must be one of {', '.join(TRUST_UPDATES)}, got {trust_update!r}")
         if feature_net not in (None, *FEATURE_NETS):
             raise DefectbookError(f"unknown feature_net {feature_net!r}; known: None, {', '.join(FEATURE_NETS)}")
         if n_down < 1:
@@ -223,6 +235,7 @@ class TrustMAE(ReconstructionDetector):
                         "feat": lambda_feat, "margin": lambda_margin, "trust": lambda_trust if trust_region else 0.0}
         self.feature_net, self.feature_weights = feature_net, feature_weights
         self.disc_width, self.disc_layers = int(disc_width), int(disc_layers)
+        self.trust_update = trust_update
         self.has_discriminator = bool(lambda_gan or lambda_feat)
 
     _rebuilt = ReconstructionDetector._rebuilt + ("feature_loss_", "disc_", "opt_d_")
@@ -283,6 +296,8 @@ class TrustMAE(ReconstructionDetector):
         dist = aux["dist"]
         if L["margin"]:
             add("margin", margin_loss(dist, self.margin))
+        if self.trust_update == "memory":   # the trust region moves the slots, not the encoder's latents
+            dist = torch.cdist(aux["z"].detach(), self.model_.memory.weight)
         lt, r, d1 = trust_region(dist, self.delta2, self.delta1)
         if L["trust"]:
             add("trust", lt)
