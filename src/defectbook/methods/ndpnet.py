@@ -151,11 +151,13 @@ class RBAM(nn.Module):
 
 
 class DSM(nn.Module):
-    """One segmentation head: ``[B, 2C, h, w] -> logits [B, 1, h, w]``."""
+    """One segmentation head: ``[B, 2C, h, w] -> logits [B, 1, h, w]``. The last bias starts at
+    ``-log((1 - prior) / prior)`` (prior 0.01), the focal-loss paper's initialisation (Lin et al. 2017)."""
 
-    def __init__(self, cin: int, width: int):
+    def __init__(self, cin: int, width: int, prior: float = 0.01):
         super().__init__()
         self.net = nn.Sequential(_block(cin, width), nn.Conv2d(width, 1, 1))
+        nn.init.constant_(self.net[-1].bias, -float(np.log((1 - prior) / prior)))
 
     def forward(self, x):
         return self.net(x)
