@@ -18,6 +18,7 @@
 # %% tags=["parameters"]
 profile = "cpu"        # smoke | cpu | paper
 data_root = None
+only = None            # None: every dataset of the chapter; else names like ["mtd", "synthetic:wood"]
 seed = 0
 n_examples = 4
 
@@ -31,6 +32,8 @@ from defectbook.report import provenance, show
 
 P = profiles.load(profile)
 for dataset, category in chapter_categories(P, data_root):
+    if only is not None and dataset not in only and f"{dataset}:{category}" not in only:
+        continue
     cfg = chapter_config(P, "ndpnet", dataset, category, seed, data_root=data_root)
     record = experiment.run(cfg)
     det, prep = experiment.fitted(cfg)

@@ -21,6 +21,7 @@
 # %% tags=["parameters"]
 profile = "cpu"        # smoke | cpu | paper
 data_root = None
+only = None            # None: every dataset of the chapter; else names like ["mtd", "synthetic:wood"]
 seeds = None
 methods = None         # None: NDP-Net and the profile's `compare` list
 
@@ -35,7 +36,8 @@ P = profiles.load(profile)
 N = P["ndpnet"]
 seeds = seeds if seeds is not None else P["seeds"]
 methods = methods or ["ndpnet", *N["compare"]]
-cats = chapter_categories(P, data_root)
+cats = [(d, c) for d, c in chapter_categories(P, data_root)
+        if only is None or d in only or f"{d}:{c}" in only]
 configs = [chapter_config(P, m, d, c, s, data_root=data_root) for m in methods for d, c in cats for s in seeds]
 records = experiment.run_many(configs, desc="ndpnet tables 2-4")
 df = experiment.frame(records)
