@@ -62,7 +62,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--profiles", nargs="+", default=["cpu", "paper"])
     ap.add_argument("--steps", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--png", default=None)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
