@@ -399,11 +399,11 @@ class NDPNet(ReconstructionDetector):
 
     # --- inference ------------------------------------------------------------------------------------
     @torch.no_grad()
-    def analyse(self, images: torch.Tensor) -> dict:
+    def analyse(self, images: torch.Tensor, maps=SEGMENTATIONS) -> dict:
         """Everything of the test pass for ``images [N, 3, S, S]`` in [0, 1], on the CPU:
         ``recon [N, 3, S, S]``, ``am1``, ``am2``, ``am3`` (up-sampled, before fusion) and the maps of
         every segmentation ``msdsm`` (Eq. 11 fused and filtered), ``pixel_gap``, ``msfr``, ``ssim``
-        (each ``[N, S, S]``, 5x5 mean filtered)."""
+        (each ``[N, S, S]``, 5x5 mean filtered); ``maps`` limits the segmentations computed."""
         if not getattr(self, "fitted_", False):
             raise DefectbookError("ndpnet: call fit() before analyse()")
         import kornia
@@ -418,19 +418,22 @@ class NDPNet(ReconstructionDetector):
             probs = [torch.sigmoid(lg) for lg in aux["logits"]]
             ups = [F.interpolate(p, size=size, mode="bilinear", align_corners=False) for p in probs]
             res = {"recon": r01, "am1": ups[0][:, 0], "am2": ups[1][:, 0], "am3": ups[2][:, 0],
-                   "msdsm": fuse_maps(probs, self.am_weights, size, self.smooth)[:, 0],
-                   "pixel_gap": mean_filter((x - r01).abs().mean(1, keepdim=True), self.smooth)[:, 0]}
-            msfr = sum(F.interpolate((aux["f_ad"][l] - aux["f_rec"][l]).pow(2).mean(1, keepdim=True), size=size,
-                                     mode="bilinear", align_corners=False) for l in SEG_LAYERS) / len(SEG_LAYERS)
-            res["msfr"] = mean_filter(msfr, self.smooth)[:, 0]
-            ssim = kornia.metrics.ssim(x, r01, 11).mean(1, keepdim=True)
-            res["ssim"] = mean_filter(1 - ssim, self.smooth)[:, 0]
+                   "msdsm": fuse_maps(probs, self.am_weights, size, self.smooth)[:, 0]}
+            if "pixel_gap" in maps:
+                res["pixel_gap"] = mean_filter((x - r01).abs().mean(1, keepdim=True), self.smooth)[:, 0]
+            if "msfr" in maps:
+                msfr = sum(F.interpolate((aux["f_ad"][l] - aux["f_rec"][l]).pow(2).mean(1, keepdim=True), size=size,
+                                         mode="bilinear", align_corners=False) for l in SEG_LAYERS) / len(SEG_LAYERS)
+                res["msfr"] = mean_filter(msfr, self.smooth)[:, 0]
+            if "ssim" in maps:
+                ssim = kornia.metrics.ssim(x, r01, 11).mean(1, keepdim=True)
+                res["ssim"] = mean_filter(1 - ssim, self.smooth)[:, 0]
             for k, v in res.items():
                 out.setdefault(k, []).append(v.float().cpu())
         return {k: torch.cat(v) for k, v in out.items()}
 
     def _predict(self, images):
-        a = self.analyse(images)
+        a = self.analyse(images, (self.segmentation,))
         maps = a[self.segmentation]
         flat = maps.flatten(1)
         self.last_scores_ = {"max": flat.amax(1).tolist(), "mean": flat.mean(1).tolist()}
