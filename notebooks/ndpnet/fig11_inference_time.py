@@ -26,7 +26,6 @@ methods = None         # None: the profile's `timing` list
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 
 from defectbook import experiment, paper_values, profiles
 from defectbook.methods.ndpnet import LABELS, chapter_categories, chapter_config

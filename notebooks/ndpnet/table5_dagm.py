@@ -21,7 +21,6 @@ data_root = None
 seeds = None
 
 # %%
-import numpy as np
 
 from defectbook import experiment, paper_values, profiles
 from defectbook.methods.ndpnet import chapter_categories, chapter_config
