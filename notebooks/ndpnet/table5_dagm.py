@@ -21,7 +21,6 @@ data_root = None
 seeds = None
 
 # %%
-
 from defectbook import experiment, paper_values, profiles
 from defectbook.methods.ndpnet import chapter_categories, chapter_config
 from defectbook.report import provenance, show
