@@ -183,3 +183,19 @@ def test_paper_table5_means_and_stds():
     cls = df[[f"Class{i}" for i in range(1, 11)]]
     assert np.allclose(cls.mean(axis=1), df["average"], atol=0.011)
     assert np.allclose(cls.std(axis=1, ddof=0), df["std"], atol=0.011)
+
+
+def test_pixel_auroc_difference_is_paired():
+    from defectbook.metrics import pixel_auroc_difference
+
+    rng = np.random.default_rng(0)
+    masks = np.zeros((12, 16, 16), bool)
+    masks[::2, 4:8, 4:8] = True
+    good = rng.random(masks.shape) + masks
+    weak = rng.random(masks.shape) + 0.1 * masks
+    same = pixel_auroc_difference(masks, good, good, n_boot=20)
+    assert same["difference"] == 0 and same["low"] == 0 and same["high"] == 0
+    d = pixel_auroc_difference(masks, good, weak, n_boot=50)
+    assert d["difference"] > 0.2 and 0 < d["low"] <= d["difference"] <= d["high"]
+    with pytest.raises(DefectbookError):
+        pixel_auroc_difference(masks, good, weak[:, :8])
