@@ -18,11 +18,17 @@
 # reference image, and the repaired output of the RBAM, with the reconstruction. Below: the FFM's
 # mean branch weights per layer (how much of `F_ad`, `F_rep2`, `F_rep4` the fusion keeps), inside
 # and outside the defect.
+#
+# RGB patches of one texture all have cosine similarities close to 1, so at the pixel level the
+# model's softmax scale averages every reference patch into one flat colour; the pixel-level
+# illustration therefore uses a sharp softmax (`pixel_scale`, 1000: close to picking the most similar
+# reference patch), and the feature-level panels use the trained model's scale.
 
 # %% tags=["parameters"]
 profile = "cpu"        # smoke | cpu | paper
 data_root = None
 seed = 0
+pixel_scale = 1000.0   # softmax scale of the pixel-level RBFRM illustration
 
 # %%
 import matplotlib.pyplot as plt
@@ -43,7 +49,6 @@ record = experiment.run(cfg)
 det, prep = experiment.fitted(cfg)
 i = int(np.flatnonzero(prep.labels == 1)[0])
 x, ref = prep.test[i : i + 1], det.reference_image[None]
-scale = det.attention_scale
 
 # %%
 ks = [k for k in (2, 4, 8, 16) if x.shape[-1] % k == 0]
@@ -51,13 +56,13 @@ fig, ax = plt.subplots(1, 2 + len(ks), figsize=(2.2 * (2 + len(ks)), 2.6))
 ax[0].imshow(x[0].permute(1, 2, 0)); ax[0].set_title("(1) defective", fontsize=8)
 ax[1].imshow(ref[0].permute(1, 2, 0)); ax[1].set_title("(2) reference", fontsize=8)
 for j, k in enumerate(ks):
-    ax[2 + j].imshow(rbfrm(x, ref, k, scale)[0].clamp(0, 1).permute(1, 2, 0))
+    ax[2 + j].imshow(rbfrm(x, ref, k, pixel_scale)[0].clamp(0, 1).permute(1, 2, 0))
     ax[2 + j].set_title(f"({3 + j}) RBFRM K={k}", fontsize=8)
 for a in ax:
     a.set_xticks([]); a.set_yticks([])
 plt.tight_layout()
 plt.show()
-show(provenance([record], extra=f"pixel-level RBFRM, softmax scale {scale}"))
+show(provenance([record], extra=f"pixel-level RBFRM, softmax scale {pixel_scale}"))
 
 # %%
 d = det.rbam_details(x)[0]            # encoder layer 3
