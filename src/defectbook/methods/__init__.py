@@ -20,6 +20,7 @@ REGISTRY: dict[str, str] = {
     "patchcore": "defectbook.methods.patchcore:PatchCore",
     "spade": "defectbook.methods.spade:SPADE",
     "ensemble": "defectbook.methods.ensemble:SizeEnsemble",
+    "ndpnet": "defectbook.methods.ndpnet:NDPNet",
 }
 
 #: method name -> version of what its records hold; bump it when a method's record changes content

@@ -103,6 +103,10 @@ class ReconstructionDetector(Detector):
     def _disc_step(self, x01: torch.Tensor, recon01: torch.Tensor) -> dict:
         return {}
 
+    def _optimizer(self, params) -> torch.optim.Optimizer:
+        """The generator's optimiser (Adam, betas 0.5 / 0.999); NDP-Net overrides it."""
+        return torch.optim.Adam(params, lr=self.lr, betas=(0.5, 0.999))
+
     def _epoch_end(self, epoch: int) -> None:
         pass
 
@@ -113,7 +117,7 @@ class ReconstructionDetector(Detector):
         self.gen_ = torch.Generator().manual_seed(self.seed)
         self.size_ = tuple(images.shape[-2:])
         self.model_ = self._build(self.size_).to(self.device_)
-        self.opt_ = torch.optim.Adam(self.model_.parameters(), lr=self.lr, betas=(0.5, 0.999))
+        self.opt_ = self._optimizer(self.model_.parameters())
         self.history_: dict[str, list[float]] = {}
         images = images.to(self.device_)          # the training set moves to the device once
         n = images.shape[0]

@@ -1,0 +1,65 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # NDP-Net Fig. 11: inference time against detection performance
+#
+# Every method of the book on one split (the profile's `timing_category`), trained and tested in
+# this run on this machine: inference time per test image (the runner's timed `predict` over the
+# whole test set, divided by the number of images; batch sizes as each method's settings) against
+# image AUROC. The paper's Fig. 11 is a plot whose points are not printed as numbers; its text gives
+# NDP-Net's time (28.746, read as ms on a V100) and Table II gives each method's mean image AUROC:
+# those are the paper's points we can place (`paper_values/ndpnet_fig11_points.csv`).
+
+# %% tags=["parameters"]
+profile = "cpu"        # smoke | cpu | paper
+data_root = None
+seed = 0
+methods = None         # None: the profile's `timing` list
+
+# %%
+import matplotlib.pyplot as plt
+
+from defectbook import experiment, paper_values, profiles
+from defectbook.methods.ndpnet import LABELS, chapter_categories, chapter_config
+from defectbook.report import provenance, show
+
+P = profiles.load(profile)
+N = P["ndpnet"]
+cat = N["timing_category"]
+dataset = ([d for d, c in chapter_categories(P, data_root) if c == cat] or ["synthetic"])[0]
+methods = methods or N["timing"]
+records = experiment.run_many([chapter_config(P, m, dataset, cat, seed, data_root=data_root) for m in methods],
+                              desc="fig11")
+df = experiment.frame(records)
+df["model"] = df["method"].map(LABELS)
+df["ms per image"] = 1000.0 / df["predict_images_per_s"]
+df["device"] = [r.env.get("machine", "") + (" + CUDA" if r.env.get("cuda") else " CPU") for r in records]
+table = df[["model", "ms per image", "image_auroc", "pixel_auroc", "fit_s", "peak_rss_mb", "device"]]
+show(table.sort_values("ms per image").round(3).to_markdown(index=False))
+show(provenance(records))
+
+# %%
+paper = paper_values.load("ndpnet_fig11_points", scale=1.0)
+fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+for _, r in df.iterrows():
+    ax[0].scatter(r["ms per image"], r["image_auroc"], color="C3" if r["method"] == "ndpnet" else "C0")
+    ax[0].annotate(r["model"], (r["ms per image"], r["image_auroc"]), fontsize=7)
+ax[0].set_xscale("log"); ax[0].set_xlabel("ms per image (this machine)"); ax[0].set_ylabel("image AUROC")
+ax[0].set_title(f"ours: {dataset}:{cat}", fontsize=9)
+known = paper.dropna(subset=["ms_per_image"])
+ax[1].barh(paper["method"], paper["image_auroc_percent"] / 100, color=["C3" if m == "NDP-Net" else "C0" for m in paper["method"]])
+for _, r in known.iterrows():
+    ax[1].annotate(f"{r['ms_per_image']} ms", (r["image_auroc_percent"] / 100, r["method"]), fontsize=7)
+ax[1].set_xlim(0.4, 1.0); ax[1].set_xlabel("mean image AUROC, MVTec AD textures (Table II)")
+ax[1].set_title("paper: times only for NDP-Net are printed", fontsize=9)
+plt.tight_layout()
+plt.show()
+show(provenance(records))

@@ -1,0 +1,88 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # NDP-Net Tables II-IV: image AUROC, pixel AUROC and PRO on textures
+#
+# NDP-Net trained end to end (two phases) on every texture category of the profile: the synthetic
+# texture categories, Magnetic Tile Defects where it is present, MVTec AD's five textures and
+# DAGM where they are present. Beside it, the book's other methods on the **same splits in the same
+# run**, each with its own chapter's settings (PaDiM, N-pad: feature methods; TrustMAE, MemAE,
+# AE-L2, AE-SSIM: reconstruction methods). PRO is the normalised area under the per-region-overlap
+# curve up to a false-positive rate of 0.3 (`aupro`), the measure of the paper's Table IV.
+
+# %% tags=["parameters"]
+profile = "cpu"        # smoke | cpu | paper
+data_root = None
+only = None            # None: every dataset of the chapter; else names like ["mtd", "synthetic:wood"]
+seeds = None
+methods = None         # None: NDP-Net and the profile's `compare` list
+
+# %%
+import pandas as pd
+
+from defectbook import experiment, paper_values, profiles
+from defectbook.methods.ndpnet import LABELS, RECONSTRUCTION, chapter_categories, chapter_config
+from defectbook.report import provenance, show
+
+P = profiles.load(profile)
+N = P["ndpnet"]
+seeds = seeds if seeds is not None else P["seeds"]
+methods = methods or ["ndpnet", *N["compare"]]
+cats = [(d, c) for d, c in chapter_categories(P, data_root)
+        if only is None or d in only or f"{d}:{c}" in only]
+configs = [chapter_config(P, m, d, c, s, data_root=data_root) for m in methods for d, c in cats for s in seeds]
+records = experiment.run_many(configs, desc="ndpnet tables 2-4")
+df = experiment.frame(records)
+df["model"] = df["method"].map(LABELS)
+df["kind"] = df["method"].map(lambda m: "reconstruction" if m in RECONSTRUCTION else "embedding")
+
+
+# %%
+def table(value):
+    t = df.pivot_table(index=["kind", "model"], columns="data", values=value, aggfunc="mean")
+    t.insert(0, "mean", t.mean(axis=1))
+    return t.round(3)
+
+
+for title, value in [("Table II: image AUROC", "image_auroc"), ("Table III: pixel AUROC", "pixel_auroc"),
+                     ("Table IV: PRO (AUPRO, FPR <= 0.3)", "aupro")]:
+    show(f"**{title}** (ours)\n\n" + table(value).to_markdown())
+show(provenance(records))
+
+# %% [markdown]
+# ## The targets, measured
+#
+# NDP-Net's pixel AUROC against the best reconstruction baseline and the best feature method on
+# each dataset of this run (generated from the records above).
+
+# %%
+pix = df.pivot_table(index="data", columns="method", values="pixel_auroc", aggfunc="mean")
+img = df.pivot_table(index="data", columns="method", values="image_auroc", aggfunc="mean")
+rec_cols = [m for m in pix.columns if m in RECONSTRUCTION and m != "ndpnet"]
+emb_cols = [m for m in pix.columns if m not in RECONSTRUCTION]
+summary = pd.DataFrame({"NDP-Net image AUROC": img["ndpnet"], "NDP-Net pixel AUROC": pix["ndpnet"]})
+if rec_cols:
+    summary["best reconstruction baseline (pixel)"] = pix[rec_cols].max(axis=1)
+    summary["which"] = pix[rec_cols].idxmax(axis=1).map(LABELS)
+    summary["NDP-Net above every reconstruction baseline"] = pix["ndpnet"] > pix[rec_cols].max(axis=1)
+if emb_cols:
+    summary["best feature method (pixel)"] = pix[emb_cols].max(axis=1)
+    summary["gap to best feature method"] = pix["ndpnet"] - pix[emb_cols].max(axis=1)
+show(summary.round(3).to_markdown())
+show(provenance(records))
+
+# %% [markdown]
+# ## The paper's Tables II-IV (MVTec AD textures)
+
+# %%
+for name, title in [("ndpnet_table2_image_auroc", "Table II"), ("ndpnet_table3_pixel_auroc", "Table III"),
+                    ("ndpnet_table4_pro", "Table IV")]:
+    show(f"**{title}** (paper)\n\n" + paper_values.load(name).round(4).to_markdown(index=False))
