@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from defectbook import DefectbookError, profiles
+from defectbook import DefectbookError, spec
 from defectbook.experiment import PeakMemory
 from defectbook.methods.ndpnet import NDPNet
 
@@ -31,10 +31,9 @@ def images(n: int, size: int, seed: int = 0) -> torch.Tensor:
 
 
 def bench(profile: str, steps: int) -> tuple[dict, NDPNet, torch.Tensor]:
-    P = profiles.load(profile)
-    N = P["ndpnet"]
-    params = dict(N["models"]["ndpnet"]) | {"epochs": 1, "epochs2": 1}
-    size = N["transform"]["resize"]
+    cfg = spec.build(profile, "ndpnet", "ndpnet", "synthetic", "wood")
+    params = dict(cfg["params"]) | {"epochs": 1, "epochs2": 1}
+    size = cfg["transform"]["resize"]
     x = images(params.get("batch_size", 8) * steps, size)
     label = params.get("perceptual")
     try:

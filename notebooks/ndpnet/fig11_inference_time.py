@@ -27,16 +27,16 @@ methods = None         # None: the profile's `timing` list
 # %%
 import matplotlib.pyplot as plt
 
-from defectbook import experiment, paper_values, profiles
-from defectbook.methods.ndpnet import LABELS, chapter_categories, chapter_config
+from defectbook import experiment, paper_values, spec
+from defectbook.spec import LABELS
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-N = P["ndpnet"]
+S = spec.chapter("ndpnet", profile, data_root=data_root)
+N = S.grids
 cat = N["timing_category"]
-dataset = ([d for d, c in chapter_categories(P, data_root) if c == cat] or ["synthetic"])[0]
+dataset = ([d for d, c in S.pairs() if c == cat] or ["synthetic"])[0]
 methods = methods or N["timing"]
-records = experiment.run_many([chapter_config(P, m, dataset, cat, seed, data_root=data_root) for m in methods],
+records = experiment.run_many([S.config(m, dataset, cat, seed=seed) for m in methods],
                               desc="fig11")
 df = experiment.frame(records)
 df["model"] = df["method"].map(LABELS)

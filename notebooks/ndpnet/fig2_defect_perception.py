@@ -31,16 +31,15 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from defectbook import experiment, metrics, profiles
+from defectbook import experiment, metrics, spec
 from defectbook.data.artificial import ArtificialDefects
-from defectbook.methods.ndpnet import chapter_categories, chapter_config
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-cat = P["ndpnet"]["ablation_category"]
-dataset = ([d for d, c in chapter_categories(P, data_root) if c == cat] or ["synthetic"])[0]
+S = spec.chapter("ndpnet", profile, data_root=data_root)
+cat = S.grids["ablation_category"]
+dataset = ([d for d, c in S.pairs() if c == cat] or ["synthetic"])[0]
 variants = {"with L_def_per": {}, "without L_def_per": {"def_per": False}}
-cfgs = {k: chapter_config(P, "ndpnet", dataset, cat, seed, data_root=data_root, **v) for k, v in variants.items()}
+cfgs = {k: S.config("ndpnet", dataset, cat, seed=seed, **v) for k, v in variants.items()}
 records = [experiment.run(c) for c in cfgs.values()]
 fitted = {k: experiment.fitted(c) for k, c in cfgs.items()}
 prep = next(iter(fitted.values()))[1]

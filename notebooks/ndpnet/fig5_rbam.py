@@ -37,14 +37,14 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from defectbook import experiment, profiles
-from defectbook.methods.ndpnet import chapter_categories, chapter_config, rbfrm
+from defectbook import experiment, spec
+from defectbook.methods.ndpnet import rbfrm
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-cat = P["ndpnet"]["ablation_category"]
-dataset = ([d for d, c in chapter_categories(P, data_root) if c == cat] or ["synthetic"])[0]
-cfg = chapter_config(P, "ndpnet", dataset, cat, seed, data_root=data_root)
+S = spec.chapter("ndpnet", profile, data_root=data_root)
+cat = S.grids["ablation_category"]
+dataset = ([d for d, c in S.pairs() if c == cat] or ["synthetic"])[0]
+cfg = S.config("ndpnet", dataset, cat, seed=seed)
 record = experiment.run(cfg)
 det, prep = experiment.fitted(cfg)
 i = int(np.flatnonzero(prep.labels == 1)[0])

@@ -26,14 +26,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from defectbook import experiment, metrics, profiles
-from defectbook.methods.ndpnet import chapter_categories, chapter_config
+from defectbook import experiment, metrics, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-cat = P["ndpnet"]["ablation_category"]
-dataset = ([d for d, c in chapter_categories(P, data_root) if c == cat] or ["synthetic"])[0]
-cfg = chapter_config(P, "ndpnet", dataset, cat, seed, data_root=data_root)
+S = spec.chapter("ndpnet", profile, data_root=data_root)
+cat = S.grids["ablation_category"]
+dataset = ([d for d, c in S.pairs() if c == cat] or ["synthetic"])[0]
+cfg = S.config("ndpnet", dataset, cat, seed=seed)
 record = experiment.run(cfg)
 det, prep = experiment.fitted(cfg)
 a = det.analyse(prep.test)

@@ -26,15 +26,14 @@ n_examples = 4
 import matplotlib.pyplot as plt
 import numpy as np
 
-from defectbook import experiment, profiles
-from defectbook.methods.ndpnet import chapter_categories, chapter_config
+from defectbook import experiment, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-for dataset, category in chapter_categories(P, data_root):
+S = spec.chapter("ndpnet", profile, data_root=data_root)
+for dataset, category in S.pairs():
     if only is not None and dataset not in only and f"{dataset}:{category}" not in only:
         continue
-    cfg = chapter_config(P, "ndpnet", dataset, category, seed, data_root=data_root)
+    cfg = S.config("ndpnet", dataset, category, seed=seed)
     record = experiment.run(cfg)
     det, prep = experiment.fitted(cfg)
     idx = list(np.flatnonzero(prep.labels == 1)[: n_examples - 1]) + list(np.flatnonzero(prep.labels == 0)[:1])

@@ -21,20 +21,19 @@ data_root = None
 seeds = None
 
 # %%
-from defectbook import experiment, paper_values, profiles
-from defectbook.methods.ndpnet import chapter_categories, chapter_config
+from defectbook import experiment, paper_values, spec
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-seeds = seeds if seeds is not None else P["seeds"]
-classes = chapter_categories(P, data_root, real=["dagm"])
+S = spec.chapter("ndpnet", profile, data_root=data_root, seeds=seeds)
+seeds = S.seeds
+classes = S.pairs(categories=[], real=["dagm"])
 classes = [(d, c) for d, c in classes if d == "dagm"]
 records = []
 if not classes:
     show("**DAGM is not present under the data root** (no `dagm/ClassN/Train` folders): Table V is not "
          "reproduced in this build; only the paper's values are shown below.")
 else:
-    configs = [chapter_config(P, "ndpnet", d, c, s, data_root=data_root) for d, c in classes for s in seeds]
+    configs = [S.config("ndpnet", d, c, seed=s) for d, c in classes for s in seeds]
     records = experiment.run_many(configs, desc="ndpnet table 5")
     df = experiment.frame(records)
     per = df.groupby("category")["pixel_auroc"].mean()

@@ -29,15 +29,15 @@ n_boot = 200
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, metrics, paper_values, profiles
-from defectbook.methods.ndpnet import ABLATIONS, chapter_categories, chapter_config
+from defectbook import experiment, metrics, paper_values, spec
+from defectbook.methods.ndpnet import ABLATIONS
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-cat = P["ndpnet"]["ablation_category"]
-pairs = [(d, c) for d, c in chapter_categories(P, data_root) if c == cat] or [("synthetic", cat)]
+S = spec.chapter("ndpnet", profile, data_root=data_root)
+cat = S.grids["ablation_category"]
+pairs = [(d, c) for d, c in S.pairs() if c == cat] or [("synthetic", cat)]
 dataset = pairs[0][0]
-records = {name: experiment.run(chapter_config(P, "ndpnet", dataset, cat, seed, data_root=data_root,
+records = {name: experiment.run(S.config("ndpnet", dataset, cat, seed=seed,
                                                save_maps=10**6, **switches))
            for name, switches in ABLATIONS.items()}
 

@@ -28,17 +28,18 @@ methods = None         # None: NDP-Net and the profile's `compare` list
 # %%
 import pandas as pd
 
-from defectbook import experiment, paper_values, profiles
-from defectbook.methods.ndpnet import LABELS, RECONSTRUCTION, chapter_categories, chapter_config
+from defectbook import experiment, paper_values, spec
+from defectbook.spec import LABELS
+from defectbook.methods.ndpnet import RECONSTRUCTION
 from defectbook.report import provenance, show
 
-P = profiles.load(profile)
-N = P["ndpnet"]
-seeds = seeds if seeds is not None else P["seeds"]
+S = spec.chapter("ndpnet", profile, data_root=data_root, seeds=seeds)
+N = S.grids
+seeds = S.seeds
 methods = methods or ["ndpnet", *N["compare"]]
-cats = [(d, c) for d, c in chapter_categories(P, data_root)
+cats = [(d, c) for d, c in S.pairs()
         if only is None or d in only or f"{d}:{c}" in only]
-configs = [chapter_config(P, m, d, c, s, data_root=data_root) for m in methods for d, c in cats for s in seeds]
+configs = [S.config(m, d, c, seed=s) for m in methods for d, c in cats for s in seeds]
 records = experiment.run_many(configs, desc="ndpnet tables 2-4")
 df = experiment.frame(records)
 df["model"] = df["method"].map(LABELS)

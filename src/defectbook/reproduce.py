@@ -77,7 +77,7 @@ def paper_order(stem: str) -> tuple:
     """Sort key of a notebook name in its paper's order: ``table1`` < ``fig2`` < ``fig2e`` < ``sec37`` <
     ``mtd`` < ``appA``. Names without a known prefix come after the sections, alphabetically."""
     for prefix, rank in PAPER_ORDER:
-        m = re.match(rf"{prefix}(\d*)([A-Za-z]*)(?:_|$)", stem)
+        m = re.match(rf"{prefix}s?(\d*)([A-Za-z]*)(?:_|$)", stem)   # "tables2_4_..." is a table page too
         if m:
             num, letter = m.groups()
             return (rank, int(num) if num else -1, letter, stem)

@@ -24,10 +24,11 @@ wrong type) is a :class:`~defectbook.DefectbookError` naming the file and the ke
     transform:         {resize: int, crop: int | null} # required; every method's image transform
     categories:        [name, ...] | all               # required; categories of the primary dataset
     method_transforms: {method: transform}             # optional; per-method transform
-    datasets:          {dataset: {transform: .., params: {..}, split: {..}}}
+    datasets:          {dataset: {transform: .., params: {..}, split: {..}, categories: [..]}}
                                                        # optional; settings for one (real) dataset:
                                                        # its transform, params every method gets there,
-                                                       # split caps (max_train, max_test)
+                                                       # split caps (max_train, max_test), the
+                                                       # categories the chapter uses (default: all)
     category_params:   [{categories: [..], methods: [..] (optional: all), params: {..}}, ...]
                                                        # optional; params for some categories
     data:              {generator settings}            # optional; override common's synthetic data
@@ -46,7 +47,10 @@ from the chapter, then ``category_params`` rules, then ``datasets[dataset].param
 ``overrides``. :class:`Chapter` (``spec.chapter("npad", profile, ...)``, the notebooks' preamble)
 loops it over categories, real datasets and seeds; a notebook reads its grids from ``S.grids`` and
 asks ``S.configs(method, categories=..., real=..., split=..., **params)`` (many) or
-``S.config(method, dataset, category, ...)`` (one); ``S.noisy(r)`` is TrustMAE's noisy split with one
+``S.config(method, dataset, category, ...)`` (one); a method the chapter does not list (a compared
+method) takes its own chapter's params and transform but this chapter's data and split caps, so
+that every method of a comparison sees the same images; ``S.pairs()`` lists the chapter's
+``(dataset, category)`` pairs; ``S.noisy(r)`` is TrustMAE's noisy split with one
 test set for every ratio. ``defectbook evaluate`` calls :func:`build` with the method's own chapter
 (:func:`default_chapter`, or ``--chapter``).
 
@@ -87,13 +91,13 @@ CHAPTER_REQUIRED = {"methods": dict, "transform": dict, "categories": (list, str
 CHAPTER_OPTIONAL = {"method_transforms": dict, "datasets": dict, "category_params": list, "data": dict,
                     "real": list, "grids": dict}
 TRANSFORM_KEYS = {"resize": (int, type(None)), "crop": (int, type(None))}
-DATASET_KEYS = {"transform": dict, "params": dict, "split": dict}
+DATASET_KEYS = {"transform": dict, "params": dict, "split": dict, "categories": list}
 RULE_KEYS = {"categories": list, "methods": list, "params": dict}
 
 #: Display names of the methods (tables, legends).
 LABELS = {"padim": "PaDiM", "npad": "N-pad", "patchcore": "PatchCore", "spade": "SPADE", "differnet": "DifferNet",
           "ocsvm": "OCSVM", "knn": "1-NN", "trustmae": "TrustMAE", "memae": "MemAE", "ae_l2": "AE-MSE",
-          "ae_ssim": "AE-SSIM", "ensemble": "ensemble"}
+          "ae_ssim": "AE-SSIM", "ensemble": "ensemble", "ndpnet": "NDP-Net"}
 
 #: Dry-run caps: images per split, and params capped where a method takes them (value: the cap).
 #: ``d`` (the Gaussian methods' kept channels): the per-position covariances at the paper's d = 550
@@ -402,6 +406,12 @@ def base_params(P: dict, chapter: str, method: str, dataset: str | None = None, 
     return params
 
 
+def synthetic_data(P: dict, chapter: str) -> dict:
+    """The synthetic generator settings of ``chapter`` in profile ``P`` (common's, then the chapter's ``data``)."""
+    base = P["data"] if P["data"]["dataset"] == "synthetic" else load("cpu")["data"]
+    return {k: v for k, v in base.items() if k != "dataset"} | dict(P[chapter].get("data", {}))
+
+
 def build(profile: str | dict, chapter: str, method: str, dataset: str, category: str | None = None,
           overrides: dict | None = None, *, split: dict | None = None, seed: int = 0, transform: dict | None = None,
           save_maps: int = 8, data_root=None) -> dict:
@@ -410,7 +420,8 @@ def build(profile: str | dict, chapter: str, method: str, dataset: str, category
     Params: the chapter's, then its ``category_params`` and ``datasets`` entries, then ``overrides``.
     Transform: ``transform``, else the dataset's, else the method's, else the chapter's. Data: the
     synthetic generator settings (common's, then the chapter's ``data``) for synthetic data, none for
-    real data. Split: ``split`` (default clean) with the profile's caps for real data.
+    real data. Split: ``split`` (default clean) with the profile's and the chapter's caps for real
+    data (keys given in ``split`` win).
     """
     P = load(profile) if isinstance(profile, str) else profile
     params = {**base_params(P, chapter, method, dataset, category), **(overrides or {})}   # checks chapter, method
@@ -418,17 +429,15 @@ def build(profile: str | dict, chapter: str, method: str, dataset: str, category
     ds_set = sec.get("datasets", {}).get(dataset, {})
     transform = dict(transform or ds_set.get("transform") or sec.get("method_transforms", {}).get(method)
                      or sec["transform"])
-    data = {}
-    if dataset == "synthetic":
-        base = P["data"] if P["data"]["dataset"] == "synthetic" else load("cpu")["data"]
-        data = {k: v for k, v in base.items() if k != "dataset"} | dict(sec.get("data", {}))
+    data = synthetic_data(P, chapter) if dataset == "synthetic" else {}
     split = dict(split or {"kind": "clean"})
+    explicit = set(split)
     if dataset != "synthetic":
         cap = P.get("real_max_train")
         if cap:
             split.setdefault("max_train", cap)
             split.setdefault("max_test", 4 * cap)
-        split.update({k: v for k, v in ds_set.get("split", {}).items() if v})
+        split.update({k: v for k, v in ds_set.get("split", {}).items() if v and k not in explicit})
     cfg = {"method": method, "params": params, "dataset": dataset, "category": category, "data": data,
            "split": split, "transform": transform, "seed": int(seed), "profile": P["profile"],
            "save_maps": save_maps, "data_root": str(data_root) if data_root else None,
@@ -539,25 +548,40 @@ class Chapter:
         opts = {k: kw.pop(k) for k in ("split", "transform", "save_maps") if k in kw}
         sig = method_signature(method)
         over = {k: v for k, v in self.overrides.items() if k in sig or "**" in sig}
-        return build(self.P, self.name, method, dataset, category, {**over, **kw}, seed=self.seeds[0] if seed is None
-                     else seed, data_root=self.data_root, **opts)
+        home = self.name if method in self.methods else default_chapter(method)
+        if home != self.name and dataset != "synthetic":     # a compared method: this chapter's split caps
+            caps = {k: v for k, v in self.section.get("datasets", {}).get(dataset, {}).get("split", {}).items() if v}
+            opts["split"] = {**caps, **dict(opts.get("split") or {"kind": "clean"})}
+        cfg = build(self.P, home, method, dataset, category, {**over, **kw}, seed=self.seeds[0] if seed is None
+                    else seed, data_root=self.data_root, **opts)
+        if home != self.name and dataset == "synthetic":     # ... and this chapter's synthetic data
+            cfg["data"] = synthetic_data(self.P, self.name)
+        return cfg
 
     def noisy(self, ratio: float) -> dict:
         """TrustMAE's noisy split at ``ratio`` with one test set for every ratio (0 included)."""
         return {"kind": "noisy", "ratio": float(ratio), "fixed_test": True}
 
-    def configs(self, method: str, categories=None, real=None, seeds=None, **kw) -> list[dict]:
-        """Configs of ``method`` over categories of the primary dataset (``categories``: names, "all",
-        [] for none; None = the chapter's), the real datasets ``real`` found under the data root
-        (None = the chapter's ``real``, else common's) and ``seeds`` (None = the profile's)."""
+    def pairs(self, categories=None, real=None) -> list[tuple[str, str | None]]:
+        """``(dataset, category)`` pairs: the primary dataset's ``categories`` (names, "all", [] for none;
+        None = the chapter's), then the real datasets ``real`` found under the data root (None = the
+        chapter's ``real``, else common's), each restricted to ``datasets.<d>.categories`` where given."""
         pairs = self.categories(categories)
         real = self.section.get("real", self.P["real"]) if real is None else real
         found = available_real([r for r in real if r != self.P["data"]["dataset"]], self.data_root)
+        only = {d: s["categories"] for d, s in self.section.get("datasets", {}).items() if "categories" in s}
+        found = [(d, c) for d, c in found if d not in only or c in only[d]]
         if self.dry_run:
             firsts: dict = {}
             found = [firsts.setdefault(d, (d, c)) for d, c in found if d not in firsts]
+        return pairs + found
+
+    def configs(self, method: str, categories=None, real=None, seeds=None, **kw) -> list[dict]:
+        """Configs of ``method`` over :meth:`pairs` (``categories``, ``real``) and ``seeds`` (None = the
+        profile's)."""
+        pairs = self.pairs(categories, real)
         seeds = self.seeds if seeds is None else (list(seeds)[:1] if self.dry_run else list(seeds))
-        return [self.config(method, d, c, seed=s, **copy.deepcopy(kw)) for s in seeds for d, c in pairs + found]
+        return [self.config(method, d, c, seed=s, **copy.deepcopy(kw)) for s in seeds for d, c in pairs]
 
 
 def chapter(name: str, profile: str = "cpu", data_root=None, seeds=None, **overrides) -> Chapter:

@@ -505,65 +505,10 @@ def seg_loss(logits, mask, alpha: float = 0.25, gamma: float = 2.0) -> torch.Ten
                for lg in logits) / len(logits)
 
 
-# --- experiment configs of the NDP-Net chapter (used by its notebooks) ---------------------------------
+# --- Table VI switches and method kinds (used by the chapter's notebooks; configs: defectbook.spec) ---
 
-LABELS = {"ndpnet": "NDP-Net", "padim": "PaDiM", "patchcore": "PatchCore", "spade": "SPADE", "npad": "N-pad",
-          "differnet": "DifferNet", "knn": "1-NN", "ocsvm": "OCSVM", "trustmae": "TrustMAE", "memae": "MemAE",
-          "ae_l2": "AE-L2", "ae_ssim": "AE-SSIM"}
 #: Table VI columns: label -> NDP-Net parameter switches
 ABLATIONS = {"A: NDP-Net": {}, "B: w/o RBAM": {"rbam": False}, "C: w/o L_def_per": {"def_per": False},
              "D: pixel gap": {"segmentation": "pixel_gap"}, "E: MSFR": {"segmentation": "msfr"},
              "F: SSIM": {"segmentation": "ssim"}}
 RECONSTRUCTION = ("ndpnet", "trustmae", "memae", "ae_l2", "ae_ssim")
-
-
-def chapter_categories(P: dict, data_root=None, real=None) -> list[tuple[str, str | None]]:
-    """``(dataset, category)`` pairs of the chapter under profile ``P``: the synthetic texture
-    categories, then the real datasets found under the data root (MTD; MVTec AD's texture
-    categories only; DAGM's classes). ``real`` overrides the profile's list."""
-    from ..experiment import available_real
-
-    N = P["ndpnet"]
-    pairs = [("synthetic", c) for c in N["categories"]]
-    for d, c in available_real(N["real"] if real is None else real, data_root):
-        if d != "mvtec" or c in N["textures"]:
-            pairs.append((d, c))
-    return pairs
-
-
-def _other_chapter(P: dict, model: str, category: str | None) -> tuple[dict, dict]:
-    """Parameters and transform of a compared method, taken from the chapter that owns it."""
-    if model in ("trustmae", "memae", "ae_l2", "ae_ssim"):
-        T = P["trustmae"]
-        p = dict(T["models"][model])
-        if model == "trustmae":
-            p["n_down"] = T["n_down_small"] if category in T["small_detail"] else T["n_down"]
-        p["augment"] = category not in T["fixed_orientation"]
-        return p, dict(T.get("model_transform", {}).get(model, T["transform"]))
-    if model in ("npad", "padim", "patchcore", "spade"):
-        return dict(P["npad"]["methods"][model]), dict(P["npad"]["transform"])
-    if model in ("differnet", "knn", "ocsvm"):
-        D = P["differnet"]
-        return dict(D["params"] if model == "differnet" else D["baselines"]), dict(D["transform"])
-    raise DefectbookError(f"unknown method {model!r} for the NDP-Net chapter; known: {', '.join(LABELS)}")
-
-
-def chapter_config(P: dict, model: str, dataset: str, category: str | None, seed: int = 0, data_root=None,
-                   save_maps: int = 8, **params) -> dict:
-    """The experiment config of ``model`` on ``(dataset, category)`` under profile ``P``: NDP-Net with
-    the chapter's settings (``params`` override, e.g. the Table VI switches), any other method with
-    its own chapter's settings. Real splits are capped by the profile's ``real_split``."""
-    N = P["ndpnet"]
-    if model == "ndpnet":
-        p, transform = dict(N["models"]["ndpnet"]), dict(N["transform"])
-    else:
-        p, transform = _other_chapter(P, model, category)
-    p.update(params)
-    data, split = {}, {"kind": "clean"}
-    if dataset == "synthetic":
-        data = {k: v for k, v in P["data"].items() if k not in ("dataset", "categories")} | dict(N["data"])
-    else:
-        split |= {k: v for k, v in (N.get("real_split") or {}).items() if v}
-    return {"method": model, "params": p, "dataset": dataset, "category": category, "data": data, "split": split,
-            "transform": transform, "seed": seed, "profile": P["profile"], "save_maps": save_maps,
-            "data_root": str(data_root) if data_root else None}
