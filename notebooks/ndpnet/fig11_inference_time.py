@@ -15,7 +15,7 @@
 # this run on this machine: inference time per test image (the runner's timed `predict` over the
 # whole test set, divided by the number of images; batch sizes as each method's settings) against
 # image AUROC. The paper's Fig. 11 is a plot whose points are not printed as numbers; its text gives
-# NDP-Net's time (28.746, read as ms on a V100) and Table II gives each method's mean image AUROC:
+# NDP-Net's time (`paper_values/ndpnet_fig11_points.csv`, read as ms on a V100) and Table II gives each method's mean image AUROC:
 # those are the paper's points we can place (`paper_values/ndpnet_fig11_points.csv`).
 
 # %% tags=["parameters"]
@@ -34,7 +34,7 @@ from defectbook.report import provenance, show
 S = spec.chapter("ndpnet", profile, data_root=data_root)
 N = S.grids
 cat = N["timing_category"]
-dataset = ([d for d, c in S.pairs() if c == cat] or ["synthetic"])[0]
+dataset, cat = (S.categories([cat]) or [("synthetic", cat)])[0]
 methods = methods or N["timing"]
 records = experiment.run_many([S.config(m, dataset, cat, seed=seed) for m in methods],
                               desc="fig11")

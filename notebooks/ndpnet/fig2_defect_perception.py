@@ -37,7 +37,7 @@ from defectbook.report import provenance, show
 
 S = spec.chapter("ndpnet", profile, data_root=data_root)
 cat = S.grids["ablation_category"]
-dataset = ([d for d, c in S.pairs() if c == cat] or ["synthetic"])[0]
+dataset, cat = (S.categories([cat]) or [("synthetic", cat)])[0]
 variants = {"with L_def_per": {}, "without L_def_per": {"def_per": False}}
 cfgs = {k: S.config("ndpnet", dataset, cat, seed=seed, **v) for k, v in variants.items()}
 records = [experiment.run(c) for c in cfgs.values()]

@@ -31,7 +31,7 @@ from defectbook.report import provenance, show
 
 S = spec.chapter("ndpnet", profile, data_root=data_root)
 cat = S.grids["ablation_category"]
-dataset = ([d for d, c in S.pairs() if c == cat] or ["synthetic"])[0]
+dataset, cat = (S.categories([cat]) or [("synthetic", cat)])[0]
 cfg = S.config("ndpnet", dataset, cat, seed=seed)
 record = experiment.run(cfg)
 det, prep = experiment.fitted(cfg)

@@ -15,7 +15,7 @@
 # (B: the decoder gets the encoder's features unrepaired), without `L_def_per` (C), and the MSDSM
 # replaced by the pixel gap `|I - recon|` (D), the multi-scale feature residual MSFR (E) and
 # `1 - SSIM` (F). Every variant is trained with the same settings and seed. The deltas are ours minus
-# the full model's, with a paired bootstrap 95 % interval over test images (image AUROC:
+# the full model's, with a paired bootstrap interval (95 percent) over test images (image AUROC:
 # `metrics.auroc_difference`; pixel AUROC: `metrics.pixel_auroc_difference`). The paper prints
 # Table VI as an image; its deltas are quoted from its text (Sec. IV-D).
 
@@ -35,7 +35,7 @@ from defectbook.report import provenance, show
 
 S = spec.chapter("ndpnet", profile, data_root=data_root)
 cat = S.grids["ablation_category"]
-pairs = [(d, c) for d, c in S.pairs() if c == cat] or [("synthetic", cat)]
+pairs = S.categories([cat]) or [("synthetic", cat)]
 dataset = pairs[0][0]
 records = {name: experiment.run(S.config("ndpnet", dataset, cat, seed=seed,
                                                save_maps=10**6, **switches))

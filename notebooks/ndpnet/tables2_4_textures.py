@@ -16,7 +16,7 @@
 # DAGM where they are present. Beside it, the book's other methods on the **same splits in the same
 # run**, each with its own chapter's settings (PaDiM, N-pad: feature methods; TrustMAE, MemAE,
 # AE-L2, AE-SSIM: reconstruction methods). PRO is the normalised area under the per-region-overlap
-# curve up to a false-positive rate of 0.3 (`aupro`), the measure of the paper's Table IV.
+# curve up to a false-positive rate of `fpr_limit=0.3` (`aupro`), the measure of the paper's Table IV.
 
 # %% tags=["parameters"]
 profile = "cpu"        # smoke | cpu | paper
