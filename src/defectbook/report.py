@@ -33,9 +33,11 @@ def provenance(records: Iterable[Record], extra: str = "") -> str:
     seeds = sorted({r.config.get("seed") for r in records})
     methods = sorted({r.config["method"] for r in records})
     sizes = sorted({_size(r.config) for r in records})
+    devices = sorted({str(r.extras.get("device") or "unrecorded") for r in records})
     commits = sorted({f"{r.env.get('git_commit')}{'+dirty' if r.env.get('git_dirty') else ''}" for r in records})
     line = (f"**Provenance:** profile={', '.join(profiles)} · data={', '.join(data)} · image size={', '.join(sizes)} · "
-            f"methods={', '.join(methods)} · backbone={'; '.join(backbones)} · seeds={', '.join(map(str, seeds))} · "
+            f"methods={', '.join(methods)} · backbone={'; '.join(backbones)} · device={', '.join(devices)} · "
+            f"seeds={', '.join(map(str, seeds))} · "
             f"{len(records)} records · defectbook {records[0].env.get('defectbook')} @ {', '.join(commits)}")
     if any(r.config.get("profile") == "smoke" for r in records):
         line += " · **smoke profile: tiny data and models, the numbers are not meaningful**"
