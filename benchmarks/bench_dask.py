@@ -39,11 +39,10 @@ FAMILY = {"trustmae": "trustmae", "memae": "trustmae", "ae_l2": "trustmae", "ae_
 
 
 def grid(profile: str, categories: list[str]) -> list[dict]:
-    from defectbook import experiment, profiles
+    from defectbook import spec
 
-    P = profiles.load(profile)
-    return [c for m in ("padim", "patchcore", "spade", "npad")
-            for c in experiment.family_configs(P, "npad", m, cats=categories, seeds=[0])]
+    S = spec.chapter("npad", profile, seeds=[0])
+    return [c for m in ("padim", "patchcore", "spade", "npad") for c in S.configs(m, categories=categories, real=[])]
 
 
 def makespan(times: list[float], workers: int) -> float:

@@ -29,24 +29,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-#: method -> (profile section path, input size) at the paper profile
-PAPER = {
-    "padim": (("padim", "params"), 224),
-    "npad": (("npad", "methods", "npad"), 224),
-    "patchcore": (("npad", "methods", "patchcore"), 224),
-    "spade": (("npad", "methods", "spade"), 224),
-    "ensemble": (("npad", "methods", "npad"), 336),
-    "differnet": (("differnet", "params"), 448),
-    "knn": (("differnet", "baselines"), 448),
-    "ocsvm": (("differnet", "baselines"), 448),
-    "trustmae": (("trustmae", "models", "trustmae"), 256),
-    "memae": (("trustmae", "models", "memae"), 256),
-    "ae_l2": (("trustmae", "models", "ae_l2"), 128),
-    "ae_ssim": (("trustmae", "models", "ae_ssim"), 128),
-}
+from defectbook.methods import REGISTRY
+
+#: the methods checked (every registered one), each at the paper profile's settings of its own chapter
+PAPER = list(REGISTRY)
 #: fitted attributes that stay on the CPU by design
 CPU_BY_DESIGN = {"knn": {"train_vectors_", "bank_"}, "ocsvm": {"train_vectors_"}, "differnet": {"snapshots_"}}
-TRAINED = {"differnet", "trustmae", "memae", "ae_l2", "ae_ssim"}
+TRAINED = {"differnet", "trustmae", "memae", "ae_l2", "ae_ssim", "ndpnet"}
 
 
 def textures(n: int, size: int, seed: int) -> torch.Tensor:
@@ -58,17 +47,15 @@ def textures(n: int, size: int, seed: int) -> torch.Tensor:
 
 
 def params_for(method: str, P: dict, args) -> tuple[dict, int]:
-    path, size = PAPER[method]
-    p = P
-    for k in path:
-        p = p[k]
-    p = dict(p)
-    if method == "ensemble":
-        p = {"method": "npad", "sizes": P["npad"]["ensemble"]["sizes"], **p}
-    if method == "trustmae":
-        p["n_down"] = P["trustmae"]["n_down"]
+    from defectbook import spec
+
+    cfg = spec.build(P, spec.default_chapter(method), method, "mvtec", "wood")   # a texture: 5 down-samplings
+    p, t = dict(cfg["params"]), cfg["transform"]
+    size = t.get("crop") or t.get("resize")
     if method in TRAINED:
         p["epochs"] = args.epochs
+        if method == "ndpnet":
+            p["epochs2"] = args.epochs
         p.pop("snapshots", None)
     if args.random_weights:
         if "backbone" in p:
@@ -77,6 +64,8 @@ def params_for(method: str, P: dict, args) -> tuple[dict, int]:
             p["feature_weights"] = "random"
         if "perceptual_net" in p:
             p["perceptual_net"] = "offline"
+        if method == "ndpnet":
+            p["perceptual_weights"] = "random"
     if args.smoke:
         size = 64
         small = {"backbone": "efficientnet_lite0", "d": 16, "batch_size": 4, "feature_batch": 4, "k_images": 3,
@@ -88,6 +77,9 @@ def params_for(method: str, P: dict, args) -> tuple[dict, int]:
         for k, v in small.items():
             if k in p or (k in ("feature_net", "perceptual_net") and method == "trustmae"):
                 p[k] = v
+        if method == "ndpnet":
+            p.update(widths=[4, 8, 8, 16, 16], seg_width=8, ffm_channels=8, perceptual="offline", batch_size=4)
+            p.pop("perceptual_weights", None)
         if method in ("knn", "ocsvm", "differnet"):
             p["scales"] = [1.0, 0.5]
         if method == "differnet":
@@ -193,7 +185,7 @@ def check_one(method: str, P: dict, args) -> dict:
 
 
 def main(argv=None) -> int:
-    from defectbook import profiles
+    from defectbook import spec
     from defectbook.methods import REGISTRY
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -217,7 +209,7 @@ def main(argv=None) -> int:
         if missing:
             print(f"gpu_check: absent weight files {', '.join(missing)}: run `defectbook weights fetch` "
                   "(or pass --random-weights)", file=sys.stderr)
-    P = profiles.load("paper")
+    P = spec.load("paper")
     name = torch.cuda.get_device_name() if torch.device(args.device).type == "cuda" else args.device
     print(f"device {name}, torch {torch.__version__}, paper settings{' (smoke sizes)' if args.smoke else ''}, "
           f"{args.n_train} train / {args.n_test} test images, epochs {args.epochs}")

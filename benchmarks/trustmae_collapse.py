@@ -25,15 +25,9 @@ import torch
 
 
 def chapter_config(profile: str, category: str, **params) -> dict:
-    """The TrustMAE chapter's clean-split config of synthetic ``category`` with ``params`` overridden
-    (through ``defectbook.spec`` where it exists, else the older ``methods.trustmae.chapter_config``)."""
-    try:
-        from defectbook import spec
-    except ImportError:
-        from defectbook import profiles
-        from defectbook.methods.trustmae import chapter_config as old
+    """The TrustMAE chapter's clean-split config of synthetic ``category`` with ``params`` overridden."""
+    from defectbook import spec
 
-        return old(profiles.load(profile), "trustmae", category, 0.0, 0, **params)
     return spec.chapter("trustmae", profile).config("trustmae", "synthetic", category, seed=0, **params)
 
 

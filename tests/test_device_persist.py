@@ -29,6 +29,8 @@ TINY = {
     "ae_l2": dict(width=0.25, latent=8, epochs=1, batch_size=4),
     "ae_ssim": dict(width=0.25, latent=8, epochs=1, batch_size=4),
     "ensemble": dict(method="padim", sizes=[32, None], d=8, batch_size=8),
+    "ndpnet": dict(widths=[4, 8, 8, 16, 16], seg_width=8, ffm_channels=8, epochs=1, epochs2=1, batch_size=4,
+                   perceptual="offline", augment=False),
 }
 
 

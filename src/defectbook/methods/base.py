@@ -181,6 +181,10 @@ class Detector:
             getattr(self, k).load_state_dict(sd)
             getattr(self, k).eval()
         self.fitted_ = True
+        self._loaded()
+
+    def _loaded(self) -> None:
+        """Restore what the stored state implies but does not hold, after :meth:`load` (default: nothing)."""
 
 
 def check_images(images: torch.Tensor, what: str) -> torch.Tensor:

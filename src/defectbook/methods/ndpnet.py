@@ -344,7 +344,7 @@ class NDPNet(ReconstructionDetector):
 
     def _fit(self, images):
         self.reference_index_ = choose_reference(images, self.reference, self.seed)
-        self._reference_image = images[self.reference_index_]
+        self.reference_image_ = images[self.reference_index_]
         super()._fit(images)
         if self.model_.phase == 1:          # max_steps stopped training inside phase 1
             self._start_phase2()
@@ -358,14 +358,23 @@ class NDPNet(ReconstructionDetector):
 
     def _start_phase2(self):
         """Freeze the encoder and compute the reference features of layers 3-5."""
-        mdl = self.model_
         self.phase_seconds_["phase1"] = round(time.perf_counter() - self._t_phase, 3)
         self._t_phase = time.perf_counter()
+        self._enter_phase2()
+
+    def _loaded(self):
+        """A loaded model is a trained one: phase 2, with the reference features recomputed (the frozen
+        encoder's weights and the reference image are part of the stored state)."""
+        self._enter_phase2()
+        self.model_.eval()
+
+    def _enter_phase2(self):
+        mdl = self.model_
         mdl.phase = 2
         mdl.encoder.requires_grad_(False)
         mdl.encoder.eval()
         with torch.no_grad():
-            feats = mdl.encoder(self._reference_image[None].to(self.device_))
+            feats = mdl.encoder(self.reference_image_[None].to(self.device_))
         mdl.references = [feats[l] for l in RBAM_LAYERS]
         mdl.train(mdl.training)
 
@@ -465,7 +474,7 @@ class NDPNet(ReconstructionDetector):
     @property
     def reference_image(self) -> torch.Tensor:
         """The fixed reference image ``[3, S, S]``."""
-        return self._reference_image
+        return self.reference_image_
 
     def extras(self) -> dict:
         out = super().extras()
