@@ -33,8 +33,7 @@ from defectbook.report import provenance, show
 
 S = spec.chapter("ndpnet", profile, data_root=data_root)
 N = S.grids
-cat = N["timing_category"]
-dataset, cat = (S.categories([cat]) or [("synthetic", cat)])[0]
+dataset, cat = S.pair(N["timing_category"])
 methods = methods or N["timing"]
 records = experiment.run_many([S.config(m, dataset, cat, seed=seed) for m in methods],
                               desc="fig11")

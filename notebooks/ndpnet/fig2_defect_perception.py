@@ -36,8 +36,7 @@ from defectbook.data.artificial import ArtificialDefects
 from defectbook.report import provenance, show
 
 S = spec.chapter("ndpnet", profile, data_root=data_root)
-cat = S.grids["ablation_category"]
-dataset, cat = (S.categories([cat]) or [("synthetic", cat)])[0]
+dataset, cat = S.pair(S.grids["ablation_category"])
 variants = {"with L_def_per": {}, "without L_def_per": {"def_per": False}}
 cfgs = {k: S.config("ndpnet", dataset, cat, seed=seed, **v) for k, v in variants.items()}
 records = [experiment.run(c) for c in cfgs.values()]

@@ -30,8 +30,7 @@ from defectbook import experiment, metrics, spec
 from defectbook.report import provenance, show
 
 S = spec.chapter("ndpnet", profile, data_root=data_root)
-cat = S.grids["ablation_category"]
-dataset, cat = (S.categories([cat]) or [("synthetic", cat)])[0]
+dataset, cat = S.pair(S.grids["ablation_category"])
 cfg = S.config("ndpnet", dataset, cat, seed=seed)
 record = experiment.run(cfg)
 det, prep = experiment.fitted(cfg)

@@ -34,9 +34,7 @@ from defectbook.methods.ndpnet import ABLATIONS
 from defectbook.report import provenance, show
 
 S = spec.chapter("ndpnet", profile, data_root=data_root)
-cat = S.grids["ablation_category"]
-pairs = S.categories([cat]) or [("synthetic", cat)]
-dataset = pairs[0][0]
+dataset, cat = S.pair(S.grids["ablation_category"])
 records = {name: experiment.run(S.config("ndpnet", dataset, cat, seed=seed,
                                                save_maps=10**6, **switches))
            for name, switches in ABLATIONS.items()}

@@ -543,6 +543,11 @@ class Chapter:
         out = primary_categories(self.P, cats, self.data_root)
         return out[:1] if self.dry_run else out
 
+    def pair(self, category: str) -> tuple[str, str | None]:
+        """``(dataset, category)`` of one named category: the primary dataset's where it holds it (e.g.
+        MVTec AD at ``paper``), else the synthetic category of that name."""
+        return (primary_categories(self.P, [category], self.data_root) or [("synthetic", category)])[0]
+
     def config(self, method: str, dataset: str, category: str | None = None, seed: int | None = None, **kw) -> dict:
         """One config (see :func:`build`); keyword arguments that are not :func:`build`'s options are params."""
         opts = {k: kw.pop(k) for k in ("split", "transform", "save_maps") if k in kw}
