@@ -22,6 +22,7 @@ and layouts, synthetic pictures), with data and training capped, grids thinned a
 """
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import logging
 import os
@@ -229,6 +230,31 @@ def not_executed_page(path: Path, nb: Path, reason: str) -> None:
 
 
 def execute(nb: Path, out: Path, profile: str, params: dict | None = None, timeout: int | None = None) -> Outcome:
+    """See :func:`_execute`; the kernel's environment (no progress bars, batch mode) is set for this
+    execution only, so the calling process is left as it was."""
+    with batch_environment():
+        return _execute(nb, out, profile, params, timeout)
+
+
+@contextlib.contextmanager
+def batch_environment():
+    """``DEFECTBOOK_PROGRESS=0`` and ``DEFECTBOOK_BATCH=1`` (the kernels' batch mode) inside the block,
+    the previous values after it; a no-op where they are set already (a batch sets them once, so
+    notebooks executed at once from several threads never undo each other's)."""
+    want = {"DEFECTBOOK_PROGRESS": "0", "DEFECTBOOK_BATCH": "1"}
+    saved = {k: os.environ.get(k) for k in want}
+    os.environ.update(want)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _execute(nb: Path, out: Path, profile: str, params: dict | None = None, timeout: int | None = None) -> Outcome:
     """Execute one notebook source with papermill; never raises for a notebook error.
 
     The run writes to a temporary file that replaces ``out`` only when every cell completed. A
@@ -245,8 +271,6 @@ def execute(nb: Path, out: Path, profile: str, params: dict | None = None, timeo
     name = f"{nb.parent.name}/{nb.stem}"
     out.parent.mkdir(parents=True, exist_ok=True)
     failed = out.with_name(f"{out.stem}.failed.ipynb")
-    os.environ["DEFECTBOOK_PROGRESS"] = "0"
-    os.environ["DEFECTBOOK_BATCH"] = "1"
     t0 = time.perf_counter()
     notebook = present(jupytext.read(nb), deviations_note(nb))
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -446,6 +470,8 @@ def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_d
     if follow:
         follow.start()
     outcomes = []
+    env = batch_environment()
+    env.__enter__()
     try:
         log.info("batch: %d notebook(s), profile %s, log %s", len(nbs), profile, log_path)
         if workers or scheduler:
@@ -465,6 +491,7 @@ def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_d
         log.info("batch done: %d ok, %d failed; log %s", sum(o.status == "ok" for o in outcomes),
                  sum(o.status != "ok" for o in outcomes), log_path)
     finally:
+        env.__exit__(None, None, None)
         if follow:
             follow.stop()
         for h in [h for h in log.handlers if getattr(h, "_defectbook", "") == f"file:{log_path}"]:
