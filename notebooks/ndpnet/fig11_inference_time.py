@@ -42,7 +42,7 @@ df["model"] = df["method"].map(LABELS)
 df["ms per image"] = 1000.0 / df["predict_images_per_s"]
 df["device"] = [r.env.get("machine", "") + (" + CUDA" if r.env.get("cuda") else " CPU") for r in records]
 table = df[["model", "ms per image", "image_auroc", "pixel_auroc", "fit_s", "peak_rss_mb", "device"]]
-show(table.sort_values("ms per image").round(3).to_markdown(index=False))
+show(table.sort_values("ms per image"), index=False)
 show(provenance(records))
 
 # %%

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from defectbook import experiment, metrics, spec
 from defectbook.data.artificial import ArtificialDefects
 from defectbook.report import provenance, show
+from defectbook.report import table as md_table
 
 S = spec.chapter("ndpnet", profile, data_root=data_root)
 dataset, cat = S.pair(S.grids["ablation_category"])
@@ -83,5 +84,5 @@ for name, (det, _) in fitted.items():
     d = differences(det, good, i_ad)
     rows.append({"encoder": name, **{f"layer {l + 1}": metrics.pixel_auroc(m[keep], d[l].numpy()[keep]) for l in range(3)}})
 show("Pixel AUROC of the feature-difference maps against the artificial masks "
-     f"({int(keep.sum())} artificial pairs):\n\n" + pd.DataFrame(rows).round(3).to_markdown(index=False))
+     f"({int(keep.sum())} artificial pairs):\n\n" + md_table(pd.DataFrame(rows), index=False))
 show(provenance(records))

@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from defectbook import experiment, spec
 from defectbook.methods.ndpnet import rbfrm
 from defectbook.report import provenance, show
+from defectbook.report import table as md_table
 
 S = spec.chapter("ndpnet", profile, data_root=data_root)
 dataset, cat = S.pair(S.grids["ablation_category"])
@@ -96,5 +97,5 @@ for dl in det.rbam_details(test_bad):
             if m.any():
                 row[f"{name} in defect"] = float(wm[:, b][m].mean())
     rows.append(row)
-show("Mean FFM branch weights on defective test images:\n\n" + pd.DataFrame(rows).round(3).to_markdown(index=False))
+show("Mean FFM branch weights on defective test images:\n\n" + md_table(pd.DataFrame(rows), index=False))
 show(provenance([record]))

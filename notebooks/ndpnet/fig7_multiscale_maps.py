@@ -60,7 +60,7 @@ if prep.masks is not None:
     res = pd.DataFrame([{"map": n, "pixel AUROC": metrics.pixel_auroc(m, a[n].numpy()),
                          "image AUROC (max)": metrics.image_auroc(prep.labels, a[n].flatten(1).amax(1).numpy())}
                         for n in names])
-    show(res.round(3).to_markdown(index=False))
+    show(res, index=False)
 else:
     show("No pixel ground truth for this split.")
 show(provenance([record]))

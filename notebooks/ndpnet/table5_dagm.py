@@ -39,11 +39,11 @@ else:
     per = df.groupby("category")["pixel_auroc"].mean()
     row = per.to_frame().T
     row["average"], row["standard deviation"] = per.mean(), per.std(ddof=0)
-    show(row.round(4).to_markdown(index=False))
+    show(row, index=False, digits=4)
 show(provenance(records))
 
 # %% [markdown]
 # ## The paper's Table V (standard deviation in percentage points)
 
 # %%
-show(paper_values.load("ndpnet_table5_dagm").round(4).to_markdown(index=False))
+show(paper_values.load("ndpnet_table5_dagm"), index=False, digits=2)

@@ -55,7 +55,7 @@ for name, r in records.items():
                 "pixel AUROC lower": dp["difference"] < 0}
     rows.append(row)
 ours = pd.DataFrame(rows)
-show(ours.round(4).to_markdown(index=False))
+show(ours, index=False, digits=4)
 show(provenance(list(records.values()), extra=f"{n_boot} bootstrap resamples"))
 
 # %% [markdown]
@@ -63,7 +63,7 @@ show(provenance(list(records.values()), extra=f"{n_boot} bootstrap resamples"))
 
 # %%
 paper = paper_values.load("ndpnet_table6_ablation_deltas")
-show(paper.round(4).to_markdown(index=False))
+show(paper, index=False, digits=2)
 
 # %% [markdown]
 # ## Fig. 13: the anomaly maps of each variant

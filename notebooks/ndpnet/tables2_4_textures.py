@@ -32,6 +32,7 @@ from defectbook import experiment, paper_values, spec
 from defectbook.spec import LABELS
 from defectbook.methods.ndpnet import RECONSTRUCTION
 from defectbook.report import provenance, show
+from defectbook.report import table as md_table
 
 S = spec.chapter("ndpnet", profile, data_root=data_root, seeds=seeds)
 N = S.grids
@@ -55,7 +56,7 @@ def table(value):
 
 for title, value in [("Table II: image AUROC", "image_auroc"), ("Table III: pixel AUROC", "pixel_auroc"),
                      ("Table IV: PRO (AUPRO, FPR <= 0.3)", "aupro")]:
-    show(f"**{title}** (ours)\n\n" + table(value).to_markdown())
+    show(f"**{title}** (ours)\n\n" + md_table(table(value)))
 show(provenance(records))
 
 # %% [markdown]
@@ -77,7 +78,7 @@ if rec_cols:
 if emb_cols:
     summary["best feature method (pixel)"] = pix[emb_cols].max(axis=1)
     summary["gap to best feature method"] = pix["ndpnet"] - pix[emb_cols].max(axis=1)
-show(summary.round(3).to_markdown())
+show(summary)
 show(provenance(records))
 
 # %% [markdown]
@@ -86,4 +87,4 @@ show(provenance(records))
 # %%
 for name, title in [("ndpnet_table2_image_auroc", "Table II"), ("ndpnet_table3_pixel_auroc", "Table III"),
                     ("ndpnet_table4_pro", "Table IV")]:
-    show(f"**{title}** (paper)\n\n" + paper_values.load(name).round(4).to_markdown(index=False))
+    show(f"**{title}** (paper)\n\n" + md_table(paper_values.load(name), index=False, digits=2))
