@@ -149,6 +149,21 @@ def test_page_without_a_report_lists_the_executed_notebooks(tmp_path):
     assert "No build report yet" in page and "| g/x | ok | 12.5 |" in page
 
 
+def test_cli_switch_turns_model_reuse_off(monkeypatch):
+    from defectbook import cli
+
+    seen = {}
+    monkeypatch.setattr(reproduce, "reproduce", lambda *a, **kw: seen.update(kw) or [])
+    assert cli.main(["reproduce", "--profile", "smoke", "--only", "x", "--no-model-reuse"]) == 0
+    assert seen["model_reuse"] is False
+    cli.main(["reproduce", "--profile", "smoke", "--only", "x"])
+    assert seen["model_reuse"] is None, "default: as DEFECTBOOK_REUSE_MODELS says (on)"
+    monkeypatch.setenv(buildreport.REUSE_ENV, "0")
+    assert not buildreport.model_reuse()
+    monkeypatch.delenv(buildreport.REUSE_ENV)
+    assert buildreport.model_reuse()
+
+
 def test_toc_lists_the_build_report_page():
     files = [c["file"] for p in reproduce.toc()["parts"] for c in p["chapters"]]
     assert reproduce.BUILD_REPORT_PAGE in files
@@ -195,3 +210,25 @@ def test_batch_writes_the_report_with_each_notebook_attributed(toy, monkeypatch,
 
     cells = nbformat.read(out / "g" / "a.ipynb", as_version=4).cells
     assert not any(reproduce.IDENTITY_TAG in c.metadata.get("tags", []) for c in cells), "the hidden cell is dropped"
+
+
+@pytest.mark.slow
+def test_experiments_on_a_dask_cluster_are_attributed_by_the_kernel(toy, ledger, monkeypatch):
+    """On a cluster the workers compute; the notebook's process writes the ledger lines (computed for the
+    missing records, reused for the others) under its own notebook name."""
+    pytest.importorskip("distributed")
+    from defectbook import dispatch
+
+    monkeypatch.setenv(buildreport.NOTEBOOK_ENV, "g/cluster")
+    configs = [_cfg(toy, seed=s, params={"d": 8, "batch_size": 8}) for s in (0, 1)]
+    experiment.run(configs[0])                                           # one record exists already
+    cluster = dispatch.start_local(1, dashboard_address=":0", quiet=True)
+    try:
+        monkeypatch.setenv(dispatch.ENV, cluster.scheduler_address)
+        experiment.run_many(configs)
+    finally:
+        dispatch._clients.pop(cluster.scheduler_address, None)
+        cluster.close()
+    lines = read_ledger(ledger)
+    assert [(e["notebook"], e["status"], e.get("where")) for e in lines] == [
+        ("g/cluster", "computed", None), ("g/cluster", "reused", "cluster"), ("g/cluster", "computed", "cluster")]

@@ -262,11 +262,15 @@ def _page_from_report(report: dict, out_dir: Path) -> str:
     text += ("Written by `defectbook reproduce` at the end of every batch (and after each notebook); the "
              "numbers below are the latest batch's, from `build_report.json` beside the executed notebooks. "
              "An experiment is *computed* when its record was not in the store, *reused* otherwise; a picture "
-             "model is *trained* or *loaded* from the model store. Phase times are those spent in this build.\n\n")
+             "model is *trained* or *loaded* from the model store. *Configs* counts a notebook's distinct experiment "
+             "configs, *computed* and *reused* its calls (a notebook may ask for a record twice). Phase times are "
+             "those spent in this build.\n\n")
     text += (f"The batch {state}: **{_fmt_s(b['wall_s'])}** of wall time for {len(rows)} notebook(s) "
              f"({t['ok']} ok, {t['failed']} failed); {t['configs']} experiment configs, {t['computed']} computed "
              f"and {t['reused']} reused from the store; {t['models_trained']} picture models trained and "
-             f"{t['models_loaded']} loaded.\n\n")
+             f"{t['models_loaded']} loaded."
+             + (f" The notebooks' kernels used {_fmt_s(b['kernels_cpu_s'])} of CPU time (on a machine shared with other "
+                "work, wall time exceeds it)." if b.get("kernels_cpu_s") is not None else "") + "\n\n")
     text += _provenance(b) + "\n\n"
     if rows:
         img = _chart(rows, out_dir)
@@ -308,14 +312,14 @@ def _chart(rows: list[dict], out_dir: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     rows = sorted(rows, key=lambda r: r["seconds"])
-    fig, ax = plt.subplots(figsize=(8, 0.3 * len(rows) + 1.4))
+    fig, ax = plt.subplots(figsize=(8, 0.3 * len(rows) + 1.8))
     left = [0.0] * len(rows)
     for k in PHASES:
         vals = [r["phases"][k] for r in rows]
         ax.barh([r["notebook"] for r in rows], vals, left=left, label=PHASE_LABELS[k])
         left = [a + b for a, b in zip(left, vals)]
     ax.set_xlabel("seconds")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
     ax.tick_params(axis="y", labelsize=7)
     fig.tight_layout()
     path = out_dir / "build_report.png"

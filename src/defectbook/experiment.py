@@ -337,7 +337,8 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
         if rec is not None:
             rec.config.update({k: c[k] for k in NOT_HASHED if k in c})   # the unhashed fields of this call
             log.info("%s %s on %s: record reused", key, c["method"], _data_label(c))
-            append(experiment_entry(rec, "reused", time.perf_counter() - t_start))
+            if not dispatch._on_worker:
+                append(experiment_entry(rec, "reused", time.perf_counter() - t_start))
             return rec
         if dispatch.delegate():  # a scheduler is configured: one task per key, wherever it is asked for
             rec = dispatch.run_many([c], store, desc=key)[0]
@@ -401,9 +402,10 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
         if masks is not None:
             arrays["masks"] = masks[idx].astype(np.uint8)
     rec = store.put(rec, arrays, replace=force)
-    append(experiment_entry(rec, "computed", time.perf_counter() - t_start,
-                            {k: rec.timings[k] for k in ("data_s", "fit_s", "predict_s", "features_fit_s",
-                                                         "features_predict_s")}))
+    if not dispatch._on_worker:   # a cluster task: the notebook's process that asked for it writes the line
+        append(experiment_entry(rec, "computed", time.perf_counter() - t_start,
+                                {k: rec.timings[k] for k in ("data_s", "fit_s", "predict_s", "features_fit_s",
+                                                             "features_predict_s")}))
     return rec
 
 

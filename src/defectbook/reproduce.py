@@ -566,6 +566,9 @@ class BuildReport:
                       "cluster": str(cluster) if cluster else None, "commit": env.get("git_commit"),
                       "dirty": env.get("git_dirty"), "version": __version__, "machine": machine(),
                       "ledger": str(self.ledger), "log": str(log_path)}
+        import resource
+
+        self._cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.outcomes: dict = {"__started__": {}}
         self.state = "interrupted"
         self._lock = threading.Lock()
@@ -593,7 +596,11 @@ class BuildReport:
                 print(f"build report not written: {e}", file=sys.stderr)
 
     def close(self) -> None:
+        import resource
+
+        cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.build["finished"], self.build["state"] = time.time(), self.state
+        self.build["kernels_cpu_s"] = round(cpu.ru_utime + cpu.ru_stime - self._cpu0.ru_utime - self._cpu0.ru_stime, 1)
         self.write()
         for k, v in self.saved.items():
             if v is None:
