@@ -244,13 +244,13 @@ def _provenance(b: dict) -> str:
     commit = b.get("commit") or "unknown"
     if b.get("dirty"):
         commit += " (with uncommitted changes)"
-    only = f"; notebooks matching {', '.join(b['only'])}" if b.get("only") else "; every notebook"
+    only = f"; notebooks matching {', '.join(f'`{g}`' for g in b['only'])}" if b.get("only") else "; every notebook"
     return (f"**Provenance:** build `{b['id']}`, profile `{b['profile']}`{only}; started "
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(b['started']))}; machine: {m.get('cpu')}, "
             f"{m.get('usable_cores')} usable of {m.get('cores')} cores, {m.get('torch_threads')} torch threads per "
             f"process (OMP_NUM_THREADS={m.get('omp_num_threads')}){', GPU ' + m['gpu'] if m.get('gpu') else ''}; "
             f"device {dev}; {'a Dask cluster (' + str(b['cluster']) + ')' if b.get('cluster') else 'notebooks one after another'}; "
-            f"model reuse {'on' if b.get('model_reuse', True) else 'off (--no-model-reuse)'}; commit {commit}; "
+            f"model reuse {'on' if b.get('model_reuse', True) else 'off (`--no-model-reuse`)'}; commit {commit}; "
             f"defectbook {b.get('version')}.")
 
 
@@ -269,8 +269,8 @@ def _page_from_report(report: dict, out_dir: Path) -> str:
              f"({t['ok']} ok, {t['failed']} failed); {t['configs']} experiment configs, {t['computed']} computed "
              f"and {t['reused']} reused from the store; {t['models_trained']} picture models trained and "
              f"{t['models_loaded']} loaded."
-             + (f" The notebooks' kernels used {_fmt_s(b['kernels_cpu_s'])} of CPU time (on a machine shared with other "
-                "work, wall time exceeds it)." if b.get("kernels_cpu_s") is not None else "") + "\n\n")
+             + (f" The notebooks' kernels used {_fmt_s(b['kernels_cpu_s'])} of CPU time in all (against the wall "
+                "time: how much the batch waited, e.g. on a machine shared with other work)." if b.get("kernels_cpu_s") is not None else "") + "\n\n")
     text += _provenance(b) + "\n\n"
     if rows:
         img = _chart(rows, out_dir)
@@ -278,24 +278,25 @@ def _page_from_report(report: dict, out_dir: Path) -> str:
             text += f"```{{figure}} {img.name}\n:name: build-report-chart\n\nTime per notebook, split by phase " \
                     "(feature extraction is counted apart from the fit and predict it belongs to; *other*: kernel " \
                     "start, store reads, plotting and tables).\n```\n\n"
-    text += "## Notebooks, slowest first\n\n"
-    text += "| notebook | status | time (s) | configs | computed | reused | models trained | models loaded | " \
-            "data (s) | features (s) | fit, less features (s) | predict, less features (s) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    text += ("## Notebooks, slowest first\n\n*computed / reused*: experiment records; *models*: picture models "
+             "trained / loaded; *fit* and *predict*: less their feature extraction.\n\n")
+    text += "| notebook | status | time (s) | configs | computed / reused | models | data (s) | features (s) | " \
+            "fit (s) | predict (s) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     for r in sorted(rows, key=lambda r: -r["seconds"]):
         p = r["phases"]
-        text += (f"| {r['notebook']} | {r['status']} | {r['seconds']:.1f} | {r['configs']} | {r['computed']} | "
-                 f"{r['reused']} | {r['models_trained']} | {r['models_loaded']} | {p['data_s']:.1f} | "
+        text += (f"| {r['notebook']} | {r['status']} | {r['seconds']:.1f} | {r['configs']} | {r['computed']} / "
+                 f"{r['reused']} | {r['models_trained']} / {r['models_loaded']} | {p['data_s']:.1f} | "
                  f"{p['features_s']:.1f} | {p['fit_s']:.1f} | {p['predict_s']:.1f} |\n")
-    text += (f"| **all** | | **{t['notebooks_s']:.1f}** | {t['configs']} | {t['computed']} | {t['reused']} | "
-             f"{t['models_trained']} | {t['models_loaded']} | {t['phases']['data_s']:.1f} | "
+    text += (f"| **all** | | **{t['notebooks_s']:.1f}** | {t['configs']} | {t['computed']} / {t['reused']} | "
+             f"{t['models_trained']} / {t['models_loaded']} | {t['phases']['data_s']:.1f} | "
              f"{t['phases']['features_s']:.1f} | {t['phases']['fit_s']:.1f} | {t['phases']['predict_s']:.1f} |\n\n")
     ms = [m for m in report.get("methods", []) if m["method"]]
     if ms:
         text += "## Methods\n\nSeconds spent in this build per method, over every notebook (fit and predict include " \
-                "their feature extraction).\n\n| method | configs | computed | reused | models trained | models loaded " \
-                "| data (s) | features (s) | fit (s) | predict (s) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+                "their feature extraction).\n\n| method | configs | computed / reused | models trained / loaded " \
+                "| data (s) | features (s) | fit (s) | predict (s) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n"
         for m in ms:
-            text += (f"| {m['method']} | {m['configs']} | {m['computed']} | {m['reused']} | {m['trained']} | "
+            text += (f"| {m['method']} | {m['configs']} | {m['computed']} / {m['reused']} | {m['trained']} / "
                      f"{m['loaded']} | {m['data_s']:.1f} | {m['features_s']:.1f} | {m['fit_s']:.1f} | "
                      f"{m['predict_s']:.1f} |\n")
         text += "\n"
