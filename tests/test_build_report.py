@@ -232,3 +232,30 @@ def test_experiments_on_a_dask_cluster_are_attributed_by_the_kernel(toy, ledger,
     lines = read_ledger(ledger)
     assert [(e["notebook"], e["status"], e.get("where")) for e in lines] == [
         ("g/cluster", "computed", None), ("g/cluster", "reused", "cluster"), ("g/cluster", "computed", "cluster")]
+
+
+def test_an_interrupted_batch_leaves_a_report(isolated, monkeypatch, tmp_path):
+    """Ctrl-C in the second notebook: the report says interrupted, keeps the first notebook's row and
+    the second's experiments so far, and the batch's variables are restored."""
+    nbs = [tmp_path / "notebooks" / "g" / f"{n}.py" for n in ("a", "b", "c")]
+
+    def fake_execute(nb, out, profile, params, timeout):
+        buildreport.append({"kind": "experiment", "notebook": f"g/{nb.stem}", "key": nb.stem, "method": "padim",
+                            "status": "computed", "phases": {"fit_s": 1.0}})
+        if nb.stem == "b":
+            raise KeyboardInterrupt
+        return reproduce.Outcome(f"g/{nb.stem}", "ok", 2.0)
+
+    monkeypatch.setattr(reproduce, "discover", lambda only=None, base=None: nbs)
+    monkeypatch.setattr(reproduce, "check_notebook_params", lambda nbs, params: None)
+    monkeypatch.setattr(reproduce, "execute", fake_execute)
+    monkeypatch.delenv(buildreport.REUSE_ENV, raising=False)
+    out = tmp_path / "executed"
+    with pytest.raises(KeyboardInterrupt):
+        reproduce.reproduce("smoke", out_dir=out, echo=None, log_file=tmp_path / "b.log", model_reuse=False)
+    rep = json.loads((out / "build_report.json").read_text())
+    assert rep["build"]["state"] == "interrupted" and rep["build"]["model_reuse"] is False
+    assert [(r["notebook"], r["status"], r["computed"]) for r in rep["notebooks"]] == [
+        ("g/a", "ok", 1), ("g/b", "interrupted", 1)], "g/c never started"
+    assert "interrupted" in (out / "build_report.md").read_text()
+    assert buildreport.REUSE_ENV not in os.environ and buildreport.LEDGER_ENV not in os.environ
