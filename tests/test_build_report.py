@@ -2,7 +2,6 @@
 loaded, a report that survives a failed or interrupted notebook, the page rendered from the JSON."""
 import json
 import os
-import textwrap
 from pathlib import Path
 
 import pytest

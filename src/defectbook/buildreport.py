@@ -12,7 +12,9 @@ How the numbers are gathered:
   spends none). One ``os.write`` per line on an ``O_APPEND`` descriptor: lines from several processes
   never interleave.
 * :data:`clock` accumulates seconds per phase in this process (``clock.add("features", s)`` in
-  :class:`defectbook.backbones.FeatureExtractor`), read before and after each phase by ``run``.
+  :class:`defectbook.backbones.FeatureExtractor`), read before and after each phase by ``run``. On
+  CUDA the kernels run asynchronously, so feature extraction there counts the time to queue them
+  (fit and predict are the whole phases' wall time either way).
 * :func:`write` aggregates the ledger with the notebooks' outcomes into ``build_report.json``
   (beside the executed notebooks; a copy per build under ``<cache>/builds/``) after every notebook, so
   an interrupted batch still has a report, and :func:`write_page` renders it as a book page
