@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -29,6 +30,7 @@ import torch
 from torch import nn
 
 from . import DefectbookError
+from .buildreport import clock
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -299,6 +301,7 @@ class FeatureExtractor(nn.Module):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         if x.ndim != 4 or x.shape[1] != 3:
             raise DefectbookError(f"backbone input must be [B, 3, H, W], got {tuple(x.shape)}")
+        t0 = time.perf_counter()  # feature-extraction seconds for the build report
         if self.normalize:
             x = (x - self.mean) / self.std
         self._outputs = {}
@@ -308,6 +311,7 @@ class FeatureExtractor(nn.Module):
             pass
         out = [self._outputs[p] for p in self._targets]
         self._outputs = {}
+        clock.add("features", time.perf_counter() - t0)
         return out
 
     def train(self, mode: bool = True) -> "FeatureExtractor":

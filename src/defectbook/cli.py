@@ -85,7 +85,7 @@ def _cmd_reproduce(a) -> int:
     if a.data_root and not a.dry_run:
         os.environ["DEFECTBOOK_DATA"] = a.data_root
     outcomes = reproduce(a.profile, a.only, parse_params(a.param), timeout=a.timeout, workers=a.workers,
-                         scheduler=a.scheduler, dry_run=a.dry_run)
+                         scheduler=a.scheduler, dry_run=a.dry_run, model_reuse=False if a.no_model_reuse else None)
     return 0 if all(o.status == "ok" for o in outcomes) else 1
 
 
@@ -163,6 +163,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--dry-run", action="store_true",
                    help="execute every notebook at the profile's settings on a synthetic data root with the real "
                         "datasets' names and layouts, capped data and training, random weights (labelled)")
+    r.add_argument("--no-model-reuse", action="store_true",
+                   help="train every picture notebook's model again: nothing saved to or loaded from the model "
+                        "store (DEFECTBOOK_REUSE_MODELS=0), to measure what model reuse saves in the build report")
     r.set_defaults(func=_cmd_reproduce)
 
     w = sub.add_parser("weights", help="list or fetch the papers' ImageNet backbone weights")

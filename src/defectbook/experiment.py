@@ -207,12 +207,15 @@ def model_path(config: dict):
 
 def keep_model(detector, config: dict, limit_mb: float | None = None) -> bool:
     """Save a fitted detector under :func:`model_path` when its state takes at most ``limit_mb``
-    (default ``DEFECTBOOK_MODEL_LIMIT_MB``, 16; 0 keeps none). :func:`run` calls it for every
+    (default ``DEFECTBOOK_MODEL_LIMIT_MB``, 16; 0 keeps none; none with ``DEFECTBOOK_REUSE_MODELS=0``). :func:`run` calls it for every
     experiment: the cpu profile's networks (about 1 MiB) are kept, so a picture notebook loads them;
     Gaussian banks (tens of MiB and more) and paper-size networks (TrustMAE: 96 MiB, times hundreds
     of configs) are not, and :func:`fitted` keeps those it trains itself. Returns whether it was saved."""
+    from .buildreport import model_reuse
     from .methods.base import state_nbytes
 
+    if not model_reuse():
+        return False
     limit = float(os.environ.get("DEFECTBOOK_MODEL_LIMIT_MB", 16) if limit_mb is None else limit_mb)
     size_mb = state_nbytes(detector) / 2 ** 20
     if size_mb > limit:
@@ -316,12 +319,16 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
 
     The resolved device is recorded (``extras["device"]``); one ``logging`` line per experiment
     (logger ``defectbook``: key, method, data, device, times, metrics); a fitted model small enough
-    for :func:`keep_model` is saved for :func:`fitted`."""
+    for :func:`keep_model` is saved for :func:`fitted`. Seconds per phase (data loading, fit, predict,
+    feature extraction within each) are recorded in ``timings`` and, with the record's computed/reused
+    status, appended to the batch's build ledger (:mod:`defectbook.buildreport`)."""
+    from .buildreport import append, clock, experiment_entry
     from .metrics import evaluate
     from .utils import seed_everything
 
     from . import dispatch
 
+    t_start = time.perf_counter()
     c = normalize(config)
     key = key_of(c)
     store = Store() if store is None else store  # (an empty Store is falsy: it has __len__)
@@ -330,12 +337,18 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
         if rec is not None:
             rec.config.update({k: c[k] for k in NOT_HASHED if k in c})   # the unhashed fields of this call
             log.info("%s %s on %s: record reused", key, c["method"], _data_label(c))
+            if not dispatch._on_worker:
+                append(experiment_entry(rec, "reused", time.perf_counter() - t_start))
             return rec
         if dispatch.delegate():  # a scheduler is configured: one task per key, wherever it is asked for
-            return dispatch.run_many([c], store, desc=key)[0]
+            rec = dispatch.run_many([c], store, desc=key)[0]
+            append(experiment_entry(rec, "computed", time.perf_counter() - t_start, {}) | {"where": "cluster"})
+            return rec
     detector = build_detector(c)  # parameters are validated before any image is loaded
     device = device_of(c)
+    t_data = time.perf_counter()
     prep = prepare(c)
+    t_data = time.perf_counter() - t_data
     log.info("%s %s on %s: fitting on %d images, device %s", key, c["method"], _data_label(c),
              prep.train.shape[0], device)
     if len(set(prep.labels.tolist())) < 2:  # before a fit is spent on it: AUROC needs both classes
@@ -344,11 +357,14 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
                               f"check the data with `defectbook data check`")
     seed_everything(c["seed"])
     with PeakMemory() as mem:
+        f0 = clock.get("features")
         t0 = time.perf_counter()
         detector.fit(prep.train)
         t1 = time.perf_counter()
+        f1 = clock.get("features")
         pred = detector.predict(prep.test)
         t2 = time.perf_counter()
+        f2 = clock.get("features")
     notes = []
     masks = prep.masks.numpy() if prep.masks is not None else None
     if masks is None:
@@ -364,7 +380,9 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
                   "n_test": int(prep.test.shape[0]), "n_test_defective": int(prep.labels.sum())}
     rec = Record(key=key, config=c, metrics=metrics,
                  timings={"fit_s": round(t1 - t0, 3), "predict_s": round(t2 - t1, 3),
-                          "predict_images_per_s": round(prep.test.shape[0] / max(t2 - t1, 1e-9), 2)},
+                          "predict_images_per_s": round(prep.test.shape[0] / max(t2 - t1, 1e-9), 2),
+                          "data_s": round(t_data, 3), "features_fit_s": round(f1 - f0, 3),
+                          "features_predict_s": round(f2 - f1, 3)},
                  memory=mem.as_dict(), scores=[float(s) for s in pred.image_scores],
                  labels=[int(v) for v in prep.labels], defects=list(prep.defects),
                  extras=_plain(extras) | {"split": split_info, "backbone": _describe(detector),
@@ -383,7 +401,12 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
                   "images": (prep.test[idx].permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)}
         if masks is not None:
             arrays["masks"] = masks[idx].astype(np.uint8)
-    return store.put(rec, arrays, replace=force)
+    rec = store.put(rec, arrays, replace=force)
+    if not dispatch._on_worker:   # a cluster task: the notebook's process that asked for it writes the line
+        append(experiment_entry(rec, "computed", time.perf_counter() - t_start,
+                                {k: rec.timings[k] for k in ("data_s", "fit_s", "predict_s", "features_fit_s",
+                                                             "features_predict_s")}))
+    return rec
 
 
 def _data_provenance(c: dict, split) -> dict:
@@ -414,7 +437,16 @@ def run_many(configs: Iterable[dict], store: Store | None = None, desc: str = "e
 
     configs = list(configs)
     if dispatch.scheduler_address():
-        return dispatch.run_many(configs, store, desc)
+        from .buildreport import append, experiment_entry
+
+        store = Store() if store is None else store
+        t0 = time.perf_counter()
+        had = {k for k in map(key_of, configs) if store.path(k).exists()}
+        records = dispatch.run_many(configs, store, desc)
+        for r in records:   # computed on the cluster: its phases were spent in the workers, at once
+            append(experiment_entry(r, "reused" if r.key in had else "computed", 0.0) | {"where": "cluster"})
+        log.debug("%d experiments on the cluster in %.1f s", len(records), time.perf_counter() - t0)
+        return records
     return [run(c, store) for c in progress(configs, desc=desc, total=len(configs), leave=True)]
 
 
@@ -422,29 +454,40 @@ def fitted(config: dict):
     """``(detector, prepared)`` fitted on the config's training data, for picture-only notebooks.
 
     A model saved under :func:`model_path` (by :func:`run` or an earlier call) is loaded instead of
-    training again; otherwise the detector is fitted exactly as :func:`run` fits it and saved."""
+    training again; otherwise the detector is fitted exactly as :func:`run` fits it and saved. With
+    ``DEFECTBOOK_REUSE_MODELS=0`` nothing is loaded or saved. Each call is a line of the build ledger."""
+    from .buildreport import append, clock, model_reuse
     from .methods.base import Detector
     from .utils import seed_everything
 
     c = normalize(config)
     key, path = key_of(c), model_path(c)
+    t_data = time.perf_counter()
     prep = prepare(c)
+    t_data = time.perf_counter() - t_data
     device = device_of(c)
-    if (path / "params.json").is_file():
+    entry = {"kind": "model", "key": key, "method": c["method"], "data": _data_label(c), "device": device}
+    if model_reuse() and (path / "params.json").is_file():
         t0 = time.perf_counter()
         try:
             det = Detector.load(path, device=device)
+            t1 = time.perf_counter() - t0
             log.info("%s %s on %s: fitted model loaded (%.1f s, device %s)", key, c["method"], _data_label(c),
-                     time.perf_counter() - t0, device)
+                     t1, device)
+            append(entry | {"status": "loaded", "seconds": round(t1 + t_data, 3),
+                            "phases": {"data_s": round(t_data, 3), "model_load_s": round(t1, 3)}})
             return det, prep
         except Exception as e:  # noqa: BLE001 - an unreadable model is refitted
             log.warning("%s: saved model unreadable (%s): fitting again", key, e)
     seed_everything(c["seed"])
-    t0 = time.perf_counter()
+    f0, t0 = clock.get("features"), time.perf_counter()
     det = build_detector(c).fit(prep.train)
-    log.info("%s %s on %s: fitted in %.1f s (device %s)", key, c["method"], _data_label(c),
-             time.perf_counter() - t0, device)
-    det.save(path)
+    t1, f1 = time.perf_counter() - t0, clock.get("features")
+    log.info("%s %s on %s: fitted in %.1f s (device %s)", key, c["method"], _data_label(c), t1, device)
+    append(entry | {"status": "trained", "seconds": round(t1 + t_data, 3),
+                    "phases": {"data_s": round(t_data, 3), "fit_s": round(t1, 3), "features_fit_s": round(f1 - f0, 3)}})
+    if model_reuse():
+        det.save(path)
     return det, prep
 
 

@@ -14,6 +14,12 @@ to stderr as it grows, so a person follows one ordered stream. Progress bars are
 notice "Kernel is running over TCP without encryption" (ipykernel's ``IPKernelApp`` log, printed once
 per notebook; the kernel only listens on localhost) is silenced with ``--IPKernelApp.log_level=ERROR``.
 
+Build report: every batch writes ``build_report.json`` and the book page ``build_report.md`` beside the
+executed notebooks (updated after each notebook; see :mod:`defectbook.buildreport`): each notebook's
+wall time, status, experiment configs computed or reused, picture models trained or loaded, and the time
+per phase. The kernels learn which notebook they run from a first, hidden cell (``DEFECTBOOK_NOTEBOOK``,
+removed from the executed copy), so notebooks run at once on a cluster are told apart.
+
 ``dry_run=True`` (``defectbook reproduce --profile paper --dry-run``) executes the notebooks at the
 profile's settings on a replica data root (:mod:`defectbook.data.replica`: the real datasets' names
 and layouts, synthetic pictures), with data and training capped, grids thinned and random weights
@@ -38,6 +44,7 @@ import yaml
 
 from . import DefectbookError
 from .paths import repo_root
+from .buildreport import LEDGER_ENV, NOTEBOOK_ENV, REUSE_ENV
 from .profiles import PROFILES
 
 GROUPS = {  # group -> (part caption, order)
@@ -274,6 +281,8 @@ def _execute(nb: Path, out: Path, profile: str, params: dict | None = None, time
     t0 = time.perf_counter()
     notebook = present(jupytext.read(nb), deviations_note(nb))
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(   # which notebook the kernel's experiments belong to
+        f"import os\nos.environ[{NOTEBOOK_ENV!r}] = {name!r}", metadata={"tags": ["remove-cell", IDENTITY_TAG]}))
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / f"{nb.stem}.ipynb"
         dest = out.parent / f".{out.stem}.running.ipynb"
@@ -292,7 +301,7 @@ def _execute(nb: Path, out: Path, profile: str, params: dict | None = None, time
             msg = str(e).strip().splitlines()
             err = next((line for line in reversed(msg) if line.strip()), e.__class__.__name__)[:300]
         if not err:
-            nbformat.write(merge_parameters(nbformat.read(dest, as_version=4)), dest)
+            nbformat.write(merge_parameters(_drop_identity(nbformat.read(dest, as_version=4))), dest)
             os.replace(dest, out)
             failed.unlink(missing_ok=True)
             return Outcome(name, "ok", time.perf_counter() - t0)
@@ -302,6 +311,15 @@ def _execute(nb: Path, out: Path, profile: str, params: dict | None = None, time
         if interrupted is not None:
             raise interrupted
         return Outcome(name, "FAILED", time.perf_counter() - t0, err)
+
+
+IDENTITY_TAG = "defectbook-notebook-identity"
+
+
+def _drop_identity(notebook):
+    """The executed notebook without the hidden cell that named it to its kernel."""
+    notebook.cells = [c for c in notebook.cells if IDENTITY_TAG not in c.get("metadata", {}).get("tags", [])]
+    return notebook
 
 
 def _mark_failed(partial: Path, failed: Path, err: str) -> None:
@@ -437,7 +455,8 @@ def dry_run_setup(base: Path | None = None) -> Path:
 
 def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_dir: Path | None = None,
               timeout: int | None = None, stream=sys.stdout, log_file: str | os.PathLike | None = None,
-              echo=sys.stderr, workers=None, scheduler: str | None = None, dry_run: bool = False) -> list[Outcome]:
+              echo=sys.stderr, workers=None, scheduler: str | None = None, dry_run: bool = False,
+              model_reuse: bool | None = None) -> list[Outcome]:
     """Execute every (matching) notebook; print a summary table; return the outcomes.
 
     The batch's log lines (its own and the kernels' per-experiment lines) go to ``log_file``
@@ -445,7 +464,9 @@ def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_d
     With ``workers`` (a local Dask cluster of that many workers, or ``"auto"``) or ``scheduler``
     (an existing one's address) the notebooks' experiments run on the cluster and several
     notebooks at once (:func:`defectbook.dispatch.notebooks_on_cluster`). ``dry_run``: see the module
-    docstring.
+    docstring. ``model_reuse=False``: fitted models are neither saved nor loaded (``DEFECTBOOK_REUSE_MODELS=0``
+    for the batch), to measure what the model store saves. The build report is written beside the
+    executed notebooks after every notebook and at the end (also when the batch is interrupted).
     """
     from .utils import log, setup_logging
 
@@ -472,25 +493,28 @@ def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_d
     outcomes = []
     env = batch_environment()
     env.__enter__()
+    report = BuildReport(nbs, profile, only, out_dir, workers or scheduler, model_reuse, log_path)
     try:
         log.info("batch: %d notebook(s), profile %s, log %s", len(nbs), profile, log_path)
         if workers or scheduler:
             from .dispatch import notebooks_on_cluster
 
             outcomes = notebooks_on_cluster(
-                nbs, lambda nb: execute(nb, executed_path(nb, out_dir), profile, params, timeout),
+                nbs, lambda nb: report.run(nb, lambda: execute(nb, executed_path(nb, out_dir), profile, params, timeout)),
                 workers=workers, scheduler=scheduler, stream=stream)
         for i, nb in enumerate(nbs if not (workers or scheduler) else [], 1):
             print(f"[{i}/{len(nbs)}] {nb.parent.name}/{nb.stem} ({profile}) ...", file=stream, flush=True)
             log.info("notebook %s/%s (%d/%d) started", nb.parent.name, nb.stem, i, len(nbs))
-            o = execute(nb, executed_path(nb, out_dir), profile, params, timeout)
+            o = report.run(nb, lambda: execute(nb, executed_path(nb, out_dir), profile, params, timeout))
             print(f"    {o.status} in {o.seconds:.1f} s" + (f": {o.error}" if o.error else ""), file=stream, flush=True)
             (log.info if o.status == "ok" else log.error)("notebook %s %s in %.1f s%s", o.notebook, o.status,
                                                           o.seconds, f": {o.error}" if o.error else "")
             outcomes.append(o)
         log.info("batch done: %d ok, %d failed; log %s", sum(o.status == "ok" for o in outcomes),
                  sum(o.status != "ok" for o in outcomes), log_path)
+        report.state = "done"
     finally:
+        report.close()
         env.__exit__(None, None, None)
         if follow:
             follow.stop()
@@ -506,7 +530,83 @@ def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_d
     print(summary(outcomes) + (" (dry run)" if dry_run else "") + f"; kernels' CPU time {cpu:.0f} s", file=stream,
           flush=True)
     print(f"log: {log_path}", file=stream, flush=True)
+    print(f"build report: {report.path} (book page {report.path.with_suffix('.md').name})", file=stream, flush=True)
     return outcomes
+
+
+class BuildReport:
+    """The batch's build report (:mod:`defectbook.buildreport`): sets the ledger and model-reuse variables
+    for the batch (restored by :meth:`close`), records each notebook's outcome and rewrites the report
+    after each notebook and on close (state ``interrupted`` unless the batch set ``state = "done"``)."""
+
+    def __init__(self, nbs, profile, only, out_dir, cluster, model_reuse, log_path):
+        from . import __version__
+        from .buildreport import machine
+        from .experiment import environment
+        from .paths import cache_dir
+
+        self.order = [f"{nb.parent.name}/{nb.stem}" for nb in nbs]
+        self.out_dir = Path(out_dir or root() / "book" / "executed")
+        self.path = self.out_dir / "build_report.json"
+        started = time.time()
+        bid = time.strftime("%Y%m%d-%H%M%S", time.gmtime(started)) + f"-{os.getpid()}"
+        self.archive = cache_dir() / "builds" / f"{bid}.json"
+        self.ledger = cache_dir() / "builds" / f"{bid}.jsonl"
+        self.ledger.parent.mkdir(parents=True, exist_ok=True)
+        self.ledger.touch()
+        self.saved = {k: os.environ.get(k) for k in (LEDGER_ENV, REUSE_ENV)}
+        os.environ[LEDGER_ENV] = str(self.ledger)
+        if model_reuse is not None:
+            os.environ[REUSE_ENV] = "1" if model_reuse else "0"
+        from .buildreport import model_reuse as reuse_on
+
+        env = environment()
+        self.build = {"id": bid, "profile": profile, "only": list([only] if isinstance(only, str) else only or []),
+                      "started": started, "finished": None, "state": "running", "model_reuse": reuse_on(),
+                      "cluster": str(cluster) if cluster else None, "commit": env.get("git_commit"),
+                      "dirty": env.get("git_dirty"), "version": __version__, "machine": machine(),
+                      "ledger": str(self.ledger), "log": str(log_path)}
+        import resource
+
+        self._cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.outcomes: dict = {"__started__": {}}
+        self.state = "interrupted"
+        self._lock = threading.Lock()
+        self.write()
+
+    def run(self, nb: Path, execute_one) -> Outcome:
+        name = f"{nb.parent.name}/{nb.stem}"
+        self.outcomes["__started__"][name] = time.time()
+        o = execute_one()
+        with self._lock:
+            self.outcomes[name] = {"status": o.status, "seconds": o.seconds, "error": o.error}
+        self.write()
+        return o
+
+    def write(self) -> None:
+        from .buildreport import aggregate, read_ledger, write
+
+        with self._lock:
+            ledger = read_ledger(self.ledger)
+            devices = sorted({str(e["device"]) for e in ledger if e.get("device")})
+            rep = aggregate(self.build | {"devices": devices}, self.outcomes, ledger, self.order)
+            try:
+                write(rep, self.out_dir, self.archive)
+            except Exception as e:  # noqa: BLE001 - a report that cannot be written never fails the batch
+                print(f"build report not written: {e}", file=sys.stderr)
+
+    def close(self) -> None:
+        import resource
+
+        cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.build["finished"], self.build["state"] = time.time(), self.state
+        self.build["kernels_cpu_s"] = round(cpu.ru_utime + cpu.ru_stime - self._cpu0.ru_utime - self._cpu0.ru_stime, 1)
+        self.write()
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def summary(outcomes: list[Outcome]) -> str:
@@ -521,7 +621,7 @@ def summary(outcomes: list[Outcome]) -> str:
 def toc(base: Path | None = None) -> dict:
     """The Jupyter Book table of contents for the notebooks and chapters that exist."""
     base = base or root()
-    parts = [{"caption": "Using this book", "chapters": [{"file": "book/rerun"}]}]
+    parts = [{"caption": "Using this book", "chapters": [{"file": "book/rerun"}, {"file": BUILD_REPORT_PAGE}]}]
     groups = sorted({p.parent.name for p in discover(base=base / "notebooks")}, key=lambda g: GROUPS.get(g, ("", 99))[1])
     for g in groups:
         sections = [{"file": f"book/executed/{g}/{nb.stem}"} for nb in discover(f"{g}/*", base / "notebooks")]
@@ -530,6 +630,10 @@ def toc(base: Path | None = None) -> dict:
     notes = [{"file": f"book/reproducibility/{g}"} for g in groups if (base / "book" / "reproducibility" / f"{g}.md").is_file()]
     parts.append({"caption": "Reproducibility", "chapters": [{"file": "book/reproducibility/index", "sections": notes}]})
     return {"format": "jb-book", "root": "book/intro", "parts": parts}
+
+
+#: the build report's page (written by ``reproduce`` and :func:`build_book` beside the executed notebooks)
+BUILD_REPORT_PAGE = "book/executed/build_report"
 
 
 def write_toc(base: Path | None = None) -> Path:
@@ -550,8 +654,11 @@ to execute it, then `defectbook book` to render it.
 
 def build_book(base: Path | None = None, builder: str = "html") -> int:
     """Write "not executed" pages for notebooks without a complete executed copy (never run, or left
-    incomplete by an interrupted run), then run ``jupyter-book build``."""
+    incomplete by an interrupted run) and the build report's page (from the last batch's
+    ``build_report.json``), then run ``jupyter-book build``."""
     import subprocess
+
+    from .buildreport import write_page
 
     base = base or root()
     write_toc(base)
@@ -561,6 +668,8 @@ def build_book(base: Path | None = None, builder: str = "html") -> int:
             not_executed_page(out, nb, "")
         elif not is_complete(out) and _status(out) != "not executed":
             not_executed_page(out, nb, "its executed copy is incomplete (an interrupted run?)")
+    (base / BUILD_REPORT_PAGE).parent.mkdir(parents=True, exist_ok=True)
+    write_page((base / BUILD_REPORT_PAGE).parent)
     cmd = [sys.executable, "-m", "jupyter_book", "build", str(base), "--builder", builder]
     jb = Path(sys.executable).with_name("jupyter-book")
     if jb.is_file():
