@@ -234,6 +234,8 @@ def _value(r, metric: str, score: str | None) -> float:
     from .metrics import image_auroc
 
     if metric == "ms_per_image":
+        if r.timings.get("predict_images_per_s"):
+            return 1000.0 / float(r.timings["predict_images_per_s"])
         t, n = r.timings.get("predict_s"), len(r.labels or [])
         return float(t) * 1000 / n if t is not None and n else float("nan")
     if score:
@@ -384,3 +386,27 @@ def counts(report: pd.DataFrame) -> pd.DataFrame:
                   fill_value=0)
     t["total"] = t.sum(axis=1)
     return t.rename_axis(index="paper", columns=None)
+
+
+def missing(report: pd.DataFrame) -> pd.DataFrame:
+    """The cells not computed in this build, grouped: one row per (paper, table, row) with the columns
+    (categories or metrics) that have no record, and how many."""
+    m = report[report["verdict"] == "not computed"]
+    if m.empty:
+        return pd.DataFrame(columns=["paper", "table", "row", "cells", "columns"])
+    g = m.groupby(["paper", "table", "row"], sort=False)["column"]
+    out = g.agg(cells="size", columns=lambda c: ", ".join(dict.fromkeys(map(str, c)))).reset_index()
+    return out
+
+
+def spread(report: pd.DataFrame) -> pd.DataFrame:
+    """Seed-to-seed spread per paper: cells with two seeds or more, and the median and largest
+    standard deviation of our value over seeds among them."""
+    r = report[report["sd (seeds)"].notna()]
+    rows = []
+    for p in [p for p in PAPERS.values() if p in set(report["paper"])]:
+        s = r.loc[r["paper"] == p, "sd (seeds)"]
+        rows.append({"paper": p, "cells with ≥ 2 seeds": len(s),
+                     "median sd": float(s.median()) if len(s) else float("nan"),
+                     "largest sd": float(s.max()) if len(s) else float("nan")})
+    return pd.DataFrame(rows)
