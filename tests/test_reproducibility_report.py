@@ -136,6 +136,9 @@ def test_records_found_and_judged_against_the_paper():
     assert set(got["verdict"]) == {"not comparable"}
     assert set(got["category"]) == {"wood", "mean"}          # the wood cell and the average over what ran
     assert got["why"].str.contains("different data").all()
+    # ... and never stand in for MTD's table (no synthetic stand-in replaces a real dataset's own table)
+    report, _ = R.judge("cpu", records=syn, tables=["npad_appA_mtd"])
+    assert (report["verdict"] == "not computed").all()
 
 
 def test_scores_by_pooling_and_baseline_deltas():
@@ -167,3 +170,24 @@ def test_the_report_notebook_runs_last():
 
     nbs = discover()
     assert f"{nbs[-1].parent.name}/{nbs[-1].stem}" == "benchmark/reproducibility"
+
+
+def test_reproducibility_notes_link_the_report_and_type_no_result():
+    """The chapters' notes point to the generated report and quote no figure by hand (the rule of
+    tests/test_prose.py, applied to every note)."""
+    from pathlib import Path
+
+    from defectbook.paths import repo_root
+
+    sys_path = str(repo_root() / "tests")
+    import sys
+    if sys_path not in sys.path:
+        sys.path.insert(0, sys_path)
+    from test_prose import typed_numbers
+
+    notes = sorted(Path(repo_root(), "book", "reproducibility").glob("*.md"))
+    assert {p.stem for p in notes} >= {"index", "npad", "differnet", "trustmae", "ndpnet"}
+    for p in notes:
+        text = p.read_text()
+        assert "executed/benchmark/reproducibility>" in text, f"{p.name} does not link the reproducibility report"
+        assert typed_numbers(text) == [], f"{p.name} types result-looking numbers"

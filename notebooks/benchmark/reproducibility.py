@@ -17,7 +17,7 @@
 #
 # Generated from the records of this build, not written: for every cell of the four papers' tables
 # (and the figure points with printed numbers) that a notebook of the book reproduces, the paper's
-# value, ours (mean over seeds), the difference, the seeds, a 95 % interval over them, the seed-to-seed
+# value, ours (mean over seeds), the difference, the seeds, a Student-t interval over them (`level=0.95`), the seed-to-seed
 # standard deviation and a verdict. Which cells are reproduced and from which records is declared in
 # `src/defectbook/paper_values/reproductions.yaml`; the tolerances, in `paper_values/tolerances.csv`,
 # were declared before any result was looked at, as ReScience replications do. The rules
@@ -104,7 +104,7 @@ show(miss, index=False) if len(miss) else show("Every reproduced cell has a reco
 # %% [markdown]
 # ## The full report, per paper
 # Only cells computed in this build (the others are listed above). `ours`: mean over seeds;
-# `Δ` = ours − paper; `sd (seeds)`: standard deviation over seeds; `interval`: 95 % Student-t
+# `Δ` = ours − paper; `sd (seeds)`: standard deviation over seeds; `interval`: Student-t (`level=0.95`)
 # interval of the mean over seeds (— for one seed); `data`: the data our value comes from (the number
 # of categories averaged for a mean or a row without category).
 

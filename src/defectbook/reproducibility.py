@@ -246,8 +246,11 @@ def _value(r, metric: str, score: str | None) -> float:
     return float(v) if v is not None else float("nan")
 
 
-def _pick_dataset(recs: list, paper_data: str, primary: str | None) -> list:
-    """The records on the paper's dataset if any, else on the profile's primary dataset, else all."""
+def _pick_dataset(recs: list, paper_data: str, primary: str | None, data_only: bool = False) -> list:
+    """The records on the paper's dataset if any, else (unless ``data_only``: a table of a real dataset
+    that no stand-in replaces, MTD or DAGM) on the profile's primary dataset, else all."""
+    if data_only:
+        return [r for r in recs if r.config["dataset"] == paper_data]
     for ds in (paper_data, primary):
         on = [r for r in recs if r.config["dataset"] == ds]
         if on:
@@ -274,7 +277,7 @@ def ours(cell: Cell, records: list, profile: str, primary: str | None = None, gr
               and matches(r.config, s, w, split, transform)]
         if cell.category is not None:
             rs = [r for r in rs if str(r.config.get("category")) == cell.category]
-        return _pick_dataset(rs, str(tol.paper_data), primary)
+        return _pick_dataset(rs, str(tol.paper_data), primary, bool(mapping()[cell.table].get("data_only")))
 
     recs = find(sel, want)
     if "baseline" in sel and recs:
@@ -372,7 +375,7 @@ def judge(profile: str, store=None, records: list | None = None, tables=None) ->
                      "paper value": c.value, "ours": v["ours"], "Δ": v["diff"], "sd (seeds)": v["sd"],
                      "seeds": ", ".join(str(s) for s in sorted(found["per_seed"])) or "—",
                      "interval": (f"{v['low']:.3f} to {v['high']:.3f}" if not math.isnan(v["low"]) else "—"),
-                     "data": (f"{found['dataset']}" + (f" ({len(found['categories'])} categories)"
+                     "data": (f"{found['dataset']}" + (f" ({len(found['categories'])} categor{'y' if len(found['categories']) == 1 else 'ies'})"
                                                        if c.category is None and found["categories"] != ["None"] else "")
                               if found["dataset"] else "—"),
                      "tolerance": float(tol.tolerance), "verdict": v["verdict"], "why": v["why"]})
