@@ -77,7 +77,9 @@ def test_a_new_csv_row_without_declaration_fails(monkeypatch):
         R.cells(["npad_appA_mtd"])
 
 
-def test_selectors_resolve_in_every_profile():
+@pytest.mark.parametrize("dry", ["", "1"])
+def test_selectors_resolve_in_every_profile(monkeypatch, dry):
+    monkeypatch.setenv("DEFECTBOOK_DRY_RUN", dry)
     cells, _ = R.cells()
     for profile in spec.PROFILES:
         grids = {ch: spec.chapter(ch, profile).grids for ch in {c.chapter for c in cells}}
@@ -191,3 +193,18 @@ def test_reproducibility_notes_link_the_report_and_type_no_result():
         text = p.read_text()
         assert "executed/benchmark/reproducibility>" in text, f"{p.name} does not link the reproducibility report"
         assert typed_numbers(text) == [], f"{p.name} types result-looking numbers"
+
+
+def test_compared_method_and_mean_over_the_papers_categories():
+    """NDP-Net's Table II: TrustMAE run beside NDP-Net (its record carries its own chapter) is found;
+    the mean cell averages the paper's five textures only, so a sixth category does not spoil it."""
+    S = spec.chapter("ndpnet", "paper")
+    paper = paper_values.load("ndpnet_table2_image_auroc").set_index("method")
+    recs = [_record(S.config("trustmae", "mvtec", c, seed=0), f"t{c}", image_auroc=float(paper.loc["TrustMAE", c]))
+            for c in ("carpet", "grid", "leather", "tile", "wood")]
+    recs.append(_record(S.config("trustmae", "mvtec", "bottle", seed=0), "tb", image_auroc=0.0))
+    assert {r.config["spec"]["chapter"] for r in recs} == {"trustmae"}
+    report, _ = R.judge("paper", records=recs, tables=["ndpnet_table2_image_auroc"])
+    got = report[report["row"] == "TrustMAE"].set_index("column")
+    assert (got["verdict"] == "reproduced").all(), got[["ours", "verdict", "why"]]
+    assert got.loc["mean", "data"] == "mvtec (5 categories)"
