@@ -208,3 +208,20 @@ def test_compared_method_and_mean_over_the_papers_categories():
     got = report[report["row"] == "TrustMAE"].set_index("column")
     assert (got["verdict"] == "reproduced").all(), got[["ours", "verdict", "why"]]
     assert got.loc["mean", "data"] == "mvtec (5 categories)"
+
+
+def test_dry_run_records_are_found_and_not_comparable(monkeypatch):
+    """In the paper dry run the configs are capped (test transforms, few-shot n): the report caps what it
+    looks for the same way, finds the records and calls them not comparable."""
+    monkeypatch.setenv("DEFECTBOOK_DRY_RUN", "1")
+    S = spec.chapter("differnet", "paper")
+    g = S.grids["ablation_test_transforms"][2]
+    cfg = S.config("differnet", "mvtec", "wood", seed=0, train_transforms=True, test_transforms=g, snapshots=0)
+    assert cfg["dry_run"] and cfg["params"]["test_transforms"] < g
+    shots = S.config("differnet", "mvtec", "wood", seed=0, split={"kind": "few_shot", "n": S.grids["few_shot_n"]})
+    recs = [_record(cfg, "g", image_auroc=0.9), _record(shots, "s", image_auroc=0.8)]
+    report, _ = R.judge("paper", records=recs, tables=["differnet_table3_ablation", "differnet_table1_mvtec"])
+    g_row = report[(report["table"] == "differnet_table3_ablation") & (report["row"] == "G")].iloc[0]
+    assert g_row["verdict"] == "not comparable" and "dry run" in g_row["why"]
+    few = report[(report["row"] == "differnet_16shots") & (report["category"] == "wood")].iloc[0]
+    assert few["verdict"] == "not comparable" and few["ours"] == pytest.approx(0.8)

@@ -277,6 +277,17 @@ def _pick_dataset(recs: list, paper_data: str, primary: str | None, data_only: b
     return recs
 
 
+def _capped(params: dict) -> dict:
+    """In the dry run, the params as :func:`defectbook.spec.build` caps them (``DRY_RUN``)."""
+    from .spec import DRY_RUN, dry_run
+
+    if not dry_run():
+        return params
+    caps = DRY_RUN["params"]
+    return {k: min(v, caps[k]) if k in caps and isinstance(v, (int, float)) and not isinstance(v, bool) else v
+            for k, v in params.items()}
+
+
 def _home(method: str) -> str | None:
     from .spec import default_chapter
 
@@ -312,11 +323,15 @@ def ours(cell: Cell, records: list, profile: str, primary: str | None = None, gr
     if grids is None:
         from .spec import chapter as _chapter
         grids = _chapter(cell.chapter, profile).grids
-    want = {**selector_params(sel, grids), **cell.extra_params}
+    want = _capped({**selector_params(sel, grids), **cell.extra_params})
     transform = _resolve(sel.get("transform"), grids)
     split = {**_resolve(sel.get("split", {}), grids), **cell.extra_split}
     if split.get("kind") == "noisy":
         split["fixed_test"] = True
+    if split.get("kind") == "few_shot":
+        from .spec import DRY_RUN, dry_run
+        if dry_run():
+            split["n"] = min(int(split["n"]), DRY_RUN["max_train"])
 
     def find(s, w):
         homes = {cell.chapter, _home(s["method"])}   # a compared method's records carry its own chapter
@@ -331,7 +346,7 @@ def ours(cell: Cell, records: list, profile: str, primary: str | None = None, gr
 
     recs = find(sel, want)
     if "baseline" in sel and recs:
-        base = find(sel["baseline"], selector_params(sel["baseline"], grids))
+        base = find(sel["baseline"], _capped(selector_params(sel["baseline"], grids)))
         bmap = {(r.config.get("dataset"), r.config.get("category"), r.config.get("seed")): r for r in base}
         pairs = [(r, bmap.get((r.config.get("dataset"), r.config.get("category"), r.config.get("seed")))) for r in recs]
         per = pd.DataFrame([{"seed": r.config["seed"], "cat": r.config.get("category"),
