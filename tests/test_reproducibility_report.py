@@ -225,3 +225,13 @@ def test_dry_run_records_are_found_and_not_comparable(monkeypatch):
     assert g_row["verdict"] == "not comparable" and "dry run" in g_row["why"]
     few = report[(report["row"] == "differnet_16shots") & (report["category"] == "wood")].iloc[0]
     assert few["verdict"] == "not comparable" and few["ours"] == pytest.approx(0.8)
+
+
+def test_an_image_size_record_is_not_the_default_methods():
+    """Table 4's records change only the transform: they answer Table 4's row, not Table 1's N-pad."""
+    S = spec.chapter("npad", "cpu")
+    t = S.grids["image_sizes"][1]
+    rec = _record(S.config("npad", "synthetic", "wood", seed=0, transform=t), "t", pixel_auroc=0.9, image_auroc=0.9)
+    report, _ = R.judge("cpu", records=[rec], tables=["npad_table1_auroc", "npad_table4_image_size"])
+    computed = report[report["verdict"] != "not computed"]
+    assert set(computed["table"]) == {"npad_table4_image_size"} and set(computed["row"]) == {"256 resize"}

@@ -205,9 +205,24 @@ def matches(config: dict, sel: dict, want_params: dict, want_split: dict, transf
     want_split = want_split or {"kind": "clean"}
     if any(not _same(split.get(k), v) for k, v in want_split.items()):
         return False
-    if transform is not None and any(not _same((config.get("transform") or {}).get(k), v) for k, v in transform.items()):
+    got = config.get("transform") or {}
+    if transform is None:      # unnamed: the profile's own (a Table 4 image-size record is no Table 1 record)
+        transform = _profile_transform(config.get("profile") or "cpu", (config.get("spec") or {}).get("chapter"),
+                                       config["method"], config["dataset"], config.get("category"))
+    if transform is not None and any(not _same(got.get(k), v) for k, v in transform.items()):
         return False
     return set(differences(config)) <= set(want_params)
+
+
+@lru_cache(maxsize=None)
+def _profile_transform(profile: str, chapter: str | None, method: str, dataset: str, category: str | None):
+    """The image transform :func:`defectbook.spec.build` gives this method there (None: unknown)."""
+    from .spec import build, default_chapter
+
+    try:
+        return build(profile, chapter or default_chapter(method), method, dataset, category)["transform"]
+    except DefectbookError:
+        return None
 
 
 def load_records(store=None, profile: str | None = None, dry_run: bool | None = None) -> list:
