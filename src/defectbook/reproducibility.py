@@ -194,8 +194,6 @@ def _same(a, b) -> bool:
 def matches(config: dict, sel: dict, want_params: dict, want_split: dict, transform) -> bool:
     """Whether a record's ``config`` is the selector's: same method, every wanted param and split key
     equal, the same transform (when named), and no other param changed against the profile."""
-    from .spec import differences
-
     if config.get("method") != sel["method"]:
         return False
     p = config.get("params") or {}
@@ -211,7 +209,20 @@ def matches(config: dict, sel: dict, want_params: dict, want_split: dict, transf
                                        config["method"], config["dataset"], config.get("category"))
     if transform is not None and any(not _same(got.get(k), v) for k, v in transform.items()):
         return False
-    return set(differences(config)) <= set(want_params)
+    return _changed(config) <= set(want_params)
+
+
+_CHANGED: dict = {}
+
+
+def _changed(config: dict) -> set:
+    """Names of the params ``config`` changes against its profile (memoised per config)."""
+    from .spec import differences
+
+    k = json.dumps(config, sort_keys=True, default=str)
+    if k not in _CHANGED:
+        _CHANGED[k] = set(differences(config))
+    return _CHANGED[k]
 
 
 @lru_cache(maxsize=None)
@@ -303,6 +314,19 @@ def _capped(params: dict) -> dict:
             for k, v in params.items()}
 
 
+_INDEX: dict = {}
+
+
+def _by_method(records: list) -> dict:
+    """``method -> records`` (kept for the last list of records seen)."""
+    if _INDEX.get("id") != id(records) or _INDEX.get("n") != len(records):
+        idx: dict = {}
+        for r in records:
+            idx.setdefault(r.config.get("method"), []).append(r)
+        _INDEX.update(id=id(records), n=len(records), index=idx, ref=records)   # ref: the id stays unique
+    return _INDEX["index"]
+
+
 def _home(method: str) -> str | None:
     from .spec import default_chapter
 
@@ -312,12 +336,22 @@ def _home(method: str) -> str | None:
         return None
 
 
+@lru_cache(maxsize=None)
+def _synthetic_json(profile: str, chapter: str) -> str:
+    from .spec import load, synthetic_data
+
+    return json.dumps(synthetic_data(load(profile), chapter))
+
+
+def _synthetic(profile: str, chapter: str) -> dict:
+    """The chapter's synthetic generator settings in ``profile``."""
+    return json.loads(_synthetic_json(profile, chapter))
+
+
 def _one_per_run(recs: list, chapter: str, profile: str) -> list:
     """One record per (dataset, category, seed): the cell's chapter's own (its notebook's data: a
     compared method run on the chapter's synthetic data) before one of the method's home chapter."""
-    from .spec import load, synthetic_data
-
-    own = synthetic_data(load(profile), chapter)
+    own = _synthetic(profile, chapter)
 
     def rank(r):
         c = r.config
@@ -350,7 +384,7 @@ def ours(cell: Cell, records: list, profile: str, primary: str | None = None, gr
 
     def find(s, w):
         homes = {cell.chapter, _home(s["method"])}   # a compared method's records carry its own chapter
-        rs = [r for r in records if (r.config.get("spec") or {}).get("chapter") in homes
+        rs = [r for r in _by_method(records).get(s["method"], []) if (r.config.get("spec") or {}).get("chapter") in homes
               and matches(r.config, s, w, split, transform)]
         if cell.category is not None:
             rs = [r for r in rs if str(r.config.get("category")) == cell.category]
