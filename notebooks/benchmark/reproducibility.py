@@ -76,19 +76,26 @@ show("Spread: the standard deviation of our value over seeds, per cell, among th
 show(provenance(list(used.values())))
 
 # %%
-fig, ax = plt.subplots(figsize=(8, 3.2))
+# Left: every reproduced cell; right: the cells computed in this build, as shares (the verdicts proper).
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), sharey=True)
 colours = {"reproduced": "C2", "within noise": "C8", "not reproduced": "C3", "not comparable": "C7",
            "not computed": "0.85"}
 papers = list(counts.index)
-left = np.zeros(len(papers))
-for v in R.VERDICTS:
-    vals = counts[v].values.astype(float) if len(papers) else np.zeros(0)
-    ax.barh(papers, vals, left=left, color=colours[v], label=v)
-    left += vals
-ax.invert_yaxis()
-ax.set_xlabel("paper cells the book reproduces")
-ax.set_title(f"Verdicts per paper ({profile} profile)", fontsize=10)
-ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+computed = counts[[v for v in R.VERDICTS if v != "not computed"]]
+shares = computed.div(computed.sum(axis=1).where(lambda n: n > 0), axis=0).fillna(0.0)
+for ax, table, xlabel in ((axes[0], counts, "paper cells the book reproduces"),
+                          (axes[1], shares, "share of the cells computed in this build")):
+    left = np.zeros(len(papers))
+    for v in [v for v in R.VERDICTS if v in table]:
+        vals = table[v].values.astype(float)
+        ax.barh(papers, vals, left=left, color=colours[v], label=v)
+        left += vals
+    ax.set_xlabel(xlabel)
+axes[0].invert_yaxis()
+axes[1].set_xlim(0, 1)
+fig.suptitle(f"Verdicts per paper ({profile} profile)", fontsize=10)
+handles, labels = axes[0].get_legend_handles_labels()
+axes[1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
 plt.tight_layout()
 plt.show()
 show(provenance(list(used.values())))

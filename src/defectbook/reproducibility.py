@@ -358,8 +358,11 @@ def _one_per_run(recs: list, chapter: str, profile: str) -> list:
         return (0 if (c.get("spec") or {}).get("chapter") == chapter else
                 1 if c["dataset"] != "synthetic" or c.get("data") == own else 2)
 
+    ranked = sorted(recs, key=rank)
+    if ranked and rank(ranked[0]) < 2:      # never mix another chapter's synthetic images into the chapter's
+        ranked = [r for r in ranked if rank(r) < 2]
     best: dict = {}
-    for r in sorted(recs, key=rank):
+    for r in ranked:
         best.setdefault((r.config["dataset"], r.config.get("category"), r.config.get("seed")), r)
     return list(best.values())
 
