@@ -8,9 +8,10 @@ Three files beside the paper values (:mod:`defectbook.paper_values`) drive it:
 * ``tolerances.csv``: per table, the tolerance, the noise factor, the paper's data, backbone and
   number of averaged categories, declared before any result was looked at.
 
-:func:`cells` lists the reproduced cells; :func:`collect` finds our records in the store (no notebook
-writes anything for the report: the records of the build are the evidence) and :func:`judge` gives
-each cell a verdict by :func:`verdict_of`:
+:func:`cells` lists the reproduced cells; :func:`load_records` reads this build's records from the
+store (no notebook writes anything for the report: the records are the evidence); :func:`ours` finds
+a cell's records (:func:`matches`: method, params, split, transform; a record that changes a param the
+selector does not name never matches) and :func:`judge` gives each cell a verdict by :func:`verdict_of`:
 
 * **not computed**: no record of this build (profile, dry run) matches the cell;
 * **not comparable**: our records ran on other data than the paper's (synthetic stand-ins, fewer
@@ -119,7 +120,7 @@ def cells(tables=None) -> tuple[list[Cell], list[dict]]:
         rows = {str(k): v for k, v in d["rows"].items()}
         if label == "column":
             value_cols = [c for c in df.columns if c not in skip and c != catcol]
-            units = [(str(r[label]) if label != "column" else c, i, c) for i, r in df.iterrows() for c in value_cols]
+            units = [(c, i, c) for i in df.index for c in value_cols]        # the column is the row label
         else:
             value_cols = [c for c in df.columns if c not in skip and c != label and c != catcol
                           and c != d.get("split_field") and c not in d.get("param_field", {})]
