@@ -43,25 +43,27 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from defectbook import reproducibility as R
-from defectbook.report import glue_text, glue_value, provenance, show
+from defectbook.report import glue_text, glue_value, provenance, show, table
 
 records = R.load_records(profile=profile)
 report, quoted = R.judge(profile, records=records)
 counts = R.counts(report)
-used = {r.key: r for r in records}   # every record of this build's profile (provenance below)
+keys = {k for ks in report["records"] for k in ks}
+used = [r for r in records if r.key in keys]     # the records the report's cells come from (provenance)
 
 # %% tags=["remove-cell"]
 # Page summary, and one glued count per paper and verdict (``<paper>_<verdict>``, e.g. ``npad_reproduced``)
-# for the chapters' notes and the closing note.
+# and the counts table (``verdict_counts``) for the chapters' notes and the closing note.
 for key, paper in R.PAPERS.items():
     for v in R.VERDICTS:
         n = int(counts.loc[paper, v]) if paper in counts.index else 0
         glue_value(f"{key}_{v.replace(' ', '_')}", n)
+glue_text("verdict_counts", table(counts))    # the counts table, for {glue:md} in the closing note
 parts = [f"{paper}: " + ", ".join(f"{int(row[v])} {v}" for v in R.VERDICTS if row[v]) + f" (of {int(row['total'])})"
          for paper, row in counts.iterrows()]
 glue_text("summary", (
     f"Profile {profile}: {len(report)} paper cells reproduced by the book's notebooks, "
-    f"{int((report['verdict'] != 'not computed').sum())} of them computed in this build from {len(records)} records. "
+    f"{int((report['verdict'] != 'not computed').sum())} of them computed in this build from {len(used)} records. "
     + "; ".join(parts) + "."
     + (" Smoke profile: tiny data and models, every computed cell is not comparable." if profile == "smoke" else "")))
 
@@ -73,7 +75,7 @@ show(counts)
 show(R.spread(report), digits=4, index=False)
 show("Spread: the standard deviation of our value over seeds, per cell, among the cells run with two seeds or "
      "more (a mean cell: the standard deviation of the per-seed means over categories).")
-show(provenance(list(used.values())))
+show(provenance(used))
 
 # %%
 # Left: every reproduced cell; right: the cells computed in this build, as shares (the verdicts proper).
@@ -98,7 +100,7 @@ handles, labels = axes[0].get_legend_handles_labels()
 axes[1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
 plt.tight_layout()
 plt.show()
-show(provenance(list(used.values())))
+show(provenance(used))
 
 # %% [markdown]
 # ## Not computed in this build

@@ -471,7 +471,8 @@ def comparability(cell: Cell, found: dict, profile: str) -> str | None:
 
 def judge(profile: str, store=None, records: list | None = None, tables=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The report: one row per reproduced cell (paper, table, row, column, category, metric, paper
-    value, ours, Δ, sd over seeds, seeds, interval, verdict, why), and the quoted rows."""
+    value, ours, Δ, sd over seeds, seeds, interval, data, tolerance, verdict, why, and the keys of the
+    records used), and the quoted rows."""
     from .spec import chapter as _chapter, load
 
     if records is None:
@@ -496,7 +497,8 @@ def judge(profile: str, store=None, records: list | None = None, tables=None) ->
                      "data": (f"{found['dataset']}" + (f" ({len(found['categories'])} categor{'y' if len(found['categories']) == 1 else 'ies'})"
                                                        if c.category is None and found["categories"] != ["None"] else "")
                               if found["dataset"] else "—"),
-                     "tolerance": float(tol.tolerance), "verdict": v["verdict"], "why": v["why"]})
+                     "tolerance": float(tol.tolerance), "verdict": v["verdict"], "why": v["why"],
+                     "records": sorted({r.key for r in found["records"]})})
     return pd.DataFrame(rows), pd.DataFrame(quoted, columns=["table", "row", "why"])
 
 
