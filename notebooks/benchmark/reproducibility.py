@@ -85,11 +85,11 @@ colours = {"reproduced": "C2", "within noise": "C8", "not reproduced": "C3", "no
 papers = list(counts.index)
 computed = counts[[v for v in R.VERDICTS if v != "not computed"]]
 shares = computed.div(computed.sum(axis=1).where(lambda n: n > 0), axis=0).fillna(0.0)
-for ax, table, xlabel in ((axes[0], counts, "paper cells the book reproduces"),
-                          (axes[1], shares, "share of the cells computed in this build")):
+for ax, bars, xlabel in ((axes[0], counts, "paper cells the book reproduces"),
+                         (axes[1], shares, "share of the cells computed in this build")):
     left = np.zeros(len(papers))
-    for v in [v for v in R.VERDICTS if v in table]:
-        vals = table[v].values.astype(float)
+    for v in [v for v in R.VERDICTS if v in bars]:
+        vals = bars[v].values.astype(float)
         ax.barh(papers, vals, left=left, color=colours[v], label=v)
         left += vals
     ax.set_xlabel(xlabel)
@@ -108,7 +108,10 @@ show(provenance(used))
 
 # %%
 miss = R.missing(report)
-show(miss, index=False) if len(miss) else show("Every reproduced cell has a record in this build.")
+if len(miss):
+    show(miss, index=False)
+else:
+    show("Every reproduced cell has a record in this build.")
 
 # %% [markdown]
 # ## The full report, per paper
@@ -123,7 +126,10 @@ cols = ["table", "row", "column", "category", "paper value", "ours", "Δ", "sd (
 for paper in R.PAPERS.values():
     part = report[(report["paper"] == paper) & (report["verdict"] != "not computed")]
     show(f"### {paper}")
-    show(part[cols], index=False) if len(part) else show(f"No cell of {paper} was computed in this build.")
+    if len(part):
+        show(part[cols], index=False)
+    else:
+        show(f"No cell of {paper} was computed in this build.")
 
 # %% [markdown]
 # ## Paper rows shown but not rerun
