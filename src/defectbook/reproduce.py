@@ -487,8 +487,8 @@ def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_d
             outcomes = notebooks_on_cluster(
                 first, lambda nb: execute(nb, executed_path(nb, out_dir), profile, params, timeout),
                 workers=workers, scheduler=scheduler, stream=stream) if first else []
-        for i, nb in enumerate([nb for nb in nbs if f"{nb.parent.name}/{nb.stem}" in LAST]
-                               if (workers or scheduler) else nbs, 1):
+        rest = [nb for nb in nbs if f"{nb.parent.name}/{nb.stem}" in LAST] if (workers or scheduler) else nbs
+        for i, nb in enumerate(rest, len(nbs) - len(rest) + 1):
             print(f"[{i}/{len(nbs)}] {nb.parent.name}/{nb.stem} ({profile}) ...", file=stream, flush=True)
             log.info("notebook %s/%s (%d/%d) started", nb.parent.name, nb.stem, i, len(nbs))
             o = execute(nb, executed_path(nb, out_dir), profile, params, timeout)

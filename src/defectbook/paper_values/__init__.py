@@ -1,7 +1,8 @@
 """Transcriptions of the papers' tables (facts), one CSV per table, for side-by-side columns.
 
-Each CSV (but ``tolerances.csv``) starts with comment lines (``#``) naming the paper, the table and its units; values are
-in percent as printed in the paper, converted to fractions by :func:`load` (``scale=0.01``).
+Each CSV (but ``tolerances.csv``) starts with comment lines (``#``) naming the paper, the table and
+its units; values are in percent as printed in the paper, converted to fractions by :func:`load`
+(``scale=0.01``).
 ``tolerances.csv`` and ``reproductions.yaml`` declare, beside them, the generated reproducibility
 report's tolerances and which cells the book reproduces (:mod:`defectbook.reproducibility`).
 """
