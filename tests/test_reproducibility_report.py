@@ -141,6 +141,10 @@ def test_records_found_and_judged_against_the_paper():
     # ... and never stand in for MTD's table (no synthetic stand-in replaces a real dataset's own table)
     report, _ = R.judge("cpu", records=syn, tables=["npad_appA_mtd"])
     assert (report["verdict"] == "not computed").all()
+    # ... nor does an MTD record stand in for an MVTec AD table's rows
+    mtd = [_record(C.config("npad", "mtd", None, seed=0), "m0", pixel_auroc=0.9, image_auroc=0.9)]
+    report, _ = R.judge("cpu", records=mtd, tables=["npad_table1_auroc", "npad_table3_ablation"])
+    assert (report["verdict"] == "not computed").all()
 
 
 def test_scores_by_pooling_and_baseline_deltas():

@@ -294,14 +294,13 @@ def _value(r, metric: str, score: str | None) -> float:
 
 def _pick_dataset(recs: list, paper_data: str, primary: str | None, data_only: bool = False) -> list:
     """The records on the paper's dataset if any, else (unless ``data_only``: a table of a real dataset
-    that no stand-in replaces, MTD or DAGM) on the profile's primary dataset, else all."""
-    if data_only:
-        return [r for r in recs if r.config["dataset"] == paper_data]
-    for ds in (paper_data, primary):
+    that no stand-in replaces, MTD or DAGM) on the profile's primary dataset (the synthetic stand-in for
+    MVTec AD); never another real dataset (an MTD record is no MVTec AD cell)."""
+    for ds in (paper_data,) if data_only else (paper_data, primary):
         on = [r for r in recs if r.config["dataset"] == ds]
         if on:
             return on
-    return recs
+    return []
 
 
 def _capped(params: dict) -> dict:
