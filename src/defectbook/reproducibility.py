@@ -387,8 +387,8 @@ def ours(cell: Cell, records: list, profile: str, primary: str | None = None, gr
 
     def find(s, w):
         homes = {cell.chapter, _home(s["method"])}   # a compared method's records carry its own chapter
-        rs = [r for r in _by_method(records).get(s["method"], []) if (r.config.get("spec") or {}).get("chapter") in homes
-              and matches(r.config, s, w, split, transform)]
+        rs = [r for r in _by_method(records).get(s["method"], [])
+              if (r.config.get("spec") or {}).get("chapter") in homes and matches(r.config, s, w, split, transform)]
         if cell.category is not None:
             rs = [r for r in rs if str(r.config.get("category")) == cell.category]
         rs = _pick_dataset(rs, str(tol.paper_data), primary, bool(mapping()[cell.table].get("data_only")))
@@ -493,12 +493,20 @@ def judge(profile: str, store=None, records: list | None = None, tables=None) ->
                      "paper value": c.value, "ours": v["ours"], "Δ": v["diff"], "sd (seeds)": v["sd"],
                      "seeds": ", ".join(str(s) for s in sorted(found["per_seed"])) or "—",
                      "interval": (f"{v['low']:.3f} to {v['high']:.3f}" if not math.isnan(v["low"]) else "—"),
-                     "data": (f"{found['dataset']}" + (f" ({len(found['categories'])} categor{'y' if len(found['categories']) == 1 else 'ies'})"
-                                                       if c.category is None and found["categories"] != ["None"] else "")
-                              if found["dataset"] else "—"),
+                     "data": _data_text(c, found),
                      "tolerance": float(tol.tolerance), "verdict": v["verdict"], "why": v["why"],
                      "records": sorted({r.key for r in found["records"]})})
     return pd.DataFrame(rows), pd.DataFrame(quoted, columns=["table", "row", "why"])
+
+
+def _data_text(cell: Cell, found: dict) -> str:
+    """``mtd``, ``synthetic`` or ``mvtec (5 categories)`` (a mean or a row without category)."""
+    if not found["dataset"]:
+        return "—"
+    n = len(found["categories"])
+    if cell.category is not None or found["categories"] == ["None"]:
+        return str(found["dataset"])
+    return f"{found['dataset']} ({n} categor{'y' if n == 1 else 'ies'})"
 
 
 def counts(report: pd.DataFrame) -> pd.DataFrame:
