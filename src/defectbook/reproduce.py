@@ -72,7 +72,13 @@ def discover(only: str | list[str] | None = None, base: Path | None = None) -> l
         pats = [only] if isinstance(only, str) else list(only)
         nbs = [p for p in nbs if any(fnmatch.fnmatch(f"{p.parent.name}/{p.stem}", pat) or fnmatch.fnmatch(p.stem, pat)
                                      for pat in pats)]
-    return sorted(nbs, key=lambda p: (GROUPS.get(p.parent.name, ("", 99))[1], p.parent.name, paper_order(p.stem)))
+    return sorted(nbs, key=lambda p: (f"{p.parent.name}/{p.stem}" in LAST, GROUPS.get(p.parent.name, ("", 99))[1],
+                                      p.parent.name, paper_order(p.stem)))
+
+
+#: Notebooks that read every other notebook's records (the generated reproducibility report): they run
+#: after all others, also when notebooks run several at once on a cluster.
+LAST = ("benchmark/reproducibility",)
 
 
 # A notebook's place within its chapter follows the paper: tables, figures, sections, then other
@@ -499,10 +505,12 @@ def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_d
         if workers or scheduler:
             from .dispatch import notebooks_on_cluster
 
+            first = [nb for nb in nbs if f"{nb.parent.name}/{nb.stem}" not in LAST]
             outcomes = notebooks_on_cluster(
-                nbs, lambda nb: report.run(nb, lambda: execute(nb, executed_path(nb, out_dir), profile, params, timeout)),
-                workers=workers, scheduler=scheduler, stream=stream)
-        for i, nb in enumerate(nbs if not (workers or scheduler) else [], 1):
+                first, lambda nb: report.run(nb, lambda: execute(nb, executed_path(nb, out_dir), profile, params, timeout)),
+                workers=workers, scheduler=scheduler, stream=stream) if first else []
+        rest = [nb for nb in nbs if f"{nb.parent.name}/{nb.stem}" in LAST] if (workers or scheduler) else nbs
+        for i, nb in enumerate(rest, len(nbs) - len(rest) + 1):
             print(f"[{i}/{len(nbs)}] {nb.parent.name}/{nb.stem} ({profile}) ...", file=stream, flush=True)
             log.info("notebook %s/%s (%d/%d) started", nb.parent.name, nb.stem, i, len(nbs))
             o = report.run(nb, lambda: execute(nb, executed_path(nb, out_dir), profile, params, timeout))

@@ -1,7 +1,10 @@
 """Transcriptions of the papers' tables (facts), one CSV per table, for side-by-side columns.
 
-Each CSV starts with comment lines (``#``) naming the paper, the table and its units; values are
-in percent as printed in the paper, converted to fractions by :func:`load` (``scale=0.01``).
+Each CSV (but ``tolerances.csv``) starts with comment lines (``#``) naming the paper, the table and
+its units; values are in percent as printed in the paper, converted to fractions by :func:`load`
+(``scale=0.01``).
+``tolerances.csv`` and ``reproductions.yaml`` declare, beside them, the generated reproducibility
+report's tolerances and which cells the book reproduces (:mod:`defectbook.reproducibility`).
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ _HERE = Path(__file__).parent
 
 
 def available() -> list[str]:
-    return sorted(p.stem for p in _HERE.glob("*.csv"))
+    return sorted(p.stem for p in _HERE.glob("*.csv") if p.stem != "tolerances")
 
 
 def load(name: str, scale: float = 0.01) -> pd.DataFrame:

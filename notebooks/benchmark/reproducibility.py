@@ -1,0 +1,140 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Reproducibility report: every paper value the book reproduces, ours beside it
+#
+# ```{glue:md} summary
+# :format: myst
+# ```
+#
+# Generated from the records of this build, not written: for every cell of the four papers' tables
+# (and the figure points with printed numbers) that a notebook of the book reproduces, the paper's
+# value, ours (mean over seeds), the difference, the seeds, a Student-t interval over them
+# (`level=0.95`), the seed-to-seed standard deviation and a verdict. Which cells are reproduced and from which records is declared in
+# `src/defectbook/paper_values/reproductions.yaml`; the tolerances, in `paper_values/tolerances.csv`,
+# were declared before any result was looked at, as ReScience replications do. The rules
+# (`defectbook.reproducibility`):
+#
+# - **not computed**: no record of this build (profile, dry run) matches the cell; the notebook that
+#   computes it did not run, or the profile does not run that category, variant or noise level;
+# - **not comparable**: our records ran on other data than the paper's (synthetic stand-ins, a mean
+#   over fewer categories), with another backbone (EfficientNet-Lite0 instead of WRN-50 or AlexNet),
+#   in the smoke profile or the dry run, or the column is never comparable (times on other hardware);
+# - **reproduced**: |ours − paper| ≤ the table's tolerance;
+# - **within noise**: |ours − paper| ≤ tolerance + `noise_k` × our standard deviation over seeds
+#   (two seeds or more);
+# - **not reproduced**: otherwise.
+#
+# This page runs after every other notebook of the build (`defectbook reproduce` orders it last).
+
+# %% tags=["parameters"]
+profile = "cpu"        # smoke | cpu | paper
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+from defectbook import reproducibility as R
+from defectbook.report import glue_text, glue_value, provenance, show, table
+
+records = R.load_records(profile=profile)
+report, quoted = R.judge(profile, records=records)
+counts = R.counts(report)
+keys = {k for ks in report["records"] for k in ks}
+used = [r for r in records if r.key in keys]     # the records the report's cells come from (provenance)
+
+# %% tags=["remove-cell"]
+# Page summary, and one glued count per paper and verdict (``<paper>_<verdict>``, e.g. ``npad_reproduced``)
+# and the counts table (``verdict_counts``) for the chapters' notes and the closing note.
+for key, paper in R.PAPERS.items():
+    for v in R.VERDICTS:
+        n = int(counts.loc[paper, v]) if paper in counts.index else 0
+        glue_value(f"{key}_{v.replace(' ', '_')}", n)
+glue_text("verdict_counts", table(counts))    # the counts table, for {glue:md} in the closing note
+parts = [f"{paper}: " + ", ".join(f"{int(row[v])} {v}" for v in R.VERDICTS if row[v]) + f" (of {int(row['total'])})"
+         for paper, row in counts.iterrows()]
+glue_text("summary", (
+    f"Profile {profile}: {len(report)} paper cells reproduced by the book's notebooks, "
+    f"{int((report['verdict'] != 'not computed').sum())} of them computed in this build from {len(used)} records. "
+    + "; ".join(parts) + "."
+    + (" Smoke profile: tiny data and models, every computed cell is not comparable." if profile == "smoke" else "")))
+
+# %% [markdown]
+# ## Verdicts per paper
+
+# %%
+show(counts)
+show(R.spread(report), digits=4, index=False)
+show("Spread: the standard deviation of our value over seeds, per cell, among the cells run with two seeds or "
+     "more (a mean cell: the standard deviation of the per-seed means over categories).")
+show(provenance(used))
+
+# %%
+# Left: every reproduced cell; right: the cells computed in this build, as shares (the verdicts proper).
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), sharey=True)
+colours = {"reproduced": "C2", "within noise": "C8", "not reproduced": "C3", "not comparable": "C7",
+           "not computed": "0.85"}
+papers = list(counts.index)
+computed = counts[[v for v in R.VERDICTS if v != "not computed"]]
+shares = computed.div(computed.sum(axis=1).where(lambda n: n > 0), axis=0).fillna(0.0)
+for ax, bars, xlabel in ((axes[0], counts, "paper cells the book reproduces"),
+                         (axes[1], shares, "share of the cells computed in this build")):
+    left = np.zeros(len(papers))
+    for v in [v for v in R.VERDICTS if v in bars]:
+        vals = bars[v].values.astype(float)
+        ax.barh(papers, vals, left=left, color=colours[v], label=v)
+        left += vals
+    ax.set_xlabel(xlabel)
+axes[0].invert_yaxis()
+axes[1].set_xlim(0, 1)
+fig.suptitle(f"Verdicts per paper ({profile} profile)", fontsize=10)
+handles, labels = axes[0].get_legend_handles_labels()
+axes[1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
+plt.tight_layout()
+plt.show()
+show(provenance(used))
+
+# %% [markdown]
+# ## Not computed in this build
+# Cells with no matching record (grouped by paper row; `columns`: the categories or metrics missing).
+
+# %%
+miss = R.missing(report)
+if len(miss):
+    show(miss, index=False)
+else:
+    show("Every reproduced cell has a record in this build.")
+
+# %% [markdown]
+# ## The full report, per paper
+# Only cells computed in this build (the others are listed above). `ours`: mean over seeds;
+# `Δ` = ours − paper; `sd (seeds)`: standard deviation over seeds; `interval`: Student-t (`level=0.95`)
+# interval of the mean over seeds (— for one seed); `data`: the data our value comes from (the number
+# of categories averaged for a mean or a row without category).
+
+# %%
+cols = ["table", "row", "column", "category", "paper value", "ours", "Δ", "sd (seeds)", "seeds", "interval",
+        "data", "tolerance", "verdict", "why"]
+for paper in R.PAPERS.values():
+    part = report[(report["paper"] == paper) & (report["verdict"] != "not computed")]
+    show(f"### {paper}")
+    if len(part):
+        show(part[cols], index=False)
+    else:
+        show(f"No cell of {paper} was computed in this build.")
+
+# %% [markdown]
+# ## Paper rows shown but not rerun
+# Rows of the paper tables that the book quotes beside ours without running them (declared in
+# `reproductions.yaml` with the reason).
+
+# %%
+show(quoted, index=False)
