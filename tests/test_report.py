@@ -67,3 +67,6 @@ def test_claim_verdict_says_agrees_or_disagrees_from_the_frame():
     one = df[df.data == "a"]
     assert "no interval" in claim_verdict(one, "method", "new", "old", "auroc", "new beats old")
     assert "undecided" in claim_verdict(df, "method", "new", "missing", "auroc", "new beats missing")
+    steady = df.assign(auroc=[0.8, 0.1, 0.82, 0.1, 0.81, 0.1])
+    chance = claim_verdict(steady, "method", "new", "chance", "auroc", "new above chance", reference=0.5)
+    assert "agrees" in chance and "chance (0.500)" in chance and "3 of 3 pairs" in chance

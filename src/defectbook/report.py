@@ -211,18 +211,28 @@ def verdict(effect: dict, claim: str, paper_sign: int = 1, unit: str = "", digit
     return f"**{head}**: {claim}: {f(d)} ({ci}){lean}."
 
 
-def claim_verdict(df: pd.DataFrame, by: str, a, b, value: str, claim: str, paper_sign: int = 1,
-                  paper_effect: float | None = None, pair_on=("data", "seed"), digits: int = 3) -> str:
+def claim_verdict(df: pd.DataFrame, by: str, a, b, value: str, claim: str, paper_sign: int | None = None,
+                  paper_effect: float | None = None, pair_on=("data", "seed"), digits: int = 3,
+                  reference: float | None = None) -> str:
     """A page's computed verdict: what the paper claims and whether our records agree.
 
     ``df`` is the page's result frame (one row per run); the paper claims that the rows with
-    ``df[by] == a`` score higher in ``value`` than those with ``df[by] == b`` (``paper_sign=-1``: lower).
+    ``df[by] == a`` score higher in ``value`` than those with ``df[by] == b`` (``paper_sign=-1``: lower;
+    by default the sign of ``paper_effect``, else higher).
     The difference is paired on ``pair_on`` (same test images) and judged by its interval
     (:func:`paired_effect`, :func:`verdict`): *agrees*, *disagrees* or *undecided*. The line also counts
     the pairs that go the paper's way and, given ``paper_effect`` (the paper's own ``a - b``), quotes it.
+    With ``reference`` (e.g. ``0.5``, chance) the rows of ``a`` are compared with that constant and ``b``
+    names it (``"chance"``).
     Returns ``"**Paper:** <claim>. **Ours agrees ...**: a minus b, value: +0.020 (interval ..., n=15); ..."``.
     """
-    diffs = paired_differences(df, by, a, b, value, pair_on)
+    if paper_sign is None:
+        paper_sign = -1 if paper_effect is not None and paper_effect < 0 else 1
+    if reference is None:
+        diffs = paired_differences(df, by, a, b, value, pair_on)
+    else:
+        diffs = paired_differences(pd.concat([df, df.assign(**{by: b, value: reference})]), by, a, b, value, pair_on)
+        b = f"{b} ({reference:.{digits}f})"
     effect = interval(diffs.values)
     paper = f" (paper: {paper_effect:+.{digits}f})" if paper_effect is not None and not math.isnan(paper_effect) else ""
     line = f"**Paper:** {claim}{paper}. " + verdict(effect, f"{a} minus {b}, {value.replace('_', ' ')}",
@@ -290,6 +300,8 @@ def paired_differences(df: pd.DataFrame, by: str, a, b, value: str, pair_on=("da
     """``value`` of the rows with ``df[by] == a`` minus that of the rows with ``df[by] == b``, one per
     pair of ``pair_on`` (data set and seed: the same test images; the columns of ``pair_on`` the frame
     has); empty when ``a`` or ``b`` has no row."""
+    if by not in df or value not in df or df[value].isna().all():
+        return pd.Series(dtype=float)
     keys = [k for k in pair_on if k in df]
     if not keys:
         df, keys = df.assign(_all=0), ["_all"]
