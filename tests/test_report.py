@@ -70,3 +70,17 @@ def test_claim_verdict_says_agrees_or_disagrees_from_the_frame():
     steady = df.assign(auroc=[0.8, 0.1, 0.82, 0.1, 0.81, 0.1])
     chance = claim_verdict(steady, "method", "new", "chance", "auroc", "new above chance", reference=0.5)
     assert "agrees" in chance and "chance (0.500)" in chance and "3 of 3 pairs" in chance
+
+
+def test_every_paper_page_ends_its_summary_with_a_computed_verdict():
+    """Each results page of the papers' chapters computes its verdict from its own records
+    (report.claim_verdict or report.verdict inside its page summary); none is typed."""
+    from defectbook.reproduce import discover
+
+    papers = {"padim", "npad", "differnet", "trustmae", "ndpnet"}
+    pages = [nb for nb in discover() if nb.parent.name in papers]
+    assert len(pages) >= 30
+    missing = [f"{nb.parent.name}/{nb.stem}" for nb in pages
+               if not ("claim_verdict(" in nb.read_text() or "verdict(" in nb.read_text())
+               or "{glue:md} summary" not in nb.read_text()]
+    assert not missing, f"pages without a computed verdict: {missing}"

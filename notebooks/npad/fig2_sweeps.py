@@ -77,8 +77,8 @@ show(provenance(records + pc))
 # Page summary and verdict: the paper finds a training neighbourhood (radius 3) better than a smaller one.
 from defectbook.report import claim_verdict, page_summary
 
-r = df[df.param == "train_radius"]
+r = df[df.param == "train_radius"].assign(radius=lambda x: "radius " + x["value"].astype(str))
 page_summary(globals(), extra=claim_verdict(
-    r, "value", r["value"].max(), r["value"].min(), "pixel_auroc",
+    r, "radius", f"radius {r['value'].max()}", f"radius {r['value'].min()}", "pixel_auroc",
     "a larger training neighbourhood raises pixel AUROC (Fig. 2a: best at radius 3); ours: largest radius swept "
     "against the smallest"));

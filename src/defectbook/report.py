@@ -182,7 +182,8 @@ def verdict_word(effect: dict, paper_sign: int = 1) -> str:
     return "undecided"
 
 
-AGREEMENT = {"reproduced": "agrees", "reversed": "disagrees", "undecided": "undecided"}
+#: How a verdict names a metric column.
+METRIC_NAMES = {"image_auroc": "image AUROC", "pixel_auroc": "pixel AUROC", "aupro": "PRO (AUPRO)"}
 
 
 def verdict(effect: dict, claim: str, paper_sign: int = 1, unit: str = "", digits: int = 3) -> str:
@@ -206,8 +207,8 @@ def verdict(effect: dict, claim: str, paper_sign: int = 1, unit: str = "", digit
             "reversed": "Ours disagrees with the paper (effect reversed)"}.get(word, "Paper's effect undecided")
     lean = ""
     if word == "undecided" and not math.isnan(d) and d != 0:
-        why = "no interval" if math.isnan(lo) else "the interval holds zero"
-        lean = f"; {why}, the mean leans {'with' if paper_sign * d > 0 else 'against'} the paper"
+        why = "" if math.isnan(lo) else "the interval holds zero; "
+        lean = f"; {why}the mean leans {'with' if paper_sign * d > 0 else 'against'} the paper"
     return f"**{head}**: {claim}: {f(d)} ({ci}){lean}."
 
 
@@ -235,7 +236,10 @@ def claim_verdict(df: pd.DataFrame, by: str, a, b, value: str, claim: str, paper
         b = f"{b} ({reference:.{digits}f})"
     effect = interval(diffs.values)
     paper = f" (paper: {paper_effect:+.{digits}f})" if paper_effect is not None and not math.isnan(paper_effect) else ""
-    line = f"**Paper:** {claim}{paper}. " + verdict(effect, f"{a} minus {b}, {value.replace('_', ' ')}",
+    from .spec import LABELS
+
+    name = lambda x: LABELS.get(x, str(x)) if isinstance(x, str) else f"{x:g}" if isinstance(x, float) else str(x)  # noqa: E731
+    line = f"**Paper:** {claim}{paper}. " + verdict(effect, f"{name(a)} minus {name(b)}, {METRIC_NAMES.get(value, value)}",
                                                      paper_sign=paper_sign, digits=digits)
     if len(diffs):
         line = line[:-1] + f"; the paper's way in {int((paper_sign * diffs > 0).sum())} of {len(diffs)} pairs."
