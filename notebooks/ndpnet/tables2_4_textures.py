@@ -95,8 +95,12 @@ for name, title in [("ndpnet_table2_image_auroc", "Table II"), ("ndpnet_table3_p
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: NDP-Net's pixel AUROC above TrustMAE's (Table III).
-from defectbook.report import claim_verdict, page_summary
+from defectbook.report import claim_verdict, glue_value, page_summary
 
+# the headline number of the book's intro: NDP-Net's mean image AUROC (Table II)
+glue_value("headline_ours", df[df["method"] == "ndpnet"]["image_auroc"].mean())
+glue_value("headline_paper", float(paper_values.load("ndpnet_table2_image_auroc").set_index("method").loc["NDP-Net", "mean"]))
+glue_value("headline_data", ", ".join(sorted(df[df["method"] == "ndpnet"]["data"].str.rstrip(":").unique())))
 p3 = paper_values.load("ndpnet_table3_pixel_auroc").set_index("method")["mean"]
 page_summary(globals(), extra=claim_verdict(
     df, "method", "ndpnet", "trustmae", "pixel_auroc",
