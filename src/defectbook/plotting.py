@@ -175,7 +175,9 @@ def threshold_view(image: np.ndarray, mask: np.ndarray | None, amap: np.ndarray,
     overlay[pred & ~mask] = (0.85, 0.15, 0.15)
     overlay[~pred & mask] = (0.15, 0.3, 0.9)
     fig, ax = plt.subplots(1, 3, figsize=(8.4, 3.0))
-    ax[0].imshow(image); ax[0].set_title("image")
+    ax[0].imshow(image); ax[0].set_title("image, ground truth outlined")
+    if mask.any():
+        ax[0].contour(mask, levels=[0.5], colors="lime", linewidths=0.8)
     ax[1].imshow(amap, cmap="jet", vmin=0, vmax=1); ax[1].set_title("anomaly map (scaled)")
     ax[1].contour(amap >= threshold, levels=[0.5], colors="w", linewidths=0.8)
     ax[2].imshow(overlay); ax[2].set_title(f"map >= {threshold:.2f} vs ground truth")
