@@ -127,5 +127,5 @@ from defectbook.report import claim_verdict, page_summary
 
 page_summary(globals(), extra=claim_verdict(
     experiment.frame(records), "method", "differnet", "knn", "image_auroc",
-    f"DifferNet above 1-NN on Magnetic Tile Defects, image AUROC (Table 2); ours on {dataset}:{category or ''}",
+    f"DifferNet above 1-NN on Magnetic Tile Defects, image AUROC (Table 2); ours on {dataset + (':' + category if category else '')}",
     paper_effect=float(paper["DifferNet"] - paper["1-NN"])));

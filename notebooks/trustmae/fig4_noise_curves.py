@@ -169,11 +169,11 @@ if tm:
 from defectbook.report import claim_verdict, page_summary
 
 pairs = df[df["noise"].isin([lo, hi])].pivot_table(index=["data", "seed", "model"], columns="noise", values="image_auroc")
-change = (pairs[hi] - pairs[lo]).rename("auroc_change").reset_index() if lo != hi else pd.DataFrame()
+change = (pairs[hi] - pairs[lo]).rename("image AUROC change").reset_index() if lo != hi else pd.DataFrame()
 pref = ref.reindex(columns=["TrustMAE", "MemAE"])
 paper_change = (pref.iloc[-1] - pref.iloc[0]) if len(pref) else pd.Series(dtype=float)
 page_summary(globals(), extra=claim_verdict(
-    change, "model", "TrustMAE", "MemAE", "auroc_change",
+    change, "model", "TrustMAE", "MemAE", "image AUROC change",
     f"TrustMAE's image AUROC changes less than MemAE's (falls less) as the training noise grows (Fig. 4); ours: "
     f"change from {lo:.0%} to {hi:.0%} noise; paper: from its lowest to its highest noise level",
     paper_effect=paper_change.get("TrustMAE", float("nan")) - paper_change.get("MemAE", float("nan")), paper_sign=1));
