@@ -227,6 +227,8 @@ def claim_verdict(df: pd.DataFrame, by: str, a, b, value: str, claim: str, paper
     names it (``"chance"``).
     Returns ``"**Paper:** <claim>. **Ours agrees ...**: a minus b, value: +0.020 (interval ..., n=15); ..."``.
     """
+    from .spec import LABELS  # the book's method names
+
     if paper_sign is None:
         paper_sign = -1 if paper_effect is not None and paper_effect < 0 else 1
     if reference is None:
@@ -236,9 +238,7 @@ def claim_verdict(df: pd.DataFrame, by: str, a, b, value: str, claim: str, paper
         b = f"{b} ({reference:.{digits}f})"
     effect = interval(diffs.values)
     paper = f" (paper: {paper_effect:+.{digits}f})" if paper_effect is not None and not math.isnan(paper_effect) else ""
-    from .spec import LABELS
-
-    name = lambda x: LABELS.get(x, str(x)) if isinstance(x, str) else f"{x:g}" if isinstance(x, float) else str(x)  # noqa: E731
+    name = lambda x: LABELS.get(x, x) if isinstance(x, str) else f"{x:g}" if isinstance(x, float) else str(x)  # noqa: E731
     line = f"**Paper:** {claim}{paper}. " + verdict(effect, f"{name(a)} minus {name(b)}, {METRIC_NAMES.get(value, value)}",
                                                      paper_sign=paper_sign, digits=digits)
     if len(diffs):
