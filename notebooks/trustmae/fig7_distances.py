@@ -75,8 +75,8 @@ show(provenance([record], extra=f"perceptual distance: {det.pd_.label}"))
 # Page summary and verdict: the perceptual distance separates defects better than the squared error.
 from defectbook.report import claim_verdict, page_summary
 
-dist = (scores.rename_axis("distance").reset_index() if prep.masks is not None else pd.DataFrame())
+dist = (scores.rename(index=str.upper).rename_axis("distance").reset_index() if prep.masks is not None else pd.DataFrame())
 page_summary(globals(), extra=claim_verdict(
-    dist, "distance", "pd", "mse", "pixel AUROC",
+    dist, "distance", "PD", "MSE", "pixel AUROC",
     "the perceptual distance marks defective regions more clearly than the squared error (Sec. 3.4, Fig. 7); "
     "ours: pixel AUROC of the two distance maps over the test set"));

@@ -66,8 +66,8 @@ show(provenance(records.values()))
 # Page summary and verdict: sparse addressing concentrates each latent vector on few slots.
 from defectbook.report import claim_verdict, page_summary
 
-access = pd.DataFrame({"addressing": list(stats.columns), "weights_per_z": stats.loc["non-zero weights per z_i"].values})
+access = pd.DataFrame({"addressing": list(stats.columns), "non-zero weights per latent vector": stats.loc["non-zero weights per z_i"].values})
 page_summary(globals(), extra=claim_verdict(
-    access, "addressing", "sparse (top-k)", "dense (w/o SP)", "weights_per_z",
+    access, "addressing", "sparse (top-k)", "dense (w/o SP)", "non-zero weights per latent vector",
     "without sparse addressing each latent vector spreads over all memory slots (Sec. 3.5, Fig. 8); ours: non-zero "
     "addressing weights per latent vector, sparse minus dense", paper_sign=-1));
