@@ -202,6 +202,8 @@ def verdict(effect: dict, claim: str, paper_sign: int = 1, unit: str = "", digit
     f = lambda v: MISSING if math.isnan(v) else f"{v:+.{digits}f}{unit}"  # noqa: E731
     n = f", n={effect['n']}" if "n" in effect else ""
     ci = f"interval {f(lo)} to {f(hi)}{n}" if not math.isnan(lo) else f"no interval{n}"
+    if effect.get("n") == 0:
+        ci = "no pair of runs to compare on this page"
     glue_value("verdict", word)
     head = {"reproduced": "Ours agrees with the paper (effect reproduced)",
             "reversed": "Ours disagrees with the paper (effect reversed)"}.get(word, "Paper's effect undecided")
