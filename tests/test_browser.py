@@ -129,7 +129,7 @@ def browser_pages(smoke_site):
                                .filter(t => t.startsWith('|')).map(t => t.slice(0, 80)),
                     tables: document.querySelectorAll('article table').length,
                     figures: document.querySelectorAll('article img').length,
-                    verdict: /Ours (agrees|disagrees) with the paper|Paper's effect undecided/
+                    verdict: /Ours (agrees|disagrees) with the paper|Paper['’]s effect undecided/   // Sphinx curls the apostrophe
                                .test(document.querySelector('article')?.innerText || ''),
                 })""")
                 info["status"] = response.status if response else None
