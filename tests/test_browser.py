@@ -4,8 +4,9 @@ Playwright drives the system's Chromium (Debian's ``chromium`` package; no brows
 notebooks are executed once per session in the smoke profile (``smoke_execute`` in conftest, shared
 with test_reproduce), the book is built from those copies, served over HTTP, and every page of the
 table of contents is checked: it loads without console errors, every image is present and non-empty,
-no internal link is broken, no paragraph starts with ``|`` (a Markdown table printed as text), and
-every results page (an executed notebook) shows a table or a figure.
+no internal link is broken, no paragraph starts with ``|`` (a Markdown table printed as text),
+every results page (an executed notebook) shows a table or a figure, and every results page of the
+papers' chapters shows its verdict line (``report.claim_verdict``).
 
 Outside CI the test is skipped when Chromium or Playwright is missing; in CI (``CI=true``) it fails.
 """
@@ -128,6 +129,8 @@ def browser_pages(smoke_site):
                                .filter(t => t.startsWith('|')).map(t => t.slice(0, 80)),
                     tables: document.querySelectorAll('article table').length,
                     figures: document.querySelectorAll('article img').length,
+                    verdict: /Ours (agrees|disagrees) with the paper|Paper['’]s effect undecided/   // Sphinx curls the apostrophe
+                               .test(document.querySelector('article')?.innerText || ''),
                 })""")
                 info["status"] = response.status if response else None
                 info["errors"] = list(errors)
@@ -181,6 +184,13 @@ def test_every_results_page_shows_a_table_or_figure(browser_pages):
     bad = [k for k, v in _pages(browser_pages).items()
            if k.startswith("book/executed/") and not (v["tables"] or v["figures"])]
     assert not bad, f"results pages without a <table> or a figure: {bad}"
+
+
+def test_every_paper_results_page_shows_its_verdict(browser_pages):
+    papers = ("padim", "npad", "differnet", "trustmae", "ndpnet")
+    bad = [k for k, v in _pages(browser_pages).items()
+           if k.startswith(tuple(f"book/executed/{g}/" for g in papers)) and not v["verdict"]]
+    assert not bad, f"results pages without a verdict line: {bad}"
 
 
 def test_toc_pages_walks_parts_and_sections():

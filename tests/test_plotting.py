@@ -3,6 +3,10 @@ import matplotlib
 matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from defectbook import DefectbookError  # noqa: E402
 
 from defectbook import plotting  # noqa: E402
 
@@ -34,3 +38,36 @@ def test_bars_and_curves_keep_legends_off_the_data_and_show_every_bar():
     c = plotting.curves(df, "n", "auroc", "method")
     assert c.get_legend() is not None and len(c.collections) >= 1, "a band over seeds"
     plt.close("all")
+
+
+def test_pixel_precision_recall_at_a_threshold_on_a_tiny_mask():
+    from defectbook.metrics import pixel_precision_recall
+
+    mask = np.array([[0, 0, 1], [0, 1, 1]])
+    amap = np.array([[0.1, 0.6, 0.9], [0.2, 0.4, 0.8]])
+    pr = pixel_precision_recall(mask, amap, 0.5)        # flagged: 0.6 (false), 0.9, 0.8 (true)
+    assert pr["precision"] == pytest.approx(2 / 3) and pr["recall"] == pytest.approx(2 / 3)
+    assert pr["flagged"] == pytest.approx(0.5)
+    pr = pixel_precision_recall(mask, amap, 0.3)        # + 0.4 (true): all defects found
+    assert pr["recall"] == 1.0 and pr["precision"] == pytest.approx(3 / 4)
+    assert np.isnan(pixel_precision_recall(mask, amap, 0.95)["precision"]), "nothing flagged"
+    assert np.isnan(pixel_precision_recall(np.zeros((2, 3)), amap, 0.5)["recall"]), "no defect pixel"
+    with pytest.raises(DefectbookError):
+        pixel_precision_recall(mask, amap[:, :2], 0.5)
+
+
+def test_threshold_view_and_live_or_static_use_the_functions_defaults(monkeypatch):
+    from defectbook import plotting
+
+    img = np.zeros((4, 4, 3), dtype=np.uint8)
+    mask = np.zeros((4, 4), dtype=bool); mask[:2, :2] = True
+    amap = np.where(mask, 0.9, 0.1)
+    fig = plotting.threshold_view(img, mask, amap, 0.5)
+    assert "precision 1.00, recall 1.00" in fig._suptitle.get_text()
+    plt.close(fig)
+    monkeypatch.setenv("DEFECTBOOK_BATCH", "1")
+    seen = {}
+    plotting.live_or_static(lambda a="x", t=0.5: seen.update(a=a, t=t), a=["y", "x"], t=(0.0, 1.0, 0.1))
+    assert seen == {"a": "x", "t": 0.5}, "the static figure uses the function's defaults"
+    plotting.live_or_static(lambda a, t: seen.update(a=a, t=t), a=["y", "x"], t=(0.0, 1.0, 0.1))
+    assert seen == {"a": "y", "t": 0.0}, "without defaults: the first choice"

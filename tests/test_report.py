@@ -48,3 +48,39 @@ def test_paired_effect_pairs_rows_on_data_and_seed():
     e = paired_effect(df, "w", "x", "y", "auroc")
     assert e["n"] == 3 and abs(e["difference"] - (0.1 + 0.05 + 0.1) / 3) < 1e-9 and e["low"] > 0
     assert math.isnan(paired_effect(df, "w", "x", "missing", "auroc")["difference"])
+
+
+def test_claim_verdict_says_agrees_or_disagrees_from_the_frame():
+    from defectbook.report import claim_verdict
+
+    df = pd.DataFrame({"data": ["a", "a", "b", "b", "c", "c"], "seed": [0] * 6, "method": ["new", "old"] * 3,
+                       "auroc": [0.9, 0.8, 0.75, 0.7, 0.66, 0.6]})
+    line = claim_verdict(df, "method", "new", "old", "auroc", "new beats old", paper_effect=0.05)
+    assert "agrees" in line and "disagrees" not in line and "3 of 3 pairs" in line and "+0.050" in line
+    assert line.startswith("**Paper:** new beats old")
+    line = claim_verdict(df, "method", "old", "new", "auroc", "old beats new")
+    assert "disagrees" in line and "0 of 3 pairs" in line
+    assert "agrees" in claim_verdict(df, "method", "old", "new", "auroc", "old below new", paper_sign=-1)
+    mixed = df.assign(auroc=[0.9, 0.8, 0.6, 0.7, 0.66, 0.6])
+    line = claim_verdict(mixed, "method", "new", "old", "auroc", "new beats old")
+    assert "undecided" in line and "agrees" not in line and "2 of 3 pairs" in line and "leans with" in line
+    one = df[df.data == "a"]
+    assert "no interval" in claim_verdict(one, "method", "new", "old", "auroc", "new beats old")
+    assert "undecided" in claim_verdict(df, "method", "new", "missing", "auroc", "new beats missing")
+    steady = df.assign(auroc=[0.8, 0.1, 0.82, 0.1, 0.81, 0.1])
+    chance = claim_verdict(steady, "method", "new", "chance", "auroc", "new above chance", reference=0.5)
+    assert "agrees" in chance and "chance (0.500)" in chance and "3 of 3 pairs" in chance
+
+
+def test_every_paper_page_ends_its_summary_with_a_computed_verdict():
+    """Each results page of the papers' chapters computes its verdict from its own records
+    (report.claim_verdict or report.verdict inside its page summary); none is typed."""
+    from defectbook.reproduce import discover
+
+    papers = {"padim", "npad", "differnet", "trustmae", "ndpnet"}
+    pages = [nb for nb in discover() if nb.parent.name in papers]
+    assert len(pages) >= 30
+    missing = [f"{nb.parent.name}/{nb.stem}" for nb in pages
+               if not ("claim_verdict(" in nb.read_text() or "verdict(" in nb.read_text())
+               or "{glue:md} summary" not in nb.read_text()]
+    assert not missing, f"pages without a computed verdict: {missing}"

@@ -11,6 +11,10 @@
 # %% [markdown]
 # # DifferNet Fig. 8: gradient maps
 #
+# ```{glue:md} summary
+# :format: myst
+# ```
+#
 # DifferNet localizes defects without any pixel-level training: the negative log-likelihood is
 # back-propagated to the input image, the gradient blurred with a Gaussian, its absolute values
 # summed over the colour channels (Eq. 7), and the maps of several rotations averaged after
@@ -74,3 +78,13 @@ for bb in dict.fromkeys(label_of):
                                        f"pixel AUROC {r.metrics.get('pixel_auroc', float('nan')):.3f}")
         plt.show()
     show(provenance(recs))
+
+# %% tags=["remove-cell"]
+# Page summary and verdict: DifferNet's gradient maps localise defects (pictures only; pixel AUROC against chance).
+from defectbook.report import claim_verdict, page_summary
+
+first = label_of[0]
+page_summary(globals(), extra=claim_verdict(
+    df[df["backbone"] == first], "backbone", first, "chance", "pixel_auroc",
+    f"DifferNet's gradient maps localise defects without pixel-level training (Fig. 8, pictures only); ours: "
+    f"pixel AUROC of the {first} maps against chance", reference=0.5));

@@ -11,6 +11,10 @@
 # %% [markdown]
 # # DifferNet on Magnetic Tile Defects (Table 2, Fig. 5, Fig. 6)
 #
+# ```{glue:md} summary
+# :format: myst
+# ```
+#
 # DifferNet's Table 2 reports image AUROC on Magnetic Tile Defects (MTD) for DifferNet, 1-NN and
 # OCSVM (the paper's values are in the table below, from `paper_values`), the two baselines computed
 # on DifferNet's own features. Fig. 5 shows the ROC curves
@@ -116,3 +120,12 @@ if dn.extras.get("snapshot_scores"):
 ax[1].set_xlabel("epoch"); ax[1].set_ylabel("test image AUROC")
 plt.tight_layout(); plt.show()
 show(provenance([dn], extra=f"flow parameters {dn.extras['flow_parameters']:,}, features {dn.extras['features']}"))
+
+# %% tags=["remove-cell"]
+# Page summary and verdict: DifferNet above 1-NN on MTD (Table 2).
+from defectbook.report import claim_verdict, page_summary
+
+page_summary(globals(), extra=claim_verdict(
+    experiment.frame(records), "method", "differnet", "knn", "image_auroc",
+    f"DifferNet above 1-NN on Magnetic Tile Defects, image AUROC (Table 2); ours on {dataset + (':' + category if category else '')}",
+    paper_effect=float(paper["DifferNet"] - paper["1-NN"])));

@@ -11,6 +11,10 @@
 # %% [markdown]
 # # NDP-Net Fig. 11: inference time against detection performance
 #
+# ```{glue:md} summary
+# :format: myst
+# ```
+#
 # Every method of the book on one split (the profile's `timing_category`), trained and tested in
 # this run on this machine: inference time per test image (the runner's timed `predict` over the
 # whole test set, divided by the number of images; batch sizes as each method's settings) against
@@ -62,3 +66,13 @@ ax[1].set_title("paper: times only for NDP-Net are printed", fontsize=9)
 plt.tight_layout()
 plt.show()
 show(provenance(records))
+
+# %% tags=["remove-cell"]
+# Page summary and verdict: NDP-Net's image AUROC above AE-SSIM's (the paper's Fig. 11 points).
+from defectbook.report import claim_verdict, page_summary
+
+pts = paper.set_index("method")["image_auroc_percent"] / 100
+page_summary(globals(), extra=claim_verdict(
+    df, "method", "ndpnet", "ae_ssim", "image_auroc",
+    f"NDP-Net detects better than AE-SSIM (Fig. 11, image AUROC from Table II); ours on {dataset}:{cat}",
+    paper_effect=float(pts["NDP-Net"] - pts["AE-SSIM"])));

@@ -11,6 +11,10 @@
 # %% [markdown]
 # # NDP-Net Fig. 2: the encoder's defect perception with and without `L_def_per`
 #
+# ```{glue:md} summary
+# :format: myst
+# ```
+#
 # Two NDP-Nets trained alike except for `L_def_per` (the Table VI variant C). For an artificial
 # defect (defect-free image `I_o` and its Eq. 1 composite `I_ad`) and a real defect (the model's
 # reconstruction and the defective test image) the figure shows the channel mean of the squared
@@ -86,3 +90,13 @@ for name, (det, _) in fitted.items():
 show("Pixel AUROC of the feature-difference maps against the artificial masks "
      f"({int(keep.sum())} artificial pairs):\n\n" + md_table(pd.DataFrame(rows), index=False))
 show(provenance(records))
+
+# %% tags=["remove-cell"]
+# Page summary and verdict: with L_def_per the encoder separates artificial defects better.
+from defectbook.report import claim_verdict, page_summary
+
+per_layer = pd.DataFrame(rows).melt(id_vars="encoder", var_name="layer", value_name="pixel_auroc")
+page_summary(globals(), extra=claim_verdict(
+    per_layer, "encoder", "with L_def_per", "without L_def_per", "pixel_auroc",
+    "L_def_per makes the encoder perceive defects (Fig. 2); ours: pixel AUROC of the feature-difference maps "
+    "against the artificial masks, paired by encoder layer", pair_on=("layer",)));

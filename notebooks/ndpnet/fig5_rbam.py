@@ -11,6 +11,10 @@
 # %% [markdown]
 # # NDP-Net Figs. 3 and 5: the reference-based attention module
 #
+# ```{glue:md} summary
+# :format: myst
+# ```
+#
 # **Fig. 3(c)**: RBFRM applied to the *pixels* of a defective image with the fixed reference
 # image, for patch sizes K = 2, 4, 8, 16 (`defectbook.methods.ndpnet.rbfrm`): the larger K, the
 # more the defect is suppressed and the more a patch "checkerboard" replaces the texture.
@@ -99,3 +103,17 @@ for dl in det.rbam_details(test_bad):
     rows.append(row)
 show("Mean FFM branch weights on defective test images:\n\n" + md_table(pd.DataFrame(rows), index=False))
 show(provenance([record]))
+
+# %% tags=["remove-cell"]
+# Page summary and verdict: the RBAM repairs defective features (measured: FFM weight on repaired branches in defects).
+from defectbook.report import claim_verdict, page_summary
+
+reps = [f"F_rep{k}" for k in det.ks]
+weights = pd.DataFrame([{"layer": r["layer"], "branch": b, "where": w, "weight": r.get(col)}
+                        for r in rows for b in reps
+                        for w, col in (("in defect", f"{b} in defect"), ("everywhere", b)) if col in r])
+page_summary(globals(), extra=claim_verdict(
+    weights, "where", "in defect", "everywhere", "weight",
+    "the RBAM replaces defective features by repaired ones (Sec. III-B, Figs. 3 and 5); ours: the FFM's weight on "
+    "the repaired branches inside defects against everywhere, paired by layer and branch",
+    pair_on=("layer", "branch")));

@@ -11,6 +11,10 @@
 # %% [markdown]
 # # NDP-Net Figs. 9, 10 and 12: reconstructions and segmentations
 #
+# ```{glue:md} summary
+# :format: myst
+# ```
+#
 # For each dataset of the chapter: defective test images, NDP-Net's reconstruction (it should
 # follow the input and drop the defect), the final anomaly map and the ground truth; one
 # defect-free image per dataset as a check that the reconstruction follows its input.
@@ -55,3 +59,14 @@ for dataset, category in S.pairs():
     plt.tight_layout()
     plt.show()
     show(provenance([record]))
+
+# %% tags=["remove-cell"]
+# Page summary and verdict: NDP-Net's maps mark the defects (pictures; pixel AUROC against chance).
+from defectbook.report import claim_verdict, page_summary
+
+shown = experiment.frame([experiment.run(S.config("ndpnet", d, c, seed=seed)) for d, c in S.pairs()
+                          if only is None or d in only or f"{d}:{c}" in only])
+page_summary(globals(), extra=claim_verdict(
+    shown, "method", "ndpnet", "chance", "pixel_auroc",
+    "NDP-Net's segmentations follow the defects (Figs. 9, 10 and 12, pictures only); ours: pixel AUROC of the "
+    "maps shown against chance", reference=0.5));

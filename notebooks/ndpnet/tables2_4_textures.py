@@ -11,6 +11,10 @@
 # %% [markdown]
 # # NDP-Net Tables II-IV: image AUROC, pixel AUROC and PRO on textures
 #
+# ```{glue:md} summary
+# :format: myst
+# ```
+#
 # NDP-Net trained end to end (two phases) on every texture category of the profile: the synthetic
 # texture categories, Magnetic Tile Defects where it is present, MVTec AD's five textures and
 # DAGM where they are present. Beside it, the book's other methods on the **same splits in the same
@@ -88,3 +92,17 @@ show(provenance(records))
 for name, title in [("ndpnet_table2_image_auroc", "Table II"), ("ndpnet_table3_pixel_auroc", "Table III"),
                     ("ndpnet_table4_pro", "Table IV")]:
     show(f"**{title}** (paper)\n\n" + md_table(paper_values.load(name), index=False, digits=2))
+
+# %% tags=["remove-cell"]
+# Page summary and verdict: NDP-Net's pixel AUROC above TrustMAE's (Table III).
+from defectbook.report import claim_verdict, glue_value, page_summary
+
+# the headline number of the book's intro: NDP-Net's mean image AUROC (Table II)
+glue_value("headline_ours", df[df["method"] == "ndpnet"]["image_auroc"].mean())
+glue_value("headline_paper", float(paper_values.load("ndpnet_table2_image_auroc").set_index("method").loc["NDP-Net", "mean"]))
+glue_value("headline_data", ", ".join(sorted(df[df["method"] == "ndpnet"]["data"].str.rstrip(":").unique())))
+p3 = paper_values.load("ndpnet_table3_pixel_auroc").set_index("method")["mean"]
+page_summary(globals(), extra=claim_verdict(
+    df, "method", "ndpnet", "trustmae", "pixel_auroc",
+    "NDP-Net localises defects better than the reconstruction methods, TrustMAE among them (Table III, MVTec AD "
+    "textures)", paper_effect=float(p3["NDP-Net"] - p3["TrustMAE"])));

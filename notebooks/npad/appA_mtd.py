@@ -11,6 +11,10 @@
 # %% [markdown]
 # # N-pad Appendix A: Magnetic Tile Defects (real data)
 #
+# ```{glue:md} summary
+# :format: myst
+# ```
+#
 # Reproduces Appendix A of N-pad: N-pad, PaDiM and PatchCore on Magnetic Tile Defects (MTD), image and
 # pixel AUROC (and PRO, which the paper does not report), beside the paper's MTD row. Split: DifferNet's
 # published list of training images (four fifths of the defect-free images); the rest of the defect-free images
@@ -129,3 +133,11 @@ if with_maps:
                           suptitle="Magnetic Tile Defects")
     plt.show()
     show(provenance(with_maps))
+
+# %% tags=["remove-cell"]
+# Page summary and verdict: the paper finds N-pad above PaDiM on MTD (image AUROC).
+from defectbook.report import claim_verdict, page_summary
+
+page_summary(globals(), extra=claim_verdict(
+    df, "method", "npad", "padim", "image_auroc", "N-pad above PaDiM on Magnetic Tile Defects, image AUROC (Appendix A)",
+    paper_effect=paper.loc["N-pad", "image_auroc"] - paper.loc["PaDiM", "image_auroc"]));

@@ -11,6 +11,10 @@
 # %% [markdown]
 # # N-pad Fig. 2(e): channel selection rule against random selection, across backbones
 #
+# ```{glue:md} summary
+# :format: myst
+# ```
+#
 # Reproduces Fig. 2(e) of N-pad: the paper keeps the d channels chosen by counting non-zero activations
 # and compares this with PaDiM's random choice across backbones. The prose says "the top-d channels
 # with the least nonzero values" while its motivation (ReLU zeros distort the Gaussian) points to the
@@ -68,3 +72,12 @@ plotting.metric_bars(df.assign(x=df["backbone"] + ":" + df["category"]), "x", "p
                      ylim=(0.5, 1.0))
 plt.show()
 show(provenance(records))
+
+# %% tags=["remove-cell"]
+# Page summary and verdict: the paper's channel rule beats random selection on every backbone.
+from defectbook.report import claim_verdict, page_summary
+
+page_summary(globals(), extra=claim_verdict(
+    df, "rule", N["channel_rules"][0], "random", "pixel_auroc",
+    f"the counted-activation channel rule ({N['channel_rules'][0]}) above random selection, on every backbone (Fig. 2e)",
+    pair_on=("backbone", "data", "seed")));

@@ -11,6 +11,10 @@
 # %% [markdown]
 # # N-pad Table 2 and Appendix C: PRO score per category
 #
+# ```{glue:md} summary
+# :format: myst
+# ```
+#
 # Reproduces Table 2 (average PRO) and Appendix C / Table 8 (PRO per class) of N-pad: the area under the
 # per-region-overlap curve up to a false-positive rate `fpr_limit=0.3`, normalised. The runs are those of
 # `table1_auroc` (same configurations, so the records are reused, not recomputed).
@@ -64,3 +68,12 @@ for m, g in df.groupby("method"):
 ax.set_xlabel("pixel AUROC"); ax.set_ylabel("PRO (FPR <= 0.3)"); ax.legend(fontsize=7)
 plt.show()
 show(provenance(records))
+
+# %% tags=["remove-cell"]
+# Page summary and verdict: the paper finds N-pad's PRO above PaDiM's (Table 2 average).
+from defectbook.report import claim_verdict, page_summary
+
+avg = paper.loc["average"] if "average" in paper.index else {}
+page_summary(globals(), extra=claim_verdict(
+    df, "method", "npad", "padim", "aupro", "N-pad's PRO above PaDiM's (Table 2, MVTec AD average)",
+    paper_effect=avg.get("N-pad", float("nan")) - avg.get("PaDiM", float("nan"))));

@@ -11,6 +11,10 @@
 # %% [markdown]
 # # N-pad Table 4: image size
 #
+# ```{glue:md} summary
+# :format: myst
+# ```
+#
 # Reproduces Table 4 of N-pad: the standard centre crop against resizing without cropping and larger
 # crops. The profile lists the sizes (`cpu`: 112 crop of 128, 128 without crop, 140 crop of 160;
 # `paper`: 224 crop, 256 resize, 336 crop). The paper's ensemble of the 224 and 336 crops is not
@@ -59,3 +63,13 @@ fig, ax = plt.subplots(figsize=(5, 3))
 plotting.metric_bars(df, "category", "pixel_auroc", hue="size", ax=ax, ylim=(0.5, 1.0))
 plt.show()
 show(provenance(records))
+
+# %% tags=["remove-cell"]
+# Page summary and verdict: the paper's ensemble of two crop sizes beats the standard crop.
+from defectbook.report import claim_verdict, page_summary
+
+p4 = paper_values.load("npad_table4_image_size").set_index("setting")["pixel_auroc"]
+order = list(df["size"].unique())   # the profile's standard crop first, the ensemble last
+page_summary(globals(), extra=claim_verdict(
+    df, "size", order[-1], order[0], "pixel_auroc", "the ensemble of two crop sizes above the standard crop (Table 4)",
+    paper_effect=p4["ensemble 224+336 crop"] - p4["224 crop"]));

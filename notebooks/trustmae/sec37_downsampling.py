@@ -11,6 +11,10 @@
 # %% [markdown]
 # # TrustMAE Sec. 3.7: 3 against 5 down-sampling layers
 #
+# ```{glue:md} summary
+# :format: myst
+# ```
+#
 # The number of down-sampling layers sets the patch size each memory slot stands for. The paper
 # uses 5 except on grid, screw, pill and capsule, where 3 (smaller patches) work better. The
 # profile names the two settings compared: at the paper's 256 px they are 3 and 5; the cpu
@@ -43,3 +47,16 @@ show(table)
 default = {c: S.params("trustmae", c)["n_down"] for _, c in cats}
 show("Setting the profile uses per category: " + ", ".join(f"{c}: {n}" for c, n in default.items()))
 show(provenance(records))
+
+# %% tags=["remove-cell"]
+# Page summary and verdict: fewer down-samplings (smaller patches) work better on grid, screw, pill and capsule.
+from defectbook.report import claim_verdict, page_summary
+
+FINE = ["grid", "screw", "pill", "capsule"]
+fine = df[df["category"].isin(FINE)]
+n_lo, n_hi = min(T["sec37_n_down"]), max(T["sec37_n_down"])
+page_summary(globals(), extra=claim_verdict(
+    fine if len(fine) else df, "down-samplings", n_lo, n_hi, "image_auroc",
+    f"fewer down-samplings (smaller patches) work better on {', '.join(FINE)} (Sec. 3.7); ours: {n_lo} against "
+    f"{n_hi} on " + (", ".join(sorted(fine["data"].unique())) if len(fine) else
+                     "every category of the page (none of the four is among them)")));

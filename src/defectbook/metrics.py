@@ -217,6 +217,23 @@ def pixel_auroc_difference(masks: Any, maps_a: Any, maps_b: Any, n_boot: int = 2
             "n_boot": int(n_boot)}
 
 
+def pixel_precision_recall(masks: Any, maps: Any, threshold: float) -> dict:
+    """Per-pixel precision and recall of the mask ``maps >= threshold`` against ``masks`` (both
+    ``[H, W]`` or ``[N, H, W]``, pooled over images): ``{"precision", "recall", "flagged"}`` (``flagged``:
+    the share of pixels at or above the threshold). Precision is NaN when no pixel is flagged, recall
+    when the masks hold no defect pixel (a defect-free image)."""
+    from sklearn.metrics import precision_score, recall_score
+
+    masks, maps = _to_numpy(masks), _to_numpy(maps)
+    if maps.shape != masks.shape or masks.ndim not in (2, 3) or masks.size == 0:
+        raise DefectbookError(f"masks {masks.shape} and maps {maps.shape} must share one shape, [H, W] or [N, H, W]")
+    y = _check_binary(masks, "masks").ravel()
+    pred = _check_scores(maps, "anomaly maps").ravel() >= threshold
+    nan = float("nan")
+    return {"precision": float(precision_score(y, pred, zero_division=nan)),
+            "recall": float(recall_score(y, pred, zero_division=nan)), "flagged": float(pred.mean())}
+
+
 def _region_ids(masks: np.ndarray) -> tuple[np.ndarray, int]:
     """Region id of every pixel, ``[N, H, W]`` int32: 0 for defect-free pixels, ``1..R`` for the
     8-connected components of the masks numbered across the whole set; returns ``(ids, R)``."""

@@ -142,11 +142,14 @@ def live_or_static(fn, **options):
     ``fn(**choice)`` draws one figure; ``options`` maps each argument to its choices (a list: a
     drop-down; a ``(min, max, step)`` tuple: a slider). Under
     ``defectbook reproduce`` (``DEFECTBOOK_BATCH=1``), or without ipywidgets, ``fn`` is called once
-    with the first choice of each option, so the rendered book shows a plain figure.
+    with ``fn``'s own default of each argument (else its first choice), so the rendered book shows a
+    plain figure; the live controls start at the same defaults.
     """
+    import inspect
     import os
 
-    first = {k: (v[0] if isinstance(v, (list, tuple)) else v) for k, v in options.items()}
+    defaults = {k: p.default for k, p in inspect.signature(fn).parameters.items() if p.default is not p.empty}
+    first = {k: defaults.get(k, v[0] if isinstance(v, (list, tuple)) else v) for k, v in options.items()}
     if os.environ.get("DEFECTBOOK_BATCH"):
         return fn(**first)
     try:
@@ -154,3 +157,78 @@ def live_or_static(fn, **options):
     except ImportError:
         return fn(**first)
     return widgets.interact(fn, **options)
+
+
+def threshold_view(image: np.ndarray, mask: np.ndarray | None, amap: np.ndarray, threshold: float,
+                   pooled: dict | None = None, title: str = ""):
+    """One test image under a threshold: the image ``[H, W, 3]``, its anomaly map ``[H, W]`` (scaled to
+    [0, 1]), the mask ``amap >= threshold`` against the ground truth ``mask [H, W]`` (green: defect found,
+    red: false alarm, blue: defect missed), with the per-pixel precision and recall of this image (and
+    ``pooled``, those of all examples, from :func:`defectbook.metrics.pixel_precision_recall`)."""
+    from .metrics import pixel_precision_recall
+
+    mask = np.zeros(amap.shape, dtype=bool) if mask is None else mask.astype(bool)
+    pred = amap >= threshold
+    pr = pixel_precision_recall(mask, amap, threshold)
+    overlay = np.zeros(amap.shape + (3,))
+    overlay[pred & mask] = (0.1, 0.7, 0.2)
+    overlay[pred & ~mask] = (0.85, 0.15, 0.15)
+    overlay[~pred & mask] = (0.15, 0.3, 0.9)
+    fig, ax = plt.subplots(1, 3, figsize=(8.4, 3.0))
+    ax[0].imshow(image); ax[0].set_title("image, ground truth outlined")
+    if mask.any():
+        ax[0].contour(mask, levels=[0.5], colors="lime", linewidths=0.8)
+    ax[1].imshow(amap, cmap="jet", vmin=0, vmax=1); ax[1].set_title("anomaly map (scaled)")
+    ax[1].contour(amap >= threshold, levels=[0.5], colors="w", linewidths=0.8)
+    ax[2].imshow(overlay); ax[2].set_title(f"map >= {threshold:.2f} vs ground truth")
+    for a in ax:
+        a.axis("off")
+    f = lambda v: "—" if np.isnan(v) else f"{v:.2f}"  # noqa: E731
+    text = f"this image: precision {f(pr['precision'])}, recall {f(pr['recall'])}"
+    if pooled:
+        text += f" · all examples: precision {f(pooled['precision'])}, recall {f(pooled['recall'])}"
+    fig.suptitle((title + "\n" if title else "") + text, fontsize=9)
+    fig.text(0.5, 0.01, "green: defect found · red: false alarm · blue: defect missed", ha="center", fontsize=8)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def map_explorer(records, names: dict | None = None, threshold: float = 0.5):
+    """Pick a method and a data set among ``records`` (those with saved maps), an example image and a
+    threshold: :func:`threshold_view` of that record's map, live (ipywidgets) or, in the book, the first
+    method and data set, at its first defective example and ``threshold``. Each record's maps are scaled
+    to [0, 1] by their minimum and maximum over its saved examples, so one threshold reads alike for
+    every method."""
+    from .metrics import pixel_precision_recall
+    from .report import data_label
+
+    names = names or {}
+    by = {}
+    for r in records:
+        m = r.maps()
+        if m and "masks" in m:
+            by[(names.get(r.config["method"], r.config["method"]), data_label(r.config))] = m
+    if not by:
+        print("No record with saved maps and masks to explore.")
+        return None
+    methods = list(dict.fromkeys(k[0] for k in by))
+    datas = list(dict.fromkeys(k[1] for k in by))
+    m0 = by[(methods[0], datas[0])] if (methods[0], datas[0]) in by else next(iter(by.values()))
+    first_defect = next((i for i in range(len(m0["masks"])) if m0["masks"][i].any()), 0)
+    n = max(len(m["maps"]) for m in by.values())
+
+    def view(method=methods[0], data=datas[0], example=first_defect, threshold=threshold):
+        if (method, data) not in by:
+            print(f"{method} has no saved maps on {data}.")
+            return None
+        m = by[(method, data)]
+        maps = m["maps"].astype("float32")
+        scaled = (maps - maps.min()) / max(float(maps.max() - maps.min()), 1e-12)
+        i = min(example, len(maps) - 1)
+        pooled = pixel_precision_recall(m["masks"], scaled, threshold)
+        fig = threshold_view(m["images"][i], m["masks"][i], scaled[i], threshold, pooled,
+                             title=f"{method} on {data}, example {i}")
+        plt.show()
+        return fig
+
+    return live_or_static(view, method=methods, data=datas, example=(0, n - 1, 1), threshold=(0.0, 1.0, 0.05))

@@ -182,22 +182,70 @@ def verdict_word(effect: dict, paper_sign: int = 1) -> str:
     return "undecided"
 
 
+#: How a verdict names a metric column.
+METRIC_NAMES = {"image_auroc": "image AUROC", "pixel_auroc": "pixel AUROC", "aupro": "PRO (AUPRO)"}
+
+
 def verdict(effect: dict, claim: str, paper_sign: int = 1, unit: str = "", digits: int = 3) -> str:
     """One line on whether the paper's effect is seen, decided by the interval alone.
 
     ``effect`` has ``difference``, ``low``, ``high`` (as :func:`interval` or
     :func:`defectbook.metrics.auroc_difference` return); the paper's effect is a difference of sign
-    ``paper_sign``. *Reproduced* when the whole interval lies on the paper's side of zero, *reversed*
-    when it lies on the other side, *undecided* when it holds zero or cannot be computed. The word is
-    also glued as ``verdict`` (``{glue}`page.ipynb::verdict` `` in a chapter's text).
+    ``paper_sign``. *Reproduced* (ours agrees) when the whole interval lies on the paper's side of zero,
+    *reversed* (ours disagrees) when it lies on the other side, *undecided* when it holds zero or cannot
+    be computed; an undecided line says which way the mean leans. The word is also glued as ``verdict``
+    (``{glue}`page.ipynb::verdict` `` in a chapter's text). :func:`claim_verdict` builds ``effect`` from a
+    page's result frame.
     """
     d, lo, hi = (float(effect.get(k, float("nan"))) for k in ("difference", "low", "high"))
     word = verdict_word(effect, paper_sign)
     f = lambda v: MISSING if math.isnan(v) else f"{v:+.{digits}f}{unit}"  # noqa: E731
     n = f", n={effect['n']}" if "n" in effect else ""
     ci = f"interval {f(lo)} to {f(hi)}{n}" if not math.isnan(lo) else f"no interval{n}"
+    if effect.get("n") == 0:
+        ci = "no pair of runs to compare on this page"
     glue_value("verdict", word)
-    return f"**Paper's effect {word}**: {claim}: {f(d)} ({ci})."
+    head = {"reproduced": "Ours agrees with the paper (effect reproduced)",
+            "reversed": "Ours disagrees with the paper (effect reversed)"}.get(word, "Paper's effect undecided")
+    lean = ""
+    if word == "undecided" and not math.isnan(d) and d != 0:
+        why = "" if math.isnan(lo) else "the interval holds zero; "
+        lean = f"; {why}the mean leans {'with' if paper_sign * d > 0 else 'against'} the paper"
+    return f"**{head}**: {claim}: {f(d)} ({ci}){lean}."
+
+
+def claim_verdict(df: pd.DataFrame, by: str, a, b, value: str, claim: str, paper_sign: int | None = None,
+                  paper_effect: float | None = None, pair_on=("data", "seed"), digits: int = 3,
+                  reference: float | None = None) -> str:
+    """A page's computed verdict: what the paper claims and whether our records agree.
+
+    ``df`` is the page's result frame (one row per run); the paper claims that the rows with
+    ``df[by] == a`` score higher in ``value`` than those with ``df[by] == b`` (``paper_sign=-1``: lower;
+    by default the sign of ``paper_effect``, else higher).
+    The difference is paired on ``pair_on`` (same test images) and judged by its interval
+    (:func:`paired_effect`, :func:`verdict`): *agrees*, *disagrees* or *undecided*. The line also counts
+    the pairs that go the paper's way and, given ``paper_effect`` (the paper's own ``a - b``), quotes it.
+    With ``reference`` (e.g. ``0.5``, chance) the rows of ``a`` are compared with that constant and ``b``
+    names it (``"chance"``).
+    Returns ``"**Paper:** <claim>. **Ours agrees ...**: a minus b, value: +0.020 (interval ..., n=15); ..."``.
+    """
+    from .spec import LABELS  # the book's method names
+
+    if paper_sign is None:
+        paper_sign = -1 if paper_effect is not None and paper_effect < 0 else 1
+    if reference is None:
+        diffs = paired_differences(df, by, a, b, value, pair_on)
+    else:
+        diffs = paired_differences(pd.concat([df, df.assign(**{by: b, value: reference})]), by, a, b, value, pair_on)
+        b = f"{b} ({reference:.{digits}f})"
+    effect = interval(diffs.values)
+    paper = f" (paper: {paper_effect:+.{digits}f})" if paper_effect is not None and not math.isnan(paper_effect) else ""
+    name = lambda x: LABELS.get(x, x) if isinstance(x, str) else f"{x:g}" if isinstance(x, float) else str(x)  # noqa: E731
+    line = f"**Paper:** {claim}{paper}. " + verdict(effect, f"{name(a)} minus {name(b)}, {METRIC_NAMES.get(value, value)}",
+                                                     paper_sign=paper_sign, digits=digits)
+    if len(diffs):
+        line = line[:-1] + f"; the paper's way in {int((paper_sign * diffs > 0).sum())} of {len(diffs)} pairs."
+    return line
 
 
 def glue_text(name: str, markdown: str) -> None:
@@ -254,14 +302,24 @@ def _records_in(namespace: dict) -> list[Record]:
     return list(found.values())
 
 
-def paired_effect(df: pd.DataFrame, by: str, a, b, value: str, pair_on=("data", "seed")) -> dict:
-    """``value`` of the rows with ``df[by] == a`` minus that of the rows with ``df[by] == b``, paired on
-    ``pair_on`` (data set and seed: the same test images), as :func:`interval` (mean, interval, n)."""
+def paired_differences(df: pd.DataFrame, by: str, a, b, value: str, pair_on=("data", "seed")) -> pd.Series:
+    """``value`` of the rows with ``df[by] == a`` minus that of the rows with ``df[by] == b``, one per
+    pair of ``pair_on`` (data set and seed: the same test images; the columns of ``pair_on`` the frame
+    has); empty when ``a`` or ``b`` has no row."""
+    if by not in df or value not in df or df[value].isna().all():
+        return pd.Series(dtype=float)
     keys = [k for k in pair_on if k in df]
+    if not keys:
+        df, keys = df.assign(_all=0), ["_all"]
     wide = df.pivot_table(index=keys, columns=by, values=value, aggfunc="mean")
     if a not in wide or b not in wide:
-        return interval([])
-    return interval((wide[a] - wide[b]).dropna().values)
+        return pd.Series(dtype=float)
+    return (wide[a] - wide[b]).dropna()
+
+
+def paired_effect(df: pd.DataFrame, by: str, a, b, value: str, pair_on=("data", "seed")) -> dict:
+    """:func:`paired_differences` as :func:`interval` (mean, interval, n)."""
+    return interval(paired_differences(df, by, a, b, value, pair_on).values)
 
 
 def page_summary(namespace: dict, name: str = "summary", extra: str = "") -> str:
