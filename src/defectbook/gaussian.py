@@ -3,7 +3,7 @@
 Shapes: ``N`` training images, ``C`` channels, ``P = h * w`` positions, ``B`` test images.
 Covariances get a ridge ``eps * I`` (PaDiM: 0.01). Everything is computed in chunks of positions
 so that paper-size problems (``C = 550``, ``P = 3136``) stay within memory; only the means and
-the precision matrices (inverse covariances, float32) are kept.
+the covariances' Cholesky factors (PaDiM) or packed precision matrices (N-pad), float32, are kept.
 """
 from __future__ import annotations
 
@@ -17,24 +17,28 @@ from .utils import progress
 def covariance(x: torch.Tensor, mean: torch.Tensor, eps: float) -> torch.Tensor:
     """Covariances of ``x [N, C, p]`` about ``mean [p, C]``: ``[p, C, C]`` (unbiased, + eps I)."""
     n = x.shape[0]
-    xc = x.permute(2, 0, 1) - mean[:, None, :]                       # [p, N, C]
+    xc = x.permute(2, 0, 1).contiguous() - mean[:, None, :]          # [p, N, C]
     cov = xc.transpose(1, 2) @ xc / max(n - 1, 1)
     cov.diagonal(dim1=-2, dim2=-1).add_(eps)
     return cov
 
 
-def precision_from_covariance(cov: torch.Tensor) -> torch.Tensor:
-    """Inverse of SPD matrices ``[..., C, C]`` through a Cholesky factor, in float32 (the ridge keeps
-    the condition number small enough; tests check agreement with a float64 NumPy inverse)."""
+def cholesky_factor(cov: torch.Tensor) -> torch.Tensor:
+    """Lower Cholesky factors ``L`` (``cov = L L^T``) of SPD matrices ``[..., C, C]``, in float32; a clear
+    error when one is not positive definite."""
     L, info = torch.linalg.cholesky_ex(cov.float())
     if bool((info != 0).any()):
         raise DefectbookError("a covariance is not positive definite (singular features, e.g. constant images): "
                               "use a larger ridge eps (PaDiM: 0.01)")
-    # inverse of the triangular factor, then P = L^-T L^-1: an order of magnitude faster on the CPU
-    # than torch.cholesky_inverse for batches of small matrices
-    eye = torch.eye(L.shape[-1], dtype=L.dtype, device=L.device).expand_as(L)
-    Li = torch.linalg.solve_triangular(L, eye, upper=False)
-    return Li.mT @ Li
+    return L
+
+
+def precision_from_covariance(cov: torch.Tensor) -> torch.Tensor:
+    """Inverse of SPD matrices ``[..., C, C]`` through a Cholesky factor, in float32 (the ridge keeps
+    the condition number small enough; tests check agreement with a float64 NumPy inverse).
+    ``torch.cholesky_inverse`` (LAPACK potri): 2-4x faster on the CPU than inverting the triangular
+    factor and multiplying (C = 64 .. 550), 6-8x faster than ``torch.linalg.inv``."""
+    return torch.cholesky_inverse(cholesky_factor(cov))
 
 
 def mahalanobis(x: torch.Tensor, mean: torch.Tensor, precision: torch.Tensor) -> torch.Tensor:
@@ -45,8 +49,18 @@ def mahalanobis(x: torch.Tensor, mean: torch.Tensor, precision: torch.Tensor) ->
     return d2.clamp_min(0).sqrt().T
 
 
+def mahalanobis_cholesky(x: torch.Tensor, mean: torch.Tensor, chol: torch.Tensor) -> torch.Tensor:
+    """As :func:`mahalanobis` from the covariances' Cholesky factors ``chol [p, C, C]``:
+    ``|L^-1 (x - mean)|`` by one batched triangular solve (no inverse needed at fit time)."""
+    diff = x.permute(2, 1, 0) - mean[:, :, None]                     # [p, C, B]
+    z = torch.linalg.solve_triangular(chol, diff, upper=False)
+    return z.square().sum(1).sqrt().T
+
+
 class PixelGaussians:
-    """One Gaussian per position, fitted on ``[N, C, P]`` features.
+    """One Gaussian per position, fitted on ``[N, C, P]`` features; stored as means ``[P, C]`` and the
+    covariances' Cholesky factors ``chol [P, C, C]`` (scoring is one triangular solve per position;
+    :attr:`precision` gives the inverse covariances on demand).
 
     >>> g = PixelGaussians(eps=0.01).fit(torch.randn(20, 4, 9))
     >>> g.score(torch.randn(2, 4, 9)).shape
@@ -56,23 +70,40 @@ class PixelGaussians:
     def __init__(self, eps: float = 0.01, chunk: int = 512):
         self.eps = eps
         self.chunk = chunk
+        self.chol = self._precision = None
 
     def fit(self, features: torch.Tensor) -> "PixelGaussians":
         if features.ndim != 3:
             raise ValueError(f"features must be [N, C, P], got {tuple(features.shape)}")
         n, c, p = features.shape
         self.mean = features.mean(0).T.contiguous()                   # [P, C]
-        self.precision = torch.empty(p, c, c, dtype=torch.float32, device=features.device)
+        self.chol = torch.empty(p, c, c, dtype=torch.float32, device=features.device)
+        self._precision = None
         for s in progress(range(0, p, self.chunk), desc="gaussians"):
             e = min(p, s + self.chunk)
             cov = covariance(features[:, :, s:e].float(), self.mean[s:e], self.eps)
-            self.precision[s:e] = precision_from_covariance(cov)
+            self.chol[s:e] = cholesky_factor(cov)
         return self
+
+    @property
+    def precision(self) -> torch.Tensor:
+        """Inverse covariances ``[P, C, C]`` (computed from the Cholesky factors when not set)."""
+        if self._precision is None:
+            self._precision = torch.cholesky_inverse(self.chol)
+        return self._precision
+
+    @precision.setter
+    def precision(self, value: torch.Tensor) -> None:
+        self._precision, self.chol = value, None
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """Mahalanobis distance map ``[B, P]`` of features ``x [B, C, P]``."""
-        return torch.cat([mahalanobis(x[:, :, s:s + self.chunk], self.mean[s:s + self.chunk],
-                                      self.precision[s:s + self.chunk]) for s in range(0, x.shape[2], self.chunk)], 1)
+        out = []
+        for s in range(0, x.shape[2], self.chunk):
+            xs, mean = x[:, :, s:s + self.chunk], self.mean[s:s + self.chunk]
+            out.append(mahalanobis_cholesky(xs, mean, self.chol[s:s + self.chunk]) if self.chol is not None
+                       else mahalanobis(xs, mean, self._precision[s:s + self.chunk]))
+        return torch.cat(out, 1)
 
 
 # ---------------------------------------------------------------------------------------------
