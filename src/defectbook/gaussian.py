@@ -7,6 +7,8 @@ the covariances' Cholesky factors (PaDiM) or packed precision matrices (N-pad), 
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from . import DefectbookError
@@ -215,11 +217,16 @@ def bhattacharyya_similarity(mean_a: torch.Tensor, cov_a: torch.Tensor, mean_b: 
     ``mean_* [..., C]``, ``cov_* [..., C, C]`` (with their ridge) -> ``[...]``; 1 for identical Gaussians."""
     if beta <= 0:
         raise ValueError(f"beta must be > 0, got {beta}")
-    sbar = (cov_a + cov_b) / 2
+    return _bhattacharyya_from_sbar(mean_a - mean_b, (cov_a + cov_b) / 2, beta)
+
+
+def _bhattacharyya_from_sbar(dm: torch.Tensor, sbar: torch.Tensor, beta: float) -> torch.Tensor:
+    """``exp(-dm^T Sbar^-1 dm / (8 beta))`` for ``dm [..., C]``, ``sbar [..., C, C]``: one Cholesky factor and
+    one triangular solve per pair (float64 factor where float32 fails)."""
     L, info = torch.linalg.cholesky_ex(sbar)
     if bool((info != 0).any()):
         L = torch.linalg.cholesky(sbar.double()).to(sbar.dtype)
-    z = torch.linalg.solve_triangular(L, (mean_a - mean_b)[..., None], upper=False)
+    z = torch.linalg.solve_triangular(L, dm[..., None], upper=False)
     return torch.exp(-(z ** 2).sum((-2, -1)) / (8 * beta))
 
 
@@ -244,27 +251,26 @@ def neighbour_weights(mean: torch.Tensor, cov: torch.Tensor, shape: tuple[int, i
         return ((1 - torch.rand(k, p, generator=g)) * valid).to(dev)
     if mode != "bhattacharyya":
         raise ValueError(f"unknown weighting {mode!r}; known: bhattacharyya, uniform, random")
+    # every unordered pair (p, p + o) once: the offsets o > (0, 0); the pair's weight goes to both ends
+    half = torch.tensor([tuple(o.tolist()) > (0, 0) for o in offsets])
+    lookup = {tuple(o.tolist()): i for i, o in enumerate(offsets)}
+    back = torch.tensor([lookup[(-int(o[0]), -int(o[1]))] for o in offsets])
+    ks, src = (valid & half[:, None]).nonzero(as_tuple=True)                 # pairs: offset k, position a
+    dst = idx[ks, src]                                                        # b = a + o_k
+    ks, src, dst, back = ks.to(dev), src.to(dev), dst.to(dev), back.to(dev)
     c = mean.shape[1]
-    chunk = chunk or max(1, _chunk_for(c) // 2)
-    idx, valid = idx.to(dev), valid.to(dev)
+    chunk = chunk or 512              # [chunk, C, C] blocks that stay in cache
+    sims = torch.empty(src.numel(), device=dev)
+    for s in progress(range(0, src.numel(), chunk), desc="bhattacharyya"):
+        a, b = src[s:s + chunk], dst[s:s + chunk]
+        # Sbar = ((scale S_a + eps I) + (scale S_b + eps I)) / 2, summed in the packed storage
+        sbar = unpack_symmetric((cov[a] + cov[b]) * (scale / 2), c)
+        sbar.diagonal(dim1=-2, dim2=-1).add_(eps)
+        sims[s:s + chunk] = _bhattacharyya_from_sbar(mean[a] - mean[b], sbar, beta)
     w = torch.zeros(k, p, device=dev)
     w[0] = 1.0
-    lookup = {tuple(o.tolist()): i for i, o in enumerate(offsets)}
-    eye = eps * torch.eye(c, device=dev)
-    for ki in progress(range(1, k), desc="bhattacharyya"):
-        o = tuple(offsets[ki].tolist())
-        if o < (0, 0):          # the pair (p, p + o) is (q, q - o) of an offset already done
-            continue
-        back = lookup[(-o[0], -o[1])]
-        src = valid[ki].nonzero()[:, 0]
-        for s in range(0, src.numel(), chunk):
-            a = src[s:s + chunk]
-            b = idx[ki, a]
-            ca = unpack_symmetric(cov[a], c) * scale + eye
-            cb = unpack_symmetric(cov[b], c) * scale + eye
-            sim = bhattacharyya_similarity(mean[a], ca, mean[b], cb, beta)
-            w[ki, a] = sim
-            w[back, b] = sim
+    w[ks, src] = sims
+    w[back[ks], dst] = sims
     return w
 
 
@@ -294,11 +300,12 @@ def weighted_gaussians(mean: torch.Tensor, cov: torch.Tensor, shape: tuple[int, 
     prec = torch.empty_like(cov)
     for s in progress(range(0, p, chunk), desc="weighted gaussians"):
         e = min(p, s + chunk)
-        acc = torch.zeros(e - s, cov.shape[1], dtype=torch.float64, device=cov.device)
-        for k in range(idx.shape[0]):
-            wk = w[k, s:e]
-            if bool((wk > 0).any()):
-                acc += wk[:, None] * cov[idx[k, s:e]].double()
+        # sum_k w_k cov[q_k] as one sparse [n, n'] x dense [n', T] product over the n' distinct neighbours
+        # of the chunk (K gathers of [n, T] and float64 copies each were 10x slower)
+        cols, inv = torch.unique(idx[:, s:e], return_inverse=True)
+        ws, keep = w[:, s:e], w[:, s:e] > 0
+        rows = torch.arange(e - s, device=cov.device).expand_as(inv)
+        acc = _sparse_rows(torch.stack([rows[keep], inv[keep]]), ws[keep], (e - s, cols.numel())) @ cov[cols].double()
         dm = (mean.double()[idx[:, s:e]] - mean_w[None, s:e]) * w[:, s:e, None].sqrt()   # [K, n, C]
         dm = dm.transpose(0, 1)                                                          # [n, K, C]
         full = unpack_symmetric(acc, c) + dm.transpose(1, 2) @ dm
@@ -306,6 +313,14 @@ def weighted_gaussians(mean: torch.Tensor, cov: torch.Tensor, shape: tuple[int, 
         full.diagonal(dim1=-2, dim2=-1).add_(eps)
         prec[s:e] = pack_symmetric(precision_from_covariance(full))
     return mean_w.float(), prec
+
+
+def _sparse_rows(index: torch.Tensor, values: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A CSR matrix from COO ``index [2, nnz]`` and ``values [nnz]`` (torch's beta-state warnings silenced)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        coo = torch.sparse_coo_tensor(index, values, size, check_invariants=False)
+        return coo.coalesce().to_sparse_csr()
 
 
 def mahalanobis_packed(x: torch.Tensor, mean: torch.Tensor, precision: torch.Tensor, radius: int = 0,
@@ -334,12 +349,13 @@ def mahalanobis_packed(x: torch.Tensor, mean: torch.Tensor, precision: torch.Ten
         prec = precision[s:e] if precision.ndim == 3 else unpack_symmetric(precision[s:e], c)   # [n, C, C]
         for i in range(s, e, inner):
             j = min(e, i + inner)
-            diff = xt[idx_t[i:j]].reshape(j - i, k * b, c) - mean[i:j, None, :]             # [n, K*B, C]
-            dist[i:j] = torch.einsum("nkc,ncd,nkd->nk", diff, prec[i - s:j - s], diff).view(j - i, k, b)
-    dist = dist.clamp_min_(0).sqrt_().permute(2, 1, 0)                        # [B, K, P]
+            diff = xt[idx_t[i:j]].view(j - i, k * b, c).sub_(mean[i:j, None, :])             # [n, K*B, C]
+            # (diff @ P) * diff summed over C: one batched GEMM, ~1.7x faster than the 3-operand einsum
+            dist[i:j] = torch.bmm(diff, prec[i - s:j - s]).mul_(diff).sum(-1).view(j - i, k, b)
+    dist = dist.clamp_min_(0).sqrt_()                                         # [P, K, B]
+    if k == 1:
+        return dist[:, 0].T.contiguous()
+    # the distance of Gaussian q to pixel q - o_k goes to that pixel; each pixel keeps its minimum
+    dist = dist.masked_fill_(~valid.T[:, :, None], float("inf")).view(p * k, b).T     # [B, P*K]
     out = torch.full((b, p), float("inf"), device=x.device)
-    for ki in range(k):
-        ok = valid[ki]
-        tgt = idx[ki, ok]                                                    # pixel q - o
-        out[:, tgt] = torch.minimum(out[:, tgt], dist[:, ki, ok])
-    return out
+    return out.scatter_reduce_(1, idx.T.reshape(1, -1).expand(b, -1), dist, "amin")
