@@ -51,3 +51,18 @@ def test_blur_preserves_mass_and_spreads_peak():
 
 def test_to_image_maps_shape():
     assert to_image_maps(torch.rand(3, 7, 7), (28, 28), 4).shape == (3, 28, 28)
+
+
+def test_cholesky_storage_matches_precision_scoring():
+    """Stored Cholesky factors score as the explicit inverse covariances do, and ``precision`` is that inverse."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(25, 6, 5, generator=g)
+    model = PixelGaussians(eps=0.01, chunk=2).fit(x)
+    q = torch.randn(3, 6, 5, generator=g)
+    by_chol = model.score(q)
+    for p in range(5):
+        cov = np.cov(x[:, :, p].double().numpy(), rowvar=False) + 0.01 * np.eye(6)
+        assert np.allclose(model.precision[p].numpy(), np.linalg.inv(cov), atol=1e-3, rtol=1e-4)
+    other = PixelGaussians(eps=0.01, chunk=2)
+    other.mean, other.precision = model.mean, model.precision
+    assert torch.allclose(other.score(q), by_chol, atol=1e-4)
