@@ -25,11 +25,28 @@ import torch.nn.functional as F
 from .utils import progress
 
 
-def concat_layers(maps: list[torch.Tensor], mode: str = "nearest") -> torch.Tensor:
-    """Upsample each ``[B, C_l, h_l, w_l]`` to the largest ``h x w`` and concatenate: ``[B, sum C_l, h, w]``."""
+def concat_layers(maps: list[torch.Tensor], mode: str = "nearest", channels: torch.Tensor | None = None) -> torch.Tensor:
+    """Upsample each ``[B, C_l, h_l, w_l]`` to the largest ``h x w`` and concatenate: ``[B, sum C_l, h, w]``.
+
+    ``channels`` (indices into the concatenation, e.g. PaDiM's random draw): only those, in that order,
+    ``[B, len(channels), h, w]``; each layer's channels are picked before upsampling, so the dropped
+    ones are never upsampled or copied (the same numbers as ``concat_layers(maps)[:, channels]``)."""
     h, w = max(m.shape[-2] for m in maps), max(m.shape[-1] for m in maps)
+    if channels is not None:
+        channels = channels.to(maps[0].device)
+        order, picked, lo = torch.sort(channels), [], 0
+        for m in maps:
+            hi = lo + m.shape[1]
+            mine = order.values[(order.values >= lo) & (order.values < hi)] - lo
+            if mine.numel():
+                picked.append(m if mine.numel() == m.shape[1] else m.index_select(1, mine))
+            lo = hi
+        maps = picked
     out = [m if m.shape[-2:] == (h, w) else F.interpolate(m, size=(h, w), mode=mode) for m in maps]
-    return torch.cat(out, dim=1)
+    out = torch.cat(out, dim=1)
+    if channels is not None and not bool((order.indices == torch.arange(len(channels), device=out.device)).all()):
+        out = out[:, torch.argsort(order.indices)]               # back to the order asked for
+    return out
 
 
 def iter_embeddings(extractor: Callable[[torch.Tensor], list[torch.Tensor]], images: torch.Tensor,
