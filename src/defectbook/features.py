@@ -85,7 +85,8 @@ class FeatureCache:
     ``<cache dir>/features`` (``DEFECTBOOK_FEATURE_CACHE_MB``, default 4096; oldest used first out),
     written to a temporary file and renamed (safe with concurrent writers; the notebooks of a build
     run in separate kernels). ``DEFECTBOOK_FEATURE_CACHE=0`` turns both off; ``=memory`` keeps only the
-    in-memory level. An image set whose features exceed a quarter of a level's budget is not kept there.
+    in-memory level. An image set whose features exceed a quarter of a level's budget is not kept there;
+    images already on an accelerator (N-pad's shifted copies on a GPU) are not cached.
     """
 
     def __init__(self) -> None:
@@ -126,7 +127,8 @@ class FeatureCache:
         :class:`~defectbook.backbones.FeatureExtractor`."""
         from .backbones import FeatureExtractor
 
-        if self.mode() == "off" or not isinstance(extractor, FeatureExtractor) or images.shape[0] == 0:
+        if (self.mode() == "off" or not isinstance(extractor, FeatureExtractor) or images.shape[0] == 0
+                or images.device.type != "cpu"):      # hashing a GPU-resident batch would cost more than it saves
             return None
         h = hashlib.blake2b(digest_size=16)
         h.update(f"{tuple(images.shape)}:{images.dtype}".encode())
