@@ -2,6 +2,7 @@
 
     python benchmarks/bench_npad.py memory [--n-train 20] [--weights random]
     python benchmarks/bench_npad.py speed  [--profile cpu] [--category weave] [--repeats 5] [--threads N]
+                                           [--size 224] [--methods padim,patchcore,npad]
                                            [--backbone wide_resnet50_2 --weights random]
 
 ``memory``: N-pad fitted and run at the paper's dimensions (WRN-50 layers 1-3, d = 550 channels at
@@ -16,6 +17,11 @@ Overhead = (method - backbone) / backbone, with the backbone timed just before a
 method run (their mean: the machine's speed drifts), the median over the repeats.
 """
 from __future__ import annotations
+
+import os
+
+# timings of the methods' own backbone passes: the within-build feature cache stays off
+os.environ["DEFECTBOOK_FEATURE_CACHE"] = "0"
 
 import argparse
 import statistics
@@ -83,9 +89,10 @@ def speed(a) -> None:
     rows = []
     warm = torch.rand(4, 3, 64, 64)
     backbone_time({}, warm)                    # load the libraries and weights once, outside the timings
-    for method in ("padim", "patchcore", "npad"):
+    for method in a.methods.split(","):
         over = {"backbone": a.backbone, "weights": a.weights} if a.backbone else None
-        cfg = spec.build(a.profile, "npad", method, "synthetic", a.category, over)
+        cfg = spec.build(a.profile, "npad", method, "synthetic", a.category, over,
+                         transform={"resize": a.size, "crop": None} if a.size else None)
         prep = experiment.prepare(cfg)
         params = cfg["params"]
         copies = len(shift_offsets(params.get("shift", 0))) if method == "npad" else 1
@@ -136,6 +143,8 @@ def main() -> None:
     s.add_argument("--category", default="weave")
     s.add_argument("--repeats", type=int, default=5)
     s.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    s.add_argument("--size", type=int, default=None, help="image side (resize, no crop; default: the profile's)")
+    s.add_argument("--methods", default="padim,patchcore,npad", help="comma-separated methods to time")
     s.add_argument("--backbone", default=None, help="replace every method's backbone (e.g. wide_resnet50_2)")
     s.add_argument("--weights", default=None, help="with --backbone: weights (a path, or 'random' to time "
                    "a backbone whose ImageNet weights are absent)")

@@ -9,6 +9,11 @@ process's resident set during the method's fit + predict.
 """
 from __future__ import annotations
 
+import os
+
+# timings of the methods' own backbone passes: the within-build feature cache stays off
+os.environ["DEFECTBOOK_FEATURE_CACHE"] = "0"
+
 import argparse
 import time
 

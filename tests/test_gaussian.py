@@ -51,3 +51,27 @@ def test_blur_preserves_mass_and_spreads_peak():
 
 def test_to_image_maps_shape():
     assert to_image_maps(torch.rand(3, 7, 7), (28, 28), 4).shape == (3, 28, 28)
+
+
+def test_cholesky_storage_matches_precision_scoring():
+    """Stored Cholesky factors score as the explicit inverse covariances do, and ``precision`` is that inverse."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(25, 6, 5, generator=g)
+    model = PixelGaussians(eps=0.01, chunk=2).fit(x)
+    q = torch.randn(3, 6, 5, generator=g)
+    by_chol = model.score(q)
+    for p in range(5):
+        cov = np.cov(x[:, :, p].double().numpy(), rowvar=False) + 0.01 * np.eye(6)
+        assert np.allclose(model.precision[p].numpy(), np.linalg.inv(cov), atol=1e-3, rtol=1e-4)
+    other = PixelGaussians(eps=0.01, chunk=2)
+    other.mean, other.precision = model.mean, model.precision
+    assert torch.allclose(other.score(q), by_chol, atol=1e-4)
+
+
+def test_concat_layers_channel_subset_equals_slicing_the_concatenation():
+    g = torch.Generator().manual_seed(0)
+    maps = [torch.rand(2, 3, 8, 8, generator=g), torch.rand(2, 5, 4, 4, generator=g), torch.rand(2, 4, 2, 2, generator=g)]
+    full = concat_layers(maps)
+    for ch in ([0, 4, 9, 11], [3, 4, 5, 6, 7], [11, 0, 5], list(range(12))):
+        ch = torch.tensor(ch)
+        assert torch.equal(concat_layers(maps, channels=ch), full[:, ch])

@@ -114,3 +114,30 @@ def test_neighbour_min_mahalanobis_brute_force():
     g.mean, g.precision = mean, full
     assert torch.allclose(mahalanobis_packed(t, mean, prec, 0), g.score(t.flatten(2)), atol=1e-4)
     assert (mahalanobis_packed(t, mean, prec, 2) <= a + 1e-6).all()
+
+
+@pytest.mark.parametrize("radius,chunk", [(1, None), (2, 7)])
+def test_bhattacharyya_weights_equal_pair_by_pair(radius, chunk):
+    """The vectorised weights (all pairs at once, summed in packed storage, in chunks) equal
+    :func:`bhattacharyya_similarity` of each position and each neighbour, one pair at a time."""
+    x = _feats(12, 3, 4, 5, seed=5)
+    mean, cov = moments(x.flatten(2))
+    wts = neighbour_weights(mean, cov, (4, 5), radius, "bhattacharyya", beta=0.25, eps=0.01, scale=1.2, chunk=chunk)
+    idx, valid = neighbour_index((4, 5), neighbour_offsets(radius))
+    eye = 0.01 * torch.eye(3)
+    for k in range(idx.shape[0]):
+        for p in range(20):
+            q = int(idx[k, p])
+            ref = bhattacharyya_similarity(mean[p], unpack_symmetric(cov[p], 3) * 1.2 + eye, mean[q],
+                                           unpack_symmetric(cov[q], 3) * 1.2 + eye, 0.25) if valid[k, p] else 0.0
+            assert abs(float(wts[k, p]) - float(ref)) < 1e-5, (k, p)
+
+
+def test_weighted_gaussians_chunks_agree():
+    """Chunked sparse accumulation: any chunk size gives the same Gaussians."""
+    x = _feats(10, 3, 5, 6, seed=6)
+    mean, cov = moments(x.flatten(2))
+    w = torch.rand(9, 30, generator=torch.Generator().manual_seed(1))
+    m1, p1 = weighted_gaussians(mean, cov, (5, 6), 1, w, n=10, chunk=4)
+    m2, p2 = weighted_gaussians(mean, cov, (5, 6), 1, w, n=10)
+    assert torch.allclose(m1, m2) and torch.allclose(p1, p2, atol=1e-5)

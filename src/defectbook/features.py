@@ -5,10 +5,18 @@
 * :func:`select_channels` draws PaDiM's random channel subset.
 * :func:`gaussian_blur` and :func:`to_image_maps` turn feature-resolution score maps into
   image-resolution anomaly maps (bilinear upsampling, Gaussian blur sigma 4 as in PaDiM/PatchCore).
+* :class:`FeatureCache`: backbone outputs of an image set computed once per build and reused by every
+  feature method (in memory within a process, on disk across the notebooks' kernels).
 """
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
@@ -17,11 +25,28 @@ import torch.nn.functional as F
 from .utils import progress
 
 
-def concat_layers(maps: list[torch.Tensor], mode: str = "nearest") -> torch.Tensor:
-    """Upsample each ``[B, C_l, h_l, w_l]`` to the largest ``h x w`` and concatenate: ``[B, sum C_l, h, w]``."""
+def concat_layers(maps: list[torch.Tensor], mode: str = "nearest", channels: torch.Tensor | None = None) -> torch.Tensor:
+    """Upsample each ``[B, C_l, h_l, w_l]`` to the largest ``h x w`` and concatenate: ``[B, sum C_l, h, w]``.
+
+    ``channels`` (indices into the concatenation, e.g. PaDiM's random draw): only those, in that order,
+    ``[B, len(channels), h, w]``; each layer's channels are picked before upsampling, so the dropped
+    ones are never upsampled or copied (the same numbers as ``concat_layers(maps)[:, channels]``)."""
     h, w = max(m.shape[-2] for m in maps), max(m.shape[-1] for m in maps)
+    if channels is not None:
+        channels = channels.to(maps[0].device)
+        order, picked, lo = torch.sort(channels), [], 0
+        for m in maps:
+            hi = lo + m.shape[1]
+            mine = order.values[(order.values >= lo) & (order.values < hi)] - lo
+            if mine.numel():
+                picked.append(m if mine.numel() == m.shape[1] else m.index_select(1, mine))
+            lo = hi
+        maps = picked
     out = [m if m.shape[-2:] == (h, w) else F.interpolate(m, size=(h, w), mode=mode) for m in maps]
-    return torch.cat(out, dim=1)
+    out = torch.cat(out, dim=1)
+    if channels is not None and not bool((order.indices == torch.arange(len(channels), device=out.device)).all()):
+        out = out[:, torch.argsort(order.indices)]               # back to the order asked for
+    return out
 
 
 def iter_embeddings(extractor: Callable[[torch.Tensor], list[torch.Tensor]], images: torch.Tensor,
@@ -29,12 +54,183 @@ def iter_embeddings(extractor: Callable[[torch.Tensor], list[torch.Tensor]], ima
                     post: Callable[[list[torch.Tensor]], torch.Tensor] = concat_layers,
                     device: torch.device | str = "cpu") -> Iterator[torch.Tensor]:
     """Yield ``post(extractor(batch))`` for consecutive batches of ``images`` ``[N, 3, H, W]``, on ``device``
-    (the features stay where the backbone ran: no copy back to the CPU per batch)."""
+    (the features stay where the backbone ran: no copy back to the CPU per batch). The backbone outputs
+    of a :class:`~defectbook.backbones.FeatureExtractor` come from :data:`FEATURES` when it holds them."""
     n_batches = math.ceil(images.shape[0] / batch_size)
+    key = FEATURES.key(extractor, images, batch_size)
+    cached = FEATURES.get(key) if key else None
+    if cached is not None:
+        for i in range(n_batches):
+            yield post([m[i * batch_size:(i + 1) * batch_size].to(device) for m in cached])
+        return
+    store: list[list[torch.Tensor]] | None = [] if key else None
     with torch.no_grad():
         for i in progress(range(n_batches), desc=desc):
             batch = images[i * batch_size:(i + 1) * batch_size].to(device)
-            yield post(padded_call(extractor, batch, batch_size))
+            maps = padded_call(extractor, batch, batch_size)
+            if store is not None:
+                store.append([m.detach().to("cpu", copy=True) for m in maps])
+            yield post(maps)
+    if store:
+        FEATURES.put(key, [torch.cat(layer) for layer in zip(*store)])
+
+
+class FeatureCache:
+    """Backbone outputs ``[N, C_l, h_l, w_l]`` per layer of an image set, keyed by the backbone's name,
+    a digest of its weights, its input normalisation, the layer, the batch size (CPU convolutions pick
+    their algorithm by batch shape) and a digest of the images themselves (so the data, split, transform
+    and image size are all part of the key). A hit returns exactly the tensors the backbone gave.
+
+    Two levels: an LRU in memory (``DEFECTBOOK_FEATURE_CACHE_MEM_MB``, default 1024) and files under
+    ``<cache dir>/features`` (``DEFECTBOOK_FEATURE_CACHE_MB``, default 4096; oldest used first out),
+    written to a temporary file and renamed (safe with concurrent writers; the notebooks of a build
+    run in separate kernels). ``DEFECTBOOK_FEATURE_CACHE=0`` turns both off; ``=memory`` keeps only the
+    in-memory level. An image set whose features exceed a quarter of a level's budget is not kept there;
+    images already on an accelerator (N-pad's shifted copies on a GPU) are not cached.
+    """
+
+    def __init__(self) -> None:
+        self._mem: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    @staticmethod
+    def mode() -> str:
+        v = os.environ.get("DEFECTBOOK_FEATURE_CACHE", "1").strip().lower()
+        return "off" if v in ("0", "off", "false", "no", "") else ("memory" if v == "memory" else "disk")
+
+    @staticmethod
+    def _budget(var: str, default_mb: float) -> int:
+        return int(float(os.environ.get(var, default_mb)) * 2 ** 20)
+
+    def folder(self) -> Path:
+        from .paths import cache_dir
+
+        return cache_dir() / "features"
+
+    # -- keys -------------------------------------------------------------------------------
+    @staticmethod
+    def weights_digest(extractor) -> str:
+        """Digest of the extractor's parameters and buffers (memoised on the extractor)."""
+        d = getattr(extractor, "_weights_digest", None)
+        if d is None:
+            h = hashlib.blake2b(digest_size=16)
+            for name, t in extractor.model.state_dict().items():
+                h.update(name.encode())
+                h.update(_tensor_bytes(t))
+            d = h.hexdigest()
+            extractor._weights_digest = d
+        return d
+
+    def key(self, extractor, images: torch.Tensor, batch_size: int) -> list[str] | None:
+        """One key per requested layer, or None when caching is off or ``extractor`` is not a
+        :class:`~defectbook.backbones.FeatureExtractor`."""
+        from .backbones import FeatureExtractor
+
+        if (self.mode() == "off" or not isinstance(extractor, FeatureExtractor) or images.shape[0] == 0
+                or images.device.type != "cpu"):      # hashing a GPU-resident batch would cost more than it saves
+            return None
+        h = hashlib.blake2b(digest_size=16)
+        h.update(f"{tuple(images.shape)}:{images.dtype}".encode())
+        h.update(_tensor_bytes(images))
+        base = (f"{extractor.name}|{self.weights_digest(extractor)}|{extractor.normalize}|{batch_size}|"
+                f"{h.hexdigest()}")
+        return [hashlib.blake2b(f"{base}|{t}".encode(), digest_size=20).hexdigest() for t in extractor._targets]
+
+    # -- lookup -----------------------------------------------------------------------------
+    def get(self, keys: list[str]) -> list[torch.Tensor] | None:
+        out = []
+        for k in keys:
+            t = self._get_one(k)
+            if t is None:
+                self.misses += 1
+                return None
+            out.append(t)
+        self.hits += 1
+        return out
+
+    def _get_one(self, k: str) -> torch.Tensor | None:
+        with self._lock:
+            if k in self._mem:
+                self._mem.move_to_end(k)
+                return self._mem[k]
+        if self.mode() != "disk":
+            return None
+        f = self.folder() / f"{k}.pt"
+        try:
+            t = torch.load(f, weights_only=True)
+            os.utime(f)                                      # most recently used: evicted last
+        except (OSError, RuntimeError, EOFError, ValueError):
+            return None
+        self._remember(k, t)
+        return t
+
+    def put(self, keys: list[str], maps: list[torch.Tensor]) -> None:
+        for k, t in zip(keys, maps):
+            self._remember(k, t)
+            if self.mode() == "disk":
+                self._write(k, t)
+
+    def _remember(self, k: str, t: torch.Tensor) -> None:
+        budget = self._budget("DEFECTBOOK_FEATURE_CACHE_MEM_MB", 1024)
+        size = t.numel() * t.element_size()
+        if size > budget // 4:
+            return
+        with self._lock:
+            self._mem[k] = t
+            self._mem.move_to_end(k)
+            total = sum(v.numel() * v.element_size() for v in self._mem.values())
+            while total > budget and len(self._mem) > 1:
+                _, old = self._mem.popitem(last=False)
+                total -= old.numel() * old.element_size()
+
+    def _write(self, k: str, t: torch.Tensor) -> None:
+        budget = self._budget("DEFECTBOOK_FEATURE_CACHE_MB", 4096)
+        if t.numel() * t.element_size() > budget // 4:
+            return
+        folder = self.folder()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{k}.", suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                torch.save(t.contiguous(), fh)
+            os.replace(tmp, folder / f"{k}.pt")              # atomic: readers see the whole file or none
+            self._evict(folder, budget)
+        except OSError:                                      # a full or read-only disk: stay in memory only
+            pass
+
+    @staticmethod
+    def _evict(folder: Path, budget: int) -> None:
+        files = []
+        for f in folder.glob("*.pt"):
+            try:
+                st = f.stat()
+                files.append((st.st_mtime, st.st_size, f))
+            except OSError:                                  # removed by another process meanwhile
+                pass
+        total = sum(s for _, s, _ in files)
+        for _, size, f in sorted(files, key=lambda r: r[0]):
+            if total <= budget:
+                break
+            f.unlink(missing_ok=True)
+            total -= size
+
+    def clear(self, disk: bool = False) -> None:
+        """Empty the in-memory level (and the files with ``disk=True``)."""
+        with self._lock:
+            self._mem.clear()
+        if disk:
+            for f in self.folder().glob("*.pt"):
+                f.unlink(missing_ok=True)
+
+
+def _tensor_bytes(t: torch.Tensor) -> memoryview:
+    """The raw bytes of ``t`` (on the CPU, contiguous) for hashing."""
+    return memoryview(t.detach().to("cpu").contiguous().reshape(-1).view(torch.uint8).numpy())
+
+
+#: the process's feature cache (see :class:`FeatureCache`)
+FEATURES = FeatureCache()
 
 
 def padded_call(fn: Callable[[torch.Tensor], object], batch: torch.Tensor, size: int):

@@ -3,9 +3,11 @@
 Shapes: ``N`` training images, ``C`` channels, ``P = h * w`` positions, ``B`` test images.
 Covariances get a ridge ``eps * I`` (PaDiM: 0.01). Everything is computed in chunks of positions
 so that paper-size problems (``C = 550``, ``P = 3136``) stay within memory; only the means and
-the precision matrices (inverse covariances, float32) are kept.
+the covariances' Cholesky factors (PaDiM) or packed precision matrices (N-pad), float32, are kept.
 """
 from __future__ import annotations
+
+import warnings
 
 import torch
 
@@ -17,24 +19,28 @@ from .utils import progress
 def covariance(x: torch.Tensor, mean: torch.Tensor, eps: float) -> torch.Tensor:
     """Covariances of ``x [N, C, p]`` about ``mean [p, C]``: ``[p, C, C]`` (unbiased, + eps I)."""
     n = x.shape[0]
-    xc = x.permute(2, 0, 1) - mean[:, None, :]                       # [p, N, C]
+    xc = x.permute(2, 0, 1).contiguous() - mean[:, None, :]          # [p, N, C]
     cov = xc.transpose(1, 2) @ xc / max(n - 1, 1)
     cov.diagonal(dim1=-2, dim2=-1).add_(eps)
     return cov
 
 
-def precision_from_covariance(cov: torch.Tensor) -> torch.Tensor:
-    """Inverse of SPD matrices ``[..., C, C]`` through a Cholesky factor, in float32 (the ridge keeps
-    the condition number small enough; tests check agreement with a float64 NumPy inverse)."""
+def cholesky_factor(cov: torch.Tensor) -> torch.Tensor:
+    """Lower Cholesky factors ``L`` (``cov = L L^T``) of SPD matrices ``[..., C, C]``, in float32; a clear
+    error when one is not positive definite."""
     L, info = torch.linalg.cholesky_ex(cov.float())
     if bool((info != 0).any()):
         raise DefectbookError("a covariance is not positive definite (singular features, e.g. constant images): "
                               "use a larger ridge eps (PaDiM: 0.01)")
-    # inverse of the triangular factor, then P = L^-T L^-1: an order of magnitude faster on the CPU
-    # than torch.cholesky_inverse for batches of small matrices
-    eye = torch.eye(L.shape[-1], dtype=L.dtype, device=L.device).expand_as(L)
-    Li = torch.linalg.solve_triangular(L, eye, upper=False)
-    return Li.mT @ Li
+    return L
+
+
+def precision_from_covariance(cov: torch.Tensor) -> torch.Tensor:
+    """Inverse of SPD matrices ``[..., C, C]`` through a Cholesky factor, in float32 (the ridge keeps
+    the condition number small enough; tests check agreement with a float64 NumPy inverse).
+    ``torch.cholesky_inverse`` (LAPACK potri): 2-4x faster on the CPU than inverting the triangular
+    factor and multiplying (C = 64 .. 550), 6-8x faster than ``torch.linalg.inv``."""
+    return torch.cholesky_inverse(cholesky_factor(cov))
 
 
 def mahalanobis(x: torch.Tensor, mean: torch.Tensor, precision: torch.Tensor) -> torch.Tensor:
@@ -45,8 +51,18 @@ def mahalanobis(x: torch.Tensor, mean: torch.Tensor, precision: torch.Tensor) ->
     return d2.clamp_min(0).sqrt().T
 
 
+def mahalanobis_cholesky(x: torch.Tensor, mean: torch.Tensor, chol: torch.Tensor) -> torch.Tensor:
+    """As :func:`mahalanobis` from the covariances' Cholesky factors ``chol [p, C, C]``:
+    ``|L^-1 (x - mean)|`` by one batched triangular solve (no inverse needed at fit time)."""
+    diff = x.permute(2, 1, 0) - mean[:, :, None]                     # [p, C, B]
+    z = torch.linalg.solve_triangular(chol, diff, upper=False)
+    return z.square().sum(1).sqrt().T
+
+
 class PixelGaussians:
-    """One Gaussian per position, fitted on ``[N, C, P]`` features.
+    """One Gaussian per position, fitted on ``[N, C, P]`` features; stored as means ``[P, C]`` and the
+    covariances' Cholesky factors ``chol [P, C, C]`` (scoring is one triangular solve per position;
+    :attr:`precision` gives the inverse covariances on demand).
 
     >>> g = PixelGaussians(eps=0.01).fit(torch.randn(20, 4, 9))
     >>> g.score(torch.randn(2, 4, 9)).shape
@@ -56,23 +72,40 @@ class PixelGaussians:
     def __init__(self, eps: float = 0.01, chunk: int = 512):
         self.eps = eps
         self.chunk = chunk
+        self.chol = self._precision = None
 
     def fit(self, features: torch.Tensor) -> "PixelGaussians":
         if features.ndim != 3:
             raise ValueError(f"features must be [N, C, P], got {tuple(features.shape)}")
         n, c, p = features.shape
         self.mean = features.mean(0).T.contiguous()                   # [P, C]
-        self.precision = torch.empty(p, c, c, dtype=torch.float32, device=features.device)
+        self.chol = torch.empty(p, c, c, dtype=torch.float32, device=features.device)
+        self._precision = None
         for s in progress(range(0, p, self.chunk), desc="gaussians"):
             e = min(p, s + self.chunk)
             cov = covariance(features[:, :, s:e].float(), self.mean[s:e], self.eps)
-            self.precision[s:e] = precision_from_covariance(cov)
+            self.chol[s:e] = cholesky_factor(cov)
         return self
+
+    @property
+    def precision(self) -> torch.Tensor:
+        """Inverse covariances ``[P, C, C]`` (computed from the Cholesky factors when not set)."""
+        if self._precision is None:
+            self._precision = torch.cholesky_inverse(self.chol)
+        return self._precision
+
+    @precision.setter
+    def precision(self, value: torch.Tensor) -> None:
+        self._precision, self.chol = value, None
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """Mahalanobis distance map ``[B, P]`` of features ``x [B, C, P]``."""
-        return torch.cat([mahalanobis(x[:, :, s:s + self.chunk], self.mean[s:s + self.chunk],
-                                      self.precision[s:s + self.chunk]) for s in range(0, x.shape[2], self.chunk)], 1)
+        out = []
+        for s in range(0, x.shape[2], self.chunk):
+            xs, mean = x[:, :, s:s + self.chunk], self.mean[s:s + self.chunk]
+            out.append(mahalanobis_cholesky(xs, mean, self.chol[s:s + self.chunk]) if self.chol is not None
+                       else mahalanobis(xs, mean, self._precision[s:s + self.chunk]))
+        return torch.cat(out, 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,11 +217,16 @@ def bhattacharyya_similarity(mean_a: torch.Tensor, cov_a: torch.Tensor, mean_b: 
     ``mean_* [..., C]``, ``cov_* [..., C, C]`` (with their ridge) -> ``[...]``; 1 for identical Gaussians."""
     if beta <= 0:
         raise ValueError(f"beta must be > 0, got {beta}")
-    sbar = (cov_a + cov_b) / 2
+    return _bhattacharyya_from_sbar(mean_a - mean_b, (cov_a + cov_b) / 2, beta)
+
+
+def _bhattacharyya_from_sbar(dm: torch.Tensor, sbar: torch.Tensor, beta: float) -> torch.Tensor:
+    """``exp(-dm^T Sbar^-1 dm / (8 beta))`` for ``dm [..., C]``, ``sbar [..., C, C]``: one Cholesky factor and
+    one triangular solve per pair (float64 factor where float32 fails)."""
     L, info = torch.linalg.cholesky_ex(sbar)
     if bool((info != 0).any()):
         L = torch.linalg.cholesky(sbar.double()).to(sbar.dtype)
-    z = torch.linalg.solve_triangular(L, (mean_a - mean_b)[..., None], upper=False)
+    z = torch.linalg.solve_triangular(L, dm[..., None], upper=False)
     return torch.exp(-(z ** 2).sum((-2, -1)) / (8 * beta))
 
 
@@ -213,27 +251,26 @@ def neighbour_weights(mean: torch.Tensor, cov: torch.Tensor, shape: tuple[int, i
         return ((1 - torch.rand(k, p, generator=g)) * valid).to(dev)
     if mode != "bhattacharyya":
         raise ValueError(f"unknown weighting {mode!r}; known: bhattacharyya, uniform, random")
+    # every unordered pair (p, p + o) once: the offsets o > (0, 0); the pair's weight goes to both ends
+    half = torch.tensor([tuple(o.tolist()) > (0, 0) for o in offsets])
+    lookup = {tuple(o.tolist()): i for i, o in enumerate(offsets)}
+    back = torch.tensor([lookup[(-int(o[0]), -int(o[1]))] for o in offsets])
+    ks, src = (valid & half[:, None]).nonzero(as_tuple=True)                 # pairs: offset k, position a
+    dst = idx[ks, src]                                                        # b = a + o_k
+    ks, src, dst, back = ks.to(dev), src.to(dev), dst.to(dev), back.to(dev)
     c = mean.shape[1]
-    chunk = chunk or max(1, _chunk_for(c) // 2)
-    idx, valid = idx.to(dev), valid.to(dev)
+    chunk = chunk or 512              # [chunk, C, C] blocks that stay in cache
+    sims = torch.empty(src.numel(), device=dev)
+    for s in progress(range(0, src.numel(), chunk), desc="bhattacharyya"):
+        a, b = src[s:s + chunk], dst[s:s + chunk]
+        # Sbar = ((scale S_a + eps I) + (scale S_b + eps I)) / 2, summed in the packed storage
+        sbar = unpack_symmetric((cov[a] + cov[b]) * (scale / 2), c)
+        sbar.diagonal(dim1=-2, dim2=-1).add_(eps)
+        sims[s:s + chunk] = _bhattacharyya_from_sbar(mean[a] - mean[b], sbar, beta)
     w = torch.zeros(k, p, device=dev)
     w[0] = 1.0
-    lookup = {tuple(o.tolist()): i for i, o in enumerate(offsets)}
-    eye = eps * torch.eye(c, device=dev)
-    for ki in progress(range(1, k), desc="bhattacharyya"):
-        o = tuple(offsets[ki].tolist())
-        if o < (0, 0):          # the pair (p, p + o) is (q, q - o) of an offset already done
-            continue
-        back = lookup[(-o[0], -o[1])]
-        src = valid[ki].nonzero()[:, 0]
-        for s in range(0, src.numel(), chunk):
-            a = src[s:s + chunk]
-            b = idx[ki, a]
-            ca = unpack_symmetric(cov[a], c) * scale + eye
-            cb = unpack_symmetric(cov[b], c) * scale + eye
-            sim = bhattacharyya_similarity(mean[a], ca, mean[b], cb, beta)
-            w[ki, a] = sim
-            w[back, b] = sim
+    w[ks, src] = sims
+    w[back[ks], dst] = sims
     return w
 
 
@@ -263,11 +300,12 @@ def weighted_gaussians(mean: torch.Tensor, cov: torch.Tensor, shape: tuple[int, 
     prec = torch.empty_like(cov)
     for s in progress(range(0, p, chunk), desc="weighted gaussians"):
         e = min(p, s + chunk)
-        acc = torch.zeros(e - s, cov.shape[1], dtype=torch.float64, device=cov.device)
-        for k in range(idx.shape[0]):
-            wk = w[k, s:e]
-            if bool((wk > 0).any()):
-                acc += wk[:, None] * cov[idx[k, s:e]].double()
+        # sum_k w_k cov[q_k] as one sparse [n, n'] x dense [n', T] product over the n' distinct neighbours
+        # of the chunk (K gathers of [n, T] and float64 copies each were 10x slower)
+        cols, inv = torch.unique(idx[:, s:e], return_inverse=True)
+        ws, keep = w[:, s:e], w[:, s:e] > 0
+        rows = torch.arange(e - s, device=cov.device).expand_as(inv)
+        acc = _sparse_rows(torch.stack([rows[keep], inv[keep]]), ws[keep], (e - s, cols.numel())) @ cov[cols].double()
         dm = (mean.double()[idx[:, s:e]] - mean_w[None, s:e]) * w[:, s:e, None].sqrt()   # [K, n, C]
         dm = dm.transpose(0, 1)                                                          # [n, K, C]
         full = unpack_symmetric(acc, c) + dm.transpose(1, 2) @ dm
@@ -275,6 +313,14 @@ def weighted_gaussians(mean: torch.Tensor, cov: torch.Tensor, shape: tuple[int, 
         full.diagonal(dim1=-2, dim2=-1).add_(eps)
         prec[s:e] = pack_symmetric(precision_from_covariance(full))
     return mean_w.float(), prec
+
+
+def _sparse_rows(index: torch.Tensor, values: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A CSR matrix from COO ``index [2, nnz]`` and ``values [nnz]`` (torch's beta-state warnings silenced)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        coo = torch.sparse_coo_tensor(index, values, size, check_invariants=False)
+        return coo.coalesce().to_sparse_csr()
 
 
 def mahalanobis_packed(x: torch.Tensor, mean: torch.Tensor, precision: torch.Tensor, radius: int = 0,
@@ -303,12 +349,13 @@ def mahalanobis_packed(x: torch.Tensor, mean: torch.Tensor, precision: torch.Ten
         prec = precision[s:e] if precision.ndim == 3 else unpack_symmetric(precision[s:e], c)   # [n, C, C]
         for i in range(s, e, inner):
             j = min(e, i + inner)
-            diff = xt[idx_t[i:j]].reshape(j - i, k * b, c) - mean[i:j, None, :]             # [n, K*B, C]
-            dist[i:j] = torch.einsum("nkc,ncd,nkd->nk", diff, prec[i - s:j - s], diff).view(j - i, k, b)
-    dist = dist.clamp_min_(0).sqrt_().permute(2, 1, 0)                        # [B, K, P]
+            diff = xt[idx_t[i:j]].view(j - i, k * b, c).sub_(mean[i:j, None, :])             # [n, K*B, C]
+            # (diff @ P) * diff summed over C: one batched GEMM, ~1.7x faster than the 3-operand einsum
+            dist[i:j] = torch.bmm(diff, prec[i - s:j - s]).mul_(diff).sum(-1).view(j - i, k, b)
+    dist = dist.clamp_min_(0).sqrt_()                                         # [P, K, B]
+    if k == 1:
+        return dist[:, 0].T.contiguous()
+    # the distance of Gaussian q to pixel q - o_k goes to that pixel; each pixel keeps its minimum
+    dist = dist.masked_fill_(~valid.T[:, :, None], float("inf")).view(p * k, b).T     # [B, P*K]
     out = torch.full((b, p), float("inf"), device=x.device)
-    for ki in range(k):
-        ok = valid[ki]
-        tgt = idx[ki, ok]                                                    # pixel q - o
-        out[:, tgt] = torch.minimum(out[:, tgt], dist[:, ki, ok])
-    return out
+    return out.scatter_reduce_(1, idx.T.reshape(1, -1).expand(b, -1), dist, "amin")

@@ -20,6 +20,7 @@ blurred (sigma 4); image scores are averaged over shifts.
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Sequence
 
 import torch
@@ -27,7 +28,7 @@ import torch.nn.functional as F
 
 from .. import DefectbookError
 from ..backbones import FeatureExtractor
-from ..features import (gaussian_blur, iter_embeddings, local_average, positive_counts, select_channels,
+from ..features import (concat_layers, gaussian_blur, iter_embeddings, local_average, positive_counts, select_channels,
                         shift_images)
 from ..gaussian import (mahalanobis_packed, moments, neighbour_weights, packed_precisions, packed_size,
                         unpack_symmetric, weighted_gaussians)
@@ -176,10 +177,8 @@ class NPad(Detector):
     # -- features ---------------------------------------------------------------------------
     def _embed(self, images: torch.Tensor, desc: str, batch_size: int | None = None) -> torch.Tensor:
         """``[N, d, h, w]`` kept channels of the concatenated backbone features."""
-        out = [e if self.idx_ is None else e[:, self.idx_]
-               for e in iter_embeddings(self.extractor_, images, batch_size or self.batch_size, desc,
-                                        device=self.device_)]
-        return torch.cat(out)
+        return torch.cat(list(iter_embeddings(self.extractor_, images, batch_size or self.batch_size, desc,
+                                              partial(concat_layers, channels=self.idx_), self.device_)))
 
     @property
     def _agg_r(self) -> int:

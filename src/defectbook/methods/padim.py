@@ -8,12 +8,13 @@ score is the map's maximum.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Sequence
 
 import torch
 
 from ..backbones import FeatureExtractor
-from ..features import iter_embeddings, select_channels, to_image_maps
+from ..features import concat_layers, iter_embeddings, select_channels, to_image_maps
 from ..gaussian import PixelGaussians
 from ..utils import resolve_device
 from .base import Detector, Prediction, check_params
@@ -46,10 +47,9 @@ class PaDiM(Detector):
         self.extractor_ = FeatureExtractor(self.backbone, self.layers, self.weights).to(self.device_)
 
     def _embeddings(self, images: torch.Tensor, desc: str):
-        for emb in iter_embeddings(self.extractor_, images, self.batch_size, desc, device=self.device_):
-            if self.idx_ is not None:
-                emb = emb[:, self.idx_]
-            yield emb
+        # the kept channels are picked per layer before upsampling (no copies of the dropped ones)
+        yield from iter_embeddings(self.extractor_, images, self.batch_size, desc,
+                                   partial(concat_layers, channels=self.idx_), self.device_)
 
     def _fit(self, images: torch.Tensor) -> None:
         self.device_ = resolve_device(self.device)
