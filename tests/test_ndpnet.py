@@ -199,3 +199,19 @@ def test_pixel_auroc_difference_is_paired():
     assert d["difference"] > 0.2 and 0 < d["low"] <= d["difference"] <= d["high"]
     with pytest.raises(DefectbookError):
         pixel_auroc_difference(masks, good, weak[:, :8])
+
+
+def test_saved_model_leaves_out_the_perceptual_net(one_thread, tmp_path):
+    """The frozen perceptual network is training-only: a saved NDP-Net holds its own weights only
+    (so `experiment.run` keeps it within the keep limit and the picture notebooks load it), and the
+    loaded model gives the same maps."""
+    from defectbook.methods.base import Detector, state_nbytes
+
+    x = toy_texture(8)
+    det = NDPNet(**(TINY | {"perceptual": "offline"}), seed=0).fit(x)
+    assert det.feature_loss_ is not None and "feature_loss_" not in det._state()
+    own = sum(t.numel() * t.element_size() for t in det.model_.state_dict().values())
+    assert state_nbytes(det) < own + x[0].numel() * 4 + 4096
+    back = Detector.load(det.save(tmp_path / "m"))
+    assert getattr(back, "feature_loss_", None) is None and back.model_.phase == 2
+    assert np.allclose(back.predict(x[:3]).maps, det.predict(x[:3]).maps, atol=1e-6)

@@ -277,6 +277,9 @@ class NDPNet(ReconstructionDetector):
     """
 
     name = "ndpnet"
+    #: the frozen perceptual network is a training-only part: not saved (a saved NDP-Net is its own
+    #: weights, a few MiB at cpu widths, so ``experiment.run`` keeps it for the picture notebooks)
+    _rebuilt = (*ReconstructionDetector._rebuilt, "feature_loss_")
 
     def __init__(self, widths=(32, 64, 128, 256, 256), seg_width: int = 64, ks=(2, 4), ffm_channels: int = 64,
                  m: int = 5, attention_scale: float = 10.0, epochs: int = 400, epochs2: int = 200,
@@ -329,12 +332,16 @@ class NDPNet(ReconstructionDetector):
                 self.perceptual_fallback_ = f"VGG-16 unavailable ({str(e).splitlines()[0][:160]})"
         return FeatureExtractor(*PERCEPTUAL["offline"])
 
-    def _build(self, size):
+    def _generator(self, size):
+        """The bare network (what a saved model is loaded into): no defect synthesis, no perceptual net."""
         check_divisible(size, 16, "NDP-Net (4 stride-2 encoder stages)")
+        return NDPNetModel(self.widths, self.seg_width, self.ks, self.ffm_channels, self.m, self.attention_scale,
+                           self.rbam)
+
+    def _build(self, size):
         from ..data.artificial import ArtificialDefects
 
-        model = NDPNetModel(self.widths, self.seg_width, self.ks, self.ffm_channels, self.m, self.attention_scale,
-                            self.rbam)
+        model = self._generator(size)
         model.synth = ArtificialDefects(self.natural_images, seed=self.seed, p_defect=self.p_defect)
         fl = self._perceptual_net()
         self.feature_loss_ = fl.to(self.device_).eval() if fl is not None else None
