@@ -388,6 +388,11 @@ def test_backbone_download_is_hash_checked(tmp_path, monkeypatch):
     monkeypatch.delenv("DEFECTBOOK_WEIGHTS", raising=False)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     monkeypatch.setattr(torch.hub, "download_url_to_file", fake)
+    monkeypatch.delenv("DEFECTBOOK_DOWNLOAD", raising=False)
+    with pytest.raises(DefectbookError, match="no ImageNet weights.*DEFECTBOOK_DOWNLOAD"):
+        backbones.resolve_weight_file("resnet18")
+    assert not seen, "a run reached for the network without DEFECTBOOK_DOWNLOAD=1"
+    monkeypatch.setenv("DEFECTBOOK_DOWNLOAD", "1")
     with pytest.raises(DefectbookError, match="no ImageNet weights"):
         backbones.resolve_weight_file("resnet18")
     assert seen["hash_prefix"] == "f37072fd"

@@ -7,7 +7,8 @@ The torchvision backbones the papers use (``wide_resnet50_2``, ``wide_resnet101_
 ImageNet ``IMAGENET1K_V1`` files of torchvision's weight enums) resolve their weight file, in order,
 from: an explicit ``weights`` path; the folder named by ``DEFECTBOOK_WEIGHTS``; the torch hub cache
 (``torch.hub.get_dir()/checkpoints``, where torchvision itself keeps them); a hash-checked download
-where the network allows (skipped when ``DEFECTBOOK_OFFLINE=1``). Failing all of them, a
+only when asked for with ``DEFECTBOOK_DOWNLOAD=1`` (never with ``DEFECTBOOK_OFFLINE=1``): a build never
+reaches for the network by itself. Failing all of them, a
 :class:`~defectbook.DefectbookError` names the file and where to put it. ``weights="random"`` is an
 explicit choice, never a fallback. ``defectbook weights list`` shows what is present and
 ``defectbook weights fetch [NAMES]`` downloads through torch's hash-checked
@@ -118,7 +119,8 @@ def resolve_weight_file(name: str, weights: str | os.PathLike | None = None) -> 
     for c in candidates:
         if c.is_file():
             return c
-    if os.environ.get("DEFECTBOOK_OFFLINE", "") not in ("1", "true", "yes"):
+    if (os.environ.get("DEFECTBOOK_DOWNLOAD", "") in ("1", "true", "yes")
+            and os.environ.get("DEFECTBOOK_OFFLINE", "") not in ("1", "true", "yes")):
         old = socket.getdefaulttimeout()
         socket.setdefaulttimeout(15)
         try:
@@ -130,7 +132,8 @@ def resolve_weight_file(name: str, weights: str | os.PathLike | None = None) -> 
     where = " or ".join(str(c.parent) for c in candidates)
     raise DefectbookError(
         f"no ImageNet weights for backbone {name!r}: put {spec.weight_file} in {where} "
-        f"(run `defectbook weights fetch {name}` on a machine with internet, or download {spec.url}), "
+        f"(run `defectbook weights fetch {name}` on a machine with internet, set DEFECTBOOK_DOWNLOAD=1 to let "
+        f"runs download it, or download {spec.url}), "
         "pass weights=PATH, or choose weights='random' explicitly"
     )
 
