@@ -79,6 +79,21 @@ def test_models_trained_then_loaded_and_the_switch_that_turns_reuse_off(toy, led
     assert row["phases"]["model_load_s"] > 0 and row["phases"]["fit_s"] > 0
 
 
+def test_a_loaded_model_counts_the_fit_time_it_saved(toy, ledger, monkeypatch, one_thread, tmp_path):
+    monkeypatch.setenv(buildreport.NOTEBOOK_ENV, "g/pictures")
+    c = _cfg(toy, device="cpu")
+    rec = experiment.run(c)                                               # keeps the fitted model
+    experiment.fitted(c)                                                  # ... which is loaded, not trained
+    model = [e for e in read_ledger(ledger) if e["kind"] == "model"]
+    assert [e["status"] for e in model] == ["loaded"]
+    assert model[0]["fit_s_saved"] == rec.timings["fit_s"] > 0
+    rep = aggregate(_build(state="done", finished=1010.0), {"g/pictures": {"status": "ok", "seconds": 9.0}},
+                    read_ledger(ledger), ["g/pictures"])
+    assert rep["totals"]["fit_s_saved"] == pytest.approx(rec.timings["fit_s"], abs=0.1)
+    write(rep, tmp_path)
+    assert "saved about" in write_page(tmp_path).read_text()
+
+
 def test_ledger_lines_from_several_processes_never_interleave(isolated):
     import multiprocessing as mp
 

@@ -170,6 +170,7 @@ def _notebook_rows(outcomes: dict, ledger: list[dict], order: list[str], now: fl
                      "reused": sum(e["status"] == "reused" for e in exps),
                      "models_trained": sum(e["status"] == "trained" for e in models),
                      "models_loaded": sum(e["status"] == "loaded" for e in models),
+                     "fit_s_saved": round(sum(e.get("fit_s_saved") or 0.0 for e in models if e["status"] == "loaded"), 1),
                      "phases": {k: round(v, 2) for k, v in ph.items()},
                      "methods": [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in m.items()}
                                  for m in sorted(methods.values(), key=lambda m: str(m["method"]))]})
@@ -186,6 +187,7 @@ def aggregate(build: dict, outcomes: dict, ledger: list[dict], order: list[str],
                 r["status"], r["error"] = "interrupted", "the batch ended before this notebook finished"
     totals = {k: sum(r[k] for r in rows) for k in ("configs", "computed", "reused", "models_trained", "models_loaded")}
     totals["notebooks_s"] = round(sum(r["seconds"] for r in rows), 1)
+    totals["fit_s_saved"] = round(sum(r.get("fit_s_saved", 0.0) for r in rows), 1)
     totals["phases"] = {k: round(sum(r["phases"][k] for r in rows), 1) for k in PHASES}
     totals["ok"] = sum(r["status"] == "ok" for r in rows)
     totals["failed"] = sum(r["status"] not in ("ok", "running") for r in rows)
@@ -270,7 +272,9 @@ def _page_from_report(report: dict, out_dir: Path) -> str:
     text += (f"The batch {state}: **{_fmt_s(b['wall_s'])}** of wall time for {len(rows)} notebook(s) "
              f"({t['ok']} ok, {t['failed']} failed); {t['configs']} experiment configs, {t['computed']} computed "
              f"and {t['reused']} reused from the store; {t['models_trained']} picture models trained and "
-             f"{t['models_loaded']} loaded."
+             f"{t['models_loaded']} loaded"
+             + (f" (loading them instead of training saved about **{_fmt_s(t['fit_s_saved'])}**: the fit time "
+                "recorded when each was trained)" if t.get("fit_s_saved") else "") + "."
              + (f" The notebooks' kernels used {_fmt_s(b['kernels_cpu_s'])} of CPU time in all (against the wall "
                 "time: how much the batch waited, e.g. on a machine shared with other work)." if b.get("kernels_cpu_s") is not None else "") + "\n\n")
     text += _provenance(b) + "\n\n"

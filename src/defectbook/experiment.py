@@ -474,8 +474,11 @@ def fitted(config: dict):
             t1 = time.perf_counter() - t0
             log.info("%s %s on %s: fitted model loaded (%.1f s, device %s)", key, c["method"], _data_label(c),
                      t1, device)
+            rec = Store().get(key)   # the fit this load replaces: its recorded seconds are what reuse saved
+            saved = rec.timings.get("fit_s") if rec is not None else None
             append(entry | {"status": "loaded", "seconds": round(t1 + t_data, 3),
-                            "phases": {"data_s": round(t_data, 3), "model_load_s": round(t1, 3)}})
+                            "phases": {"data_s": round(t_data, 3), "model_load_s": round(t1, 3)}}
+                   | ({"fit_s_saved": saved} if saved is not None else {}))
             return det, prep
         except Exception as e:  # noqa: BLE001 - an unreadable model is refitted
             log.warning("%s: saved model unreadable (%s): fitting again", key, e)
