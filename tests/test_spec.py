@@ -260,7 +260,7 @@ def test_notebook_paper_configs_fit_their_detectors(nb, tmp_path, monkeypatch):
     P = spec.load("paper")
     for c in configs:
         assert c["profile"] == "paper" and c["dry_run"] and c["device"] == "auto"
-        assert c["dataset"] in ("mvtec", "mtd", "dagm"), c["dataset"]
+        assert c["dataset"] in ("mvtec", "mtd", "dagm", "elpv"), c["dataset"]
         _signature_check(c)
         chapter = c["spec"]["chapter"]
         base = spec.base_params(P, chapter, c["method"], c["dataset"], c["category"])

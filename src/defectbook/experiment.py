@@ -120,7 +120,7 @@ def load_split_for(config: dict):
         root = None
     else:
         root = c["data_root"] or default_data_root()
-        if root is None:
+        if root is None and c["dataset"] not in data.PACKAGED:   # ELPV: read from its installed package
             raise DefectbookError(f"dataset {c['dataset']!r} needs a data root: pass --data-root or set DEFECTBOOK_DATA")
     split = data.load_split(c["dataset"], c["category"], root=root, **kw)
     s, seed = c["split"], c["seed"]
@@ -391,6 +391,8 @@ def _data_provenance(c: dict, split) -> dict:
     from .data.fingerprint import fingerprint
 
     root = None if c["dataset"] == "synthetic" else str(c["data_root"] or default_data_root())
+    if c["dataset"] == "elpv":
+        root = str(split.info.get("package", "elpv_dataset")) + " " + str(split.info.get("package_version"))
     return {"root": root, "fingerprint": fingerprint(split)}
 
 
