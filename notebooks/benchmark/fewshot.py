@@ -17,7 +17,8 @@
 #
 # Each method is trained on `shots` defect-free images drawn (seeded) from the training set of one
 # category (the few-shot split of `defectbook.data.splits.few_shot`; the test set does not change) and
-# scored by image AUROC. N-pad's and DifferNet's few-shot pages study their own method; this page puts
+# scored by image AUROC; the last point of each curve is the whole training set (the clean split: the
+# same runs as on the comparison page). N-pad's and DifferNet's few-shot pages study their own method; this page puts
 # every method of the book on the same axis, each with its own chapter's settings.
 
 # %% tags=["parameters"]
@@ -41,6 +42,7 @@ sizes = shots if shots is not None else T["shots"]
 cats = S.categories(T["shots_category"] if T["shots_category"] == "all" else [T["shots_category"]])
 configs = [S.config(m, d, c, seed=s, split={"kind": "few_shot", "n": n})
            for m in methods for d, c in cats for n in sizes for s in S.seeds]
+configs += [S.config(m, d, c, seed=s) for m in methods for d, c in cats for s in S.seeds]   # the whole training set
 records = experiment.run_many(configs, desc="few-shot")
 df = experiment.frame(records)
 df["model"] = df["method"].map(LABELS)
