@@ -119,7 +119,9 @@ cost["floor share"] = cost["predict (images/s)"] / cost["backbone floor (images/
 # %% [markdown]
 # ## The cost table
 # `floor share`: the method's inference speed as a share of its backbone's (1 = the method adds nothing
-# to the forward pass; empty for methods trained from scratch, which have no pretrained backbone).
+# to the forward pass; empty for methods trained from scratch, which have no pretrained backbone). The
+# floor is timed in this kernel, a method when its record was computed: on a shared machine the load can
+# differ between the two, so a share near or above 1 says "no slower than its backbone", not more.
 
 # %%
 show(cost.sort_values("fit (s)"))
