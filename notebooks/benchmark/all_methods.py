@@ -19,8 +19,8 @@
 # schedule), on the same data sets and splits: the synthetic categories of the profile, ELPV solar
 # cells (mono- and polycrystalline, image labels only: the defect-free cells train, the held-out
 # defect-free cells and the cells with defect probability >= 2/3 test; see `defectbook.data.elpv`) and
-# MTD where it is found under the data root. Image AUROC with a 95 % bootstrap interval over the test
-# images (`defectbook.metrics.auroc_interval`); pixel AUROC and PRO (AUPRO at 30 % FPR) where the data
+# MTD where it is found under the data root. Image AUROC with a bootstrap interval (`level=0.95`) over the test
+# images (`defectbook.metrics.auroc_interval`); pixel AUROC and PRO (AUPRO up to `fpr_limit=0.3`) where the data
 # have masks (not ELPV). In the `cpu` profile the methods that train a network run on the profile's
 # `expensive_data` only (a dash in the table: not run), to keep the chapter within its time budget.
 
@@ -59,7 +59,7 @@ order = [LABELS[m] for m in methods if LABELS[m] in set(df["model"])]
 
 # %% [markdown]
 # ## Image AUROC with bootstrap intervals
-# Rows: data set; columns: method. Each cell is the image AUROC (mean over seeds) and the 95 %
+# Rows: data set; columns: method. Each cell is the image AUROC (mean over seeds) and the (`level=0.95`)
 # bootstrap interval of the first seed's run over its test images (`bootstrap` resamples, stratified
 # by class); "—": the method did not run on that data set in this profile.
 

@@ -16,7 +16,7 @@
 # ```
 #
 # TrustMAE's noisy protocol (its Fig. 4) applied to every method of the book: a share of the training
-# set (`noise`, 0 to 40 %) is replaced by defective images, and every model is scored on **one fixed
+# set (`noise`, from `0.0` to `0.4`) is replaced by defective images, and every model is scored on **one fixed
 # test set** for every level (`spec.Chapter.noisy`: the defective images that may move into training
 # are set aside once, so the test images do not change with the level). The synthetic data are the
 # TrustMAE chapter's (`noise_data`: it generates enough defective images to move), so the runs of its
@@ -84,7 +84,7 @@ show(provenance(records))
 
 # %% [markdown]
 # ## Drop from the cleanest to the noisiest training set
-# Per method: the image AUROC at the lowest and the highest level and the drop, beside the 95 %
+# Per method: the image AUROC at the lowest and the highest level and the drop, beside the (`level=0.95`)
 # bootstrap interval of each AUROC over the (fixed) test images of the first category and seed: a drop
 # smaller than these intervals' width is within the noise of this test set.
 
