@@ -231,7 +231,10 @@ def validate_chapter(file: str, profile: str, sec) -> None:
     if not sec["methods"] and not sec.get("compare"):
         raise DefectbookError(f"{where}: key 'methods' names no method")
     for m in sec.get("compare", []):
-        method_signature(m)     # a registered method (its own chapter is looked up when a config is built)
+        try:
+            method_signature(m)  # a registered method (its own chapter is looked up when a config is built)
+        except DefectbookError as e:
+            raise DefectbookError(f"{where}: compare: {e}") from None
         if m in sec["methods"]:
             raise DefectbookError(f"{where}: compare: {m!r} is set up by this chapter's methods; list it once")
     for m, p in sec["methods"].items():
@@ -340,7 +343,8 @@ def default_chapter(method: str) -> str:
 # --- categories and datasets --------------------------------------------------------------------
 
 def available_real(names, data_root=None) -> list[tuple[str, str | None]]:
-    """``(dataset, category)`` pairs of the real datasets among ``names`` found under the data root."""
+    """``(dataset, category)`` pairs of the real datasets among ``names`` found under the data root (ELPV:
+    its two module types when the ``elpv-dataset`` package is installed, whatever the data root)."""
     from .paths import data_root as default_data_root
 
     root = data_root or default_data_root()
