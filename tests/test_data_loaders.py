@@ -285,7 +285,7 @@ def test_resolve_root(tmp_path, monkeypatch):
 
 
 def test_load_split_dispatch_and_unknown(tmp_path):
-    assert DATASETS == ("synthetic", "mvtec", "mtd", "dagm", "folder")
+    assert DATASETS == ("synthetic", "mvtec", "mtd", "dagm", "folder", "elpv")
     write_mvtec(tmp_path / "mvtec")
     assert len(load_split("mvtec", "toy", root=tmp_path).train) == 4
     with pytest.raises(DefectbookError, match="unknown dataset 'imagenet'") as e:

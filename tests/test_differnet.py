@@ -109,15 +109,21 @@ def test_untransformed_training_and_errors():
         build("differnet", test_transforms=0)
 
 
-def test_feature_disk_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("DEFECTBOOK_FEATURE_CACHE", str(tmp_path))
+def test_features_kept_in_the_builds_feature_cache(tmp_path, monkeypatch):
+    from defectbook.features import FEATURES
+
+    monkeypatch.setenv("DEFECTBOOK_CACHE", str(tmp_path))
+    monkeypatch.setenv("DEFECTBOOK_FEATURE_CACHE", "1")
+    FEATURES.clear()
     g = torch.Generator().manual_seed(4)
     x = _textures(2, g, 32)
     f = MultiTransformFeatures("efficientnet_lite0", "layer3", scales=[1.0], batch_size=2)
     y = f.transformed(x, [{"angle": 45.0}])
-    files = list(tmp_path.glob("*.pt"))
-    assert len(files) == 1
-    MultiTransformFeatures._memo.clear()
-    torch.save(y * 0 + 7, files[0])           # prove the second call reads the file
+    files = list((tmp_path / "features").glob("*.pt"))
+    assert len(files) == 1, "one file in the cache folder shared with the feature methods"
+    FEATURES.clear()                          # memory level emptied: the next call reads the file
+    torch.save(y * 0 + 7, files[0])
     assert torch.equal(f.transformed(x, [{"angle": 45.0}]), torch.full_like(y, 7.0))
-    MultiTransformFeatures._memo.clear()
+    FEATURES.clear()
+    monkeypatch.setenv("DEFECTBOOK_FEATURE_CACHE", "0")
+    assert torch.equal(f.transformed(x, [{"angle": 45.0}]), y), "cache off: computed again"

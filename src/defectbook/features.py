@@ -6,10 +6,12 @@
 * :func:`gaussian_blur` and :func:`to_image_maps` turn feature-resolution score maps into
   image-resolution anomaly maps (bilinear upsampling, Gaussian blur sigma 4 as in PaDiM/PatchCore).
 * :class:`FeatureCache`: backbone outputs of an image set computed once per build and reused by every
-  feature method (in memory within a process, on disk across the notebooks' kernels).
+  feature method (in memory within a process, on disk across the notebooks' kernels); DifferNet's
+  multi-transform features (shared with OCSVM and 1-NN) are kept in the same cache.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -88,6 +90,21 @@ class FeatureCache:
     in-memory level. An image set whose features exceed a quarter of a level's budget is not kept there;
     images already on an accelerator (N-pad's shifted copies on a GPU) are not cached.
     """
+
+    @staticmethod
+    @contextlib.contextmanager
+    def off():
+        """Within the block, nothing is read from or written to the cache (``DEFECTBOOK_FEATURE_CACHE=0``):
+        e.g. to time a method's own feature extraction."""
+        before = os.environ.get("DEFECTBOOK_FEATURE_CACHE")
+        os.environ["DEFECTBOOK_FEATURE_CACHE"] = "0"
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop("DEFECTBOOK_FEATURE_CACHE", None)
+            else:
+                os.environ["DEFECTBOOK_FEATURE_CACHE"] = before
 
     def __init__(self) -> None:
         self._mem: OrderedDict[str, torch.Tensor] = OrderedDict()

@@ -36,6 +36,10 @@ wrong type) is a :class:`~defectbook.DefectbookError` naming the file and the ke
     grids:             {name: value}                   # optional; the chapter's notebook grids: free
                                                        # form, but the same names and kinds (list,
                                                        # mapping, scalar) in every profile of the file
+    compare:           [method, ...]                   # optional; methods the chapter runs with their
+                                                       # own chapter's params (a comparison chapter,
+                                                       # e.g. the benchmark, whose ``methods`` may then
+                                                       # be ``{}``: it sets up no method of its own)
 
 The ``ensemble`` method's params (``method``, ``sizes``) are laid over its member method's params.
 
@@ -89,7 +93,7 @@ PROFILE_DIR = Path(__file__).parent / "profiles"
 COMMON_KEYS = {"data": dict, "real": list, "real_max_train": (int, type(None)), "device": str, "seeds": list}
 CHAPTER_REQUIRED = {"methods": dict, "transform": dict, "categories": (list, str)}
 CHAPTER_OPTIONAL = {"method_transforms": dict, "datasets": dict, "category_params": list, "data": dict,
-                    "real": list, "grids": dict}
+                    "real": list, "grids": dict, "compare": list}
 TRANSFORM_KEYS = {"resize": (int, type(None)), "crop": (int, type(None))}
 DATASET_KEYS = {"transform": dict, "params": dict, "split": dict, "categories": list}
 RULE_KEYS = {"categories": list, "methods": list, "params": dict}
@@ -224,8 +228,15 @@ def validate_chapter(file: str, profile: str, sec) -> None:
     if not isinstance(sec, dict):
         raise DefectbookError(f"{where}: a profile section must be a mapping")
     _keys(where, sec, CHAPTER_REQUIRED, CHAPTER_OPTIONAL)
-    if not sec["methods"]:
+    if not sec["methods"] and not sec.get("compare"):
         raise DefectbookError(f"{where}: key 'methods' names no method")
+    for m in sec.get("compare", []):
+        try:
+            method_signature(m)  # a registered method (its own chapter is looked up when a config is built)
+        except DefectbookError as e:
+            raise DefectbookError(f"{where}: compare: {e}") from None
+        if m in sec["methods"]:
+            raise DefectbookError(f"{where}: compare: {m!r} is set up by this chapter's methods; list it once")
     for m, p in sec["methods"].items():
         if not isinstance(p, dict):
             raise DefectbookError(f"{where}: methods.{m} must be a mapping of parameters")
@@ -332,19 +343,24 @@ def default_chapter(method: str) -> str:
 # --- categories and datasets --------------------------------------------------------------------
 
 def available_real(names, data_root=None) -> list[tuple[str, str | None]]:
-    """``(dataset, category)`` pairs of the real datasets among ``names`` found under the data root."""
+    """``(dataset, category)`` pairs of the real datasets among ``names`` found under the data root (ELPV:
+    its two module types when the ``elpv-dataset`` package is installed, whatever the data root)."""
     from .paths import data_root as default_data_root
 
     root = data_root or default_data_root()
-    if root is None:
-        return []
-    root = Path(root)
-    found = []
+    found: list = []
+    root = Path(root) if root is not None else None
     for name in names or []:
+        if root is None and name != "elpv":
+            continue
         if name == "mtd" and ((root / "mtd" / "MT_Free").is_dir() or (root / "MT_Free").is_dir()):
             found.append(("mtd", None))
         elif name == "mvtec" and (root / "mvtec").is_dir():
             found += [("mvtec", p.name) for p in sorted((root / "mvtec").iterdir()) if (p / "train").is_dir()]
+        elif name == "elpv":   # the installed package, wherever the data root is
+            from .data import elpv
+
+            found += [("elpv", c) for c in elpv.CATEGORIES] if elpv.available() else []
         elif name == "dagm" and (root / "dagm").is_dir():
             found += [("dagm", p.name) for p in sorted((root / "dagm").iterdir(), key=_class_order)
                       if (p / "Train").is_dir()]
@@ -531,6 +547,7 @@ class Chapter:
         self.synthetic = self.P["data"]["dataset"] == "synthetic"
         self.overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
         self.methods = list(self.section["methods"])
+        self.compare = list(self.section.get("compare", []))   # methods run with their own chapter's params
 
     def params(self, method: str, category: str | None = None, dataset: str | None = None) -> dict:
         """The profile's params of ``method`` (for ``category`` / ``dataset``), without overrides."""

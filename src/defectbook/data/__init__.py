@@ -9,11 +9,13 @@ synthetic  one of :data:`synthetic.CATEGORIES`          generator params + ``cac
 mvtec      a category folder (``bottle``, ...)          --
 mtd        ignored (``None`` or ``"mtd"``)              ``split``, ``seed``, ``train_ratio``
 dagm       ``ClassN`` or ``N``                          --
+elpv       ``mono`` or ``poly``                         ``defective``, ``train_ratio``, ``seed``
 folder     optional sub-folder of ``root``              ``normal_dir``, ``abnormal_dir``,
                                                         ``mask_dir``, ``test_split_ratio``, ``seed``
 ========== ============================================ =========================================
 
-Real datasets are looked up under the data root (``root``, else ``$DEFECTBOOK_DATA``).
+Real datasets are looked up under the data root (``root``, else ``$DEFECTBOOK_DATA``), except ELPV:
+its images come with the installed ``elpv-dataset`` package (:mod:`.elpv`).
 """
 from __future__ import annotations
 
@@ -23,7 +25,9 @@ from pathlib import Path
 from .. import DefectbookError
 from .base import Sample, Split, load_images, load_masks, read_image, read_mask
 
-DATASETS = ("synthetic", "mvtec", "mtd", "dagm", "folder")
+DATASETS = ("synthetic", "mvtec", "mtd", "dagm", "folder", "elpv")
+#: datasets read from an installed package, not from the data root
+PACKAGED = ("elpv",)
 
 __all__ = ["DATASETS", "Sample", "Split", "load_images", "load_masks", "read_image", "read_mask",
            "resolve_root", "load_split"]
@@ -70,6 +74,10 @@ def load_split(dataset: str, category: str | None = None, root=None, **kw) -> Sp
         split.info.update({"name": f"synthetic:{category}", "dataset": "synthetic", "generator": params,
                            "generator_version": synthetic.GENERATOR_VERSION})
         return split
+    if dataset == "elpv":
+        from .elpv import load_elpv
+
+        return load_elpv(category, **kw)
     if dataset == "folder" and "normal_dir" in kw:
         from .folder import load_folder
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
-from collections import OrderedDict
 from typing import Sequence
 
 import numpy as np
@@ -41,7 +40,7 @@ import torch.nn.functional as F
 
 from .. import DefectbookError
 from ..backbones import FeatureExtractor
-from ..features import gaussian_blur, pad_batch, padded_call
+from ..features import FEATURES, gaussian_blur, pad_batch, padded_call
 from ..flows import coupling_flow, flow_loss, n_parameters, nll
 from ..utils import progress, resolve_device
 from .base import Detector, Prediction, check_params
@@ -61,14 +60,12 @@ class MultiTransformFeatures:
     ``scales`` are factors of the input size (paper: 448 px input and (1, 1/2, 1/4)). Calling it on
     ``x [B, 3, H, W]`` gives ``[B, D]`` with ``D = len(scales) * C`` (differentiable w.r.t. ``x``).
     :meth:`transformed` returns ``[N, T, D]`` for a list of transforms (rotation angle, brightness,
-    contrast). Results of :meth:`transformed` are memoised in-process (a few entries, keyed by the
-    images' bytes, the backbone and the transforms) so that DifferNet, OCSVM and 1-NN on the same
-    data and transforms extract the backbone features once; with ``DEFECTBOOK_FEATURE_CACHE`` set to
-    a folder they are also kept on disk across processes (the same deterministic computation).
+    contrast). Results of :meth:`transformed` on the CPU are kept in the build's feature cache
+    (:data:`defectbook.features.FEATURES`, keyed by the images' bytes, the backbone and the transforms;
+    ``DEFECTBOOK_FEATURE_CACHE=0`` turns it off) so that DifferNet, OCSVM and 1-NN on the same data and
+    transforms extract the backbone features once (the same deterministic computation).
     """
 
-    _memo: "OrderedDict[str, torch.Tensor]" = OrderedDict()
-    memo_size = 6
     _extractors: dict = {}
 
     def __init__(self, backbone: str = "efficientnet_lite0", layer: str = "layer4", weights: str | None = None,
@@ -120,15 +117,11 @@ class MultiTransformFeatures:
 
         ``transforms``: dicts with ``angle`` (degrees, scalar or ``[N]`` tensor) and optional
         ``brightness`` / ``contrast`` (``[N]`` tensors of factors)."""
-        key = self._key(images, transforms)
-        if key in self._memo:
-            self._memo.move_to_end(key)
-            return self._memo[key].clone()
-        disk = self._disk(key)
-        if disk is not None and disk.is_file():
-            out = torch.load(disk, map_location=self.device, weights_only=True)
-            self._remember(key, out)
-            return out.clone()
+        cacheable = FEATURES.mode() != "off" and torch.device(self.device).type == "cpu"
+        key = ["differnet-" + self._key(images, transforms)] if cacheable else None
+        hit = FEATURES.get(key) if key else None
+        if hit is not None:
+            return hit[0].clone()
         n, bs = images.shape[0], self.batch_size
         out = torch.empty(n, len(transforms), self.dim, device=self.device)   # stays on the device
         steps = [(t, i) for t in range(len(transforms)) for i in range(0, n, bs)]
@@ -141,27 +134,9 @@ class MultiTransformFeatures:
                 x = self.apply(images[sl].to(self.device), angle, pick(tf.get("brightness")),
                                pick(tf.get("contrast")))
                 out[sl, t] = padded_call(self, x, bs)   # every image in a batch of bs: position-free
-        self._remember(key, out)
-        if disk is not None:
-            disk.parent.mkdir(parents=True, exist_ok=True)
-            tmp = disk.with_suffix(".tmp")
-            torch.save(out.cpu(), tmp)
-            tmp.replace(disk)
+        if key:
+            FEATURES.put(key, [out.clone()])
         return out
-
-    def _remember(self, key: str, out: torch.Tensor) -> None:
-        self._memo[key] = out.clone()
-        while len(self._memo) > self.memo_size:
-            self._memo.popitem(last=False)
-
-    @staticmethod
-    def _disk(key: str):
-        """Where features are cached on disk (``DEFECTBOOK_FEATURE_CACHE``, a folder), or None (default)."""
-        import os
-        from pathlib import Path
-
-        folder = os.environ.get("DEFECTBOOK_FEATURE_CACHE")
-        return Path(folder) / f"{key}.pt" if folder else None
 
     def _key(self, images: torch.Tensor, transforms: Sequence[dict]) -> str:
         h = hashlib.blake2b(digest_size=16)
