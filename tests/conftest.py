@@ -76,3 +76,16 @@ def smoke_execute(smoke_store):
         return done[nb]
 
     return run
+
+
+@pytest.fixture
+def profile_dir(tmp_path, monkeypatch):
+    """A copy of the profile folder that a test may break (the load cache is cleared around it)."""
+    from defectbook import spec
+
+    for f in spec.PROFILE_DIR.glob("*.yaml"):
+        (tmp_path / f.name).write_text(f.read_text())
+    monkeypatch.setattr(spec, "PROFILE_DIR", tmp_path)
+    spec._read.cache_clear()
+    yield tmp_path
+    spec._read.cache_clear()

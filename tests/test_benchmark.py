@@ -10,14 +10,6 @@ BOOK_METHODS = {"padim", "npad", "patchcore", "spade", "knn", "ocsvm", "differne
                 "trustmae", "ndpnet"}
 
 
-@pytest.fixture
-def profile_dir(tmp_path, monkeypatch):
-    for f in spec.PROFILE_DIR.glob("*.yaml"):
-        (tmp_path / f.name).write_text(f.read_text())
-    monkeypatch.setattr(spec, "PROFILE_DIR", tmp_path)
-    spec._read.cache_clear()
-    yield tmp_path
-    spec._read.cache_clear()
 
 
 @pytest.mark.parametrize("profile", spec.PROFILES)

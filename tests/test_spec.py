@@ -14,15 +14,6 @@ from defectbook.methods import REGISTRY, build
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def profile_dir(tmp_path, monkeypatch):
-    """A copy of the profile folder that a test may break (the load cache is cleared around it)."""
-    for f in spec.PROFILE_DIR.glob("*.yaml"):
-        (tmp_path / f.name).write_text(f.read_text())
-    monkeypatch.setattr(spec, "PROFILE_DIR", tmp_path)
-    spec._read.cache_clear()
-    yield tmp_path
-    spec._read.cache_clear()
 
 
 def edit(path, fn):
