@@ -54,11 +54,12 @@ def normalize(config: dict, need_method: bool = True) -> dict:
     return json.loads(json.dumps(out, default=str))
 
 
-def key_of(config: dict) -> str:
+def key_of(config: dict, fingerprints: dict | None = None) -> str:
     """The record key: a hash of the config (less NOT_HASHED), the package version, the method's
     record version (:data:`~defectbook.methods.RECORD_VERSIONS`) and, for synthetic data, the
     generator version (a changed generator must not reuse old records); for real data, the split's
-    file fingerprint (:func:`defectbook.data.fingerprint.fingerprint`)."""
+    file fingerprint (:func:`defectbook.data.fingerprint.fingerprint`). ``fingerprints``: a memo the
+    caller keeps for keying many records at once (one file listing per split, not per record)."""
     from .methods import RECORD_VERSIONS
 
     c = normalize(config)
@@ -70,7 +71,14 @@ def key_of(config: dict) -> str:
 
         salt["generator"] = GENERATOR_VERSION
     else:  # real data: which files (another, missing or changed root gives another key or an error)
-        salt["data"] = data_fingerprint(c)["digest"]
+        if fingerprints is None:
+            salt["data"] = data_fingerprint(c)["digest"]
+        else:
+            split = json.dumps({a: b for a, b in c.items() if a not in ("method", "params", "spec", "save_maps")},
+                               sort_keys=True, default=str)
+            if split not in fingerprints:
+                fingerprints[split] = data_fingerprint(c)["digest"]
+            salt["data"] = fingerprints[split]
     return config_hash({k: v for k, v in c.items() if k not in NOT_HASHED} | salt)
 
 
