@@ -142,6 +142,39 @@ def test_a_killed_worker_gets_its_task_retried(env):
     client.wait_for_workers(2, timeout=60)  # the nanny restarted it
 
 
+def test_a_result_lost_after_it_finished_is_waited_for(env, monkeypatch):
+    """The race the random kill above can hit: a task finishes, then the worker holding its result
+    dies before the client takes it (the status goes back to pending, Dask recomputes it). The
+    client waits for the recomputed result; it does not report a failure. Made deterministic by
+    killing the holder between as_completed and run_many's hand-over."""
+    import distributed
+
+    from defectbook import dispatch
+
+    client, store = env["client"], Store(env["tmp"] / "lost")
+    real = distributed.as_completed
+    lost = []
+
+    def as_completed_killing_the_first_holder(futures, **kw):
+        for fut in real(futures, **kw):
+            if not lost and fut.status == "finished":
+                addr = next(iter(client.who_has(fut)[fut.key]))
+                os.kill(client.run(os.getpid, workers=[addr])[addr], signal.SIGKILL)
+                deadline = time.time() + 30
+                while fut.status == "finished" and time.time() < deadline:
+                    time.sleep(0.05)
+                lost.append(fut.status)
+            yield fut
+
+    monkeypatch.setattr(distributed, "as_completed", as_completed_killing_the_first_holder)
+    out = io.StringIO()
+    recs = dispatch.run_many(grid(env["root"])[:2], store, stream=out)
+    assert lost and lost[0] != "finished", lost  # the result really was lost before the hand-over
+    assert [r.metrics for r in recs] == [r.metrics for r in env["serial"][:2]]
+    assert "failed" not in out.getvalue().replace("0 failed", "")
+    client.wait_for_workers(2, timeout=60)
+
+
 def test_notebooks_at_once_share_the_cluster(env):
     """Two 'notebooks' (processes running overlapping grids, as papermill kernels do) at once on one
     cluster: both finish, and the store holds one valid record per distinct config."""

@@ -209,13 +209,14 @@ def run_many(configs: list[dict], store=None, desc: str = "experiments", address
         t0 = time.perf_counter()
         for fut in as_completed(list(futures), loop=c.loop):
             k = futures[fut]
-            if fut.status == "finished":
+            # result(), not a look at fut.status: a worker killed after the task finished loses the
+            # result it held, the status goes back to pending and Dask recomputes the task; result()
+            # waits for that (the record is published once either way).
+            try:
                 records[k] = fut.result()
-            else:
-                try:
-                    exc = fut.exception()
-                except BaseException as e:  # noqa: BLE001 - cancelled (scheduler lost)
-                    exc = e
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # noqa: BLE001 - the task's error, or cancelled (scheduler lost)
                 failed[k] = f"{type(exc).__name__}: {exc}"
                 print(f"task {k} failed ({_label(todo[k])}): {failed[k]}", file=stream, flush=True)
             if bar is not None:
