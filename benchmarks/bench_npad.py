@@ -2,7 +2,7 @@
 
     python benchmarks/bench_npad.py memory [--n-train 20] [--weights random]
     python benchmarks/bench_npad.py speed  [--profile cpu] [--category weave] [--repeats 5] [--threads N]
-                                           [--size 224] [--methods padim,patchcore,npad]
+                                           [--size 224] [--methods padim,patchcore,npad] [--set infer_radius=0]
                                            [--backbone wide_resnet50_2 --weights random]
 
 ``memory``: N-pad fitted and run at the paper's dimensions (WRN-50 layers 1-3, d = 550 channels at
@@ -83,6 +83,16 @@ def memory(a) -> None:
     print(f"peak <= 6 GiB: {max(m_fit.peak_rss_mb, m_pred.peak_rss_mb) <= 6 * 1024}")
 
 
+def _setting(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` of ``--set``, the value read as YAML (``0`` an int, ``[a, b]`` a list)."""
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, yaml.safe_load(value)
+
+
 def speed(a) -> None:
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -94,7 +104,7 @@ def speed(a) -> None:
         cfg = spec.build(a.profile, "npad", method, "synthetic", a.category, over,
                          transform={"resize": a.size, "crop": None} if a.size else None)
         prep = experiment.prepare(cfg)
-        params = cfg["params"]
+        params = {**cfg["params"], **a.set} if method == "npad" else cfg["params"]
         copies = len(shift_offsets(params.get("shift", 0))) if method == "npad" else 1
         runs = []
         for _ in range(a.repeats):
@@ -117,6 +127,7 @@ def speed(a) -> None:
         med = [statistics.median(col) for col in zip(*runs)]
         rows.append((method, copies, prep.test.shape[0], *med))
     bb = (a.backbone + (f" ({a.weights} weights)" if a.weights else "")) if a.backbone else "the profile's"
+    bb += f", N-pad overrides {a.set}" if a.set else ""
     print(f"synthetic:{a.category}, profile {a.profile}, backbone {bb}, image {tuple(prep.train.shape[-2:])}, "
           f"{prep.train.shape[0]} train / {prep.test.shape[0]} test images, torch threads {torch.get_num_threads()}, "
           f"median of {a.repeats} (overheads: median of the per-run ratios)")
@@ -145,10 +156,13 @@ def main() -> None:
     s.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     s.add_argument("--size", type=int, default=None, help="image side (resize, no crop; default: the profile's)")
     s.add_argument("--methods", default="padim,patchcore,npad", help="comma-separated methods to time")
+    s.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", type=_setting,
+                   help="override N-pad parameters (YAML values), e.g. --set infer_radius=0 d=32")
     s.add_argument("--backbone", default=None, help="replace every method's backbone (e.g. wide_resnet50_2)")
     s.add_argument("--weights", default=None, help="with --backbone: weights (a path, or 'random' to time "
                    "a backbone whose ImageNet weights are absent)")
     a = ap.parse_args()
+    a.set = dict(getattr(a, "set", None) or [])
     memory(a) if a.cmd == "memory" else speed(a)
 
 
