@@ -19,7 +19,7 @@ The rule (generator version 3), method-free:
 The amplitudes are fitted on seed 1 (images the book never uses); ``report`` measures the criterion on the
 book's seed-0 data for the previous generator (version 2, calibrated on PaDiM's AUROC: ``OLD_AMP``) and the
 current one, checks the generator's table equals the fitted one, then runs PaDiM (the PaDiM chapter's
-``d = 100`` and the N-pad chapter's ``d = 64``), N-pad and PatchCore with their ``cpu`` profile settings on
+``d = 100`` and the N-pad chapter's ``d = 64``), N-pad, PatchCore and SPADE with their ``cpu`` profile settings on
 the N-pad chapter's four categories, on both generators, with bootstrap intervals and paired differences.
 Set ``OMP_NUM_THREADS=1`` and ``DEFECTBOOK_CACHE`` to a private folder to run it beside other work.
 """
