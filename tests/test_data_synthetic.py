@@ -150,3 +150,45 @@ def test_screw_at_56_px_is_unchanged_by_the_small_size_margin():
         sc = synthetic._screw(seeded_rng(2, "screw", i), 56)
         u, v, s = sc.extra["u"], sc.extra["v"], sc.extra["s"]
         assert 0.065 * s >= 3          # the 2 px margin applies
+
+
+def test_calibration_gives_every_kind_the_same_contrast_ratio():
+    # generator v3's method-free rule (benchmarks/calibrate_synthetic.py): each kind's amplitude gives it the
+    # same contrast ratio against the normal images' per-pixel variation, unless the amplitude is at its cap
+    ratios = {}
+    for cat, kinds in CATEGORIES.items():
+        normal = np.stack([render_pair(cat, None, seeded_rng(7, cat, "train", i), 128)[1] for i in range(16)])
+        sd = normal.astype(float).std(0)
+        for kind in kinds:
+            r = [synthetic.contrast_ratio(*render_pair(cat, kind, seeded_rng(7, cat, kind, i), 128), sd)
+                 for i in range(4)]
+            ratios[(cat, kind)] = np.median(r)
+    free = {ck: v for ck, v in ratios.items() if synthetic.AMP[ck] < (2.0 if ck[1] == "stain" else 1.0)}
+    assert len(free) >= 10
+    lo, hi = min(free.values()), max(free.values())
+    assert hi < 2.5 * lo, {ck: round(v, 2) for ck, v in sorted(free.items(), key=lambda x: x[1])}
+
+
+def test_contrast_ratio():
+    clean = np.full((8, 8, 3), 100, np.uint8)
+    img = clean.copy()
+    img[2:4, 2:4] = 130
+    mask = (img != clean).any(-1)
+    sd = np.full((8, 8, 3), 10.0)
+    assert synthetic.contrast_ratio(clean, img, mask, sd) == pytest.approx(3.0)
+    assert synthetic.contrast_ratio(clean, img, mask, sd * 0) == pytest.approx(30.0)   # floor: one grey level
+
+
+def test_provenance_names_the_calibration_on_synthetic_pages_only():
+    from types import SimpleNamespace
+
+    from defectbook.report import provenance
+
+    def rec(dataset):
+        return SimpleNamespace(config={"dataset": dataset, "category": "x", "method": "padim", "profile": "cpu",
+                                       "seed": 0, "transform": {"resize": 64}},
+                               extras={}, env={"defectbook": "0", "git_commit": "abc"})
+
+    assert synthetic.CALIBRATION in provenance([rec("synthetic"), rec("mtd")])
+    assert synthetic.CALIBRATION not in provenance([rec("mtd")])
+    assert "without any compared method" in synthetic.CALIBRATION

@@ -19,7 +19,8 @@ from .results import Record
 def provenance(records: Iterable[Record], extra: str = "") -> str:
     """One line naming what produced a table or figure: profile, data, backbone, seeds, code version.
 
-    Every table and figure of the book is followed by this line (as Markdown).
+    Every table and figure of the book is followed by this line (as Markdown). With synthetic data it
+    says how the generator was calibrated (:data:`defectbook.data.synthetic.CALIBRATION`).
     """
     records = list(records)
     if not records:
@@ -42,6 +43,10 @@ def provenance(records: Iterable[Record], extra: str = "") -> str:
     if any(r.config.get("profile") == "smoke" for r in records):
         line += " · **smoke profile: tiny data and models, the numbers are not meaningful**"
     line += _differences(records)
+    if any(r.config.get("dataset") == "synthetic" for r in records):
+        from .data.synthetic import CALIBRATION
+
+        line += f" · {CALIBRATION}"
     if any(r.config.get("dry_run") for r in records):
         line += (" · **dry run: random weights, synthetic stand-ins for the real datasets, a few images and "
                  "training steps: the numbers are not results**")
