@@ -28,6 +28,7 @@ def main(argv=None) -> str:
     ap.add_argument("--real", nargs="*", default=None, help="default: the profile's drop_real")
     ap.add_argument("--n-boot", type=int, default=None)
     ap.add_argument("--write", default=None)
+    ap.add_argument("--stored", action="store_true", help="report the records already in the store, compute nothing")
     a = ap.parse_args(argv)
     import pandas as pd
     import torch
@@ -43,16 +44,22 @@ def main(argv=None) -> str:
     cats = a.categories if a.categories is not None else (T["drop_categories"] or None)
     real = a.real if a.real is not None else T["drop_real"]
     n_boot = a.n_boot or T["bootstrap"]
-    configs = [c for m in ("trustmae", "memae", "ae_l2") for n in (lo, hi)
-               for c in S.configs(m, cats, real, seeds=seeds, split=S.noisy(n))]
+    # unit by unit (seed, then data set), so that a run stopped early leaves whole units
+    configs = [S.config(m, d, c, seed=s, split=S.noisy(n)) for s in seeds for d, c in S.pairs(cats, real)
+               for m in ("trustmae", "memae", "ae_l2") for n in (lo, hi)]
     t0 = time.perf_counter()
-    records = experiment.run_many(configs, desc="noise power")
+    if a.stored:
+        from defectbook.results import Store
+
+        records = [r for r in (Store().get(experiment.key_of(c)) for c in configs) if r is not None]
+    else:
+        records = experiment.run_many(configs, desc="noise power")
     wall = time.perf_counter() - t0
     fit = pd.DataFrame([{"method": r.config["method"], "data": r.config["dataset"], "fit_s": r.timings["fit_s"],
                          "predict_s": r.timings["predict_s"]} for r in records])
     out = [f"Output of `python benchmarks/trustmae_noise_power.py {' '.join(argv if argv is not None else sys.argv[1:])}` "
            f"(profile {a.profile}, noise {lo:g} -> {hi:g}, seeds {', '.join(map(str, seeds))}, CPU, one torch thread; "
-           f"{len(records)} records, {wall / 60:.1f} min in this call, fit time of all records "
+           f"{len(records)} of {len(configs)} records{' (stored ones only)' if a.stored else ''}, {wall / 60:.1f} min in this call, fit time of all records "
            f"{fit['fit_s'].sum() / 60:.1f} min). D = TrustMAE's drop minus the baseline's; the paper's effect: D < 0. "
            f"Bootstrap: {n_boot} resamples of the test images (paired over the four runs of each unit).", ""]
     rows, per_data, units = [], [], None

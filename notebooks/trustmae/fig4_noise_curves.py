@@ -157,7 +157,7 @@ drecords = experiment.run_many(dconfigs, desc="drop difference")
 effects = {b: drop_difference(drecords, "trustmae", b, (lo, hi), n_boot=T["bootstrap"]) for b in dmodels[1:]}
 dtab = pd.DataFrame([{"baseline": LABELS[b], "D (mean over units)": e["difference"], "bootstrap low": e["low"],
                       "bootstrap high": e["high"], "width": e["width"],
-                      "t-interval over units": "{low:+.3f} to {high:+.3f}".format(**interval(e["units"]["D"])) if e["n"] else "—",
+                      "t-interval over units": "{low:+.3f} to {high:+.3f}".format(**interval(e["units"]["D"])) if e["n"] > 1 else "—",
                       "units": e["n"], "test images per unit": "{}–{}".format(e["units"]["n_test"].min(), e["units"]["n_test"].max())
                       if e["n"] else "—", "verdict": e["word"]} for b, e in effects.items()])
 show(dtab, index=False)
