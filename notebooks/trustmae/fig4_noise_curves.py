@@ -139,7 +139,7 @@ show(provenance(records))
 # The paper's claim as one number: D = TrustMAE's drop in image AUROC from the lowest to the highest noise level
 # minus a baseline's drop (AE-MSE, MemAE); the paper's effect is D < 0. One curve of a few dozen test images cannot
 # decide it (the intervals above are wider than the drops), so D is measured on more data: the profile's
-# `drop_categories` (synthetic), the real datasets of `drop_real` (MTD, ELPV: hundreds of test images each) and the
+# `drop_categories` (synthetic, with the larger test sets of `drop_data`), the real datasets of `drop_real` (MTD, ELPV: hundreds of test images each) and the
 # seeds of `drop_seeds`, at the two end levels only. Each (data, seed) is one unit whose four runs share one test set
 # (checked). The interval (`level=0.95`) is a paired bootstrap over test images (`report.drop_difference`: every
 # unit's test images resampled within each class, the same resample for its four runs, D averaged over the units);
@@ -153,6 +153,9 @@ from defectbook.report import data_label, drop_difference, glue_value, interval
 dmodels = [m for m in ("trustmae", "memae", "ae_l2") if m in models]
 dconfigs = [c for m in dmodels for n in (lo, hi)
             for c in S.configs(m, T["drop_categories"] or None, T["drop_real"], seeds=drop_seeds, split=S.noisy(n))]
+for c in dconfigs:   # the synthetic units' larger test sets (drop_data)
+    if c["dataset"] == "synthetic":
+        c["data"] = {**c["data"], **T["drop_data"]}
 drecords = experiment.run_many(dconfigs, desc="drop difference")
 effects = {b: drop_difference(drecords, "trustmae", b, (lo, hi), n_boot=T["bootstrap"]) for b in dmodels[1:]}
 dtab = pd.DataFrame([{"baseline": LABELS[b], "D (mean over units)": e["difference"], "bootstrap low": e["low"],
