@@ -145,7 +145,7 @@ show(provenance(records))
 # unit's test images resampled within each class, the same resample for its four runs, D averaged over the units);
 # beside it a Student-t interval over the units' D, which also holds the spread between seeds and data sets. The
 # verdict: *reproduced* when the bootstrap interval lies below zero, *reversed* above it, *no effect* when it holds
-# zero and is narrower than 0.05, *undecided* otherwise.
+# zero and is narrower than `0.05`, *undecided* otherwise.
 
 # %%
 from defectbook.report import data_label, drop_difference, glue_value, interval
