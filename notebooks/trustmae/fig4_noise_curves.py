@@ -194,6 +194,18 @@ if units is not None and len(units):
 show(provenance(drecords))
 
 # %% [markdown]
+# D per data set (the same bootstrap on the units of one data set): where the claim holds and where it does not.
+
+# %%
+per_data = pd.DataFrame([{"baseline": LABELS[b], "data": d, "D": f["difference"], "bootstrap low": f["low"],
+                          "bootstrap high": f["high"], "seeds": f["n"], "verdict": f["word"]}
+                         for b, e in effects.items() if e["n"] for d in sorted(set(e["units"]["data"]))
+                         for f in [drop_difference([r for r in drecords if data_label(r.config) == d], "trustmae", b,
+                                                   (lo, hi), n_boot=T["bootstrap"])]])
+show(per_data, index=False)
+show(provenance(drecords))
+
+# %% [markdown]
 # ## Pixel AUROC against noise (not in the paper's figure, computed from the same runs)
 
 # %%
