@@ -274,6 +274,8 @@ def test_drop_difference_finds_a_known_effect_and_its_sign():
     apart = drop_difference(copies, n_boot=1000, image_ids=None)
     assert shared["difference"] == pytest.approx(alone["difference"]) and shared["n"] == 3
     assert shared["width"] == pytest.approx(alone["width"], rel=0.15) and shared["width"] > 1.4 * apart["width"]
+    # no effect, but an interval wider than 0.05: undecided, not "no effect"
+    assert alone["low"] < 0 < alone["high"] and 0.05 < alone["width"] < 0.5 and alone["word"] == "undecided"
 
 
 def test_noise_levels_share_one_test_set(isolated):
