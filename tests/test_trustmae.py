@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import numpy as np
@@ -222,3 +223,68 @@ def test_chapter_configs_follow_the_profile(profile):
     assert other["spec"]["chapter"] == "padim" and other["data"] == big["data"]
     with pytest.raises(DefectbookError):
         S.config("no_such_method", "synthetic", "wood")
+
+
+def _noise_record(method, ratio, seed, labels, scores, data="wood"):
+    from defectbook.results import Record
+
+    split = {"kind": "noisy", "ratio": ratio, "fixed_test": True}
+    return Record(key=f"{method}{ratio}{seed}{data}", metrics={}, timings={}, memory={}, scores=list(map(float, scores)),
+                  labels=list(map(int, labels)), defects=["good" if v == 0 else "crack" for v in labels],
+                  config={"method": method, "dataset": "synthetic", "category": data, "seed": seed, "split": split})
+
+
+def test_drop_difference_finds_a_known_effect_and_its_sign():
+    from sklearn.metrics import roc_auc_score
+
+    from defectbook.report import drop_difference
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(150), np.ones(150)].astype(int)
+    sep = lambda shift: rng.normal(size=300) + shift * y   # noqa: E731 - AUROC grows with shift
+    recs, direct = [], []
+    for s in range(3):
+        runs = {("trustmae", 0.0): sep(2.0), ("trustmae", 0.4): sep(1.8), ("memae", 0.0): sep(2.0), ("memae", 0.4): sep(0.3)}
+        recs += [_noise_record(m, x, s, y, v) for (m, x), v in runs.items()]
+        auc = {k: roc_auc_score(y, v) for k, v in runs.items()}
+        direct.append(auc["trustmae", 0.0] - auc["trustmae", 0.4] - auc["memae", 0.0] + auc["memae", 0.4])
+    recs.append(_noise_record("trustmae", 0.0, 9, y, sep(1.0)))      # a unit without its other runs: left out
+    out = drop_difference(recs, "trustmae", "memae", n_boot=500, image_ids=None)
+    assert out["n"] == 3 and out["difference"] == pytest.approx(np.mean(direct))   # exact AUROCs, mean over units
+    assert out["high"] < -0.2 and out["low"] < out["difference"] < out["high"] and out["word"] == "reproduced"
+    assert drop_difference(recs, "memae", "trustmae", n_boot=500, image_ids=None)["word"] == "reversed"
+    # the same model as its own baseline: D = 0 in every resample, a zero-width interval
+    same = drop_difference(recs, "trustmae", "trustmae", n_boot=200, image_ids=None)
+    assert same["difference"] == 0 and same["width"] == 0 and same["word"] == "no effect"
+    # a small test set and no effect: the interval holds zero and is wide
+    y8 = np.r_[np.zeros(8), np.ones(8)].astype(int)
+    noise = [_noise_record(m, x, 0, y8, rng.normal(size=16)) for m in ("trustmae", "memae") for x in (0.0, 0.4)]
+    small = drop_difference(noise, n_boot=500, image_ids=None)
+    assert small["low"] < 0 < small["high"] and small["width"] > 0.2 and small["word"] == "undecided"
+    # runs scored on different test sets are not compared
+    noise[1] = _noise_record("trustmae", 0.4, 0, y8[::-1], rng.normal(size=16))
+    with pytest.raises(DefectbookError, match="different test sets"):
+        drop_difference(noise, image_ids=None)
+    # seeds that share their test images are resampled together: three copies of one unit are no more
+    # precise than one, while three units of their own images narrow the interval by about sqrt(3)
+    one = [_noise_record(m, x, 0, y, sep(1.0)) for m in ("trustmae", "memae") for x in (0.0, 0.4)]
+    copies = one + [dataclasses.replace(r, config=dict(r.config, seed=s)) for s in (1, 2) for r in one]
+    shared = drop_difference(copies, n_boot=1000, image_ids=lambda r: list(range(len(r.labels))))
+    alone = drop_difference(one, n_boot=1000, image_ids=None)
+    apart = drop_difference(copies, n_boot=1000, image_ids=None)
+    assert shared["difference"] == pytest.approx(alone["difference"]) and shared["n"] == 3
+    assert shared["width"] == pytest.approx(alone["width"], rel=0.15) and shared["width"] > 1.4 * apart["width"]
+    # no effect, but an interval wider than 0.05: undecided, not "no effect"
+    assert alone["low"] < 0 < alone["high"] and 0.05 < alone["width"] < 0.5 and alone["word"] == "undecided"
+
+
+def test_noise_levels_share_one_test_set(isolated):
+    from defectbook import spec
+    from defectbook.experiment import load_split_for
+
+    S = spec.chapter("trustmae", "smoke")
+    tests = [[(s.path, s.label) for s in load_split_for(S.config("trustmae", "synthetic", "washer", seed=1, split=S.noisy(r))).test]
+             for r in (0.0, 0.2, 0.4)]
+    assert tests[0] == tests[1] == tests[2] and {lab for _, lab in tests[0]} == {0, 1}
+    trains = [load_split_for(S.config("memae", "synthetic", "washer", seed=1, split=S.noisy(r))).train for r in (0.0, 0.4)]
+    assert not any(s.label for s in trains[0]) and any(s.label for s in trains[1])

@@ -362,3 +362,94 @@ def page_summary(namespace: dict, name: str = "summary", extra: str = "") -> str
         text += "\n\n" + extra
     glue_text(name, text)
     return text
+
+
+
+def drop_difference(records: Iterable[Record], a: str = "trustmae", b: str = "memae", levels=(0.0, 0.4),
+                    n_boot: int = 2000, seed: int = 0, level: float = 0.95, image_ids="split") -> dict:
+    """TrustMAE's central claim as one statistic: the difference of drops
+    ``D = [AUROC_a(clean) - AUROC_a(noisy)] - [AUROC_b(clean) - AUROC_b(noisy)]`` in image AUROC, with
+    ``levels = (clean, noisy)`` training-noise ratios (a record's ``config["split"]["ratio"]``, 0 for a
+    clean split). The paper's effect is ``D < 0`` (``a`` loses less than ``b``).
+
+    Units are the ``(data, seed)`` pairs that have all four runs (``a`` and ``b`` at both levels); the
+    four runs of a unit must share one test set (identical labels and defect types, in order: the
+    noisy protocol's ``fixed_test``), else :class:`DefectbookError`. ``D`` is the mean of the units' D.
+
+    Interval: paired percentile bootstrap over test images. Each replicate draws, per data set and class,
+    a multinomial weight for every test image of that data set (the seeds of one data set share most of
+    their test images, so they are resampled together); every unit's four AUROCs are recomputed exactly
+    on those weights (ties count 1/2) and D is averaged over the units. It shows the sampling error of the
+    test images; training seeds enter as units. ``image_ids``: ``"split"`` (the test images' paths, from
+    the record's split), a callable ``record -> [M] ids``, or None (each unit's images are its own).
+
+    Returns ``{"difference", "low", "high", "width", "n" (units), "n_boot", "word", "units"}``; ``word``:
+    ``reproduced`` (interval below 0), ``reversed`` (above 0), ``no effect`` (holds 0 and narrower than
+    0.05) or ``undecided``; ``units``: a frame of the per-unit drops, D and test-set sizes.
+    """
+    from . import DefectbookError
+
+    clean, noisy = (float(x) for x in levels)
+    if image_ids == "split":
+        from .experiment import load_split_for
+
+        image_ids = lambda r: [s.path for s in load_split_for(r.config).test]  # noqa: E731
+
+    def ratio(r: Record) -> float:
+        s = r.config.get("split") or {}
+        return float(s.get("ratio", 0.0)) if s.get("kind") == "noisy" else 0.0
+
+    runs: dict = {}
+    for r in records:
+        m, x = r.config["method"], ratio(r)
+        if m in (a, b) and x in (clean, noisy):
+            runs.setdefault((data_label(r.config), r.config.get("seed")), {})[(m, x)] = r
+    need = [(a, clean), (a, noisy), (b, clean), (b, noisy)]
+    units, arrays = [], []
+    for (data, s), got in sorted(runs.items(), key=lambda kv: str(kv[0])):
+        if not all(k in got for k in need):
+            continue
+        four = [got[k] for k in need]
+        if any(r.labels != four[0].labels or r.defects != four[0].defects for r in four[1:]):
+            raise DefectbookError(f"{data}, seed {s}: the runs of {a} and {b} at noise {clean:g} and {noisy:g} were "
+                                  f"scored on different test sets (build the noisy splits with fixed_test=True)")
+        y = np.asarray(four[0].labels)
+        if y.all() or not y.any():
+            raise DefectbookError(f"{data}, seed {s}: the test set needs defect-free and defective images")
+        ids = [(data, s, i) for i in range(len(y))] if image_ids is None else [(data, i) for i in image_ids(four[0])]
+        if len(ids) != len(y) or len(set(ids)) != len(y):
+            raise DefectbookError(f"{data}, seed {s}: {len(ids)} image ids for {len(y)} test images (or repeated ids)")
+        sc = [np.asarray(r.scores, dtype=float) for r in four]
+        # the comparison matrix of each run [n_pos, n_neg]: 1 where a defective image outscores a defect-free one, 1/2 on ties
+        K = [np.sign(v[y == 1][:, None] - v[y == 0][None, :]) * 0.5 + 0.5 for v in sc]
+        auc = [float(k.mean()) for k in K]
+        units.append({"data": data, "seed": s, f"drop {a}": auc[0] - auc[1], f"drop {b}": auc[2] - auc[3],
+                      "D": (auc[0] - auc[1]) - (auc[2] - auc[3]), "n_test": len(y), "n_defective": int(y.sum())})
+        arrays.append((data, [i for i, v in zip(ids, y) if v == 1], [i for i, v in zip(ids, y) if v == 0], K))
+    table_ = pd.DataFrame(units)
+    if not units:
+        return {"difference": float("nan"), "low": float("nan"), "high": float("nan"), "width": float("nan"),
+                "n": 0, "n_boot": int(n_boot), "word": "undecided", "units": table_}
+    rng = np.random.default_rng(seed)
+    weights: dict = {}      # (data, class) -> (id -> column, [B, n_ids] multinomial counts over the data set's images)
+    for data in sorted({u[0] for u in arrays}):
+        for c in (1, 2):
+            pool = sorted({i for u in arrays if u[0] == data for i in u[c]}, key=str)
+            w = rng.multinomial(len(pool), np.full(len(pool), 1 / len(pool)), size=n_boot).astype(float)
+            weights[data, c] = ({i: j for j, i in enumerate(pool)}, w)
+    boot = np.zeros(n_boot)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for data, pos, neg, K in arrays:
+            (cp, Wp), (cn, Wn) = weights[data, 1], weights[data, 2]
+            wp, wn = Wp[:, [cp[i] for i in pos]], Wn[:, [cn[i] for i in neg]]        # [B, n_pos], [B, n_neg]
+            norm = wp.sum(1) * wn.sum(1)
+            a0, a1, b0, b1 = (((wp @ k) * wn).sum(1) / norm for k in K)              # [B] AUROCs of the resamples
+            boot += (a0 - a1) - (b0 - b1)
+    boot = boot[np.isfinite(boot)] / len(arrays)     # a resample that left a unit without one class is dropped
+    q = (1 - level) / 2
+    lo, hi = float(np.quantile(boot, q)), float(np.quantile(boot, 1 - q))
+    effect = {"difference": float(table_["D"].mean()), "low": lo, "high": hi}
+    word = verdict_word(effect, paper_sign=-1)
+    if word == "undecided" and hi - lo < 0.05:
+        word = "no effect"
+    return {**effect, "width": hi - lo, "n": len(units), "n_boot": int(n_boot), "word": word, "units": table_}
