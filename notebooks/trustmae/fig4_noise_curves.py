@@ -139,8 +139,11 @@ show(provenance(records))
 # The paper's claim as one number: D = TrustMAE's drop in image AUROC from the lowest to the highest noise level
 # minus a baseline's drop (AE-MSE, MemAE); the paper's effect is D < 0. One curve of a few dozen test images cannot
 # decide it (the intervals above are wider than the drops), so D is measured on more data: the profile's
-# `drop_categories` (synthetic, with the larger test sets of `drop_data`), the real datasets of `drop_real` (MTD, ELPV: hundreds of test images each) and the
-# seeds of `drop_seeds`, at the two end levels only. Each (data, seed) is one unit whose four runs share one test set
+# `drop_categories` (synthetic, with the larger test sets of `drop_data`), the real datasets of `drop_real` (the
+# paper profile: MTD and ELPV, hundreds of test images each) and the seeds of `drop_seeds`, at the two end levels
+# only. The cpu profile runs one unit here, to keep the page within a few minutes; the same statistic over five data
+# sets (synthetic wood and carpet, MTD, ELPV mono and poly) and three seeds is `benchmarks/trustmae_noise_power.py`
+# (its output, `benchmarks/trustmae_noise_power.md`, states the verdict there, about 40 minutes on 2 cores). Each (data, seed) is one unit whose four runs share one test set
 # (checked). The interval (`level=0.95`) is a paired bootstrap over test images (`report.drop_difference`: every
 # unit's test images resampled within each class, the same resample for its four runs, D averaged over the units);
 # beside it a Student-t interval over the units' D, which also holds the spread between seeds and data sets. The
