@@ -1,0 +1,125 @@
+"""DifferNet on MTD: image AUROC against cost, one factor at a time from the cpu profile (issue 12, item 1).
+
+    python benchmarks/differnet_mtd_cost.py [--only NAME ...] [--threads 1] [--write FILE] [--list]
+
+Every setting is the cpu profile's DifferNet config on Magnetic Tile Defects (DifferNet's training
+list: 761 defect-free training images, 583 test images) built by the one config builder
+(``spec.chapter("differnet", "cpu").config``) with one change, and run by ``experiment.run`` (records
+in ``DEFECTBOOK_RESULTS``; a rerun reuses them, so the table can be rewritten without recomputing).
+The build's feature cache is off (``DEFECTBOOK_FEATURE_CACHE=0``) so that ``fit s`` and ``predict s``
+are what a cold run of that setting costs (backbone features of the training bank and of the test
+transforms included), at ``--threads`` torch threads.
+
+Printed per setting: image AUROC of the last epoch with a 95 % bootstrap interval (test images
+resampled within each class, 1000 resamples), fit and predict seconds, their sum, and the test
+AUROC of the kept snapshots (``snapshots``: the flow at evenly spaced epochs; with no learning-rate
+schedule the snapshot at epoch e is exactly the model of a run with ``epochs=e``, so this column is
+the epochs factor at no extra cost; it uses the test labels and is not model selection for the
+table). Needs MTD under ``DEFECTBOOK_DATA``. Prints a markdown table (not a test).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+#: (name, params changed against the cpu profile, image size or None = the profile's), in priority order.
+SETTINGS: list[tuple[str, dict, int | None]] = [
+    ("cpu profile", {}, None),
+    ("resize 224", {}, 224),
+    ("layer3+layer4", {"layer": ["layer3", "layer4"]}, None),
+    ("layer3", {"layer": "layer3"}, None),
+    ("test_transforms 16", {"test_transforms": 16}, None),
+    ("train_bank 8", {"train_bank": 8}, None),
+    ("jitter 0", {"jitter": 0.0}, None),
+    ("epochs 120", {"epochs": 120, "snapshots": 12}, None),
+    ("test_transforms 1", {"test_transforms": 1}, None),
+    ("scales 1, 0.5", {"scales": [1.0, 0.5]}, None),
+    ("resize 256", {}, 256),
+]
+
+
+def config(params: dict, resize: int | None) -> dict:
+    """The cpu profile's DifferNet config on MTD with ``params`` and image size ``resize`` changed."""
+    from defectbook import spec
+
+    S = spec.chapter("differnet", "cpu")
+    transform = None
+    if resize is not None:
+        transform = dict(S.section["datasets"]["mtd"]["transform"], resize=resize)
+    return S.config("differnet", "mtd", None, seed=S.seeds[0], save_maps=0, transform=transform, **params)
+
+
+def row(name: str, rec) -> dict:
+    from sklearn.metrics import roc_auc_score
+
+    from defectbook.metrics import auroc_interval
+
+    ci = auroc_interval(rec.labels, rec.scores, n_boot=1000)
+    ex = rec.extras
+    snaps = ""
+    if ex.get("snapshot_scores"):
+        snaps = " ".join(f"{e}:{roc_auc_score(rec.labels, s):.3f}"
+                         for e, s in zip(ex["snapshot_epochs"], ex["snapshot_scores"]))
+    t = rec.timings
+    p, tf = rec.config["params"], rec.config["transform"]
+    return {"setting": name, "size": tf["resize"], "layer": "+".join([p["layer"]] if isinstance(p["layer"], str)
+                                                                     else p["layer"]),
+            "bank": p["train_bank"], "epochs": p["epochs"], "test T": p["test_transforms"], "jitter": p["jitter"],
+            "dim": ex.get("feature_dim"), "AUROC [95% CI]": f"{ci['auroc']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]",
+            "fit s": round(t["fit_s"]), "predict s": round(t["predict_s"]), "total s": round(t["fit_s"] + t["predict_s"]),
+            "feature s": round(t["features_fit_s"] + t["features_predict_s"]),
+            "cache hits": ex.get("feature_cache_hits", 0), "AUROC at kept epochs (test)": snaps}
+
+
+def markdown(rows: list[dict]) -> str:
+    cols = list(rows[0])
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    out += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def main(argv=None) -> str:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--only", nargs="+", default=None, help="setting names (default: all, in priority order)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--write", default=None, help="also write the table (with its command line) to this file")
+    ap.add_argument("--list", action="store_true", help="list the settings and exit")
+    a = ap.parse_args(argv)
+    if a.list:
+        for name, params, resize in SETTINGS:
+            print(f"{name}: {params} resize={resize}")
+        return ""
+    os.environ["DEFECTBOOK_FEATURE_CACHE"] = "0"
+    os.environ.setdefault("DEFECTBOOK_REUSE_MODELS", "0")
+    import torch
+
+    from defectbook import experiment
+
+    torch.set_num_threads(a.threads)
+    chosen = [s for s in SETTINGS if a.only is None or s[0] in a.only]
+    missing = set(a.only or []) - {s[0] for s in chosen}
+    if missing:
+        sys.exit(f"unknown settings {sorted(missing)}; see --list")
+    rows = []
+    for name, params, resize in chosen:
+        t0 = time.perf_counter()
+        rec = experiment.run(config(params, resize))
+        rows.append(row(name, rec))
+        print(f"[{time.perf_counter() - t0:.0f} s] {rows[-1]}", file=sys.stderr, flush=True)
+    table = markdown(rows)
+    print(table)
+    if a.write:
+        import platform
+
+        head = (f"Output of `python benchmarks/differnet_mtd_cost.py {' '.join(argv or sys.argv[1:])}` "
+                f"(profile cpu, MTD with DifferNet's training list, seed 0, {platform.machine()} CPU, "
+                f"{a.threads} torch thread(s), feature cache off: seconds are cold costs):\n\n")
+        with open(a.write, "w") as f:
+            f.write(head + table + "\n")
+    return table
+
+
+if __name__ == "__main__":
+    main()
