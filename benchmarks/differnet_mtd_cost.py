@@ -35,6 +35,8 @@ SETTINGS: list[tuple[str, dict, int | None]] = [
     ("resize 224", {}, 224),
     ("resize 224, layer3+layer4", {"layer": ["layer3", "layer4"]}, 224),
     ("test_transforms 16", {"test_transforms": 16}, None),
+    ("test_transforms 32", {"test_transforms": 32}, None),
+    ("test_transforms 64", {"test_transforms": 64}, None),
     ("train_bank 8", {"train_bank": 8}, None),
     ("jitter 0", {"jitter": 0.0}, None),
     ("epochs 120", {"epochs": 120, "snapshots": 12}, None),
