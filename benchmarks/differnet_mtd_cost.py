@@ -14,7 +14,8 @@ thread it is the wall time of the run on an idle core. It is kept beside the rec
 (``cpu_seconds.json`` in the results folder) for reruns that reuse them.
 
 Printed per setting: image AUROC of the last epoch with a 95 % bootstrap interval (test images
-resampled within each class, 1000 resamples), fit and predict seconds, their sum, and the test
+resampled within each class, 1000 resamples), its difference from the cpu profile's run (when that
+runs first) with a paired bootstrap interval (the same test images), fit and predict seconds, their sum, and the test
 AUROC of the kept snapshots (``snapshots``: the flow at evenly spaced epochs; with no learning-rate
 schedule the snapshot at epoch e is exactly the model of a run with ``epochs=e``, so this column is
 the epochs factor at no extra cost; it uses the test labels and is not model selection for the
@@ -57,12 +58,16 @@ def config(params: dict, resize: int | None) -> dict:
     return S.config("differnet", "mtd", None, seed=S.seeds[0], save_maps=0, transform=transform, **params)
 
 
-def row(name: str, rec, cpu_s: float | None) -> dict:
+def row(name: str, rec, cpu_s: float | None, base=None) -> dict:
     from sklearn.metrics import roc_auc_score
 
-    from defectbook.metrics import auroc_interval
+    from defectbook.metrics import auroc_difference, auroc_interval
 
     ci = auroc_interval(rec.labels, rec.scores, n_boot=1000)
+    delta = "—"
+    if base is not None and base.key != rec.key and base.labels == rec.labels:
+        d = auroc_difference(rec.labels, rec.scores, base.scores, n_boot=1000)
+        delta = f"{d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
     ex = rec.extras
     snaps = ""
     if ex.get("snapshot_scores"):
@@ -74,6 +79,7 @@ def row(name: str, rec, cpu_s: float | None) -> dict:
                                                                      else p["layer"]),
             "bank": p["train_bank"], "epochs": p["epochs"], "test T": p["test_transforms"], "jitter": p["jitter"],
             "dim": ex.get("feature_dim"), "AUROC [95% CI]": f"{ci['auroc']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]",
+            "Δ vs cpu profile [paired 95% CI]": delta,
             "fit s": round(t["fit_s"]), "predict s": round(t["predict_s"]),
             "cpu s": round(cpu_s) if cpu_s is not None else "—",
             "cache hits": ex.get("feature_cache_hits", 0), "AUROC at kept epochs (test)": snaps}
@@ -115,7 +121,7 @@ def main(argv=None) -> str:
         sys.exit(f"unknown settings {sorted(missing)}; see --list")
     side = results_dir() / "cpu_seconds.json"
     cpu = json.loads(side.read_text()) if side.is_file() else {}
-    store, rows = Store(), []
+    store, rows, base = Store(), [], None
     for name, params, resize in chosen:
         cfg = config(params, resize)
         t0, c0 = time.perf_counter(), time.process_time()
@@ -125,7 +131,8 @@ def main(argv=None) -> str:
             cpu[rec.key] = time.process_time() - c0
             side.parent.mkdir(parents=True, exist_ok=True)
             side.write_text(json.dumps(cpu, indent=1))
-        rows.append(row(name, rec, cpu.get(rec.key)))
+        base = rec if name == SETTINGS[0][0] else base
+        rows.append(row(name, rec, cpu.get(rec.key), base))
         print(f"[{time.perf_counter() - t0:.0f} s] {rows[-1]}", file=sys.stderr, flush=True)
     table = markdown(rows)
     print(table)
