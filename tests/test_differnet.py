@@ -49,6 +49,20 @@ def test_features_shape_memo_and_scales():
         MultiTransformFeatures(scales=[])
 
 
+def test_features_of_several_layers_are_each_layers_pooled_features_side_by_side():
+    g = torch.Generator().manual_seed(5)
+    x = _textures(2, g, 32)
+    both = MultiTransformFeatures("efficientnet_lite0", ["layer2", "layer3"], scales=[1.0, 0.5], batch_size=2)
+    assert both.dim == 2 * (40 + 112) and "layer2+layer3" in both.describe()
+    y = both(x)
+    l2 = MultiTransformFeatures("efficientnet_lite0", "layer2", scales=[1.0, 0.5], batch_size=2)(x)
+    l3 = MultiTransformFeatures("efficientnet_lite0", "layer3", scales=[1.0, 0.5], batch_size=2)(x)
+    # per scale: layer2's 40 pooled channels, then layer3's 112
+    torch.testing.assert_close(y, torch.cat([l2[:, :40], l3[:, :112], l2[:, 40:], l3[:, 112:]], 1))
+    with pytest.raises(DefectbookError, match="layer"):
+        MultiTransformFeatures("efficientnet_lite0", [])
+
+
 def test_differnet_fit_predict_deterministic_with_snapshots():
     g = torch.Generator().manual_seed(0)
     train, test = _textures(12, g, 48), _textures(4, g, 48)

@@ -121,6 +121,55 @@ ax[1].set_xlabel("epoch"); ax[1].set_ylabel("test image AUROC")
 plt.tight_layout(); plt.show()
 show(provenance([dn], extra=f"flow parameters {dn.extras['flow_parameters']:,}, features {dn.extras['features']}"))
 
+# %% [markdown]
+# ## Image AUROC against cost (DifferNet)
+# What holds DifferNet back on MTD at this profile, and what more compute buys: the profile's
+# DifferNet beside the changes of the profile's `mtd_cost` grid, one at a time (at `cpu`: the number of
+# test rotations, the one factor of the sweep that moved the AUROC), each with its image AUROC (95 %
+# bootstrap interval over the test images) against the seconds its fit and predict took in this build.
+# A change of the test rotations keeps the training bank, whose backbone features then come from the
+# feature cache (`cache hits` > 0): they are counted once, in the profile's row, and the other rows'
+# `fit + predict s` leave them out. The one-factor-at-a-time sweep (image size, backbone layer, epochs,
+# test rotations; training transforms and jitter listed) is `benchmarks/differnet_mtd_cost.py`, its
+# output `benchmarks/differnet_mtd.md`.
+
+# %%
+from defectbook.metrics import auroc_interval
+
+grid = S.grids["mtd_cost"]
+if grid:
+    base = next(c for c in configs if c["method"] == "differnet" and c["seed"] == dn.config["seed"])
+    cost_configs = {}
+    for label, change in grid.items():
+        change = dict(change)
+        size = change.pop("resize", None)
+        tf = dict(base["transform"], resize=size) if size else None
+        cost_configs[label] = S.config("differnet", dataset, category, seed=base["seed"], save_maps=0, transform=tf,
+                                       **change)
+    _cost = {"profile": dn, **dict(zip(cost_configs, experiment.run_many(cost_configs.values(),
+                                                                                 desc="differnet mtd cost")))}
+    cost = []
+    for label, _r in _cost.items():
+        ci = auroc_interval(_r.labels, _r.scores, n_boot=1000)
+        p = _r.config["params"]
+        cost.append({"setting": label, "image size": _r.config["transform"]["resize"],
+                     "layer": "+".join([p["layer"]] if isinstance(p["layer"], str) else p["layer"]),
+                     "test rotations": p["test_transforms"], "image AUROC": ci["auroc"], "low": ci["low"], "high": ci["high"],
+                     "fit + predict s": _r.timings["fit_s"] + _r.timings["predict_s"],
+                     "cache hits": _r.extras.get("feature_cache_hits", 0)})
+    cost = pd.DataFrame(cost).set_index("setting")
+    show(cost)
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    ax.errorbar(cost["fit + predict s"], cost["image AUROC"],
+                yerr=[cost["image AUROC"] - cost["low"], cost["high"] - cost["image AUROC"]], fmt="o", capsize=3)
+    for label, row in cost.iterrows():
+        ax.annotate(label, (row["fit + predict s"], row["image AUROC"]), fontsize=7, xytext=(4, 4),
+                    textcoords="offset points")
+    ax.axhline(float(paper["DifferNet"]), ls="--", c="grey", lw=1, label="paper")
+    ax.set_xlabel("fit + predict seconds (this build)"); ax.set_ylabel("image AUROC (last epoch)")
+    ax.legend(fontsize=7); plt.tight_layout(); plt.show()
+    show(provenance(list(_cost.values())))
+
 # %% tags=["remove-cell"]
 # Page summary and verdict: DifferNet above 1-NN on MTD (Table 2).
 from defectbook.report import claim_verdict, page_summary

@@ -55,10 +55,11 @@ def rotation_angles(n: int) -> list[float]:
 
 class MultiTransformFeatures:
     """DifferNet's feature function ``f_ex(T(x))``: global-average-pooled features of one backbone
-    layer at several scales of a transformed image, concatenated.
+    layer (or of several, ``layer=["layer3", "layer4"]``, concatenated) at several scales of a
+    transformed image, concatenated.
 
     ``scales`` are factors of the input size (paper: 448 px input and (1, 1/2, 1/4)). Calling it on
-    ``x [B, 3, H, W]`` gives ``[B, D]`` with ``D = len(scales) * C`` (differentiable w.r.t. ``x``).
+    ``x [B, 3, H, W]`` gives ``[B, D]`` with ``D = len(scales) * sum(C_l)`` (differentiable w.r.t. ``x``).
     :meth:`transformed` returns ``[N, T, D]`` for a list of transforms (rotation angle, brightness,
     contrast). Results of :meth:`transformed` on the CPU are kept in the build's feature cache
     (:data:`defectbook.features.FEATURES`, keyed by the images' bytes, the backbone and the transforms;
@@ -68,19 +69,23 @@ class MultiTransformFeatures:
 
     _extractors: dict = {}
 
-    def __init__(self, backbone: str = "efficientnet_lite0", layer: str = "layer4", weights: str | None = None,
-                 scales: Sequence[float] = (1.0, 0.5, 0.25), batch_size: int = 16, device: str | None = "cpu"):
+    def __init__(self, backbone: str = "efficientnet_lite0", layer: str | Sequence[str] = "layer4",
+                 weights: str | None = None, scales: Sequence[float] = (1.0, 0.5, 0.25), batch_size: int = 16,
+                 device: str | None = "cpu"):
         scales = [float(s) for s in ([scales] if isinstance(scales, (int, float)) else scales)]
         if not scales or any(not 0 < s <= 4 for s in scales):
             raise DefectbookError(f"scales must be a non-empty list of factors in (0, 4], got {scales}")
+        layers = [layer] if isinstance(layer, str) else list(layer)
+        if not layers:
+            raise DefectbookError("layer must name a backbone layer or a non-empty list of them")
         self.device = resolve_device(device)
-        key = (backbone, layer, str(weights), str(self.device))
+        key = (backbone, tuple(layers), str(weights), str(self.device))
         if key not in self._extractors:            # frozen networks: build each once per process
             self._extractors.clear()
-            self._extractors[key] = FeatureExtractor(backbone, [layer], weights).to(self.device)
+            self._extractors[key] = FeatureExtractor(backbone, layers, weights).to(self.device)
         self.extractor = self._extractors[key]
         self.scales, self.batch_size = scales, int(batch_size)
-        self.dim = len(scales) * self.extractor.channels[0]
+        self.dim = len(scales) * sum(self.extractor.channels)
 
     def describe(self) -> str:
         return f"{self.extractor.describe()} GAP x scales {self.scales}"
@@ -94,7 +99,7 @@ class MultiTransformFeatures:
             if min(xs.shape[-2:]) < 16:
                 raise DefectbookError(f"scale {s} of a {x.shape[-1]} px image is {xs.shape[-1]} px: too small "
                                       "for the backbone (use larger images or fewer scales)")
-            out.append(self.extractor(xs)[0].mean(dim=(2, 3)))
+            out += [m.mean(dim=(2, 3)) for m in self.extractor(xs)]
         return torch.cat(out, 1)
 
     @staticmethod
@@ -171,7 +176,7 @@ def identity_transforms(k: int = 1) -> list[dict]:
 class DifferNet(Detector):
     """DifferNet detector (see the module docstring for the method and the paper's settings).
 
-    Features: ``backbone``, ``layer``, ``weights`` (None = ImageNet, a path, or ``"random"``),
+    Features: ``backbone``, ``layer`` (a name, or a list whose pooled features are concatenated), ``weights`` (None = ImageNet, a path, or ``"random"``),
     ``scales`` (``[1.0]`` = single scale). Flow: ``n_blocks``, ``width``, ``hidden_layers``, ``clamp``.
     Training: ``epochs`` (one epoch = every training image once, under one random transform),
     ``batch_size``, ``lr``, ``weight_decay``, ``train_transforms`` (False: untransformed images
@@ -184,8 +189,8 @@ class DifferNet(Detector):
 
     name = "differnet"
 
-    def __init__(self, backbone: str = "efficientnet_lite0", layer: str = "layer4", weights: str | None = None,
-                 scales: Sequence[float] = (1.0, 0.5, 0.25), n_blocks: int = 8, width: int = 2048,
+    def __init__(self, backbone: str = "efficientnet_lite0", layer: str | Sequence[str] = "layer4",
+                 weights: str | None = None, scales: Sequence[float] = (1.0, 0.5, 0.25), n_blocks: int = 8, width: int = 2048,
                  hidden_layers: int = 3, clamp: float = 3.0, epochs: int = 192, batch_size: int = 96,
                  lr: float = 2e-4, weight_decay: float = 0.0, train_transforms: bool = True, jitter: float = 0.0,
                  train_bank: int | None = None, standardize: bool = True, test_transforms: int = 64,
