@@ -125,7 +125,7 @@ show(provenance([dn], extra=f"flow parameters {dn.extras['flow_parameters']:,}, 
 # ## Image AUROC against cost (DifferNet)
 # What holds DifferNet back on MTD at this profile, and what more compute buys: the profile's
 # DifferNet beside the changes of the profile's `mtd_cost` grid, one at a time (at `cpu`: the number of
-# test rotations, the one factor of the sweep that moved the AUROC), each with its image AUROC (95 %
+# test rotations, the one factor of the sweep that moved the AUROC), each with its image AUROC (a `0.95`
 # bootstrap interval over the test images) against the seconds its fit and predict took in this build.
 # A change of the test rotations keeps the training bank, whose backbone features then come from the
 # feature cache (`cache hits` > 0): they are counted once, in the profile's row, and the other rows'
