@@ -44,6 +44,11 @@ SETTINGS: list[tuple[str, dict, int | None]] = [
     ("test_transforms 1", {"test_transforms": 1}, None),
     ("scales 1, 0.5", {"scales": [1.0, 0.5]}, None),
     ("resize 256", {}, 256),
+    ("train_bank 16", {"train_bank": 16}, None),
+    ("test_transforms 32, train_bank 8", {"test_transforms": 32, "train_bank": 8}, None),
+    ("test_transforms 32, train_bank 16", {"test_transforms": 32, "train_bank": 16}, None),
+    ("test_transforms 32, jitter 0", {"test_transforms": 32, "jitter": 0.0}, None),
+    ("test_transforms 32, train_bank 8, jitter 0", {"test_transforms": 32, "train_bank": 8, "jitter": 0.0}, None),
 ]
 
 

@@ -342,3 +342,19 @@ def test_auroc_interval_narrows_with_more_test_images():
         return r["high"] - r["low"]
 
     assert width(400) < width(25)
+
+
+def test_bootstrap_aurocs_equal_roc_auc_score_on_every_resample():
+    """The vectorised bootstrap (count-weighted Mann-Whitney) gives, resample by resample, what
+    scikit-learn's ``roc_auc_score`` gives on the resampled lists, ties included."""
+    from sklearn.metrics import roc_auc_score
+
+    from defectbook.metrics import _boot_aurocs, _class_bootstrap
+
+    rng = np.random.default_rng(3)
+    labels = rng.permutation(np.r_[np.zeros(37), np.ones(23)]).astype(int)
+    a = labels + rng.normal(size=60)
+    b = np.round(0.5 * labels + rng.normal(size=60), 1)          # many ties
+    got = _boot_aurocs(labels, [a, b], n_boot=300, seed=5, chunk=7)   # chunks that do not divide n_boot
+    want = np.array([[roc_auc_score(labels[i], s[i]) for i in _class_bootstrap(labels, 300, 5)] for s in (a, b)])
+    np.testing.assert_allclose(got, want, atol=1e-12)

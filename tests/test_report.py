@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from defectbook.report import interval, page_summary, table, verdict
 from defectbook.results import Record
@@ -84,3 +85,37 @@ def test_every_paper_page_ends_its_summary_with_a_computed_verdict():
                if not ("claim_verdict(" in nb.read_text() or "verdict(" in nb.read_text())
                or "{glue:md} summary" not in nb.read_text()]
     assert not missing, f"pages without a computed verdict: {missing}"
+
+
+def test_method_differences_pair_records_on_the_same_test_images():
+    """One row per (data, seed) and pair of methods; the value equals the two AUROCs' difference, the
+    interval comes from the paired bootstrap, and records scored on different test sets are refused."""
+    import numpy as np
+
+    from defectbook import DefectbookError
+    from defectbook.metrics import image_auroc
+    from defectbook.report import method_differences
+
+    rng = np.random.default_rng(0)
+    labels = [0] * 60 + [1] * 60
+    y = np.array(labels)
+
+    def rec(method, category, scores, labels=labels, pixel=None):
+        return Record(key=f"{method}{category}", config={"method": method, "dataset": "mtd", "category": category,
+                                                          "seed": 0, "profile": "cpu"},
+                      metrics={"image_auroc": image_auroc(labels, scores), "pixel_auroc": pixel}, timings={},
+                      memory={}, scores=list(scores), labels=list(labels), defects=["good"] * len(labels))
+
+    strong, weak = 2.0 * y + rng.normal(size=120), 0.1 * y + rng.normal(size=120)
+    recs = [rec("npad", "a", strong, pixel=0.9), rec("padim", "a", weak, pixel=0.8), rec("padim", "b", weak)]
+    df = method_differences(recs, [("npad", "padim"), ("npad", "patchcore")], n_boot=300)
+    assert len(df) == 1, "only pairs present on one data set and seed"
+    row = df.iloc[0]
+    assert row["difference"] == image_auroc(y, strong) - image_auroc(y, weak)
+    assert 0 < row["low"] <= row["difference"] <= row["high"] and row["word"] == "reproduced"
+    assert abs(row["pixel difference"] - 0.1) < 1e-12 and row["n_test"] == 120
+    reversed_ = method_differences(recs, [("padim", "npad")], n_boot=300).iloc[0]
+    assert reversed_["word"] == "reversed" and reversed_["high"] < 0
+    other = rec("padim", "a", weak[:100], labels=labels[:100])
+    with pytest.raises(DefectbookError, match="different test sets"):
+        method_differences([recs[0], other], [("npad", "padim")], n_boot=50)

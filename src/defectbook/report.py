@@ -453,3 +453,42 @@ def drop_difference(records: Iterable[Record], a: str = "trustmae", b: str = "me
     if word == "undecided" and hi - lo < 0.05:
         word = "no effect"
     return {**effect, "width": hi - lo, "n": len(units), "n_boot": int(n_boot), "word": word, "units": table_}
+
+
+def method_differences(records: Iterable[Record], pairs, n_boot: int = 2000, seed: int = 0,
+                       level: float = 0.95) -> pd.DataFrame:
+    """Image AUROC differences between methods scored on the same test images, with paired bootstrap
+    intervals (:func:`defectbook.metrics.auroc_difference`: test images resampled within each class,
+    both AUROCs recomputed on every resample).
+
+    ``pairs``: ``[(a, b), ...]``, the configs' ``method`` names (to compare variants of one method,
+    call it once per variant with the records filtered). Records are paired by data set and seed; the two records of a
+    pair must hold the same test set (identical labels and defect types, in order), else
+    :class:`~defectbook.DefectbookError`. One row per pair found: ``data``, ``seed``, ``a``, ``b``,
+    ``AUROC a``, ``AUROC b``, ``difference`` (a minus b), ``low``, ``high``, ``pixel difference`` (the
+    pooled pixel AUROCs' difference, no interval; missing without masks), ``n_test`` and ``word``
+    (:func:`verdict_word` with the paper's sign taken as a > b).
+    """
+    from . import DefectbookError
+    from .metrics import auroc_difference
+
+    by: dict = {}
+    for r in records:
+        by.setdefault((data_label(r.config), r.config.get("seed")), {}).setdefault(r.config["method"], r)
+    rows = []
+    for (data, s), runs in sorted(by.items(), key=lambda kv: str(kv[0])):
+        for a, b in pairs:
+            if a not in runs or b not in runs:
+                continue
+            ra, rb = runs[a], runs[b]
+            if ra.labels != rb.labels or ra.defects != rb.defects:
+                raise DefectbookError(f"{data}, seed {s}: {a} and {b} were scored on different test sets; "
+                                      f"a paired difference needs the same test images")
+            d = auroc_difference(ra.labels, ra.scores, rb.scores, n_boot=n_boot, seed=seed, level=level)
+            pa, pb = ra.metrics.get("pixel_auroc"), rb.metrics.get("pixel_auroc")
+            rows.append({"data": data, "seed": s, "a": a, "b": b, "AUROC a": ra.metrics["image_auroc"],
+                         "AUROC b": rb.metrics["image_auroc"], "difference": d["difference"], "low": d["low"],
+                         "high": d["high"], "pixel difference": (pa - pb) if pa is not None and pb is not None
+                         else float("nan"), "n_test": len(ra.labels), "word": verdict_word(d)})
+    return pd.DataFrame(rows, columns=["data", "seed", "a", "b", "AUROC a", "AUROC b", "difference", "low", "high",
+                                       "pixel difference", "n_test", "word"])
