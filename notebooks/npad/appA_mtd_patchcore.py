@@ -63,7 +63,7 @@ def split_of(n):
 
 def configs(method, n, **change):
     tf = change.pop("transform", None)
-    return S.configs(method, categories=[], real=["mtd"], split=split_of(n), transform=tf, save_maps=0, **change)
+    return S.configs(method, categories=[], real=["mtd"], split=split_of(n), transform=tf, **change)
 
 
 sizes = sorted(set(train_sizes), key=lambda n: n or 10 ** 9) + [None]
