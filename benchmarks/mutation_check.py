@@ -1,8 +1,10 @@
 """Mutation check: does the test suite catch a wrong sign or constant in the methods' core equations?
 
 Each mutation edits one line of a COPY of ``src/`` (the checkout is never touched), then runs the
-tests named beside it against that copy. A mutation is *caught* when those tests fail. Prints one
-line per mutation and exits non-zero if any survived.
+tests named beside it against that copy. A mutation is *caught* when those tests fail. The same tests
+first run once against an unmutated copy (per selection) and must pass there, so that a failure is the
+mutation's and not one the tests already had. Prints one line per mutation and exits non-zero if any
+survived or a selection failed unmutated.
 
     python benchmarks/mutation_check.py            # all mutations
     python benchmarks/mutation_check.py -k npad    # those whose name contains "npad"
@@ -55,6 +57,7 @@ MUTATIONS = {
 
 
 def run(name: str, file: str, old: str, new: str, tests: str) -> tuple[bool, float]:
+    """Run ``tests`` against a copy of ``src/`` with ``old`` replaced by ``new`` in ``file``: (failed, seconds)."""
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "src"
         shutil.copytree(REPO / "src", src, ignore=shutil.ignore_patterns("__pycache__"))
@@ -74,9 +77,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-k", default="", help="only mutations whose name contains this text")
     a = ap.parse_args()
-    survived = 0
+    survived, clean = 0, {}
     for name, (file, old, new, tests) in MUTATIONS.items():
         if a.k not in name:
+            continue
+        if tests not in clean:   # the unmutated copy: the selection must pass
+            failed, secs = run(name, file, old, old, tests)
+            clean[tests] = not failed
+            print(f"{'passes  ' if not failed else 'FAILS   '} {secs:6.1f} s  unmutated  [{tests}]", flush=True)
+        if not clean[tests]:
+            survived += 1
             continue
         caught, secs = run(name, file, old, new, tests)
         survived += not caught
