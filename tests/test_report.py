@@ -119,3 +119,20 @@ def test_method_differences_pair_records_on_the_same_test_images():
     other = rec("padim", "a", weak[:100], labels=labels[:100])
     with pytest.raises(DefectbookError, match="different test sets"):
         method_differences([recs[0], other], [("npad", "padim")], n_boot=50)
+
+
+def test_differences_view_and_pair_effect():
+    """The page view names the comparison and renames the columns; the effect is the first matching row."""
+    import pandas as pd
+
+    from defectbook.report import differences_view, pair_effect
+
+    diffs = pd.DataFrame({"data": ["mtd", "mtd"], "seed": [0, 0], "a": ["npad", "npad"], "b": ["padim", "patchcore"],
+                          "difference": [0.03, -0.02], "low": [0.01, -0.04], "high": [0.05, -0.01],
+                          "word": ["reproduced", "reversed"]})
+    view = differences_view(diffs, {"npad": "N-pad", "padim": "PaDiM", "patchcore": "PatchCore"},
+                            columns=("seed", "difference", "word", "paper"), paper=[0.1, 0.0])
+    assert list(view.columns) == ["comparison", "seed", "image AUROC difference", "verdict", "paper"]
+    assert list(view.comparison) == ["N-pad − PaDiM", "N-pad − PatchCore"] and list(view.paper) == [0.1, 0.0]
+    assert pair_effect(diffs, "npad", "patchcore")["difference"] == -0.02
+    assert pair_effect(diffs, "padim", "npad") == {"n": 0} and pair_effect(diffs.iloc[:0], "npad", "padim") == {"n": 0}

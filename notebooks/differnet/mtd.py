@@ -93,7 +93,7 @@ show(provenance(records))
 
 # %%
 from defectbook.metrics import auroc_interval
-from defectbook.report import method_differences, verdict
+from defectbook.report import differences_view, method_differences, pair_effect, verdict
 
 cis = []
 for r in records:
@@ -103,12 +103,9 @@ for r in records:
 show(pd.DataFrame(cis), index=False)
 diffs = method_differences(records, [("differnet", "knn"), ("differnet", "ocsvm")], n_boot=n_boot)
 if len(diffs):
-    show(diffs.assign(comparison=[f"{name_of[a]} − {name_of[b]}" for a, b in zip(diffs.a, diffs.b)],
-                      paper=[paper.get(name_of[a], np.nan) - paper.get(name_of[b], np.nan)
-                             for a, b in zip(diffs.a, diffs.b)])
-         [["seed", "comparison", "difference", "low", "high", "word", "paper"]]
-         .rename(columns={"difference": "image AUROC difference", "low": "95 % low", "high": "95 % high",
-                          "word": "verdict"}), index=False)
+    show(differences_view(diffs, name_of, ("seed", "difference", "low", "high", "word", "paper"),
+                          paper=[paper.get(name_of[a], np.nan) - paper.get(name_of[b], np.nan)
+                                 for a, b in zip(diffs.a, diffs.b)]), index=False)
 show(provenance(records))
 
 # %% [markdown]
@@ -163,7 +160,6 @@ show(provenance([dn], extra=f"flow parameters {dn.extras['flow_parameters']:,}, 
 # rotations are the two factors that moved the AUROC, which is why the `cpu` profile uses 32 and 8 of them on MTD.
 
 # %%
-
 grid = S.grids["mtd_cost"]
 if grid:
     base = next(c for c in configs if c["method"] == "differnet" and c["seed"] == dn.config["seed"])
@@ -205,8 +201,7 @@ else:
 # Page summary and verdict: DifferNet above 1-NN on MTD (Table 2).
 from defectbook.report import page_summary
 
-row = diffs[(diffs.a == "differnet") & (diffs.b == "knn")] if len(diffs) else diffs
-effect = row.iloc[0].to_dict() if len(row) else {"n": 0}
+effect = pair_effect(diffs, "differnet", "knn")
 page_summary(globals(), extra=(
     f"**Paper:** DifferNet above 1-NN on Magnetic Tile Defects, image AUROC (Table 2; paper: "
     f"{paper['DifferNet'] - paper['1-NN']:+.3f}); ours on {dataset + (':' + category if category else '')}. "

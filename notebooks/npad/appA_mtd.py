@@ -73,19 +73,18 @@ else:
 # difference, and the difference of pixel AUROC (pooled pixels, no interval).
 
 # %%
-from defectbook.report import method_differences, verdict
+from defectbook.report import differences_view, method_differences, pair_effect, verdict
 
 pairs = [("npad", "padim"), ("npad", "patchcore"), ("patchcore", "padim")]
 diffs = method_differences(records, pairs, n_boot=n_boot)
 if len(diffs):
     p = lambda m, col: paper.loc[names[m], col] if names[m] in paper.index else float("nan")  # noqa: E731
-    view = diffs.assign(comparison=[f"{names[a]} − {names[b]}" for a, b in zip(diffs.a, diffs.b)],
-                        paper=[p(a, "image_auroc") - p(b, "image_auroc") for a, b in zip(diffs.a, diffs.b)],
-                        pixel_paper=[p(a, "pixel_auroc") - p(b, "pixel_auroc") for a, b in zip(diffs.a, diffs.b)])
-    show(view[["comparison", "difference", "low", "high", "word", "paper", "pixel difference", "pixel_paper"]]
-         .rename(columns={"difference": "image AUROC difference", "low": "95 % low", "high": "95 % high",
-                          "word": "verdict", "paper": "paper", "pixel difference": "pixel AUROC difference",
-                          "pixel_paper": "pixel, paper"}), index=False)
+    pairs_ = list(zip(diffs.a, diffs.b))
+    show(differences_view(diffs, names, ("difference", "low", "high", "word", "paper", "pixel difference",
+                                         "pixel, paper"),
+                          paper=[p(a, "image_auroc") - p(b, "image_auroc") for a, b in pairs_],
+                          **{"pixel, paper": [p(a, "pixel_auroc") - p(b, "pixel_auroc") for a, b in pairs_]}),
+         index=False)
     show(provenance(records))
 else:
     show("No pair of methods on MTD to compare (MTD absent, or fewer than two of `methods`).")
@@ -169,8 +168,7 @@ if with_maps:
 # Page summary and verdict: the paper finds N-pad above PaDiM on MTD (image AUROC), judged by the paired bootstrap.
 from defectbook.report import page_summary
 
-row = diffs[(diffs.a == "npad") & (diffs.b == "padim")] if len(diffs) else diffs
-effect = row.iloc[0].to_dict() if len(row) else {"n": 0}
+effect = pair_effect(diffs, "npad", "padim")
 paper_d = paper.loc["N-pad", "image_auroc"] - paper.loc["PaDiM", "image_auroc"]
 page_summary(globals(), extra=f"**Paper:** N-pad above PaDiM on Magnetic Tile Defects, image AUROC (Appendix A; "
              f"paper: {paper_d:+.3f}). " + verdict(effect, "N-pad minus PaDiM, image AUROC, paired bootstrap over the test images"));

@@ -37,7 +37,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 
 from defectbook import experiment, spec
-from defectbook.report import method_differences, provenance, show
+from defectbook.report import differences_view, method_differences, pair_effect, provenance, show
 
 S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
 names = {"padim": "PaDiM", "patchcore": "PatchCore", "npad": "N-pad"}
@@ -83,15 +83,14 @@ else:
 pairs = [("npad", "padim"), ("npad", "patchcore"), ("patchcore", "padim")]
 diffs = method_differences(records, pairs, n_boot=n_boot)
 if len(diffs):
-    view = diffs.assign(comparison=[f"{names[a]} − {names[b]}" for a, b in zip(diffs.a, diffs.b)],
-                        data=[d.replace("elpv:", "ELPV ") for d in diffs.data])
-    show(view[["data", "seed", "comparison", "AUROC a", "AUROC b", "difference", "low", "high", "word"]]
-         .rename(columns={"difference": "image AUROC difference", "low": "95 % low", "high": "95 % high",
-                          "word": "verdict"}), index=False)
+    view = differences_view(diffs, names, ("data", "seed", "comparison", "AUROC a", "AUROC b", "difference", "low",
+                                           "high", "word"), data=[d.replace("elpv:", "ELPV ") for d in diffs.data])
+    show(view, index=False)
     fig, ax = plt.subplots(figsize=(6.5, 0.6 + 0.45 * len(view)))
     y = range(len(view))
     label = [f"{c} ({d})" for c, d in zip(view.comparison, view.data)]
-    ax.errorbar(view["difference"], list(y), xerr=[view["difference"] - view["low"], view["high"] - view["difference"]],
+    d, lo, hi = view["image AUROC difference"], view["95 % low"], view["95 % high"]
+    ax.errorbar(d, list(y), xerr=[d - lo, hi - d],
                 fmt="o", color=sns.color_palette()[0], capsize=3)
     ax.axvline(0, color="0.4", lw=1, ls="--")
     ax.set_yticks(list(y), label)
@@ -108,7 +107,6 @@ else:
 # Page summary and verdict: the paper's ordering on MTD (N-pad above PaDiM), asked of ELPV.
 from defectbook.report import page_summary, verdict
 
-row = diffs[(diffs.a == "npad") & (diffs.b == "padim")] if len(diffs) else diffs
-effect = row.iloc[0].to_dict() if len(row) else {"n": 0}
+effect = pair_effect(diffs, "npad", "padim")
 page_summary(globals(), extra="**Paper (on MTD, asked here of ELPV):** N-pad above PaDiM, image AUROC. " + verdict(
-    effect, f"N-pad minus PaDiM on {row.iloc[0]['data'].replace('elpv:', 'ELPV ') if len(row) else 'ELPV'}, image AUROC, paired bootstrap over the test cells"));
+    effect, f"N-pad minus PaDiM on {effect.get('data', 'ELPV').replace('elpv:', 'ELPV ')}, image AUROC, paired bootstrap over the test cells"));

@@ -492,3 +492,25 @@ def method_differences(records: Iterable[Record], pairs, n_boot: int = 2000, see
                          else float("nan"), "n_test": len(ra.labels), "word": verdict_word(d)})
     return pd.DataFrame(rows, columns=["data", "seed", "a", "b", "AUROC a", "AUROC b", "difference", "low", "high",
                                        "pixel difference", "n_test", "word"])
+
+
+#: How :func:`differences_view` names :func:`method_differences`' columns on a page.
+DIFFERENCE_COLUMNS = {"difference": "image AUROC difference", "low": "95 % low", "high": "95 % high",
+                      "word": "verdict", "pixel difference": "pixel AUROC difference"}
+
+
+def differences_view(diffs: pd.DataFrame, names: dict, columns: Iterable[str] = ("difference", "low", "high", "word"),
+                     **extra) -> pd.DataFrame:
+    """:func:`method_differences`' rows as a page shows them: a ``comparison`` column (``names[a] − names[b]``;
+    first unless ``columns`` places it) and ``columns`` (``extra``: name -> one value per row, added before the
+    selection), under the names of :data:`DIFFERENCE_COLUMNS`."""
+    view = diffs.assign(comparison=[f"{names[a]} − {names[b]}" for a, b in zip(diffs.a, diffs.b)], **extra)
+    cols = list(columns) if "comparison" in columns else ["comparison", *columns]
+    return view[cols].rename(columns=DIFFERENCE_COLUMNS)
+
+
+def pair_effect(diffs: pd.DataFrame, a: str, b: str) -> dict:
+    """The first row of :func:`method_differences` comparing ``a`` with ``b`` (the first data set and seed), as
+    the ``effect`` of :func:`verdict`; ``{"n": 0}`` (no pair to compare) when there is none."""
+    row = diffs[(diffs.a == a) & (diffs.b == b)] if len(diffs) else diffs
+    return row.iloc[0].to_dict() if len(row) else {"n": 0}
