@@ -7,7 +7,7 @@ import torch
 
 from defectbook import DefectbookError
 from defectbook.methods import REGISTRY, build
-from defectbook.methods.base import Detector, code_version
+from defectbook.methods.base import Detector, _meta_checksum, code_version
 from defectbook.utils import resolve_device
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -58,7 +58,7 @@ def test_runs_on_cpu_and_round_trips_exactly(method, images, tmp_path):
     assert np.isfinite(before.image_scores).all()
     path = det.save(tmp_path / method)
     meta = json.loads((path / "params.json").read_text())
-    assert meta["method"] == det.name and meta["code_version"] == code_version()
+    assert meta["method"] == method and meta["code_version"] == code_version()
     loaded = Detector.load(path, device="cpu")
     assert type(loaded) is type(det) and loaded.get_params()["device"] == "cpu"
     after = loaded.predict(test)
@@ -83,6 +83,10 @@ def test_other_code_version_is_refused(images, tmp_path):
     path = build("padim", **TINY["padim"]).fit(images[0]).save(tmp_path / "m")
     meta = json.loads((path / "params.json").read_text())
     meta["code_version"] = "0" * 16
+    (path / "params.json").write_text(json.dumps(meta))
+    with pytest.raises(DefectbookError, match="fails its checksum"):      # an edit is caught first
+        Detector.load(path)
+    meta["checksum"] = _meta_checksum(meta)                                 # as other code would have written it
     (path / "params.json").write_text(json.dumps(meta))
     with pytest.raises(DefectbookError, match="other model code"):
         Detector.load(path)

@@ -235,8 +235,10 @@ def test_stored_maps_round_trip_and_a_truncated_file_is_a_clear_error(toy):
     npz = Store().root / f"{rec.key}.npz"
     blob = npz.read_bytes()
     npz.write_bytes(blob[: len(blob) // 2])
-    with pytest.raises(DefectbookError, match="damaged.*--force"):
-        Store().get(rec.key).maps()
+    with pytest.warns(UserWarning, match="changed or damaged"):
+        assert Store().get(rec.key) is None                                  # the record is not served
+    with pytest.raises(DefectbookError, match="changed or damaged.*--force"):
+        rec.maps()                                                           # nor its maps, read later
 
 
 # --- 7. interrupted or failed notebooks -----------------------------------------------------------

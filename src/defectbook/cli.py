@@ -1,4 +1,4 @@
-"""defectbook: data, evaluate, reproduce, weights, book, toc (the console script of the defectbook package).
+"""defectbook: data, evaluate, reproduce, weights, store, book, toc (the console script of the defectbook package).
 
 Examples::
 
@@ -8,6 +8,7 @@ Examples::
     defectbook reproduce --profile smoke --only 'padim/*' -p seeds=[0,1]
     defectbook weights list
     defectbook weights fetch wide_resnet50_2 vgg19
+    defectbook store verify                                  # check every stored artifact
     defectbook reproduce --profile paper --workers auto      # one Dask worker per GPU
     defectbook book
 """
@@ -119,6 +120,12 @@ def _cmd_book(a) -> int:
     return build_book(builder=a.builder)
 
 
+def _cmd_store(a) -> int:
+    from .verify import main as verify
+
+    return verify(a.cache, a.results, a.remove, not a.no_rekey, a.json)
+
+
 def _cmd_toc(a) -> int:
     from .reproduce import write_toc
 
@@ -181,6 +188,18 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--builder", default="html", choices=["html", "dirhtml", "singlehtml", "pdfhtml", "latex", "linkcheck"],
                    help="Jupyter Book builder")
     b.set_defaults(func=_cmd_book)
+
+    s = sub.add_parser("store", help="check every stored artifact: records, maps, models, feature cache, synthetic data")
+    s.add_argument("action", choices=["verify"], help="verify: check each artifact, list what is refused and why "
+                                                      "(exit 1 when anything is)")
+    s.add_argument("--cache", default=None, help="the cache folder (default: $DEFECTBOOK_CACHE, else <repo>/_cache)")
+    s.add_argument("--results", default=None, help="the results folder (default: $DEFECTBOOK_RESULTS, else "
+                                                   "CACHE/results)")
+    s.add_argument("--remove", action="store_true", help="delete the refused artifacts (the next run recomputes them)")
+    s.add_argument("--no-rekey", action="store_true", help="skip checking whether today's code keys each record "
+                                                           "the same (it lists real data files)")
+    s.add_argument("--json", action="store_true", help="print the findings as JSON")
+    s.set_defaults(func=_cmd_store)
 
     t = sub.add_parser("toc", help="regenerate _toc.yml from notebooks/ and book/")
     t.set_defaults(func=_cmd_toc)

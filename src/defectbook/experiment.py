@@ -230,8 +230,33 @@ def keep_model(detector, config: dict, limit_mb: float | None = None) -> bool:
     if size_mb > limit:
         log.debug("%s: model of %.0f MiB not kept (limit %.0f MiB)", key_of(config), size_mb, limit)
         return False
-    detector.save(model_path(config))
+    detector.save(model_path(config), key=key_of(config))
     return True
+
+
+def load_model(config: dict, device: str | None = None):
+    """The fitted model of ``config`` from the model store (:func:`model_path`), checked against the
+    config before use: its files' checksums and registered class (:meth:`Detector.load`), and that it
+    was saved for this config's key, method and parameters (a model copied from another method's or
+    category's folder, or with edited parameters, is refused). A
+    :class:`~defectbook.DefectbookError` says why; :func:`fitted` then trains it again."""
+    from .methods.base import Detector, _json_default
+
+    c = normalize(config)
+    key, path = key_of(c), model_path(c)
+    det = Detector.load(path, device=device)
+    meta = det._saved_meta
+    want = json.loads(json.dumps(build_detector(c).get_params(), default=_json_default))
+    want.pop("device", None)
+    got = {k: v for k, v in meta["params"].items() if k != "device"}
+    problems = [f"{what} {a!r} instead of {b!r}" for what, a, b in
+                (("key", meta.get("key"), key), ("method", meta["method"], c["method"])) if a != b]
+    if got != want:
+        diff = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k))
+        problems.append(f"parameters {', '.join(diff)} differ from the config's")
+    if problems:
+        raise DefectbookError(f"the model in {path} was not saved for this config ({'; '.join(problems)})")
+    return det
 
 
 class PeakMemory:
@@ -471,7 +496,6 @@ def fitted(config: dict):
     training again; otherwise the detector is fitted exactly as :func:`run` fits it and saved. With
     ``DEFECTBOOK_REUSE_MODELS=0`` nothing is loaded or saved. Each call is a line of the build ledger."""
     from .buildreport import append, clock, model_reuse
-    from .methods.base import Detector
     from .utils import seed_everything
 
     c = normalize(config)
@@ -484,7 +508,7 @@ def fitted(config: dict):
     if model_reuse() and (path / "params.json").is_file():
         t0 = time.perf_counter()
         try:
-            det = Detector.load(path, device=device)
+            det = load_model(c, device=device)
             t1 = time.perf_counter() - t0
             log.info("%s %s on %s: fitted model loaded (%.1f s, device %s)", key, c["method"], _data_label(c),
                      t1, device)
@@ -494,8 +518,8 @@ def fitted(config: dict):
                             "phases": {"data_s": round(t_data, 3), "model_load_s": round(t1, 3)}}
                    | ({"fit_s_saved": saved} if saved is not None else {}))
             return det, prep
-        except Exception as e:  # noqa: BLE001 - an unreadable model is refitted
-            log.warning("%s: saved model unreadable (%s): fitting again", key, e)
+        except Exception as e:  # noqa: BLE001 - an unreadable or refused model is refitted
+            log.warning("%s: saved model refused (%s): fitting again", key, e)
     seed_everything(c["seed"])
     f0, t0 = clock.get("features"), time.perf_counter()
     det = build_detector(c).fit(prep.train)
@@ -504,7 +528,7 @@ def fitted(config: dict):
     append(entry | {"status": "trained", "seconds": round(t1 + t_data, 3),
                     "phases": {"data_s": round(t_data, 3), "fit_s": round(t1, 3), "features_fit_s": round(f1 - f0, 3)}})
     if model_reuse():
-        det.save(path)
+        det.save(path, key=key)
     return det, prep
 
 

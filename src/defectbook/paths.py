@@ -34,3 +34,43 @@ def data_root() -> Path | None:
     if root and any(p.name != "README.md" for p in (root / "data").glob("*")):
         return root / "data"
     return None
+
+
+def umask() -> int:
+    """The process's file-creation mask (read without changing it where Linux allows)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)       # elsewhere: read by setting it back at once
+    os.umask(old)
+    return old
+
+
+def share_as_umask(path: str | os.PathLike, folder: bool = False) -> None:
+    """Give a file (or folder) made by :mod:`tempfile` (owner-only, 0600 / 0700) the permissions the
+    umask grants, as ``open`` and ``mkdir`` would: a store shared by the users of one server stays
+    readable to them (a umask of 077 still keeps it private)."""
+    mode = (0o777 if folder else 0o666) & ~umask()
+    try:
+        os.chmod(path, mode)
+    except OSError:
+        pass
+
+
+def disk_error(e: OSError, path: str | os.PathLike, what: str = "writing") -> Exception:
+    """A :class:`~defectbook.DefectbookError` for a full, read-only or over-quota disk (one line:
+    the file and the fix); any other ``OSError`` is returned as it is, to be raised unchanged."""
+    import errno
+
+    from . import DefectbookError
+
+    fixes = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+             errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied"}
+    if e.errno not in fixes:
+        return e
+    return DefectbookError(f"{what} {path} failed: {fixes[e.errno]}; free space or point DEFECTBOOK_CACHE / "
+                           f"DEFECTBOOK_RESULTS at a writable folder with room, then rerun (nothing partial was kept)")

@@ -5,8 +5,10 @@ that looks complete: rerunning it redoes only what has no JSON yet. Readers neve
 record. Several processes (Dask workers, on one machine or on a shared file system) may share a
 store: a key's record is published under a per-key ``flock``, once; a process that loses a race
 gets the record already there (see :meth:`Store.put`). Each JSON carries a SHA-256 ``checksum`` of
-its content: a record edited by hand, damaged, of the wrong shape or without a checksum is not
-served (a warning names it and :func:`defectbook.experiment.run` recomputes it). Example maps are
+its content, which covers the SHA-256 of its example-maps file (``maps_sha256``): a record edited by
+hand, damaged, of the wrong shape, without a checksum, stored under another key's name, or whose
+maps file is missing or changed is not served (a warning names it and
+:func:`defectbook.experiment.run` recomputes it; :func:`verify_store` lists them all). Example maps are
 stored as float16 scaled per map into [0, 1] (offset and scale kept beside them), so any finite
 range survives.
 """
@@ -24,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from . import DefectbookError
-from .paths import results_dir
+from .paths import disk_error, results_dir, share_as_umask
 
 
 def config_hash(config: dict) -> str:
@@ -40,7 +42,8 @@ class Record:
     ``metrics``: image_auroc, image_f1_max, pixel_auroc, aupro (None when unavailable);
     ``timings``: fit_s, predict_s; ``memory``: peak_rss_mb (and cuda_peak_mb on a GPU);
     ``scores``/``labels``/``defects``: per test image; ``extras``: what the detector reports;
-    ``env``: library versions and git commit.
+    ``env``: library versions and git commit; ``maps_sha256``: SHA-256 of the example-maps file
+    (None when the record has none).
     """
 
     key: str
@@ -54,6 +57,7 @@ class Record:
     extras: dict = field(default_factory=dict)
     env: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    maps_sha256: str | None = None
     store: str | None = None
     checksum: str | None = None
 
@@ -62,10 +66,14 @@ class Record:
         if not self.store:
             return {}
         p = Path(self.store) / f"{self.key}.npz"
-        if not p.is_file():
+        if not self.maps_sha256:
             return {}
+        if not p.is_file() or file_sha256(p) != self.maps_sha256:
+            state = "missing" if not p.is_file() else "not the one its record was written with (changed or damaged)"
+            raise DefectbookError(f"maps file {p} is {state}: rerun the experiment with force=True "
+                                  f"(defectbook evaluate --force)")
         try:
-            with np.load(p) as z:
+            with np.load(p, allow_pickle=False) as z:
                 out = {k: z[k] for k in z.files}
         except Exception as e:  # noqa: BLE001 - zipfile.BadZipFile and friends
             raise DefectbookError(f"maps file {p} is damaged ({e.__class__.__name__}): delete it and rerun the "
@@ -87,25 +95,44 @@ class Store:
         return self.root / f"{key}.json"
 
     def get(self, key: str) -> Record | None:
-        """The record of ``key``; None when absent, or when damaged (unreadable, wrong shape, checksum
-        missing or wrong: a warning names the file; :func:`~defectbook.experiment.run` recomputes it)."""
-        p = self.path(key)
-        if not p.is_file():
+        """The record of ``key``; None when absent, or when it is refused (see :meth:`check`: a warning
+        names the file and why; :func:`~defectbook.experiment.run` recomputes it)."""
+        if not self.path(key).is_file():
             return None
+        data, why = self.check(key)
+        if why is not None:
+            return _refused(self.path(key), why)
+        data["store"] = str(self.root)
+        return Record(**data)
+
+    def check(self, key: str) -> tuple[dict | None, str | None]:
+        """``(payload, None)`` for a record that may be served, else ``(None, why)``: not readable JSON,
+        not the shape of a record, no checksum or a wrong one, the record of another key (a file copied
+        onto this key's name), or example maps missing, changed or not covered by the checksum."""
+        p = self.path(key)
         try:
             data = json.loads(p.read_text())
         except (json.JSONDecodeError, OSError, UnicodeDecodeError):
-            return _refused(p, "is not readable JSON")
+            return None, "is not readable JSON"
         names = {f.name for f in fields(Record)} - {"store"}
         required = {f.name for f in fields(Record) if f.default is f.default_factory is MISSING}
         if not isinstance(data, dict) or not required <= data.keys() or not data.keys() <= names:
-            return _refused(p, "does not have the shape of a record")
+            return None, "does not have the shape of a record"
         if data.get("checksum") is None:
-            return _refused(p, "has no checksum (written by an older version or by hand)")
+            return None, "has no checksum (written by an older version or by hand)"
         if data["checksum"] != record_checksum(data):
-            return _refused(p, "fails its checksum (edited by hand or damaged)")
-        data["store"] = str(self.root)
-        return Record(**data)
+            return None, "fails its checksum (edited by hand or damaged)"
+        if data["key"] != key:
+            return None, f"holds the record of key {data['key']}, not of {key} (copied or renamed)"
+        maps = self.root / f"{key}.npz"
+        if data.get("maps_sha256"):
+            if not maps.is_file():
+                return None, f"names example maps {maps.name} that are missing"
+            if file_sha256(maps) != data["maps_sha256"]:
+                return None, f"names example maps {maps.name} that were changed or damaged since"
+        elif maps.is_file():
+            return None, f"has example maps {maps.name} that its checksum does not cover (written by an older version)"
+        return data, None
 
     def put(self, record: Record, arrays: dict[str, np.ndarray] | None = None, replace: bool = False) -> Record:
         """Publish ``record`` (and its example ``arrays``) and return the record now stored.
@@ -119,8 +146,13 @@ class Store:
                 existing = self.get(record.key)
                 if existing is not None:
                     return existing
+            maps = self.root / f"{record.key}.npz"
             if arrays:
-                _atomic_write(self.root / f"{record.key}.npz", lambda f: np.savez_compressed(f, **arrays), "wb")
+                _atomic_write(maps, lambda f: np.savez_compressed(f, **arrays), "wb")
+                record.maps_sha256 = file_sha256(maps)
+            else:
+                record.maps_sha256 = None
+                maps.unlink(missing_ok=True)          # another run's maps must not pass for this record's
             record.store = str(self.root)
             payload = asdict(record)
             payload.pop("store")
@@ -140,6 +172,15 @@ def record_checksum(payload: dict) -> str:
     """SHA-256 of a record's JSON content (every field but ``checksum`` and ``store``; key order ignored)."""
     body = {k: v for k, v in payload.items() if k not in ("checksum", "store")}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=_jsonable).encode()).hexdigest()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (read in 1 MiB blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _refused(path: Path, why: str) -> None:
@@ -183,13 +224,23 @@ def _jsonable(o):
 
 
 def _atomic_write(path: Path, write, mode: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``path`` through a temporary sibling (``write(file)``), made durable, then renamed over it;
+    created with the permissions the umask grants. A full or read-only disk is a one-line
+    :class:`~defectbook.DefectbookError` and leaves nothing behind."""
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise disk_error(e, path) from None
+    try:
+        share_as_umask(tmp)
         with os.fdopen(fd, mode) as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise disk_error(e, path) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

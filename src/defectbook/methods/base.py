@@ -6,10 +6,15 @@
 * ``predict(images) -> Prediction`` with ``image_scores [B]`` (higher = more anomalous) and
   ``maps [B, H, W]`` at input resolution (``None`` for image-level-only methods);
 * ``save(path)`` / ``Detector.load(path)``: a fitted detector kept on disk (a folder with
-  ``params.json``, the constructor's arguments and the code version, and ``state.pt``, the fitted
-  state as tensors and plain values written with ``torch.save`` and read back with
-  ``weights_only=True``: no pickled code). Frozen pretrained networks are rebuilt from the
-  parameters, not stored.
+  ``params.json``, the method's registered name, the constructor's arguments, the code version and
+  the SHA-256 of the state, itself checksummed; and ``state.pt``, the fitted state as tensors and
+  plain values written with ``torch.save`` and read back with ``weights_only=True``: no pickled
+  code). Frozen pretrained networks are rebuilt from the parameters, not stored.
+
+Loading runs no code named by the folder: a model is rebuilt only as the registered class of its
+method (:data:`defectbook.methods.REGISTRY`), through :func:`defectbook.methods.build`, so its
+parameters are validated exactly as for a new detector; nested detectors (an ensemble's members)
+likewise, and the only other objects a state may hold are :data:`_PLAIN_CLASSES`.
 """
 from __future__ import annotations
 
@@ -33,7 +38,7 @@ from torch import nn
 from .. import DefectbookError, __version__
 
 #: bump when the layout of saved models changes
-MODEL_FORMAT = 1
+MODEL_FORMAT = 2
 #: the modules whose code decides what a fitted model holds (their source is hashed into the code version)
 _MODEL_CODE = ("methods", "backbones.py", "features.py", "gaussian.py", "memory.py", "flows.py", "losses.py",
                "utils.py")
@@ -122,44 +127,73 @@ class Detector:
     def _rebuild(self) -> None:
         """Recreate the :attr:`_rebuilt` attributes after the stored state is set (default: the device)."""
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the fitted detector to folder ``path`` (replaced atomically); returns the path."""
+    def save(self, path: str | os.PathLike, key: str | None = None) -> Path:
+        """Write the fitted detector to folder ``path`` (replaced atomically, one writer at a time);
+        returns the path. ``key``: the experiment config's key, recorded so that a model store can
+        refuse a model found under another config's folder."""
+        from ..paths import disk_error, share_as_umask
+        from ..results import _key_lock, file_sha256
+
         if not getattr(self, "fitted_", False):
             raise DefectbookError(f"{self.name}: only a fitted detector can be saved")
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+        except OSError as e:
+            raise disk_error(e, path) from None
+        try:
+            share_as_umask(tmp, folder=True)
             torch.save(_encode(self._state(), self.name), tmp / "state.pt")
-            (tmp / "params.json").write_text(json.dumps(self._describe_saved(), indent=1, default=_json_default))
-            if path.exists():
-                shutil.rmtree(path)
-            tmp.rename(path)
+            meta = self._describe_saved() | {"key": key, "state_sha256": file_sha256(tmp / "state.pt")}
+            meta = json.loads(json.dumps(meta, default=_json_default))
+            meta["checksum"] = _meta_checksum(meta)
+            (tmp / "params.json").write_text(json.dumps(meta, indent=1))
+            with _key_lock(path.parent / f".{path.name}.lock"):   # two processes saving the same folder
+                old = path.parent / f".{path.name}.old-{os.getpid()}"
+                if path.exists():
+                    path.rename(old)
+                tmp.rename(path)
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError as e:
+            raise disk_error(e, path) from None
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
         return path
 
     def _describe_saved(self) -> dict:
-        return {"class": f"{type(self).__module__}:{type(self).__qualname__}", "method": self.name,
+        from . import REGISTRY
+
+        klass = f"{type(self).__module__}:{type(self).__qualname__}"
+        method = next((m for m, k in REGISTRY.items() if k == klass), None)
+        if method is None:
+            raise DefectbookError(f"{klass} is not a registered method: only registered detectors can be saved")
+        return {"class": klass, "method": method,
                 "params": self.get_params(), "code_version": code_version(), "format": MODEL_FORMAT}
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | None = None, check_code: bool = True) -> "Detector":
         """A fitted detector read back from :meth:`save`'s folder. ``device``: where it runs (None: the
-        saved parameter). A model written by other model code is refused unless ``check_code=False``."""
+        saved parameter). Refused with a :class:`~defectbook.DefectbookError` (before any code of the
+        folder's choosing could run or any state is read): a ``params.json`` that fails its checksum,
+        a class that is not its method's registered class, parameters the method does not accept, a
+        ``state.pt`` that is not the one saved with it, and (unless ``check_code=False``) a model
+        written by other model code."""
         path = Path(path)
-        if not (path / "params.json").is_file() or not (path / "state.pt").is_file():
-            raise DefectbookError(f"no saved detector in {path} (expected params.json and state.pt)")
-        meta = json.loads((path / "params.json").read_text())
+        meta = read_saved_meta(path)
         if check_code and meta.get("code_version") != code_version():
             raise DefectbookError(f"the detector saved in {path} was written by other model code "
                                   f"({meta.get('code_version')} != {code_version()}): fit it again")
-        state = torch.load(path / "state.pt", map_location="cpu", weights_only=True)
         det = _instantiate(meta, device)
         if cls is not Detector and not isinstance(det, cls):
             raise DefectbookError(f"{path} holds a {type(det).__name__}, not a {cls.__name__}")
+        try:
+            state = torch.load(path / "state.pt", map_location="cpu", weights_only=True)
+        except Exception as e:  # noqa: BLE001 - an unreadable file is one clear error
+            raise DefectbookError(f"{path / 'state.pt'} is not readable ({e.__class__.__name__}): fit it again") from None
         det._set_state(state, device)
+        det._saved_meta = meta
         return det
 
     def _set_state(self, state: dict, override: str | None = None) -> None:
@@ -187,14 +221,34 @@ class Detector:
         """Restore what the stored state implies but does not hold, after :meth:`load` (default: nothing)."""
 
 
+#: how far outside [0, 1] an image value may lie (resampling overshoot) before the batch is refused
+RANGE_TOLERANCE = 0.05
+
+
 def check_images(images: torch.Tensor, what: str) -> torch.Tensor:
-    """Validate a batch of images: float ``[N, 3, H, W]`` in ``[0, 1]``, N >= 1."""
+    """Validate a batch of images: float ``[N, 3, H, W]`` in ``[0, 1]``, N >= 1, every value finite.
+
+    Integer images (``uint8`` in 0..255) and floats far outside [0, 1] are refused rather than scaled
+    silently (a detector fitted on 0..255 would score every [0, 1] image as a defect); one NaN pixel
+    would turn a whole anomaly map into NaN, so it is refused too, with its image's index."""
     if not isinstance(images, torch.Tensor):
         raise DefectbookError(f"{what} images must be a torch.Tensor [N, 3, H, W], got {type(images).__name__}")
     if images.ndim != 4 or images.shape[1] != 3:
         raise DefectbookError(f"{what} images must have shape [N, 3, H, W], got {tuple(images.shape)}")
     if images.shape[0] == 0:
         raise DefectbookError(f"no {what} images")
+    if not images.is_floating_point():
+        raise DefectbookError(f"{what} images must be floats in [0, 1], got {str(images.dtype).replace('torch.', '')} "
+                              f"(for 0..255 images pass images.float() / 255)")
+    finite = torch.isfinite(images).flatten(1).all(1)
+    if not bool(finite.all()):
+        bad = torch.nonzero(~finite).flatten().tolist()
+        raise DefectbookError(f"{what} images hold NaN or infinite values (image{'s' if len(bad) > 1 else ''} "
+                              f"{', '.join(map(str, bad[:5]))}{' ...' if len(bad) > 5 else ''}): fix or drop them")
+    lo, hi = float(images.min()), float(images.max())
+    if lo < -RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
+        hint = " (0..255 values: divide by 255)" if hi > 2 else ""
+        raise DefectbookError(f"{what} images must lie in [0, 1], got values in [{lo:.3g}, {hi:.3g}]{hint}")
     return images.float()
 
 
@@ -284,15 +338,60 @@ def _json_default(o):
     raise TypeError(f"parameter of type {type(o).__name__} is not JSON")
 
 
+def _meta_checksum(meta: dict) -> str:
+    """SHA-256 of a saved model's ``params.json`` content (every field but ``checksum``)."""
+    body = {k: v for k, v in meta.items() if k != "checksum"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def read_saved_meta(path: str | os.PathLike) -> dict:
+    """The checked ``params.json`` of a saved model folder: readable, of the current format, its
+    checksum right, its class the registered class of its method, and ``state.pt`` the file saved
+    with it (its SHA-256). A :class:`~defectbook.DefectbookError` names the first problem."""
+    from ..results import file_sha256
+
+    path = Path(path)
+    if not (path / "params.json").is_file() or not (path / "state.pt").is_file():
+        raise DefectbookError(f"no saved detector in {path} (expected params.json and state.pt)")
+    try:
+        meta = json.loads((path / "params.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+        raise DefectbookError(f"{path / 'params.json'} is not readable JSON: fit the model again") from None
+    if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT or "checksum" not in meta:
+        raise DefectbookError(f"{path} is not a saved model of this version (format {MODEL_FORMAT}): fit it again")
+    if meta["checksum"] != _meta_checksum(meta):
+        raise DefectbookError(f"{path / 'params.json'} fails its checksum (edited by hand or damaged): fit it again")
+    _registered_class(meta)
+    if file_sha256(path / "state.pt") != meta.get("state_sha256"):
+        raise DefectbookError(f"{path / 'state.pt'} is not the state saved with {path / 'params.json'} "
+                              f"(changed or damaged): fit it again")
+    return meta
+
+
+def _registered_class(meta: dict) -> str:
+    """The method name of a saved detector's description, after checking that its ``class`` is that
+    method's registered class: nothing else may be built from a file."""
+    from . import REGISTRY
+
+    method, klass = meta.get("method"), meta.get("class")
+    if not isinstance(method, str) or REGISTRY.get(method) != klass:
+        raise DefectbookError(f"refusing to load a detector of class {klass!r} for method {method!r}: only a "
+                              f"method's registered class is loaded ({', '.join(sorted(REGISTRY))})")
+    if not isinstance(meta.get("params"), dict):
+        raise DefectbookError(f"the saved parameters of {method} are not a mapping")
+    return method
+
+
 def _instantiate(meta: dict, device: str | None) -> "Detector":
-    module, qual = meta["class"].split(":")
-    if not module.startswith("defectbook."):
-        raise DefectbookError(f"refusing to load detector class {meta['class']!r} from outside defectbook")
-    klass = getattr(importlib.import_module(module), qual)
+    """The registered detector of a saved description, built (and its parameters validated) by
+    :func:`defectbook.methods.build`."""
+    from . import build
+
+    method = _registered_class(meta)
     params = dict(meta["params"])
     if device is not None:
         params["device"] = device
-    return klass(**params)
+    return build(method, **params)
 
 
 def _encode(v, where: str):
@@ -345,7 +444,7 @@ def _decode(v, device: torch.device, override: str | None = None):
     if "__map__" in v:
         return {k: _decode(x, device, override) for k, x in v["__map__"]}
     if "__detector__" in v:
-        det = _instantiate(json.loads(v["__detector__"]), override)
+        det = _instantiate(json.loads(v["__detector__"]), override)   # a registered class, or refused
         det._set_state(v["state"], override)
         return det
     if "__object__" in v:
