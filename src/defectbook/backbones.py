@@ -195,8 +195,78 @@ def fetch_weights(names: Sequence[str] | None = None, folder: str | os.PathLike 
 
 def _existing(p: Path, name: str) -> Path:
     if not p.is_file():
-        raise DefectbookError(f"weight file for backbone {name!r} not found: {p}")
+        raise DefectbookError(f"weight file for backbone {name!r} not found: {p} (parameter weights: None for the "
+                              f"ImageNet weights, 'random', or the path of a .pth state dict)")
     return p
+
+
+def check_weights(weights) -> None:
+    """The ``weights`` parameter of a feature extractor: None (ImageNet), ``"random"`` or the path of a
+    weight file; anything else (a number, a list, an empty string) is a :class:`DefectbookError`."""
+    if weights is None or isinstance(weights, os.PathLike) or (isinstance(weights, str) and weights.strip()):
+        return
+    raise DefectbookError(f"parameter weights must be None (ImageNet weights), 'random' or the path of a weight "
+                          f"file, got {weights!r}")
+
+
+def check_layers(name: str, layers) -> list[str]:
+    """The ``layers`` parameter of a feature extractor on backbone ``name`` as a list of layer names: a
+    name or a non-empty list of names the backbone has, else a :class:`DefectbookError` naming the
+    parameter and the names known."""
+    spec = _spec(name)
+    known = sorted(set(spec.layers) | set(spec.aliases))
+    if isinstance(layers, str):
+        layers = [layers]
+    if not isinstance(layers, (list, tuple)) or not layers or not all(isinstance(x, str) for x in layers):
+        shown = list(layers) if isinstance(layers, tuple) else layers
+        raise DefectbookError(f"parameter layers must name one or more layers of backbone {name!r}, e.g. "
+                              f"[layer1, layer2]; got {shown!r} (known: {', '.join(known)})")
+    for layer in layers:
+        if spec.aliases.get(layer, layer) not in spec.layers:
+            raise DefectbookError(f"backbone {name!r} has no layer {layer!r}; known: {', '.join(known)}")
+    return list(layers)
+
+
+def load_state_dict(path: Path, name: str) -> dict:
+    """The tensors of weight file ``path`` for backbone ``name``: a file ``torch.load(weights_only=True)``
+    cannot read, or one that holds no dict of tensors, is a :class:`DefectbookError` naming it."""
+    import pickle
+    import zipfile
+
+    expected = _expected(name)
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile,
+            AttributeError, ImportError, TypeError, KeyError) as e:
+        raise DefectbookError(f"weight file {path} for backbone {name!r} is not a weights file "
+                              f"torch.load(weights_only=True) can read ({type(e).__name__}); {expected}") from None
+    if not isinstance(sd, dict) or not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise DefectbookError(f"weight file {path} for backbone {name!r} holds no state dict (a dict of tensors); "
+                              f"{expected}")
+    return sd
+
+
+def _expected(name: str) -> str:
+    """What the ``weights`` parameter expects for backbone ``name`` (the end of an error message)."""
+    return (f"the parameter weights expects the state dict {SPECS[name].weight_file} (or leave it out for the "
+            f"ImageNet weights, or weights=random)")
+
+
+def _load_into(model: nn.Module, sd: dict, path: Path, name: str) -> None:
+    """``model.load_state_dict(sd, strict=True)``, with a :class:`DefectbookError` naming the file when its
+    keys or shapes do not match the backbone."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in sd]
+    unexpected = [k for k in sd if k not in own]
+    shapes = [k for k in own if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        parts = [f"{len(missing)} missing keys (e.g. {missing[0]})" if missing else "",
+                 f"{len(unexpected)} unexpected keys (e.g. {unexpected[0]})" if unexpected else "",
+                 f"{len(shapes)} shape mismatches (e.g. {shapes[0]}: {tuple(sd[shapes[0]].shape)} in the file, "
+                 f"{tuple(own[shapes[0]].shape)} in the model)" if shapes else ""]
+        raise DefectbookError(f"weight file {path} does not match backbone {name!r}: "
+                              f"{', '.join(p for p in parts if p)}; {_expected(name)}")
+    model.load_state_dict(sd, strict=True)
 
 
 def _spec(name: str) -> BackboneSpec:
@@ -207,7 +277,7 @@ def _spec(name: str) -> BackboneSpec:
 
 def _lite0_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Rename the efficientnet_pytorch-style keys of the lite0 file to timm's names."""
-    sd = torch.load(path, map_location="cpu", weights_only=True)
+    sd = load_state_dict(path, "efficientnet_lite0")
     repeats = [1, 2, 2, 3, 3, 4, 1]
     where = [(s, j) for s, r in enumerate(repeats) for j in range(r)]
     first = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2",
@@ -217,12 +287,16 @@ def _lite0_state_dict(path: Path) -> dict[str, torch.Tensor]:
     out = {}
     for k, v in sd.items():
         parts = k.split(".")
-        if parts[0] == "_blocks":
-            s, j = where[int(parts[1])]
-            table = block0 if int(parts[1]) == 0 else first
-            out[f"blocks.{s}.{j}.{table[parts[2]]}.{'.'.join(parts[3:])}"] = v
-        else:
-            out[f"{top[parts[0]]}.{'.'.join(parts[1:])}"] = v
+        try:
+            if parts[0] == "_blocks":
+                s, j = where[int(parts[1])]
+                table = block0 if int(parts[1]) == 0 else first
+                out[f"blocks.{s}.{j}.{table[parts[2]]}.{'.'.join(parts[3:])}"] = v
+            else:
+                out[f"{top[parts[0]]}.{'.'.join(parts[1:])}"] = v
+        except (KeyError, IndexError, ValueError):
+            raise DefectbookError(f"weight file {path} does not match backbone 'efficientnet_lite0': unexpected key "
+                                  f"{k!r}; {_expected('efficientnet_lite0')}") from None
     return out
 
 
@@ -232,20 +306,21 @@ def build_model(name: str, weights: str | os.PathLike | None = None) -> nn.Modul
     ``weights``: ``None`` (resolve the ImageNet file as described above), a path, or ``"random"``.
     """
     _spec(name)
+    check_weights(weights)
     random = isinstance(weights, str) and weights == "random"
+    if not random:  # the file is read (and refused if it is no state dict) before the network is built
+        path = resolve_weight_file(name, weights)
+        sd = _lite0_state_dict(path) if name == "efficientnet_lite0" else load_state_dict(path, name)
     if name == "efficientnet_lite0":
         import timm
 
         model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
-        if not random:
-            model.load_state_dict(_lite0_state_dict(resolve_weight_file(name, weights)), strict=True)
     else:
         import torchvision
 
         model = getattr(torchvision.models, name)(weights=None)
-        if not random:
-            sd = torch.load(resolve_weight_file(name, weights), map_location="cpu", weights_only=True)
-            model.load_state_dict(sd, strict=True)
+    if not random:
+        _load_into(model, sd, path, name)
     return model.eval()
 
 
@@ -267,15 +342,9 @@ class FeatureExtractor(nn.Module):
                  weights: str | os.PathLike | None = None, normalize: bool = True):
         super().__init__()
         spec = _spec(name)
-        if isinstance(layers, str):
-            layers = [layers]
-        resolved = []
-        for layer in layers:
-            key = spec.aliases.get(layer, layer)
-            if key not in spec.layers:
-                known = sorted(set(spec.layers) | set(spec.aliases))
-                raise DefectbookError(f"backbone {name!r} has no layer {layer!r}; known: {', '.join(known)}")
-            resolved.append(key)
+        layers = check_layers(name, layers)     # parameter errors before any weights are read
+        check_weights(weights)
+        resolved = [spec.aliases.get(layer, layer) for layer in layers]
         self.name = name
         self.weights = "random" if weights == "random" else ("imagenet" if weights is None else str(weights))
         self.layers = list(layers)

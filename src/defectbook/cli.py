@@ -83,6 +83,13 @@ def _evaluate_help() -> str:
 def _cmd_reproduce(a) -> int:
     from .reproduce import parse_params, reproduce
 
+    if a.workers is not None and a.workers != "auto":
+        if not a.workers.strip().isdigit() or int(a.workers) < 1:
+            raise DefectbookError(f"--workers must be a whole number >= 1 or 'auto', got {a.workers!r}")
+        a.workers = int(a.workers)
+    if a.timeout is not None and a.timeout < 1:
+        raise DefectbookError(f"--timeout must be a number of seconds >= 1 per cell, got {a.timeout} "
+                              f"(leave it out for no limit)")
     if a.data_root and not a.dry_run:
         os.environ["DEFECTBOOK_DATA"] = a.data_root
     outcomes = reproduce(a.profile, a.only, parse_params(a.param), timeout=a.timeout, workers=a.workers,
@@ -160,13 +167,14 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--only", action="append", metavar="GLOB", help="e.g. 'padim/*' or 'npad/table1*'")
     r.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="notebook parameter")
     r.add_argument("--data-root", default=None, help="folder holding the real datasets (default: $DEFECTBOOK_DATA)")
-    r.add_argument("--timeout", type=int, default=None, help="seconds per cell")
+    r.add_argument("--timeout", type=int, default=None, help="seconds per cell, >= 1 (default: no limit)")
     r.add_argument("--workers", default=None, metavar="N",
-                   help="start a local Dask cluster of N workers ('auto': one per GPU, else per core) and run "
+                   help="start a local Dask cluster of N >= 1 workers ('auto': one per GPU, else per core) and run "
                         "the experiments and several notebooks at once on it (needs the [cluster] extra)")
     r.add_argument("--scheduler", default=os.environ.get("DEFECTBOOK_SCHEDULER"), metavar="ADDRESS",
                    help="run the experiments on an existing Dask scheduler, e.g. tcp://host:8786 "
-                        "(default: $DEFECTBOOK_SCHEDULER)")
+                        "(default: $DEFECTBOOK_SCHEDULER; one that does not answer within "
+                        "$DEFECTBOOK_CONNECT_TIMEOUT seconds, default 10, is an error)")
     r.add_argument("--dry-run", action="store_true",
                    help="execute every notebook at the profile's settings on a synthetic data root with the real "
                         "datasets' names and layouts, capped data and training, random weights (labelled)")

@@ -130,8 +130,32 @@ def pinned_cluster(gpus: list[str], env: dict | None = None, dashboard_address: 
     return SpecCluster(workers=workers, scheduler=scheduler, silence_logs=40 if quiet else False)
 
 
-def client(address: str | None = None):
-    """A (cached, per process) Dask client of ``address`` (default: the configured scheduler)."""
+CONNECT_TIMEOUT_ENV = "DEFECTBOOK_CONNECT_TIMEOUT"
+#: seconds to wait for a scheduler to answer (``DEFECTBOOK_CONNECT_TIMEOUT`` overrides it): long enough
+#: for a scheduler across a network, short enough that a wrong address is reported, not waited on
+CONNECT_TIMEOUT = 10.0
+
+
+def connect_timeout() -> float:
+    """Seconds :func:`client` waits for a scheduler: ``DEFECTBOOK_CONNECT_TIMEOUT``, else :data:`CONNECT_TIMEOUT`."""
+    text = os.environ.get(CONNECT_TIMEOUT_ENV)
+    if not text:
+        return CONNECT_TIMEOUT
+    try:
+        t = float(text)
+    except ValueError:
+        t = -1.0
+    if not t > 0:
+        raise DefectbookError(f"{CONNECT_TIMEOUT_ENV} must be a number of seconds > 0, got {text!r}")
+    return t
+
+
+def client(address: str | None = None, timeout: float | None = None):
+    """A (cached, per process) Dask client of ``address`` (default: the configured scheduler).
+
+    A scheduler that does not answer within ``timeout`` seconds (default :func:`connect_timeout`) is a
+    :class:`DefectbookError` naming the address and how to fix it, not a long wait and a traceback.
+    """
     try:
         from distributed import Client
     except ImportError as e:
@@ -142,8 +166,41 @@ def client(address: str | None = None):
         raise DefectbookError(f"no Dask scheduler configured: set {ENV} or pass --scheduler / --workers")
     c = _clients.get(address)
     if c is None or c.status in ("closed", "closing"):
-        c = _clients[address] = Client(address, set_as_default=False)
+        timeout = connect_timeout() if timeout is None else timeout
+        try:
+            _probe(address, timeout)
+            c = Client(address, set_as_default=False, timeout=timeout)
+        except ValueError as e:
+            raise DefectbookError(f"the Dask scheduler address {address!r} is not valid ({e}): write it as "
+                                  f"tcp://HOST:PORT, e.g. tcp://127.0.0.1:8786") from None
+        except (OSError, TimeoutError) as e:
+            raise DefectbookError(
+                f"cannot connect to the Dask scheduler at {address} within {timeout:g} s ({type(e).__name__}: {e}): "
+                f"check the address and that `dask scheduler` runs there and is reachable, set "
+                f"{CONNECT_TIMEOUT_ENV} to wait longer, or leave out --scheduler (and unset {ENV}) to run without "
+                f"a cluster") from None
+        _clients[address] = c
     return c
+
+
+def _probe(address: str, timeout: float) -> None:
+    """Open and close a TCP connection to a ``tcp://``/``tls://`` scheduler address: a closed port or an
+    unknown host fails at once (``OSError``), before Dask retries it for the whole timeout; a malformed
+    address is a ``ValueError``. Other schemes are left to Dask."""
+    import socket
+
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+    from distributed.comm.registry import get_backend
+
+    scheme, location = parse_address(address)
+    get_backend(scheme)  # ValueError for an unknown scheme
+    if scheme not in ("tcp", "tls"):
+        return
+    host, port = parse_host_port(location, 8786)
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port} is out of range")
+    socket.create_connection((host, port), timeout=timeout).close()
 
 
 def describe(c) -> str:

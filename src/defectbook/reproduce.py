@@ -139,24 +139,121 @@ def parse_params(items: list[str] | None) -> dict:
     return out
 
 
-def notebook_parameters(nb: Path) -> dict:
-    """The parameters cell of a notebook source: ``{name: default value}`` (values it cannot evaluate: None)."""
+def _parameters_cell(nb: Path) -> list:
+    """The statements of a notebook source's parameters cell (papermill's ``parameters`` tag)."""
     import ast
 
     text = nb.read_text()
     if 'tags=["parameters"]' not in text:
-        return {}
+        return []
     cell = text.split('tags=["parameters"]', 1)[1].split("\n", 1)[-1].split("# %%")[0]
+    return ast.parse(cell).body
+
+
+def notebook_parameters(nb: Path) -> dict:
+    """The parameters cell of a notebook source: ``{name: default value}`` (values it cannot evaluate: None)."""
+    import ast
+
     out = {}
-    for node in ast.parse(cell).body:
-        if isinstance(node, ast.Assign):
-            for t in node.targets:
-                if isinstance(t, ast.Name):
-                    try:
-                        out[t.id] = ast.literal_eval(node.value)
-                    except ValueError:
-                        out[t.id] = None
+    for node in _parameters_cell(nb):
+        targets = (node.targets if isinstance(node, ast.Assign)
+                   else [node.target] if isinstance(node, ast.AnnAssign) else [])
+        for t in targets:
+            if isinstance(t, ast.Name):
+                try:
+                    out[t.id] = ast.literal_eval(node.value) if node.value is not None else None
+                except ValueError:
+                    out[t.id] = None
     return out
+
+
+#: The types of notebook parameters whose default is None ("None: the profile's ..."): each of these
+#: names means one thing in every notebook. An annotation in the parameters cell (``shots: list[int] =
+#: None``) declares a type too and wins; a None default in neither (``shots``, ``noise``: a list in one
+#: notebook, a number in another) takes any value.
+NONE_DEFAULT_TYPES = {
+    "seeds": "list[int]", "categories": "list[str]", "methods": "list[str]", "models": "list[str]",
+    "backbones": "list[str]", "only": "list[str]", "ablation": "list[str]", "train_sizes": "list[int]",
+    "deltas": "list[float]", "category": "str", "data_root": "str", "epochs": "int", "subsets": "int",
+    "test_transforms": "int", "controls": "dict",
+}
+_SCALARS = ("bool", "int", "float", "str")
+#: a value of each declared type, shown in the error for a value that does not fit
+_EXAMPLES = {"bool": "true", "int": "3", "float": "0.5", "str": "text", "dict": "{a: 1}", "list": "[a, b]",
+             "list[int]": "[0, 1]", "list[float]": "[0.1, 0.2]", "list[str]": "[a, b]", "list[bool]": "[true, false]"}
+
+
+def type_of(value) -> str | None:
+    """The type a value declares: ``bool``, ``int``, ``float``, ``str``, ``dict``, ``list[T]`` for a list of
+    one scalar type T (ints and floats: ``list[float]``), ``list`` otherwise; None for None."""
+    if value is None:
+        return None
+    for name, kind in (("bool", bool), ("int", int), ("float", float), ("str", str), ("dict", dict)):
+        if isinstance(value, kind):
+            return name
+    if isinstance(value, (list, tuple)):
+        inner = {type_of(v) for v in value}
+        if inner == {"int", "float"}:
+            inner = {"float"}
+        return f"list[{inner.pop()}]" if len(inner) == 1 and inner <= set(_SCALARS) else "list"
+    return type(value).__name__
+
+
+def fits(value, declared: str) -> bool:
+    """Whether ``value`` (a parsed ``-p`` value, not None) is of the ``declared`` type (see :func:`type_of`;
+    an int is a float too, a bool is no number)."""
+    if declared.startswith("list[") and declared.endswith("]"):
+        return isinstance(value, list) and all(fits(v, declared[5:-1]) for v in value)
+    if declared == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if declared == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    kinds = {"bool": bool, "str": str, "dict": dict, "list": (list, tuple)}
+    return isinstance(value, kinds[declared]) if declared in kinds else type(value).__name__ == declared
+
+
+def _annotation_type(node) -> str | None:
+    """``list[int]``, ``list[int] | None``, ``Optional[str]`` ... as a declared type; None when not one of
+    the types :func:`fits` knows."""
+    import ast
+
+    text = ast.unparse(node).replace(" ", "").replace("List[", "list[").replace("Dict", "dict")
+    text = re.sub(r"^Optional\[(.*)\]$", r"\1", text)
+    text = re.sub(r"^None\||\|None$", "", text)
+    ok = re.fullmatch(rf"({'|'.join(_SCALARS)}|dict|list)|list\[({'|'.join(_SCALARS)})\]", text)
+    return text if ok else None
+
+
+def notebook_parameter_types(nb: Path) -> dict:
+    """``{name: declared type or None}`` of a notebook's parameters: the annotation in its parameters cell,
+    else the type of its default value, else (a None default) :data:`NONE_DEFAULT_TYPES`; None: any value."""
+    import ast
+
+    out = {}
+    for name, default in notebook_parameters(nb).items():
+        out[name] = type_of(default) if default is not None else NONE_DEFAULT_TYPES.get(name)
+    for node in _parameters_cell(nb):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            out[node.target.id] = _annotation_type(node.annotation) or out.get(node.target.id)
+    return out
+
+
+def _mistyped(name: str, value, declared: str, nb: Path) -> str:
+    """The one-line error for ``-p name=value`` that does not fit the type ``nb`` declares."""
+    flow = yaml.safe_dump(value, default_flow_style=True, width=1 << 16).strip().removesuffix("...").strip()
+    if declared.startswith("list[") and fits(value, declared[5:-1]):
+        hint = f"write {name}=[{flow}]"                   # one value where a list is expected
+    elif declared == "str" and type_of(value) in _SCALARS:
+        hint = f"quote it: {name}='{flow}'"
+    else:
+        hint = f"e.g. {name}={_EXAMPLES.get(declared, '...')}"
+    got = type_of(value)
+    return (f"parameter {name}={value!r} should be {_a(declared)} as declared in {nb.parent.name}/{nb.stem}, "
+            f"got {_a(got)}: {hint}")
+
+
+def _a(type_name: str) -> str:
+    return f"{'an' if type_name[0] in 'aeiou' else 'a'} {type_name}"
 
 
 def _check_as_detector_param(name: str, value) -> None:
@@ -182,25 +279,23 @@ def _check_as_detector_param(name: str, value) -> None:
 
 
 def check_notebook_params(nbs: list[Path], params: dict) -> None:
-    """A :class:`DefectbookError` for a parameter no selected notebook has, or whose value has another
-    type than the notebooks' default (None defaults accept anything; an int is a float too)."""
+    """A :class:`DefectbookError` for a parameter no selected notebook has, or whose value does not fit the
+    type a notebook declares for it (:func:`notebook_parameter_types`: ``seeds`` a list of ints,
+    ``categories`` a list of strings, ...); None resets a parameter to its default and always fits."""
     declared = {nb: notebook_parameters(nb) for nb in nbs}
     for k, v in params.items():
-        having = {nb: d[k] for nb, d in declared.items() if k in d}
+        having = [nb for nb, d in declared.items() if k in d]
         if not having:
             known = sorted(set().union(*[d.keys() for d in declared.values()]) - {"profile"})
             raise DefectbookError(f"unknown parameter {k!r}: no selected notebook has it; known: {', '.join(known)}")
-        if v is not None and any(d is None for d in having.values()):
+        if v is None:
+            continue
+        if any(declared[nb][k] is None for nb in having):
             _check_as_detector_param(k, v)
-        for nb, default in having.items():
-            if default is None or v is None:
-                continue
-            num = (int, float)
-            ok = (isinstance(v, bool) == isinstance(default, bool)) and (
-                isinstance(v, type(default)) or (isinstance(default, num) and isinstance(v, num)))
-            if not ok:
-                raise DefectbookError(f"parameter {k}={v!r} should be a {type(default).__name__} like its default "
-                                      f"{default!r} in {nb.parent.name}/{nb.stem}")
+        for nb in having:
+            t = notebook_parameter_types(nb).get(k)
+            if t is not None and not fits(v, t):
+                raise DefectbookError(_mistyped(k, v, t, nb))
 
 
 def is_complete(path: Path) -> bool:
@@ -480,6 +575,10 @@ def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_d
     if not nbs:
         raise DefectbookError(f"no notebook matches {only!r}")
     check_notebook_params(nbs, params or {})
+    if scheduler and not workers:  # an unreachable scheduler is an error before any log or report is written
+        from .dispatch import client
+
+        client(scheduler)
     if dry_run:
         out_dir = out_dir or dry_run_setup()
         print(f"dry run of profile {profile}: replica data {os.environ['DEFECTBOOK_DATA']}, random weights, "

@@ -106,9 +106,10 @@ def load_split(dataset: str, category: str | None = None, root=None, **kw) -> Sp
             raise DefectbookError(f"dagm takes no options, got {', '.join(kw)}")
         return load_dagm(base, category)
     # folder without explicit directories: root[/category]/{normal,good}, {abnormal,defect}, {masks,ground_truth}
+    from .base import category_dir
     from .folder import load_folder
 
-    d = base / category if category else base
+    d = category_dir(base, category, "folder") if category else base
     normal = next((d / n for n in ("normal", "good") if (d / n).is_dir()), None)
     if normal is None:
         raise DefectbookError(f"wrong layout: {d} has no normal/ (or good/) folder; pass normal_dir=...")

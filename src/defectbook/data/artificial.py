@@ -93,12 +93,12 @@ def load_natural_images(folder: str | None = None, max_side: int = 256) -> tuple
 
         arrays = [getattr(skimage.data, n)() for n in SKIMAGE_IMAGES if hasattr(skimage.data, n)]
     else:
-        from PIL import Image
+        from .base import read_image        # checked like any data image (size limit, mode, readable)
 
         files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
         if not files:
             raise DefectbookError(f"no .png/.jpg natural images under {folder}")
-        arrays = [np.asarray(Image.open(p).convert("RGB")) for p in files]
+        arrays = [np.asarray(read_image(p)) for p in files]
     out = []
     for a in arrays:
         t = torch.from_numpy(_to_rgb(a)).permute(2, 0, 1).contiguous()

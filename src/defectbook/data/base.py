@@ -7,9 +7,12 @@ float tensor ``[N, 3, H, W]`` in ``[0, 1]`` (grayscale images are repeated to th
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -68,6 +71,31 @@ class Split:
 _RGB_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "RGBa", "La", "CMYK", "YCbCr", "LAB", "HSV")
 
 
+@contextlib.contextmanager
+def open_image(path: Path, what: str = "image") -> Iterator[Image.Image]:
+    """``Image.open(path)``, refusing a decompression bomb: an image with more pixels than PIL's
+    ``Image.MAX_IMAGE_PIXELS`` (PIL only warns up to twice that) is a :class:`DefectbookError` naming
+    the file, before its pixels are decoded, so a tiny hostile file cannot take the machine's memory."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise DefectbookError(_bomb_message(path, what, str(e))) from None
+    with im:
+        limit = Image.MAX_IMAGE_PIXELS
+        if limit is not None and im.width * im.height > limit:
+            raise DefectbookError(_bomb_message(path, what, f"{im.width}x{im.height} = {im.width * im.height} "
+                                                            f"pixels exceeds the limit of {limit} pixels"))
+        yield im
+
+
+def _bomb_message(path: Path, what: str, detail: str) -> str:
+    detail = detail.split(", could be")[0].rstrip(".")
+    return (f"refusing {what} {path}: {detail} (a possible decompression bomb); replace the file, or raise "
+            f"PIL.Image.MAX_IMAGE_PIXELS if the {what} is genuine")
+
+
 def _to_8bit(arr: np.ndarray, path: Path, mode: str) -> np.ndarray:
     """Integer/float pixel array with a range above 8 bits -> uint8 in the same relative range."""
     if mode.startswith("I;16") or (mode == "I" and arr.min() >= 0 and arr.max() <= 65535):
@@ -85,7 +113,7 @@ def read_image(path: Path) -> Image.Image:
     must lie in [0, 1]; other modes PIL does not convert faithfully are rejected.
     """
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             if im.mode in _RGB_MODES:
                 return im.convert("RGB")
             if im.mode.startswith("I") or im.mode == "F":
@@ -105,7 +133,7 @@ def mask_array(path: Path, threshold: int | None = None) -> np.ndarray:
     ``threshold`` a pixel is a defect where the (8-bit) mask is above it.
     """
     try:
-        with Image.open(path) as im:
+        with open_image(path, "mask") as im:
             mode = im.mode
             arr = np.asarray(im)
     except (UnidentifiedImageError, OSError, ValueError) as e:
@@ -172,7 +200,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 def image_size(path: Path) -> tuple[int, int]:
     """PIL ``size`` ``(W, H)`` of an image file, reading only its header; a clear error if unreadable."""
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             return im.size
     except (UnidentifiedImageError, OSError) as e:
         raise DefectbookError(f"cannot read image {path}: {e.__class__.__name__}") from None
@@ -191,3 +219,20 @@ def seeded_rng(seed: int, *keys) -> "np.random.Generator":
 
     ints = [int(seed)] + [zlib.crc32(k.encode()) if isinstance(k, str) else int(k) for k in keys]
     return np.random.default_rng(np.random.SeedSequence(ints))
+
+
+def category_dir(root: Path | str, category: str, dataset: str = "dataset") -> Path:
+    """``root / category``, refused when ``category`` could lead outside ``root``.
+
+    A category is a folder name under the data root; an absolute path, a ``..`` part (``../../etc``) or
+    the root itself (``.``) is a :class:`DefectbookError` naming the category and the root. Symbolic
+    links are not followed for the test, so a category folder that links to another disk (a user's own
+    layout) keeps working. The path returned is ``root / category`` as given.
+    """
+    root = Path(root)
+    text = str(category)
+    parts = Path(text).parts
+    if os.path.isabs(text) or ".." in parts or not [p for p in parts if p != "."] or "\0" in text:
+        raise DefectbookError(f"{dataset} category {text!r} is not a folder inside the data root {root}: "
+                              f"give the name of a category folder under {root}, not a path")
+    return root / text

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from .. import DefectbookError
-from .base import Split, mask_array, read_image
+from .base import Split, mask_array, open_image, read_image
 
 
 def _verify(split: Split, full: bool) -> tuple[int, list[str]]:
@@ -15,23 +15,29 @@ def _verify(split: Split, full: bool) -> tuple[int, list[str]]:
     n_masks = 0
     for s in split.train + split.test:
         try:
-            with Image.open(s.path) as im:
+            with open_image(s.path) as im:
                 size = im.size
                 if full:
                     im.load()
         except (UnidentifiedImageError, OSError) as e:
             problems.append(f"unreadable image {s.path} ({e.__class__.__name__})")
             continue
+        except DefectbookError as e:  # a decompression bomb: refused before decoding
+            problems.append(f"unreadable image {s.path} ({e})")
+            continue
         if s.mask is None:
             continue
         n_masks += 1
         try:
-            with Image.open(s.mask) as m:
+            with open_image(s.mask, "mask") as m:
                 msize = m.size
                 if full:
                     m.load()
         except (UnidentifiedImageError, OSError) as e:
             problems.append(f"unreadable mask {s.mask} ({e.__class__.__name__})")
+            continue
+        except DefectbookError as e:
+            problems.append(f"unreadable mask {s.mask} ({e})")
             continue
         if msize != size:
             problems.append(f"mask {s.mask} is {msize[0]}x{msize[1]} but its image is {size[0]}x{size[1]}")

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 from .. import DefectbookError
-from .base import Sample, Split
+from .base import Sample, Split, category_dir
 
 DAGM_DIRS = ("dagm", "DAGM", "DAGM_KaggleUpload", "dagm2007")
 
@@ -85,7 +85,7 @@ def load_dagm(root: Path | str, class_id) -> Split:
     """
     base = find_dagm(root)
     name = class_name(class_id)
-    cdir = base / name
+    cdir = category_dir(base, name, "DAGM")
     if not cdir.is_dir():
         raise DefectbookError(f"DAGM class {name} not found under {base} (found: {', '.join(list_classes(base)) or 'none'})")
     for part in ("Train", "Test"):

@@ -1,7 +1,10 @@
 """Download the public datasets into a data root (``defectbook data fetch NAME --root ROOT``).
 
 Never run by the tests. Archives are verified against a SHA-256 where one is pinned; one without
-is downloaded only with ``allow_unverified`` (``--allow-unverified``) and reported UNVERIFIED. MVTec AD is licensed CC BY-NC-SA 4.0 (non-commercial); MTD
+is downloaded only with ``allow_unverified`` (``--allow-unverified``) and reported UNVERIFIED, and must
+open as a complete zip/tar archive. A download is written to ``<name>.part`` and renamed when complete;
+an archive left in ``ROOT/.downloads`` by an earlier run is reused only when it passes the same checks
+(else it is deleted and downloaded again). MVTec AD is licensed CC BY-NC-SA 4.0 (non-commercial); MTD
 asks to be cited; DAGM 2007 is CC BY 4.0 (Zenodo record 12750201).
 """
 from __future__ import annotations
@@ -81,42 +84,108 @@ def verify(path: Path, sha256: str | None) -> bool:
     return True
 
 
+def archive_problem(path: Path, sha256: str | None, filename: str | None = None) -> str | None:
+    """What is wrong with a downloaded archive, or None when it is sound (``filename``, default the
+    path's name, says whether it is a zip or a tar archive).
+
+    With a pinned ``sha256`` the file must match it; without one it must open as a complete zip or tar
+    archive whose every member reads back (a download cut short fails this: a zip loses its central
+    directory, a tar stream ends early), so a broken archive is never extracted or kept for reuse.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return "file not found"
+    if path.stat().st_size == 0:
+        return "the file is empty"
+    if sha256 is not None:
+        got = sha256_of(path)
+        return None if got.lower() == sha256.lower() else f"its sha256 {got} is not the pinned {sha256}"
+    filename = filename or path.name
+    try:
+        if filename.endswith(".zip"):
+            with zipfile.ZipFile(path) as z:
+                bad = z.testzip()
+            return None if bad is None else f"member {bad} of the zip archive is corrupt"
+        if ".tar" in filename:
+            with tarfile.open(path) as t:
+                for member in t:
+                    f = t.extractfile(member) if member.isfile() else None
+                    if f is not None:
+                        while f.read(1 << 20):
+                            pass
+            return None
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError) as e:
+        return f"not a complete {'zip' if filename.endswith('.zip') else 'tar'} archive ({type(e).__name__}: {e})"
+    return None
+
+
 def _download(url: str, dest: Path) -> None:
+    """Write the body of ``url`` to ``dest`` (:func:`fetch` gives a temporary name and renames it once
+    the archive is checked); a body shorter than the announced Content-Length is an error."""
     import urllib.request
 
     from tqdm import tqdm
 
-    tmp = dest.with_suffix(dest.suffix + ".part")
     try:
         req = urllib.request.Request(url, headers={"User-Agent": "defectbook"})
-        with urllib.request.urlopen(req, timeout=60) as r, open(tmp, "wb") as f:
+        with urllib.request.urlopen(req, timeout=60) as r, open(dest, "wb") as f:
             total = int(r.headers.get("Content-Length") or 0) or None
+            done = 0
             with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
                 while True:
                     block = r.read(1 << 20)
                     if not block:
                         break
                     f.write(block)
+                    done += len(block)
                     bar.update(len(block))
     except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise DefectbookError(f"download of {url} failed: {e}") from None
-    tmp.replace(dest)
+        raise DefectbookError(f"download of {url} failed: {e}; run the command again to retry") from None
+    if total is not None and done != total:
+        raise DefectbookError(f"download of {url} ended after {done} of {total} bytes; run the command again to retry")
+
+
+def _fetch_archive(a: Archive, dest: Path) -> None:
+    """Make ``dest`` a sound copy of archive ``a``: an earlier copy is reused only when it passes
+    :func:`archive_problem` (else it is deleted, with a line saying so); a download goes to
+    ``<name>.part`` and takes the archive's name only once complete and sound."""
+    if dest.is_file():
+        problem = archive_problem(dest, a.sha256)
+        if problem is None:
+            print(f"{a.filename}: reusing the archive downloaded before ({dest})")
+            return
+        dest.unlink()
+        print(f"{a.filename}: deleted the archive left by an earlier download ({problem}); downloading it again")
+    part = dest.with_name(dest.name + ".part")
+    part.unlink(missing_ok=True)
+    try:
+        _download(a.url, part)
+        problem = archive_problem(part, a.sha256, a.filename)
+        if problem is not None:
+            raise DefectbookError(f"the download of {a.filename} is unusable ({problem}) and was deleted; run the "
+                                  f"command again to retry, or download {a.url} yourself into {dest.parent}")
+        part.replace(dest)
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def _extract(archive: Path, into: Path) -> None:
     into.mkdir(parents=True, exist_ok=True)
-    if archive.name.endswith(".zip"):
-        with zipfile.ZipFile(archive) as z:
-            z.extractall(into)
-    elif ".tar" in archive.name:
-        with tarfile.open(archive) as t:
-            try:
-                t.extractall(into, filter="data")
-            except TypeError:  # Python < 3.10.12 has no filter argument
-                t.extractall(into)
-    else:
-        raise DefectbookError(f"do not know how to extract {archive.name}")
+    try:
+        if archive.name.endswith(".zip"):
+            with zipfile.ZipFile(archive) as z:
+                z.extractall(into)
+        elif ".tar" in archive.name:
+            with tarfile.open(archive) as t:
+                try:
+                    t.extractall(into, filter="data")
+                except TypeError:  # Python < 3.10.12 has no filter argument
+                    t.extractall(into)
+        else:
+            raise DefectbookError(f"do not know how to extract {archive.name}")
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError) as e:
+        raise DefectbookError(f"cannot extract {archive}: {type(e).__name__}: {e}; delete it and run the command "
+                              f"again") from None
 
 
 def fetch(name: str, root, keep_archive: bool = False, allow_unverified: bool = False) -> Path:
@@ -143,17 +212,18 @@ def fetch(name: str, root, keep_archive: bool = False, allow_unverified: bool = 
     print(f"{src.name}: {src.homepage} ({src.license})")
     for a in src.archives:
         dest = downloads / a.filename
-        if not dest.is_file():
-            _download(a.url, dest)
-        if verify(dest, a.sha256):
+        _fetch_archive(a, dest)  # sound: it matches the pinned sha256, or opens as a complete archive
+        if a.sha256 is not None:
             print(f"{a.filename}: sha256 verified")
         else:
             print(f"{a.filename}: UNVERIFIED download (no pinned checksum; it has sha256 {sha256_of(dest)})")
         staging = downloads / f"extract-{name}"
         shutil.rmtree(staging, ignore_errors=True)
-        _extract(dest, staging)
-        _place(name, staging, target)
-        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            _extract(dest, staging)
+            _place(name, staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         if not keep_archive:
             dest.unlink(missing_ok=True)
     if src.note:

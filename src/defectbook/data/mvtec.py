@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import DefectbookError
-from .base import Sample, Split, list_images
+from .base import Sample, Split, category_dir, list_images
 
 #: Sub-folders of a data root that may hold the MVTec categories.
 MVTEC_DIRS = ("mvtec", "mvtec_anomaly_detection", "mvtec_ad")
@@ -52,6 +52,7 @@ def _category_dir(root: Path | str, category: str) -> Path:
         raise DefectbookError(f"MVTec root {root} does not exist or is not a folder")
     if not category:
         raise DefectbookError(f"no MVTec category given; found under {root}: {', '.join(list_categories(root))}")
+    category_dir(root, category, "MVTec")  # a name under the root, never a path out of it
     for cand in [root / category] + [root / n / category for n in MVTEC_DIRS]:
         if cand.is_dir():
             return cand
