@@ -124,7 +124,7 @@ def test_untransformed_training_and_errors():
 
 
 def test_features_kept_in_the_builds_feature_cache(tmp_path, monkeypatch):
-    from defectbook.features import FEATURES
+    from defectbook.features import FEATURES, make_payload
 
     monkeypatch.setenv("DEFECTBOOK_CACHE", str(tmp_path))
     monkeypatch.setenv("DEFECTBOOK_FEATURE_CACHE", "1")
@@ -136,7 +136,7 @@ def test_features_kept_in_the_builds_feature_cache(tmp_path, monkeypatch):
     files = list((tmp_path / "features").glob("*.pt"))
     assert len(files) == 1, "one file in the cache folder shared with the feature methods"
     FEATURES.clear()                          # memory level emptied: the next call reads the file
-    torch.save(y * 0 + 7, files[0])
+    torch.save(make_payload(files[0].stem, y * 0 + 7), files[0])   # a well-formed entry: it is used
     assert torch.equal(f.transformed(x, [{"angle": 45.0}]), torch.full_like(y, 7.0))
     FEATURES.clear()
     monkeypatch.setenv("DEFECTBOOK_FEATURE_CACHE", "0")

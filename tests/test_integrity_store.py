@@ -247,7 +247,7 @@ def test_store_verify_reports_every_refused_artifact_and_removes_them(toy, capsy
     assert "checked 2 records, 2 models" in out and "0 refused" in out
     store = Store()
     data = json.loads(store.path(a.key).read_text())
-    data["metrics"]["image_auroc"] = 1.0                                    # a flattering hand edit
+    data["metrics"]["image_auroc"] = 0.123                                  # a hand edit
     store.path(a.key).write_text(json.dumps(data))
     model = experiment.model_path(cfg(toy, seed=1))
     blob = bytearray((model / "state.pt").read_bytes())

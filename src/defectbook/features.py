@@ -7,7 +7,8 @@
   image-resolution anomaly maps (bilinear upsampling, Gaussian blur sigma 4 as in PaDiM/PatchCore).
 * :class:`FeatureCache`: backbone outputs of an image set computed once per build and reused by every
   feature method (in memory within a process, on disk across the notebooks' kernels); DifferNet's
-  multi-transform features (shared with OCSVM and 1-NN) are kept in the same cache.
+  multi-transform features (shared with OCSVM and 1-NN) are kept in the same cache. Every file
+  carries its key, dtype, shape and a digest of the tensor, checked when it is read back.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import math
 import os
 import tempfile
 import threading
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import Callable, Iterator
@@ -60,7 +62,7 @@ def iter_embeddings(extractor: Callable[[torch.Tensor], list[torch.Tensor]], ima
     of a :class:`~defectbook.backbones.FeatureExtractor` come from :data:`FEATURES` when it holds them."""
     n_batches = math.ceil(images.shape[0] / batch_size)
     key = FEATURES.key(extractor, images, batch_size)
-    cached = FEATURES.get(key) if key else None
+    cached = FEATURES.get(key, images.shape[0]) if key else None
     if cached is not None:
         for i in range(n_batches):
             yield post([m[i * batch_size:(i + 1) * batch_size].to(device) for m in cached])
@@ -89,6 +91,14 @@ class FeatureCache:
     run in separate kernels). ``DEFECTBOOK_FEATURE_CACHE=0`` turns both off; ``=memory`` keeps only the
     in-memory level. An image set whose features exceed a quarter of a level's budget is not kept there;
     images already on an accelerator (N-pad's shifted copies on a GPU) are not cached.
+
+    Nothing read back is trusted unchecked: a file holds, beside the tensor, its key, dtype, shape and a
+    digest of its bytes (:data:`FILE_FORMAT`). A file whose stored key is not the one asked for (copied
+    onto another entry's name), whose digest fails (flipped bytes), whose first dimension is not the
+    number of images asked for, or which is not of that form at all (an older plain-tensor file) is
+    refused with a warning naming it, deleted, and the features are computed again (a miss). An
+    in-memory entry changed in place by a caller (its tensor's version counter moved) is dropped the same
+    way. :meth:`verify` checks every file of the folder without deleting anything.
     """
 
     @staticmethod
@@ -107,7 +117,9 @@ class FeatureCache:
                 os.environ["DEFECTBOOK_FEATURE_CACHE"] = before
 
     def __init__(self) -> None:
-        self._mem: OrderedDict[str, torch.Tensor] = OrderedDict()
+        # key -> (tensor, its version counter when stored): an in-place change of a tensor handed out
+        # moves the counter, so a changed entry is never served
+        self._mem: OrderedDict[str, tuple[torch.Tensor, int]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
@@ -155,10 +167,13 @@ class FeatureCache:
         return [hashlib.blake2b(f"{base}|{t}".encode(), digest_size=20).hexdigest() for t in extractor._targets]
 
     # -- lookup -----------------------------------------------------------------------------
-    def get(self, keys: list[str]) -> list[torch.Tensor] | None:
+    def get(self, keys: list[str], n: int | None = None) -> list[torch.Tensor] | None:
+        """The tensors of ``keys`` (one per layer), or None (a miss) when any is absent or refused.
+        ``n``: the number of images the features are asked for (a tensor whose first dimension differs
+        is refused)."""
         out = []
         for k in keys:
-            t = self._get_one(k)
+            t = self._get_one(k, n)
             if t is None:
                 self.misses += 1
                 return None
@@ -166,21 +181,71 @@ class FeatureCache:
         self.hits += 1
         return out
 
-    def _get_one(self, k: str) -> torch.Tensor | None:
+    def _get_one(self, k: str, n: int | None = None) -> torch.Tensor | None:
+        why = None
         with self._lock:
-            if k in self._mem:
-                self._mem.move_to_end(k)
-                return self._mem[k]
+            entry = self._mem.get(k)
+            if entry is not None:
+                t, version = entry
+                if t._version != version:
+                    why = "was changed in place after it was stored"
+                elif n is not None and t.shape[0] != n:
+                    why = f"holds features of {t.shape[0]} images, not of the {n} asked for"
+                else:
+                    self._mem.move_to_end(k)
+                    return t
+                del self._mem[k]
+        if why:
+            warnings.warn(f"in-memory feature cache entry {k} {why}: not used; the features are computed again",
+                          stacklevel=3)
         if self.mode() != "disk":
             return None
         f = self.folder() / f"{k}.pt"
         try:
-            t = torch.load(f, weights_only=True)
-            os.utime(f)                                      # most recently used: evicted last
-        except (OSError, RuntimeError, EOFError, ValueError):
+            payload = torch.load(f, weights_only=True)
+        except FileNotFoundError:
             return None
+        except Exception as e:                               # noqa: BLE001 - any unreadable file is a miss
+            return self._refuse(f, f"unreadable ({type(e).__name__})")
+        t, why = check_payload(payload, k, n)
+        if why:
+            return self._refuse(f, why)
+        try:
+            os.utime(f)                                      # most recently used: evicted last
+        except OSError:
+            pass
         self._remember(k, t)
         return t
+
+    @staticmethod
+    def _refuse(f: Path, why: str) -> None:
+        warnings.warn(f"feature cache file {f} {why}: not used and deleted; the features are computed again",
+                      stacklevel=4)
+        try:
+            f.unlink(missing_ok=True)
+        except OSError:
+            pass
+        return None
+
+    def verify(self, folder: Path | str | None = None) -> list[tuple[Path, str]]:
+        """``(path, reason)`` of every file of the disk cache (``folder``, default :meth:`folder`) that a
+        read would refuse: unreadable, not of :data:`FILE_FORMAT`, stored key not its file name, or a
+        digest that fails. Nothing is deleted. (The number of images is checked only on a read, where
+        it is known.)"""
+        folder = Path(folder) if folder is not None else self.folder()
+        bad = []
+        for f in sorted(folder.glob("*.pt")) if folder.is_dir() else []:
+            try:
+                payload = torch.load(f, weights_only=True)
+            except FileNotFoundError:                        # evicted by another process meanwhile
+                continue
+            except Exception as e:                           # noqa: BLE001
+                bad.append((f, f"unreadable ({type(e).__name__})"))
+                continue
+            why = check_payload(payload, f.stem)[1]
+            if why:
+                bad.append((f, why))
+        return bad
 
     def put(self, keys: list[str], maps: list[torch.Tensor]) -> None:
         for k, t in zip(keys, maps):
@@ -194,27 +259,31 @@ class FeatureCache:
         if size > budget // 4:
             return
         with self._lock:
-            self._mem[k] = t
+            self._mem[k] = (t, t._version)
             self._mem.move_to_end(k)
-            total = sum(v.numel() * v.element_size() for v in self._mem.values())
+            total = sum(v.numel() * v.element_size() for v, _ in self._mem.values())
             while total > budget and len(self._mem) > 1:
-                _, old = self._mem.popitem(last=False)
+                _, (old, _) = self._mem.popitem(last=False)
                 total -= old.numel() * old.element_size()
 
     def _write(self, k: str, t: torch.Tensor) -> None:
         budget = self._budget("DEFECTBOOK_FEATURE_CACHE_MB", 4096)
         if t.numel() * t.element_size() > budget // 4:
             return
-        folder = self.folder()
+        from .paths import share_as_umask
+
+        folder, tmp = self.folder(), None
         try:
             folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{k}.", suffix=".tmp")
+            share_as_umask(tmp)                              # a shared cache stays readable to the group
             with os.fdopen(fd, "wb") as fh:
-                torch.save(t.contiguous(), fh)
+                torch.save(make_payload(k, t), fh)
             os.replace(tmp, folder / f"{k}.pt")              # atomic: readers see the whole file or none
             self._evict(folder, budget)
         except OSError:                                      # a full or read-only disk: stay in memory only
-            pass
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
 
     @staticmethod
     def _evict(folder: Path, budget: int) -> None:
@@ -239,6 +308,45 @@ class FeatureCache:
         if disk:
             for f in self.folder().glob("*.pt"):
                 f.unlink(missing_ok=True)
+
+
+#: What a feature-cache file holds (one ``torch.save``d dict, read with ``weights_only=True``).
+FILE_FORMAT = "defectbook-feature-cache-1"
+
+
+def tensor_digest(t: torch.Tensor) -> str:
+    """Digest of a tensor's dtype, shape and bytes (blake2b, 128 bits)."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{t.dtype}|{tuple(t.shape)}|".encode())
+    h.update(_tensor_bytes(t))
+    return h.hexdigest()
+
+
+def make_payload(key: str, t: torch.Tensor) -> dict:
+    """The self-verifying content of a cache file for tensor ``t`` under ``key``."""
+    t = t.detach().to("cpu").contiguous()
+    return {"format": FILE_FORMAT, "key": key, "dtype": str(t.dtype), "shape": list(t.shape),
+            "digest": tensor_digest(t), "tensor": t}
+
+
+def check_payload(payload, key: str, n: int | None = None) -> tuple[torch.Tensor | None, str | None]:
+    """``(tensor, None)`` when ``payload`` (a loaded cache file) is a valid entry for ``key`` holding the
+    features of ``n`` images (None: any number), else ``(None, reason)``."""
+    if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
+        return None, "is not a self-verifying cache file (older format or foreign content)"
+    t = payload.get("tensor")
+    if not isinstance(t, torch.Tensor) or not t.is_floating_point() or t.ndim < 1:
+        return None, "holds no floating-point feature tensor"
+    if payload.get("key") != key:
+        return None, f"holds the entry {payload.get('key')!r}, not {key!r} (copied onto another entry's name)"
+    if payload.get("dtype") != str(t.dtype) or payload.get("shape") != list(t.shape):
+        return None, (f"holds a {t.dtype} tensor of shape {list(t.shape)}, not the {payload.get('dtype')} "
+                      f"{payload.get('shape')} it records")
+    if payload.get("digest") != tensor_digest(t):
+        return None, "fails its digest (changed or damaged bytes)"
+    if n is not None and t.shape[0] != n:
+        return None, f"holds features of {t.shape[0]} images, not of the {n} asked for"
+    return t, None
 
 
 def _tensor_bytes(t: torch.Tensor) -> memoryview:

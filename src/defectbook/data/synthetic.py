@@ -17,15 +17,22 @@ Every image has its own random stream ``(seed, category, part, kind, index)``, s
 not depend on the counts or on which other categories are generated.
 
 Shapes: all images ``size x size`` RGB (uint8 PNG), masks ``size x size`` mode ``L`` in {0, 255}.
+
+Every generated folder holds ``MANIFEST.json`` (:data:`MANIFEST`): the generator version, the
+parameters and each file's size and SHA-256. A cached dataset is used only when its files match it
+(:func:`verify_cache`), so a deleted or changed image never stands in for the intact data.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
+import threading
 import time
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +57,13 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
 }
 TEXTURES = ("weave", "wood", "carpet")
 OBJECTS = ("screw", "washer", "pill")
+
+#: The largest image side :func:`generate` accepts (the renderer holds several float ``[S, S, 3]`` arrays).
+MAX_SIZE = 1024
+
+#: The file in every generated folder that lists its files (sizes, SHA-256), version and parameters.
+MANIFEST = "MANIFEST.json"
+MANIFEST_FORMAT = "defectbook-synthetic-manifest-1"
 
 DEFAULTS = {"size": 128, "n_train": 60, "n_test_good": 20, "n_test_defect": 8, "seed": 0, "difficulty": 1.0}
 
@@ -443,7 +457,11 @@ def _params(categories=None, size=128, n_train=60, n_test_good=20, n_test_defect
     except (TypeError, ValueError) as e:
         raise DefectbookError(f"bad synthetic dataset parameter: {e}") from None
     if p["size"] < 32:
-        raise DefectbookError(f"synthetic image size must be at least 32 pixels, got {p['size']}")
+        raise DefectbookError(f"synthetic image size must be at least 32 pixels, got {p['size']}; use --size 32 "
+                              f"to {MAX_SIZE} (default {DEFAULTS['size']})")
+    if p["size"] > MAX_SIZE:
+        raise DefectbookError(f"synthetic image size {p['size']} is too large (at most {MAX_SIZE} pixels); use --size "
+                              f"32 to {MAX_SIZE} (default {DEFAULTS['size']})")
     if p["n_train"] < 1 or p["n_test_good"] < 0 or p["n_test_defect"] < 0 or p["n_test_good"] + p["n_test_defect"] < 1:
         raise DefectbookError("synthetic counts: need n_train >= 1 and at least one test image")
     if not p["difficulty"] > 0:
@@ -451,24 +469,75 @@ def _params(categories=None, size=128, n_train=60, n_test_good=20, n_test_defect
     return p
 
 
-def _save(a: np.ndarray, path: Path) -> None:
-    Image.fromarray(a).save(path, format="PNG", optimize=False)
+def _save(a: np.ndarray, path: Path) -> tuple[int, str]:
+    """Write ``a`` as a PNG; returns its ``(size in bytes, SHA-256)`` for the manifest."""
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG", optimize=False)
+    data = buf.getvalue()
+    path.write_bytes(data)
+    return len(data), hashlib.sha256(data).hexdigest()
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an output path that is a file, lies under a file, or is a non-empty folder."""
+    for q in (out, *out.parents):
+        if q.exists() and not q.is_dir():
+            what = "is a file" if q == out else f"lies under {q}, which is a file"
+            raise DefectbookError(f"output folder {out} {what}; pick a new folder path")
+        if q.exists():
+            break
+    if out.is_dir() and any(out.iterdir()):
+        raise DefectbookError(f"output folder {out} is not empty; pick a new folder")
 
 
 def generate(out_dir, categories=None, size: int = 128, n_train: int = 60, n_test_good: int = 20,
-             n_test_defect: int = 8, seed: int = 0, difficulty: float = 1.0, progress: bool = False) -> Path:
-    """Write the dataset in MVTec layout under ``out_dir`` (created; must be empty) and return it.
+             n_test_defect: int = 8, seed: int = 0, difficulty: float = 1.0, progress: bool = False,
+             atomic: bool = True) -> Path:
+    """Write the dataset in MVTec layout under ``out_dir`` (created; must be new or empty) and return it.
 
     ``n_test_defect`` images per defect kind and category. Files: ``CAT/train/good/NNN.png``,
-    ``CAT/test/good/NNN.png``, ``CAT/test/KIND/NNN.png``, ``CAT/ground_truth/KIND/NNN_mask.png``
-    and ``README.txt`` with the parameters.
+    ``CAT/test/good/NNN.png``, ``CAT/test/KIND/NNN.png``, ``CAT/ground_truth/KIND/NNN_mask.png``,
+    ``README.txt`` with the parameters and :data:`MANIFEST`. The parameters and the output path are
+    checked before anything is written. ``atomic``: write into a temporary sibling folder renamed into
+    place at the end, so a failed or interrupted run leaves nothing behind (:func:`ensure` passes False:
+    it already writes into a temporary folder of its own).
     """
     p = _params(categories, size, n_train, n_test_good, n_test_defect, seed, difficulty)
     out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        raise DefectbookError(f"output folder {out} is not empty; pick a new folder")
-    out.mkdir(parents=True, exist_ok=True)
+    _check_out(out)
+    if not atomic:
+        out.mkdir(parents=True, exist_ok=True)
+        _write_dataset(out, p, progress)
+        return out
+    made = [q for q in out.absolute().parents if not q.exists()]     # folders this call creates
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    done = False
+    try:
+        tmp.mkdir()
+        _write_dataset(tmp, p, progress)
+        _check_out(out)                                  # nothing appeared meanwhile
+        os.replace(tmp, out)                             # an empty folder at ``out`` is replaced
+        done = True
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+        for q in made if not done else []:               # deepest first: only the empty ones made here
+            try:
+                q.rmdir()
+            except OSError:
+                break
+    return out
+
+
+def _write_dataset(out: Path, p: dict, progress: bool = False) -> None:
     S, d = p["size"], p["difficulty"]
+    files: dict[str, dict] = {}
+
+    def save(a: np.ndarray, path: Path) -> None:
+        size, digest = _save(a, path)
+        files[path.relative_to(out).as_posix()] = {"size": size, "sha256": digest}
+
     bar = None
     if progress:
         from tqdm import tqdm
@@ -487,15 +556,19 @@ def generate(out_dir, categories=None, size: int = 128, n_train: int = 60, n_tes
             for i in range(n):
                 rng = seeded_rng(p["seed"], cat, part, kind, i)
                 img, mask = render_sample(cat, None if kind == "good" else kind, rng, S, d)
-                _save(img, folder / f"{i:03d}.png")
+                save(img, folder / f"{i:03d}.png")
                 if mask is not None:
-                    _save(mask.astype(np.uint8) * 255, out / cat / "ground_truth" / kind / f"{i:03d}_mask.png")
+                    save(mask.astype(np.uint8) * 255, out / cat / "ground_truth" / kind / f"{i:03d}_mask.png")
                 if bar is not None:
                     bar.update(1)
     if bar is not None:
         bar.close()
     _write_readme(out, p)
-    return out
+    data = (out / "README.txt").read_bytes()
+    files["README.txt"] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    manifest = {"format": MANIFEST_FORMAT, "generator_version": GENERATOR_VERSION, "params": p,
+                "files": dict(sorted(files.items()))}
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=0, sort_keys=True) + "\n")
 
 
 def _write_readme(out: Path, p: dict) -> None:
@@ -526,10 +599,16 @@ def cache_key(**params) -> str:
 
 
 def ensure(cache_dir, **params) -> Path:
-    """The dataset for ``params`` under ``cache_dir/<hash>/``, generated only if absent.
+    """The dataset for ``params`` under ``cache_dir/<hash>/``, generated when absent or damaged.
 
     Generation writes into a temporary sibling folder which is renamed into place when complete,
     so an interrupted run never leaves a partial dataset. ``params`` are :func:`generate`'s.
+    A cached folder is used only when its files match its manifest (:func:`verify_cache`, rehashed
+    once per process and again whenever a file's size or time stamp changes) and the manifest is for
+    these parameters and this generator version. A folder that fails is generated again with a warning
+    in the package's own cache (:func:`defectbook.paths.cache_dir` ``/synthetic``); under a cache folder
+    given by the caller it is a :class:`~defectbook.DefectbookError` naming the problem (nothing of
+    the caller's is deleted).
     """
     unknown = set(params) - set(DEFAULTS) - {"categories", "progress"}
     if unknown:
@@ -539,8 +618,18 @@ def ensure(cache_dir, **params) -> Path:
     cache = Path(cache_dir)
     key = cache_key(**params)
     final = cache / key
-    if (final / "README.txt").is_file():
-        return final
+    if cache.exists() and not cache.is_dir():
+        raise DefectbookError(f"synthetic data cache {cache} is a file, not a folder; pick a folder path")
+    if final.exists():
+        problems = _entry_problems(final, _params(**params))
+        if not problems:
+            return final
+        if not _own_cache(cache):
+            raise DefectbookError(f"synthetic dataset {final} fails its check: {_describe(problems, final)}; "
+                                  f"delete that folder to have it generated again")
+        warnings.warn(f"synthetic dataset {final} fails its check: {_describe(problems, final)}; "
+                      "generating it again", stacklevel=2)
+        _discard(final, cache, key)
     cache.mkdir(parents=True, exist_ok=True)
     for old in cache.glob(f".tmp-{key}-*"):  # leftovers of killed runs (older than an hour)
         try:
@@ -550,13 +639,182 @@ def ensure(cache_dir, **params) -> Path:
             pass
     tmp = cache / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     try:
-        generate(tmp, progress=progress, **params)
+        generate(tmp, progress=progress, atomic=False, **params)
         try:
             os.replace(tmp, final)
         except OSError:
-            if not (final / "README.txt").is_file():
+            if _entry_problems(final, _params(**params)):     # another process's copy, if any, must pass
                 raise
+        else:
+            _remember_intact(final)                           # just written: no rehash in this process
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def _own_cache(cache: Path) -> bool:
+    """Whether ``cache`` is the package's synthetic-data cache (free to regenerate in)."""
+    from ..paths import cache_dir
+
+    try:
+        return cache.resolve() == (cache_dir() / "synthetic").resolve()
+    except OSError:
+        return False
+
+
+def _discard(final: Path, cache: Path, key: str) -> None:
+    """Move a failed dataset folder out of the way (atomically), then delete it."""
+    stale = cache / f".tmp-{key}-stale-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    try:
+        os.replace(final, stale)
+    except FileNotFoundError:                                 # another process moved it meanwhile
+        return
+    shutil.rmtree(stale, ignore_errors=True)
+    with _LOCK:
+        _VERIFIED.pop(str(final.absolute()), None)
+
+
+def _describe(problems: list[tuple[Path, str]], root: Path) -> str:
+    """The first problems in words, ``rel/path: reason; ...`` and how many more."""
+    def rel(q: Path) -> str:
+        try:
+            return q.relative_to(root).as_posix() or "."
+        except ValueError:
+            return str(q)
+
+    text = "; ".join(f"{rel(q)}: {why}" for q, why in problems[:3])
+    return text + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
+
+
+def _entry_problems(folder: Path, p: dict) -> list[tuple[Path, str]]:
+    """:func:`verify_cache` of one cached dataset, plus its manifest's parameters and version against ``p``."""
+    problems = _verify_dataset(folder)
+    if problems:
+        return problems
+    try:
+        m = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError) as e:
+        return [(folder / MANIFEST, f"unreadable manifest ({e})")]
+    if m.get("generator_version") != GENERATOR_VERSION or m.get("params") != p:
+        return [(folder / MANIFEST, f"the manifest is for generator version {m.get('generator_version')} with "
+                                    f"parameters {m.get('params')}, not version {GENERATOR_VERSION} with {p}")]
+    return []
+
+
+# --- manifest checks ------------------------------------------------------------------------------
+
+#: per process: folder -> (signature of its files' sizes and time stamps, problems found)
+_VERIFIED: dict[str, tuple[tuple, list]] = {}
+_LOCK = threading.Lock()
+
+
+def _walk(folder: Path) -> dict[str, os.stat_result]:
+    """``relative posix path -> stat`` of every file under ``folder``."""
+    out: dict[str, os.stat_result] = {}
+    stack = [(folder, "")]
+    while stack:
+        d, prefix = stack.pop()
+        with os.scandir(d) as it:
+            for e in it:
+                rel = prefix + e.name
+                if e.is_dir(follow_symlinks=False):
+                    stack.append((Path(e.path), rel + "/"))
+                else:
+                    out[rel] = e.stat(follow_symlinks=False)
+    return out
+
+
+def _signature(files: dict[str, os.stat_result]) -> tuple:
+    return tuple(sorted((rel, st.st_size, st.st_mtime_ns) for rel, st in files.items()))
+
+
+def _remember_intact(folder: Path) -> None:
+    try:
+        sig = _signature(_walk(folder))
+    except OSError:
+        return
+    with _LOCK:
+        _VERIFIED[str(folder.absolute())] = (sig, [])
+
+
+def _verify_dataset(folder: Path) -> list[tuple[Path, str]]:
+    """One generated folder against its manifest (memoised per process on the files' sizes and times)."""
+    try:
+        files = _walk(folder)
+    except OSError as e:
+        return [(folder, f"unreadable ({e})")]
+    sig = _signature(files)
+    name = str(folder.absolute())
+    with _LOCK:
+        hit = _VERIFIED.get(name)
+    if hit is not None and hit[0] == sig:
+        return list(hit[1])
+    problems = _check_manifest(folder, files)
+    with _LOCK:
+        _VERIFIED[name] = (sig, problems)
+    return list(problems)
+
+
+def _check_manifest(folder: Path, files: dict[str, os.stat_result]) -> list[tuple[Path, str]]:
+    mpath = folder / MANIFEST
+    if MANIFEST not in files:
+        return [(mpath, "no manifest: the files cannot be checked (written before manifests, or not by the "
+                        "generator)")]
+    try:
+        m = json.loads(mpath.read_text())
+    except (OSError, ValueError) as e:
+        return [(mpath, f"unreadable manifest ({e})")]
+    listed = m.get("files") if isinstance(m, dict) and m.get("format") == MANIFEST_FORMAT else None
+    if not isinstance(listed, dict) or not all(isinstance(v, dict) for v in listed.values()):
+        return [(mpath, f"not a synthetic dataset manifest (format {MANIFEST_FORMAT} expected)")]
+    problems = []
+    for rel, entry in listed.items():
+        q = folder / rel
+        if rel.startswith("/") or ".." in rel.split("/"):
+            problems.append((mpath, f"names a path outside the folder: {rel!r}"))
+        elif rel not in files:
+            problems.append((q, "missing (listed in the manifest)"))
+        elif files[rel].st_size != entry.get("size"):
+            problems.append((q, f"{files[rel].st_size} bytes, the manifest says {entry.get('size')} (changed file)"))
+        else:
+            try:
+                digest = hashlib.sha256(q.read_bytes()).hexdigest()
+            except OSError as e:
+                problems.append((q, f"unreadable ({e})"))
+                continue
+            if digest != entry.get("sha256"):
+                problems.append((q, "content differs from the manifest (changed file)"))
+    for rel in sorted(set(files) - set(listed) - {MANIFEST}):
+        problems.append((folder / rel, "not in the manifest (an added file)"))
+    return problems
+
+
+def _is_dataset(folder: Path) -> bool:
+    if (folder / MANIFEST).exists() or (folder / "README.txt").exists():
+        return True
+    try:
+        return any(d.is_dir() and (d / "train").is_dir() for d in folder.iterdir())
+    except OSError:
+        return False
+
+
+def verify_cache(folder) -> list[tuple[Path, str]]:
+    """``(path, reason)`` of every problem of the synthetic data in ``folder`` (empty: all intact).
+
+    ``folder`` is one generated dataset (it holds :data:`MANIFEST` or ``README.txt``) or a cache folder
+    of them (``<cache>/synthetic``, each dataset in a sub-folder; temporary ``.``-folders are skipped).
+    Problems: no or an unreadable manifest, a listed file missing, a file of another size or content,
+    a file the manifest does not list. Nothing is changed."""
+    folder = Path(folder)
+    if not folder.exists():
+        return []
+    if not folder.is_dir():
+        return [(folder, "not a folder")]
+    if _is_dataset(folder):
+        return _verify_dataset(folder)
+    out = []
+    for sub in sorted(folder.iterdir()):
+        if sub.is_dir() and not sub.name.startswith("."):
+            out += _verify_dataset(sub)
+    return out

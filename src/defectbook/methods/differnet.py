@@ -124,7 +124,7 @@ class MultiTransformFeatures:
         ``brightness`` / ``contrast`` (``[N]`` tensors of factors)."""
         cacheable = FEATURES.mode() != "off" and torch.device(self.device).type == "cpu"
         key = ["differnet-" + self._key(images, transforms)] if cacheable else None
-        hit = FEATURES.get(key) if key else None
+        hit = FEATURES.get(key, images.shape[0]) if key else None
         if hit is not None:
             return hit[0].clone()
         n, bs = images.shape[0], self.batch_size

@@ -79,6 +79,11 @@ class _FeatureBaseline(Detector):
         raise NotImplementedError
 
 
+def _effective_pca(asked: int | None, pca) -> dict:
+    ran = None if pca is None else int(pca.n_components_)
+    return {"effective_params": {"pca": ran}} if ran != asked else {}
+
+
 class NearestNeighbor(_FeatureBaseline):
     """1-NN after PCA to ``pca`` dimensions and z-scoring (``pca=None`` keeps all dimensions)."""
 
@@ -99,6 +104,11 @@ class NearestNeighbor(_FeatureBaseline):
         sd = p.std(0)
         self.pmu_, self.psd_ = p.mean(0), np.maximum(sd, 1e-6 * sd.max() + 1e-12)   # no blow-up of null directions
         self.bank_ = torch.from_numpy((p - self.pmu_) / self.psd_)
+
+    def extras(self) -> dict:
+        """``effective_params``: ``pca`` as it ran where the training vectors allowed fewer components
+        (at most their number less one and their dimension; None: no PCA)."""
+        return _effective_pca(self.pca, self.pca_)
 
     def _project(self, y: np.ndarray) -> np.ndarray:
         y = y - self.mu_
@@ -133,6 +143,10 @@ class OCSVM(_FeatureBaseline):
         z = (y - self.mu_) / self.sd_
         self.pca_ = PCA(min(int(self.pca), *z.shape), random_state=self.seed).fit(z) if self.pca else None
         self.svm_ = OneClassSVM(kernel="rbf", nu=self.nu, gamma=self.gamma).fit(self._prep(y))
+
+    def extras(self) -> dict:
+        """``effective_params``: ``pca`` as it ran where the training vectors allowed fewer components."""
+        return _effective_pca(self.pca, self.pca_)
 
     def _prep(self, y: np.ndarray) -> np.ndarray:
         z = (y - self.mu_) / self.sd_

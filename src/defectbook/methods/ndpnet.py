@@ -300,6 +300,11 @@ class NDPNet(ReconstructionDetector):
             raise DefectbookError(f"epochs2 must be >= 1, got {epochs2}")
         if len(am_weights) != 3:
             raise DefectbookError(f"am_weights needs 3 weights, got {am_weights}")
+        narrowest = min(2 * widths[lay] for lay in SEG_LAYERS)
+        if int(seg_width) > narrowest:
+            raise DefectbookError(f"ndpnet: seg_width={seg_width} exceeds {narrowest}, the input channels (2 x widths) "
+                                  f"of the narrowest segmentation head, which is never wider than its input; "
+                                  f"choose seg_width <= {narrowest}")
         kw.pop("distance", None)
         super().__init__(epochs=int(epochs) + int(epochs2), batch_size=batch_size, lr=lr, distance="mse", **kw)
         self.widths, self.seg_width, self.ks = widths, int(seg_width), tuple(int(k) for k in ks)
@@ -489,6 +494,13 @@ class NDPNet(ReconstructionDetector):
         out["distance"] = self.segmentation
         out["switches"] = {"def_per": self.def_per, "rbam": self.rbam, "segmentation": self.segmentation}
         out["reference_index"] = getattr(self, "reference_index_", None)
+        size = getattr(self, "size_", None)
+        if size is not None and self.rbam:
+            # RBFRM's patch side is at most the feature map's (encoder layer l is S / 2^(l-1))
+            ran = {f"layer{lay + 1}": [min(k, size[0] >> lay, size[1] >> lay) for k in self.ks] for lay in RBAM_LAYERS}
+            capped = {name: ks for name, ks in ran.items() if ks != list(self.ks)}
+            if capped:
+                out["effective_params"] = {"ks": capped}
         out["phase_seconds"] = getattr(self, "phase_seconds_", {})
         fl = getattr(self, "feature_loss_", None)
         out["perceptual"] = fl.describe() if fl is not None else None

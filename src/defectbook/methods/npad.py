@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import DefectbookError
-from ..backbones import FeatureExtractor
+from ..backbones import FeatureExtractor, check_layers, check_weights
 from ..features import (concat_layers, gaussian_blur, iter_embeddings, local_average, positive_counts, select_channels,
                         shift_images)
 from ..gaussian import (mahalanobis_packed, moments, neighbour_weights, packed_precisions, packed_size,
@@ -35,6 +35,7 @@ from ..gaussian import (mahalanobis_packed, moments, neighbour_weights, packed_p
 from ..memory import kmeans, kmeans_two_level, nearest
 from ..utils import progress, resolve_device
 from .base import Detector, Prediction, check_params
+from .padim import check_d
 
 CHANNEL_RULES = ("fewest_zeros", "most_zeros", "random")
 #: The switch sets of the paper's Table 3 (A: weighted Gaussians, B: aggregated features, C: neighbour-min,
@@ -155,6 +156,8 @@ class NPad(Detector):
         if beta <= 0 or not 0 < kmeans_ratio <= 1 or topk <= 0:
             raise DefectbookError("npad needs beta > 0, 0 < kmeans_ratio <= 1 and topk > 0")
         shift_offsets(shift, shift_mode)
+        check_layers(backbone, layers)                  # before any image is loaded
+        check_weights(weights)
         self.backbone, self.layers, self.weights, self.d = backbone, tuple(layers), weights, d
         self.channel_rule, self.train_radius, self.infer_radius = channel_rule, train_radius, infer_radius
         self.agg_radius, self.beta, self.weighting, self.eps, self.ddof = agg_radius, beta, weighting, eps, ddof
@@ -188,6 +191,7 @@ class NPad(Detector):
     def _fit(self, images: torch.Tensor) -> None:
         self.device_ = resolve_device(self.device)
         self.extractor_ = FeatureExtractor(self.backbone, self.layers, self.weights).to(self.device_)
+        check_d(self.name, self.d, sum(self.extractor_.channels), self.backbone, self.layers)
         self.idx_ = None
         feats = self._embed(images, "npad fit")                               # [N, C, h, w]
         self.idx_ = select_by_rule(feats, self.d, self.channel_rule, self.seed)
@@ -244,7 +248,7 @@ class NPad(Detector):
         s = (a * bmap).sqrt() if a is not None and bmap is not None else (a if a is not None else bmap)
         m_map = a if (self.image_map == "weighted" and a is not None) else s
         p = h * w
-        k = min(p, max(1, int(self.topk) if self.topk >= 1 else math.ceil(self.topk * p)))
+        k = self._topk_count(p)
         m_top, where = torch.topk(m_map, k, dim=1)                             # descending
         e = None
         if self.centroids_ is not None:
@@ -255,6 +259,11 @@ class NPad(Detector):
         variants = {"topk_mean": m_top.mean(1), "top1_map": m_top[:, 0],
                     "top1_centroid": (m_top[:, 0] * e[:, 0]).clamp_min(0).sqrt() if e is not None else m_top[:, 0]}
         return s.view(b, h, w), topk_image_score(m_top, e), variants
+
+    def _topk_count(self, p: int) -> int:
+        """How many of the ``p`` map values the image score takes: ``topk`` itself (>= 1, at most ``p``)
+        or that share of ``p`` (< 1)."""
+        return min(p, max(1, int(self.topk) if self.topk >= 1 else math.ceil(self.topk * p)))
 
     def _predict(self, images: torch.Tensor) -> Prediction:
         shifts = shift_offsets(self.shift if self.use_shift else 0, self.shift_mode)
@@ -291,6 +300,9 @@ class NPad(Detector):
                     "kmeans_inertia": [round(v, 4) for v in self.kmeans_history_]}
         if getattr(self, "score_variants_", None):
             out["score_variants"] = {k: [round(v, 6) for v in vals] for k, vals in self.score_variants_.items()}
+        if self.topk >= 1 and self._topk_count(self.shape_[0] * self.shape_[1]) != self.topk:
+            # an integer top-k is at most the number of positions of the feature map
+            out["effective_params"] = {"topk": self._topk_count(self.shape_[0] * self.shape_[1])}
         if self.use_weighted:
             w = self.weights_
             share = w[0] / w.sum(0).clamp_min(1e-12)

@@ -13,18 +13,28 @@ from typing import Sequence
 
 import torch
 
-from ..backbones import FeatureExtractor
+from .. import DefectbookError
+from ..backbones import FeatureExtractor, check_layers, check_weights
 from ..features import concat_layers, iter_embeddings, select_channels, to_image_maps
 from ..gaussian import PixelGaussians
 from ..utils import resolve_device
 from .base import Detector, Prediction, check_params
 
 
+def check_d(method: str, d: int | None, total: int, backbone: str, layers) -> None:
+    """Refuse ``d`` above the ``total`` channels of the layers: that many cannot be drawn, and keeping
+    all instead would record a ``d`` that never ran."""
+    if d is not None and d > total:
+        raise DefectbookError(f"{method}: d={d} exceeds the {total} channels of {backbone} {'+'.join(layers)}; "
+                              f"choose d <= {total} (d={total} or None keeps them all)")
+
+
 class PaDiM(Detector):
     """PaDiM detector.
 
     Parameters: ``backbone`` and ``layers`` (see :mod:`defectbook.backbones`), ``weights``
-    (None = ImageNet, a path, or ``"random"``), ``d`` random channels (None keeps all), ``eps``
+    (None = ImageNet, a path, or ``"random"``), ``d`` random channels (None keeps all; more than the
+    layers have is refused at fit), ``eps``
     covariance ridge, ``sigma`` blur of the upsampled map, ``seed`` for the channel draw.
     """
 
@@ -35,6 +45,8 @@ class PaDiM(Detector):
                  seed: int = 0, batch_size: int = 16, device: str | None = "cpu"):
         check_params("padim", d=(d, "int>=1?"), eps=(eps, "float>0"), sigma=(sigma, "float>=0"),
                      seed=(seed, "int"), batch_size=(batch_size, "int>=1"))
+        check_layers(backbone, layers)                  # before any image is loaded
+        check_weights(weights)
         self.backbone, self.layers, self.weights = backbone, tuple(layers), weights
         self.d, self.eps, self.sigma, self.seed = d, eps, sigma, seed
         self.batch_size, self.device = batch_size, device
@@ -54,6 +66,7 @@ class PaDiM(Detector):
     def _fit(self, images: torch.Tensor) -> None:
         self.device_ = resolve_device(self.device)
         self.extractor_ = FeatureExtractor(self.backbone, self.layers, self.weights).to(self.device_)
+        check_d(self.name, self.d, sum(self.extractor_.channels), self.backbone, self.layers)
         self.idx_ = select_channels(sum(self.extractor_.channels), self.d, self.seed)
         if self.idx_ is not None:
             self.idx_ = self.idx_.to(self.device_)

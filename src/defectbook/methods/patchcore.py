@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import DefectbookError
-from ..backbones import FeatureExtractor
+from ..backbones import FeatureExtractor, check_layers, check_weights
 from ..features import iter_embeddings, local_average, to_image_maps
 from ..memory import greedy_coreset, nearest
 from ..utils import resolve_device
@@ -62,7 +62,8 @@ def reweighted_score(test_patch: torch.Tensor, memory: torch.Tensor, star: int, 
 class PatchCore(Detector):
     """PatchCore. Parameters: ``backbone``, ``layers`` (paper: WRN-50 layers 2 and 3), ``weights``,
     ``patch_size`` (3), ``target_dim`` (1024; None keeps all), ``coreset_ratio`` (0.1; 1 keeps all),
-    ``proj_dim`` (128), ``num_neighbors`` ``b`` of the re-weighting (9; 0 = plain maximum), ``sigma`` (4)."""
+    ``proj_dim`` (128), ``num_neighbors`` ``b`` of the re-weighting (9; 0 = plain maximum), ``sigma`` (4).
+    Values the features or the bank are too small for are recorded as they ran (:meth:`extras`)."""
 
     name = "patchcore"
 
@@ -76,6 +77,8 @@ class PatchCore(Detector):
                      batch_size=(batch_size, "int>=1"))
         if not 0 < coreset_ratio <= 1:
             raise DefectbookError(f"coreset_ratio must be in (0, 1], got {coreset_ratio}")
+        check_layers(backbone, layers)                  # before any image is loaded
+        check_weights(weights)
         self.backbone, self.layers, self.weights = backbone, tuple(layers), weights
         self.patch_size, self.target_dim, self.coreset_ratio = patch_size, target_dim, coreset_ratio
         self.proj_dim, self.num_neighbors, self.sigma = proj_dim, num_neighbors, sigma
@@ -119,5 +122,19 @@ class PatchCore(Detector):
         return Prediction(scores, maps.cpu().numpy())
 
     def extras(self) -> dict:
-        return {"memory_size": int(self.memory_.shape[0]), "n_patches": int(self.n_patches_),
-                "patch_dim": int(self.memory_.shape[1])}
+        """Memory-bank size; ``effective_params``: the parameters that ran otherwise than asked, where the
+        features or the bank were smaller (``target_dim`` above the layers' channels keeps them all,
+        ``proj_dim`` not below the patch dimension measures the coreset on the patches themselves (None),
+        ``num_neighbors`` above the memory size uses the whole bank)."""
+        m, dim = int(self.memory_.shape[0]), int(self.memory_.shape[1])
+        out = {"memory_size": m, "n_patches": int(self.n_patches_), "patch_dim": dim}
+        effective = {}
+        if self.target_dim is not None and self.target_dim > dim:
+            effective["target_dim"] = dim
+        if self.proj_dim is not None and self.proj_dim >= dim and m < self.n_patches_:
+            effective["proj_dim"] = None
+        if self.num_neighbors > m:
+            effective["num_neighbors"] = m
+        if effective:
+            out["effective_params"] = effective
+        return out

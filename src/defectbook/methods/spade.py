@@ -13,7 +13,7 @@ from typing import Sequence
 
 import torch
 
-from ..backbones import FeatureExtractor
+from ..backbones import FeatureExtractor, check_layers, check_weights
 from ..features import concat_layers, iter_embeddings, to_image_maps
 from ..memory import nearest
 from ..utils import resolve_device
@@ -22,7 +22,9 @@ from .base import Detector, Prediction, check_params
 
 class SPADE(Detector):
     """SPADE. Parameters: ``backbone``, ``layers`` (pixel features), ``global_layer`` (image feature),
-    ``weights``, ``k_images`` (50), ``k_pixels`` (1), ``sigma`` (4)."""
+    ``weights``, ``k_images`` (50), ``k_pixels`` (1), ``sigma`` (4). With fewer training images than
+    ``k_images`` (or gallery positions than ``k_pixels``) all of them are used; :meth:`extras` then
+    records the values that ran (``effective_params``)."""
 
     name = "spade"
 
@@ -31,6 +33,8 @@ class SPADE(Detector):
                  sigma: float = 4.0, seed: int = 0, batch_size: int = 16, device: str | None = "cpu"):
         check_params("spade", k_images=(k_images, "int>=1"), k_pixels=(k_pixels, "int>=1"), sigma=(sigma, "float>=0"),
                      seed=(seed, "int"), batch_size=(batch_size, "int>=1"))
+        check_layers(backbone, [*layers, global_layer])                  # before any image is loaded
+        check_weights(weights)
         self.backbone, self.layers, self.global_layer, self.weights = backbone, tuple(layers), global_layer, weights
         self.k_images, self.k_pixels, self.sigma = k_images, k_pixels, sigma
         self.seed, self.batch_size, self.device = seed, batch_size, device
@@ -76,3 +80,13 @@ class SPADE(Detector):
             maps.append(d.mean(1).view(self.shape_))
         maps = to_image_maps(torch.stack(maps), images.shape[-2:], self.sigma)
         return Prediction(scores.cpu().numpy(), maps.cpu().numpy())
+
+    def extras(self) -> dict:
+        """``effective_params``: ``k_images`` / ``k_pixels`` as they ran, where the training set (or the
+        gallery of ``k_images`` images' positions) was smaller than asked."""
+        k = min(self.k_images, self.train_glob_.shape[0])
+        gallery = k * self.shape_[0] * self.shape_[1]
+        effective = {name: v for name, v, asked in (("k_images", k, self.k_images),
+                                                     ("k_pixels", min(self.k_pixels, gallery), self.k_pixels))
+                     if v != asked}
+        return {"effective_params": effective} if effective else {}

@@ -252,11 +252,15 @@ class TrustMAE(ReconstructionDetector):
             self.feature_loss_ = FeatureExtractor(name, layers, self.feature_weights).to(self.device_).eval()
             self.feature_layer_weights_ = w
         if self.has_discriminator:
-            n = max(1, min(self.disc_layers, int(math.log2(min(size))) - 1))
-            self.disc_ = Discriminator(self.disc_width, n).to(self.device_)
+            self.disc_ = Discriminator(self.disc_width, self._disc_layers(size)).to(self.device_)
             self.opt_d_ = torch.optim.Adam(self.disc_.parameters(), lr=self.lr_disc, betas=(0.5, 0.999))
         self.trust_log_: dict[str, list[float]] = {}
         return model
+
+    def _disc_layers(self, size) -> int:
+        """Discriminator depth for images of ``size``: ``disc_layers``, at most ``log2(min side) - 1``
+        (a stride-2 layer more would leave no pixel)."""
+        return max(1, min(self.disc_layers, int(math.log2(min(size))) - 1))
 
     def _disc_step(self, x01, recon01):
         real, _ = self.disc_(x01 * 2 - 1)
@@ -343,4 +347,7 @@ class TrustMAE(ReconstructionDetector):
                          "mean_nonzero_weights": getattr(self, "nonzero_per_vector_", None),
                          "slots_used": int(sum(v > 1e-4 for v in getattr(self, "train_usage_", [])))}
         out["switches"] = {"sparse": self.sparse, "trust_region": self.trust_region, "perceptual": self.perceptual}
+        size = getattr(self, "size_", None)
+        if self.has_discriminator and size is not None and self._disc_layers(size) != self.disc_layers:
+            out["effective_params"] = {"disc_layers": self._disc_layers(size)}    # capped by the image size
         return out
