@@ -55,7 +55,7 @@ browser: install
 smoke: install
 	$(VENV)/bin/defectbook reproduce --profile smoke
 
-# every notebook at the paper profile's settings on replica data, capped, random weights (see defectbook.spec)
+# every notebook at the paper profile's settings on replica data, capped, random weights (see defectbook.pipeline.spec)
 dry-run: install
 	$(VENV)/bin/defectbook reproduce --profile paper --dry-run
 

@@ -33,8 +33,10 @@ import torch
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
-from defectbook import DefectbookError, experiment, spec
-from defectbook.backbones import FeatureExtractor, resolve_weight_file
+from defectbook import DefectbookError
+from defectbook.pipeline import spec
+from defectbook.data.prepare import prepare
+from defectbook.components.backbones import FeatureExtractor, resolve_weight_file
 from defectbook.methods import build
 
 
@@ -111,7 +113,7 @@ def main() -> None:
     cfg = spec.build("cpu", "npad", "padim", a.dataset, a.category, params,
                      split={"max_train": a.max_train, "max_test": a.max_test},
                      transform={"resize": a.size, "crop": None})
-    prep = experiment.prepare(cfg)
+    prep = prepare(cfg)
     labels = np.asarray(prep.labels)
     fe = FeatureExtractor("efficientnet_lite0", params["layers"], weights)
     ref = anomalib_padim(fe)

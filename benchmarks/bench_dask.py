@@ -39,7 +39,7 @@ FAMILY = {"trustmae": "trustmae", "memae": "trustmae", "ae_l2": "trustmae", "ae_
 
 
 def grid(profile: str, categories: list[str]) -> list[dict]:
-    from defectbook import spec
+    from defectbook.pipeline import spec
 
     S = spec.chapter("npad", profile, seeds=[0])
     return [c for m in ("padim", "patchcore", "spade", "npad") for c in S.configs(m, categories=categories, real=[])]
@@ -57,7 +57,7 @@ def makespan(times: list[float], workers: int) -> float:
 
 def paper_times(store: str) -> dict[str, float]:
     """Median fit + predict seconds per family of the paper-profile records in ``store``."""
-    from defectbook.results import Store
+    from defectbook.pipeline.store import Store
 
     s = Store(store)
     per: dict[str, list[float]] = {}
@@ -73,9 +73,9 @@ def _warm_up():
     """Imports a process pays once (torch, timm, torchvision, the methods, the metrics): done before
     either timed run."""
     import timm, torchvision  # noqa: F401, E401
-    import defectbook.experiment  # noqa: F401
+    import defectbook.pipeline.run  # noqa: F401
     import defectbook.methods.npad, defectbook.methods.padim, defectbook.methods.patchcore  # noqa: F401, E401
-    import defectbook.methods.spade, defectbook.metrics  # noqa: F401, E401
+    import defectbook.methods.spade, defectbook.evaluation.metrics  # noqa: F401, E401
 
 
 def _half(profile: str, categories: list[str], part: int, store: str) -> None:
@@ -84,13 +84,14 @@ def _half(profile: str, categories: list[str], part: int, store: str) -> None:
     import torch
 
     torch.set_num_threads(1)
-    from defectbook import experiment
-    from defectbook.results import Store
+    from defectbook.pipeline import run as experiment
+    from defectbook.data.prepare import load_split_for
+    from defectbook.pipeline.store import Store
 
     configs = grid(profile, categories)[part::2]
     _warm_up()
     for c in configs:
-        experiment.load_split_for(c)
+        load_split_for(c)
     t0 = time.perf_counter()
     recs = experiment.run_many(configs, Store(store))
     print(f"WALL {time.perf_counter() - t0:.3f}", flush=True)
@@ -139,15 +140,16 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(1)
-    from defectbook import dispatch, experiment
-    from defectbook.results import Store
+    from defectbook.pipeline import executors, run as experiment
+    from defectbook.data.prepare import load_split_for
+    from defectbook.pipeline.store import Store
 
     configs = grid(a.profile, a.categories)
     tmp = Path(tempfile.mkdtemp(prefix="bench_dask_"))
     try:
-        experiment.load_split_for(configs[0])  # generate the synthetic data once, outside the timings
+        load_split_for(configs[0])  # generate the synthetic data once, outside the timings
         for c in configs:
-            experiment.load_split_for(c)
+            load_split_for(c)
 
         _warm_up()
         load_serial = os.getloadavg()[0]
@@ -160,13 +162,13 @@ def main() -> int:
         t_control, sum_control = control(a.profile, a.categories, tmp)
 
         t0 = time.perf_counter()
-        cluster = dispatch.start_local(a.workers, dashboard_address=":0", quiet=True)
+        cluster = executors.start_local(a.workers, dashboard_address=":0", quiet=True)
         try:
-            dispatch.client(cluster.scheduler_address).run(_warm_up)
+            executors.client(cluster.scheduler_address).run(_warm_up)
             t_start = time.perf_counter() - t0
             load_dask = os.getloadavg()[0]
             t0 = time.perf_counter()
-            par = dispatch.run_many(configs, Store(tmp / "dask"), desc="bench", address=cluster.scheduler_address,
+            par = executors.run_many(configs, Store(tmp / "dask"), desc="bench", address=cluster.scheduler_address,
                                     stream=open(os.devnull, "w"))
             t_dask = time.perf_counter() - t0
         finally:

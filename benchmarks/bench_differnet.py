@@ -22,8 +22,8 @@ import time
 
 import torch
 
-from defectbook import profiles
-from defectbook.flows import coupling_flow, flow_loss, n_parameters
+from defectbook.pipeline import profiles
+from defectbook.components.flows import coupling_flow, flow_loss, n_parameters
 from defectbook.methods.differnet import MultiTransformFeatures
 
 MTD_TRAIN = 761

@@ -31,9 +31,9 @@ def main():
     from sklearn.neighbors import NearestNeighbors
     from torchvision.transforms.functional import gaussian_blur as tv_blur
 
-    from defectbook.features import gaussian_blur, gaussian_kernel1d
-    from defectbook.losses import ssim_map
-    from defectbook.memory import nearest
+    from defectbook.components.features import gaussian_blur, gaussian_kernel1d
+    from defectbook.components.losses import ssim_map
+    from defectbook.components.memory import nearest
 
     g = torch.Generator().manual_seed(0)
     rows = []

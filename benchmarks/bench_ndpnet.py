@@ -17,8 +17,9 @@ import time
 
 import torch
 
-from defectbook import DefectbookError, spec
-from defectbook.experiment import PeakMemory
+from defectbook import DefectbookError
+from defectbook.pipeline import spec
+from defectbook.pipeline.provenance import PeakMemory
 from defectbook.methods.ndpnet import NDPNet
 
 

@@ -29,8 +29,11 @@ import time
 
 import torch
 
-from defectbook import DefectbookError, experiment, spec
-from defectbook.backbones import FeatureExtractor, resolve_weight_file
+from defectbook import DefectbookError
+from defectbook.pipeline import spec
+from defectbook.data.prepare import prepare
+from defectbook.pipeline.provenance import PeakMemory
+from defectbook.components.backbones import FeatureExtractor, resolve_weight_file
 from defectbook.methods import build
 from defectbook.methods.npad import shift_offsets
 
@@ -65,11 +68,11 @@ def memory(a) -> None:
     test = torch.rand(a.n_test, 3, 224, 224, generator=g)
     torch.set_num_threads(a.threads)
     det = build("npad", **params)
-    with experiment.PeakMemory() as m_fit:
+    with PeakMemory() as m_fit:
         t0 = time.perf_counter()
         det.fit(train)
         fit_s = time.perf_counter() - t0
-    with experiment.PeakMemory() as m_pred:
+    with PeakMemory() as m_pred:
         t0 = time.perf_counter()
         det.predict(test)
         pred_s = time.perf_counter() - t0
@@ -103,14 +106,14 @@ def speed(a) -> None:
         over = {"backbone": a.backbone, "weights": a.weights} if a.backbone else None
         cfg = spec.build(a.profile, "npad", method, "synthetic", a.category, over,
                          transform={"resize": a.size, "crop": None} if a.size else None)
-        prep = experiment.prepare(cfg)
+        prep = prepare(cfg)
         params = {**cfg["params"], **a.set} if method == "npad" else cfg["params"]
         copies = len(shift_offsets(params.get("shift", 0))) if method == "npad" else 1
         runs = []
         for _ in range(a.repeats):
             build_s, bb_fit = backbone_time(params, prep.train)
             _, bb_pred = backbone_time(params, prep.test, copies)
-            with experiment.PeakMemory() as mem:
+            with PeakMemory() as mem:
                 t0 = time.perf_counter()
                 det = build(method, **params).fit(prep.train)
                 t1 = time.perf_counter()

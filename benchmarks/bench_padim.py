@@ -19,8 +19,10 @@ import time
 
 import torch
 
-from defectbook import experiment, spec
-from defectbook.backbones import FeatureExtractor
+from defectbook.pipeline import spec
+from defectbook.data.prepare import prepare
+from defectbook.pipeline.provenance import PeakMemory
+from defectbook.components.backbones import FeatureExtractor
 from defectbook.methods import build
 
 
@@ -44,7 +46,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
     cfg = spec.build(a.profile, "padim", "padim", "synthetic", a.category)
-    prep = experiment.prepare(cfg)
+    prep = prepare(cfg)
     params = cfg["params"]
     print(f"PaDiM on synthetic:{a.category}, profile {a.profile}: train {tuple(prep.train.shape)}, "
           f"test {tuple(prep.test.shape)}, params {params}, torch threads {torch.get_num_threads()}")
@@ -53,7 +55,7 @@ def main() -> None:
         bb_fit = backbone_only(params, prep.train)
         bb_pred = backbone_only(params, prep.test, FeatureExtractor(params.get("backbone", "efficientnet_lite0"),
                                                                     params.get("layers", ("layer1", "layer2", "layer3"))))
-        with experiment.PeakMemory() as mem:
+        with PeakMemory() as mem:
             t0 = time.perf_counter()
             det = build("padim", **params).fit(prep.train)
             t1 = time.perf_counter()

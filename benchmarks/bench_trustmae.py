@@ -17,8 +17,8 @@ import time
 
 import torch
 
-from defectbook import profiles, spec
-from defectbook.experiment import PeakMemory
+from defectbook.pipeline import profiles, spec
+from defectbook.pipeline.provenance import PeakMemory
 from defectbook.methods import build
 
 

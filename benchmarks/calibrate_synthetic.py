@@ -39,7 +39,7 @@ from sklearn.metrics import roc_auc_score
 from defectbook.data import synthetic
 from defectbook.data.base import seeded_rng
 from defectbook.data.synthetic import CATEGORIES
-from defectbook.metrics import auroc_interval, image_auroc, pixel_auroc
+from defectbook.evaluation.metrics import auroc_interval, image_auroc, pixel_auroc
 
 TARGET = (0.6, 0.8)
 RATIOS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
@@ -143,7 +143,7 @@ def choose(seed: int = 1, log=print) -> tuple[float, dict, list]:
 # --- the methods on the old and the new generator -------------------------------------------------
 
 def method_configs(cat: str) -> dict:
-    from defectbook import spec
+    from defectbook.pipeline import spec
 
     return {"PaDiM d=100 (PaDiM chapter)": spec.build("cpu", "padim", "padim", "synthetic", cat),
             "PaDiM d=64 (N-pad chapter)": spec.build("cpu", "npad", "padim", "synthetic", cat),
@@ -154,17 +154,18 @@ def method_configs(cat: str) -> dict:
 
 def run_methods(cats, log=print, only=None) -> dict:
     """``{method: {category: (labels, image scores)}}`` with the generator now in place (``only``: those methods)."""
-    from defectbook import experiment
+    from defectbook.data.prepare import _prepare_cached, prepare
+    from defectbook.pipeline.models import build_detector
 
-    experiment._prepare_cached.cache_clear()   # its memo is keyed by config, not generator version
+    _prepare_cached.cache_clear()   # its memo is keyed by config, not generator version
     out: dict = {}
     for cat in cats:
         for name, cfg in method_configs(cat).items():
             if only and name not in only:
                 continue
             t0 = time.perf_counter()
-            prep = experiment.prepare(cfg)
-            det = experiment.build_detector(cfg).fit(prep.train)
+            prep = prepare(cfg)
+            det = build_detector(cfg).fit(prep.train)
             scores = np.asarray(det.predict(prep.test).image_scores, np.float64)
             out.setdefault(name, {})[cat] = (prep.labels, scores)
             log(f"  {cat:7s} {name:28s} AUROC {image_auroc(prep.labels, scores):.3f} ({time.perf_counter() - t0:.0f} s)")

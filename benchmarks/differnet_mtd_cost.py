@@ -59,7 +59,7 @@ SETTINGS: list[tuple[str, dict, int | None]] = [
 
 def config(params: dict, resize: int | None) -> dict:
     """The former cpu profile's DifferNet config on MTD with ``params`` and image size ``resize`` changed."""
-    from defectbook import spec
+    from defectbook.pipeline import spec
 
     S = spec.chapter("differnet", "cpu")
     transform = None
@@ -72,7 +72,7 @@ def config(params: dict, resize: int | None) -> dict:
 def row(name: str, rec, cpu_s: float | None, base=None) -> dict:
     from sklearn.metrics import roc_auc_score
 
-    from defectbook.metrics import auroc_difference, auroc_interval
+    from defectbook.evaluation.metrics import auroc_difference, auroc_interval
 
     ci = auroc_interval(rec.labels, rec.scores, n_boot=1000)
     delta = "—"
@@ -120,9 +120,10 @@ def main(argv=None) -> str:
 
     import torch
 
-    from defectbook import experiment
+    from defectbook.pipeline import run as experiment
+    from defectbook.pipeline.keys import key_of
     from defectbook.paths import results_dir
-    from defectbook.results import Store
+    from defectbook.pipeline.store import Store
 
     torch.set_num_threads(a.threads)
     by_name = {s[0]: s for s in SETTINGS}
@@ -136,7 +137,7 @@ def main(argv=None) -> str:
     for name, params, resize in chosen:
         cfg = config(params, resize)
         t0, c0 = time.perf_counter(), time.process_time()
-        had = store.get(experiment.key_of(cfg)) is not None
+        had = store.get(key_of(cfg)) is not None
         rec = experiment.run(cfg, store)
         if not had:
             cpu[rec.key] = time.process_time() - c0

@@ -47,7 +47,7 @@ def textures(n: int, size: int, seed: int) -> torch.Tensor:
 
 
 def params_for(method: str, P: dict, args) -> tuple[dict, int]:
-    from defectbook import spec
+    from defectbook.pipeline import spec
 
     cfg = spec.build(P, spec.default_chapter(method), method, "mvtec", "wood")   # a texture: 5 down-samplings
     p, t = dict(cfg["params"]), cfg["transform"]
@@ -185,7 +185,7 @@ def check_one(method: str, P: dict, args) -> dict:
 
 
 def main(argv=None) -> int:
-    from defectbook import spec
+    from defectbook.pipeline import spec
     from defectbook.methods import REGISTRY
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -203,7 +203,7 @@ def main(argv=None) -> int:
               "and a CUDA build of torch.", file=sys.stderr)
         return 1
     if not args.smoke and not args.random_weights:
-        from defectbook.backbones import weights_table
+        from defectbook.components.backbones import weights_table
 
         missing = [r["file"] for r in weights_table() if r["path"] is None]
         if missing:

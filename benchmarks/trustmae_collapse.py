@@ -26,7 +26,7 @@ import torch
 
 def chapter_config(profile: str, category: str, **params) -> dict:
     """The TrustMAE chapter's clean-split config of synthetic ``category`` with ``params`` overridden."""
-    from defectbook import spec
+    from defectbook.pipeline import spec
 
     return spec.chapter("trustmae", profile).config("trustmae", "synthetic", category, seed=0, **params)
 
@@ -43,8 +43,9 @@ def main(argv=None) -> str:
     torch.set_num_threads(1)
     from sklearn.metrics import roc_auc_score
 
-    from defectbook import experiment
-    from defectbook.losses import ssim_loss
+    from defectbook.data.prepare import prepare
+    from defectbook.pipeline.models import build_detector
+    from defectbook.components.losses import ssim_loss
     from defectbook.methods.trustmae import trust_region
 
     runs = [(e, {"trust_update": tu}) for e in a.epochs for tu in ("both", "memory")]
@@ -56,8 +57,8 @@ def main(argv=None) -> str:
     for epochs, params in runs:
         tu = ", ".join(f"{k}={v}" for k, v in params.items())
         cfg = chapter_config(a.profile, a.category, epochs=epochs, **params)
-        prep = experiment.prepare(cfg)
-        det = experiment.build_detector(cfg).fit(prep.train)
+        prep = prepare(cfg)
+        det = build_detector(cfg).fit(prep.train)
         x = prep.test
         r = det.reconstruct(x)
         var_ratio = (r.var(0).mean() / x.var(0).mean()).item()

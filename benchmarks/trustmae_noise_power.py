@@ -4,7 +4,7 @@ D = TrustMAE's drop in image AUROC from the lowest to the highest training-noise
 a baseline's (AE-MSE, MemAE); the paper's effect is D < 0. The units are the (data, seed) pairs of the
 TrustMAE chapter's Fig. 4 difference-of-drops grid (``grids.drop_categories``, ``drop_real``, ``drop_data``)
 with seeds 0, 1, 2 where the page runs the profile's ``drop_seeds`` (override with the options), each unit
-scored on one fixed test set at both levels. The interval is :func:`defectbook.report.drop_difference` (paired bootstrap over test images); a Student-t
+scored on one fixed test set at both levels. The interval is :func:`defectbook.book.report.drop_difference` (paired bootstrap over test images); a Student-t
 interval over the units' D is beside it, and D per data set.
 
     python benchmarks/trustmae_noise_power.py [--profile cpu] [--seeds 0 1 2] [--categories wood carpet]
@@ -35,8 +35,9 @@ def main(argv=None) -> str:
     import torch
 
     torch.set_num_threads(1)
-    from defectbook import experiment, spec
-    from defectbook.report import data_label, drop_difference, interval, table
+    from defectbook.pipeline import run as experiment, spec
+    from defectbook.pipeline.keys import key_of
+    from defectbook.book.report import data_label, drop_difference, interval, table
 
     S = spec.chapter("trustmae", a.profile)
     T = S.grids
@@ -53,9 +54,9 @@ def main(argv=None) -> str:
             c["data"] = {**c["data"], **T["drop_data"]}
     t0 = time.perf_counter()
     if a.stored:
-        from defectbook.results import Store
+        from defectbook.pipeline.store import Store
 
-        records = [r for r in (Store().get(experiment.key_of(c)) for c in configs) if r is not None]
+        records = [r for r in (Store().get(key_of(c)) for c in configs) if r is not None]
     else:
         records = experiment.run_many(configs, desc="noise power")
     wall = time.perf_counter() - t0

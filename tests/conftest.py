@@ -65,7 +65,7 @@ def smoke_store(tmp_path_factory):
 def smoke_execute(smoke_store):
     """``run(nb) -> (Outcome, executed path)``: each notebook is executed once per session in the smoke
     profile (the notebook test and the browser test's smoke book share the executed copies)."""
-    from defectbook.reproduce import execute
+    from defectbook.book.execute import execute
 
     done = {}
 
@@ -81,7 +81,7 @@ def smoke_execute(smoke_store):
 @pytest.fixture
 def profile_dir(tmp_path, monkeypatch):
     """A copy of the profile folder that a test may break (the load cache is cleared around it)."""
-    from defectbook import spec
+    from defectbook.pipeline import spec
 
     for f in spec.PROFILE_DIR.glob("*.yaml"):
         (tmp_path / f.name).write_text(f.read_text())

@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 
 from defectbook import DefectbookError
-from defectbook.backbones import BACKBONES, FeatureExtractor, build_model, resolve_weight_file
+from defectbook.components.backbones import BACKBONES, FeatureExtractor, build_model, resolve_weight_file
 
 
 def _imagenet_input(img: np.ndarray) -> torch.Tensor:

@@ -1,9 +1,9 @@
 """Batch output: progress bars only where a person watches, log lines to a file, no kernel TCP notice."""
-import logging
 
 import pytest
 
-from defectbook import reproduce, utils
+from defectbook.book import execute as reproduce
+from defectbook import utils
 
 
 def test_progress_bars_only_on_a_terminal(monkeypatch):
@@ -52,7 +52,7 @@ def test_setup_logging_writes_a_file_once(tmp_path):
 def test_kernel_logs_to_the_batch_file_without_the_tcp_notice(silenced, tmp_path, monkeypatch, capfd):
     src = tmp_path / "grp" / "nb.py"
     src.parent.mkdir()
-    src.write_text('# %% tags=["parameters"]\nprofile = "cpu"\n\n# %%\nfrom defectbook import experiment\n'
+    src.write_text('# %% tags=["parameters"]\nprofile = "cpu"\n\n# %%\nfrom defectbook.pipeline import run as experiment\n'
                    'experiment.log.info("hello from the " + "kernel")\n')
     log_file = tmp_path / "batch.log"
     monkeypatch.setenv("DEFECTBOOK_LOG", str(log_file))

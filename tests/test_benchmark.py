@@ -3,7 +3,9 @@ and the paper-profile dry run of its notebooks completes."""
 import pytest
 import yaml
 
-from defectbook import DefectbookError, experiment, spec
+from defectbook import DefectbookError
+from defectbook.pipeline import spec
+from defectbook.pipeline.keys import key_of
 from defectbook.data import elpv
 
 BOOK_METHODS = {"padim", "npad", "patchcore", "spade", "knn", "ocsvm", "differnet", "ae_l2", "ae_ssim", "memae",
@@ -54,14 +56,14 @@ def test_synthetic_configs_coincide_with_the_methods_chapters(monkeypatch):
     monkeypatch.delenv("DEFECTBOOK_DRY_RUN", raising=False)
     B = spec.chapter("benchmark", "cpu")
     N = spec.chapter("npad", "cpu")
-    assert experiment.key_of(B.config("patchcore", "synthetic", "wood")) == experiment.key_of(
+    assert key_of(B.config("patchcore", "synthetic", "wood")) == key_of(
         N.config("patchcore", "synthetic", "wood"))
     Tm = spec.chapter("trustmae", "cpu")
     cfg = B.config("memae", "synthetic", "wood", split=B.noisy(0.2))
     cfg["data"] = spec.synthetic_data(B.P, B.grids["noise_data"])    # as the noise_robustness notebook does
-    assert experiment.key_of(cfg) == experiment.key_of(Tm.config("memae", "synthetic", "wood", split=Tm.noisy(0.2)))
+    assert key_of(cfg) == key_of(Tm.config("memae", "synthetic", "wood", split=Tm.noisy(0.2)))
     # ... and a different chapter's synthetic data gives a different key
-    assert experiment.key_of(B.config("memae", "synthetic", "wood", split=B.noisy(0.2))) != experiment.key_of(cfg)
+    assert key_of(B.config("memae", "synthetic", "wood", split=B.noisy(0.2))) != key_of(cfg)
 
 
 @pytest.mark.skipif(not elpv.available(), reason="elpv-dataset is not installed")
@@ -77,8 +79,8 @@ def test_paper_dry_run_of_the_benchmark_notebooks(tmp_path, monkeypatch):
     labelled as a dry run, every record marked (paper architectures, random weights)."""
     import io
 
-    from defectbook.reproduce import dry_run_setup, reproduce
-    from defectbook.results import Store
+    from defectbook.book.execute import dry_run_setup, reproduce
+    from defectbook.pipeline.store import Store
 
     for k in ("DEFECTBOOK_DATA", "DEFECTBOOK_RESULTS", "DEFECTBOOK_DRY_RUN", "DEFECTBOOK_CACHE"):
         monkeypatch.setenv(k, "")

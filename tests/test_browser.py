@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from defectbook.paths import repo_root
-from defectbook.reproduce import build_book, discover
+from defectbook.book.execute import build_book, discover
 
 CHROMIUM = os.environ.get("DEFECTBOOK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -6,8 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from defectbook import buildreport, experiment, reproduce
-from defectbook.buildreport import aggregate, read_ledger, write, write_page
+from defectbook.book import buildreport, execute as reproduce
+from defectbook import settings
+from defectbook.pipeline import ledger as ledger_module
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline.models import model_path
+from defectbook.book.buildreport import aggregate, read_ledger, write, write_page
 
 
 @pytest.fixture
@@ -26,7 +30,7 @@ def _cfg(root, **kw):
 @pytest.fixture
 def ledger(isolated, monkeypatch):
     path = isolated / "ledger.jsonl"
-    monkeypatch.setenv(buildreport.LEDGER_ENV, str(path))
+    monkeypatch.setenv(ledger_module.LEDGER_ENV, str(path))
     return path
 
 
@@ -36,13 +40,13 @@ def _build(**kw):
 
 
 def test_experiments_are_attributed_to_their_notebook_and_reuse_is_counted(toy, ledger, monkeypatch, one_thread):
-    monkeypatch.setenv(buildreport.NOTEBOOK_ENV, "g/first")
+    monkeypatch.setenv(ledger_module.NOTEBOOK_ENV, "g/first")
     c = _cfg(toy)
     rec = experiment.run(c)
     assert {"data_s", "features_fit_s", "features_predict_s"} <= set(rec.timings)
     assert rec.timings["features_fit_s"] > 0, "PaDiM's backbone passes are counted as feature extraction"
     assert rec.timings["features_fit_s"] <= rec.timings["fit_s"]
-    monkeypatch.setenv(buildreport.NOTEBOOK_ENV, "g/second")       # a second run of the same configs
+    monkeypatch.setenv(ledger_module.NOTEBOOK_ENV, "g/second")       # a second run of the same configs
     experiment.run(c)
     experiment.run(c)
     lines = read_ledger(ledger)
@@ -62,15 +66,15 @@ def test_experiments_are_attributed_to_their_notebook_and_reuse_is_counted(toy, 
 
 def test_models_trained_then_loaded_and_the_switch_that_turns_reuse_off(toy, ledger, monkeypatch, one_thread):
     monkeypatch.setenv("DEFECTBOOK_MODEL_LIMIT_MB", "0")                # run() keeps nothing
-    monkeypatch.setenv(buildreport.NOTEBOOK_ENV, "g/pictures")
+    monkeypatch.setenv(ledger_module.NOTEBOOK_ENV, "g/pictures")
     c = _cfg(toy, device="cpu")
     experiment.fitted(c)
     experiment.fitted(c)
-    monkeypatch.setenv(buildreport.REUSE_ENV, "0")
+    monkeypatch.setenv(ledger_module.REUSE_ENV, "0")
     experiment.fitted(c)                                                  # the saved model is ignored
     other = _cfg(toy, device="cpu", params={"d": 8, "batch_size": 8})
     experiment.fitted(other)
-    assert not experiment.model_path(other).exists(), "nothing saved with model reuse off"
+    assert not model_path(other).exists(), "nothing saved with model reuse off"
     lines = read_ledger(ledger)
     assert [e["status"] for e in lines] == ["trained", "loaded", "trained", "trained"]
     rep = aggregate(_build(), {"g/pictures": {"status": "ok", "seconds": 9.0}}, lines, ["g/pictures"], now=1010.0)
@@ -80,7 +84,7 @@ def test_models_trained_then_loaded_and_the_switch_that_turns_reuse_off(toy, led
 
 
 def test_a_loaded_model_counts_the_fit_time_it_saved(toy, ledger, monkeypatch, one_thread, tmp_path):
-    monkeypatch.setenv(buildreport.NOTEBOOK_ENV, "g/pictures")
+    monkeypatch.setenv(ledger_module.NOTEBOOK_ENV, "g/pictures")
     c = _cfg(toy, device="cpu")
     rec = experiment.run(c)                                               # keeps the fitted model
     experiment.fitted(c)                                                  # ... which is loaded, not trained
@@ -110,7 +114,7 @@ def test_ledger_lines_from_several_processes_never_interleave(isolated):
 
 def _append_many(path, i):
     for j in range(200):
-        buildreport.append({"kind": "experiment", "who": i, "j": j, "pad": "x" * 3000}, path)
+        ledger_module.append({"kind": "experiment", "who": i, "j": j, "pad": "x" * 3000}, path)
 
 
 def test_report_survives_a_failed_and_an_interrupted_notebook(tmp_path):
@@ -172,10 +176,10 @@ def test_cli_switch_turns_model_reuse_off(monkeypatch):
     assert seen["model_reuse"] is False
     cli.main(["reproduce", "--profile", "smoke", "--only", "x"])
     assert seen["model_reuse"] is None, "default: as DEFECTBOOK_REUSE_MODELS says (on)"
-    monkeypatch.setenv(buildreport.REUSE_ENV, "0")
-    assert not buildreport.model_reuse()
-    monkeypatch.delenv(buildreport.REUSE_ENV)
-    assert buildreport.model_reuse()
+    monkeypatch.setenv(ledger_module.REUSE_ENV, "0")
+    assert not settings.model_reuse()
+    monkeypatch.delenv(ledger_module.REUSE_ENV)
+    assert settings.model_reuse()
 
 
 def test_toc_lists_the_build_report_page():
@@ -191,7 +195,8 @@ profile = "smoke"
 
 # %%
 import os
-from defectbook import experiment
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline.models import model_path
 from test_experiment import cfg
 experiment.run(cfg(os.environ["TOY_ROOT"]))
 {extra}
@@ -219,7 +224,7 @@ def test_batch_writes_the_report_with_each_notebook_attributed(toy, monkeypatch,
     assert (rows["g/b"]["computed"], rows["g/b"]["reused"], rows["g/b"]["status"]) == (0, 1, "FAILED")
     assert rep["build"]["state"] == "done" and rep["build"]["model_reuse"] is True
     assert "deliberate" in (out / "build_report.md").read_text()
-    assert Path(rep["build"]["ledger"]).is_file() and os.environ.get(buildreport.LEDGER_ENV) is None
+    assert Path(rep["build"]["ledger"]).is_file() and os.environ.get(ledger_module.LEDGER_ENV) is None
     import nbformat
 
     cells = nbformat.read(out / "g" / "a.ipynb", as_version=4).cells
@@ -231,17 +236,17 @@ def test_experiments_on_a_dask_cluster_are_attributed_by_the_kernel(toy, ledger,
     """On a cluster the workers compute; the notebook's process writes the ledger lines (computed for the
     missing records, reused for the others) under its own notebook name."""
     pytest.importorskip("distributed")
-    from defectbook import dispatch
+    from defectbook.pipeline import executors
 
-    monkeypatch.setenv(buildreport.NOTEBOOK_ENV, "g/cluster")
+    monkeypatch.setenv(ledger_module.NOTEBOOK_ENV, "g/cluster")
     configs = [_cfg(toy, seed=s, params={"d": 8, "batch_size": 8}) for s in (0, 1)]
     experiment.run(configs[0])                                           # one record exists already
-    cluster = dispatch.start_local(1, dashboard_address=":0", quiet=True)
+    cluster = executors.start_local(1, dashboard_address=":0", quiet=True)
     try:
-        monkeypatch.setenv(dispatch.ENV, cluster.scheduler_address)
+        monkeypatch.setenv(executors.ENV, cluster.scheduler_address)
         experiment.run_many(configs)
     finally:
-        dispatch._clients.pop(cluster.scheduler_address, None)
+        executors._clients.pop(cluster.scheduler_address, None)
         cluster.close()
     lines = read_ledger(ledger)
     assert [(e["notebook"], e["status"], e.get("where")) for e in lines] == [
@@ -254,7 +259,7 @@ def test_an_interrupted_batch_leaves_a_report(isolated, monkeypatch, tmp_path):
     nbs = [tmp_path / "notebooks" / "g" / f"{n}.py" for n in ("a", "b", "c")]
 
     def fake_execute(nb, out, profile, params, timeout):
-        buildreport.append({"kind": "experiment", "notebook": f"g/{nb.stem}", "key": nb.stem, "method": "padim",
+        ledger_module.append({"kind": "experiment", "notebook": f"g/{nb.stem}", "key": nb.stem, "method": "padim",
                             "status": "computed", "phases": {"fit_s": 1.0}})
         if nb.stem == "b":
             raise KeyboardInterrupt
@@ -263,7 +268,7 @@ def test_an_interrupted_batch_leaves_a_report(isolated, monkeypatch, tmp_path):
     monkeypatch.setattr(reproduce, "discover", lambda only=None, base=None: nbs)
     monkeypatch.setattr(reproduce, "check_notebook_params", lambda nbs, params: None)
     monkeypatch.setattr(reproduce, "execute", fake_execute)
-    monkeypatch.delenv(buildreport.REUSE_ENV, raising=False)
+    monkeypatch.delenv(ledger_module.REUSE_ENV, raising=False)
     out = tmp_path / "executed"
     with pytest.raises(KeyboardInterrupt):
         reproduce.reproduce("smoke", out_dir=out, echo=None, log_file=tmp_path / "b.log", model_reuse=False)
@@ -272,4 +277,4 @@ def test_an_interrupted_batch_leaves_a_report(isolated, monkeypatch, tmp_path):
     assert [(r["notebook"], r["status"], r["computed"]) for r in rep["notebooks"]] == [
         ("g/a", "ok", 1), ("g/b", "interrupted", 1)], "g/c never started"
     assert "interrupted" in (out / "build_report.md").read_text()
-    assert buildreport.REUSE_ENV not in os.environ and buildreport.LEDGER_ENV not in os.environ
+    assert ledger_module.REUSE_ENV not in os.environ and ledger_module.LEDGER_ENV not in os.environ

@@ -9,6 +9,7 @@ from PIL import Image
 from defectbook import DefectbookError
 from defectbook.data.check import check, check_root
 from defectbook.data.commands import add_data_parser
+from defectbook.pipeline.profiles import load
 from defectbook.data.fetch import SOURCES, sha256_of, verify
 
 
@@ -29,7 +30,7 @@ def write_cat(root, name="toy"):
 
 def parser():
     p = argparse.ArgumentParser(prog="defectbook")
-    add_data_parser(p.add_subparsers(dest="command", required=True))
+    add_data_parser(p.add_subparsers(dest="command", required=True), load)
     return p
 
 

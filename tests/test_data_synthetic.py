@@ -182,7 +182,7 @@ def test_contrast_ratio():
 def test_provenance_names_the_calibration_on_synthetic_pages_only():
     from types import SimpleNamespace
 
-    from defectbook.report import provenance
+    from defectbook.book.report import provenance
 
     def rec(dataset):
         return SimpleNamespace(config={"dataset": dataset, "category": "x", "method": "padim", "profile": "cpu",

@@ -135,23 +135,24 @@ def toy(isolated):
 
 
 def test_build_detector_resolves_the_config_device(monkeypatch):
-    from defectbook import experiment
+    from defectbook.pipeline.models import build_detector
 
     c = {"method": "trustmae", "dataset": "synthetic", "params": {"epochs": 1}, "device": "auto"}
-    assert experiment.build_detector(c).device == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert build_detector(c).device == ("cuda" if torch.cuda.is_available() else "cpu")
     c = {"method": "padim", "dataset": "synthetic", "params": {"device": "cpu"}, "device": "cuda"}
-    assert experiment.build_detector(c).device == "cpu"                 # the method's own setting wins
+    assert build_detector(c).device == "cpu"                 # the method's own setting wins
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(DefectbookError, match="CUDA is not available"):
-        experiment.build_detector({"method": "padim", "dataset": "synthetic", "device": "cuda"})
-    assert experiment.build_detector({"method": "ensemble", "dataset": "synthetic", "params": {"method": "padim"}}
+        build_detector({"method": "padim", "dataset": "synthetic", "device": "cuda"})
+    assert build_detector({"method": "ensemble", "dataset": "synthetic", "params": {"method": "padim"}}
                                      ).params["device"] == "cpu"
 
 
 def test_run_records_device_logs_and_keeps_the_model(toy, caplog):
     import logging
 
-    from defectbook import experiment
+    from defectbook.pipeline import run as experiment
+    from defectbook.pipeline.models import model_path
 
     c = _toy_cfg(toy, device="cpu")
     with caplog.at_level(logging.INFO, logger="defectbook"):
@@ -160,7 +161,7 @@ def test_run_records_device_logs_and_keeps_the_model(toy, caplog):
     line = [r.getMessage() for r in caplog.records if "fit " in r.getMessage()][-1]
     assert rec.key in line and "padim" in line and "mvtec:toy" in line and "device=cpu" in line
     assert "image_auroc=" in line
-    path = experiment.model_path(c)
+    path = model_path(c)
     assert (path / "state.pt").is_file()                                  # small model: kept by run()
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="defectbook"):
@@ -172,20 +173,21 @@ def test_run_records_device_logs_and_keeps_the_model(toy, caplog):
 def test_fitted_trains_once_and_a_changed_config_never_reuses(toy, caplog, monkeypatch):
     import logging
 
-    from defectbook import experiment
+    from defectbook.pipeline import run as experiment
+    from defectbook.pipeline.models import model_path
 
     monkeypatch.setenv("DEFECTBOOK_MODEL_LIMIT_MB", "0")                  # run() keeps nothing
     c = _toy_cfg(toy, device="cpu")
     experiment.run(c)
-    assert not experiment.model_path(c).exists()
+    assert not model_path(c).exists()
     with caplog.at_level(logging.INFO, logger="defectbook"):
         experiment.fitted(c)
         experiment.fitted(c)
     msgs = [r.getMessage() for r in caplog.records]
     assert sum("fitted in" in m for m in msgs) == 1 and sum("loaded" in m for m in msgs) == 1
     other = _toy_cfg(toy, device="cpu", params={"d": 8, "batch_size": 8})
-    assert experiment.model_path(other) != experiment.model_path(c)
-    assert not experiment.model_path(other).exists()
+    assert model_path(other) != model_path(c)
+    assert not model_path(other).exists()
 
 
 # --- benchmarks/gpu_check.py: its harness on the CPU, its message without CUDA ---------------------------

@@ -124,7 +124,7 @@ def test_untransformed_training_and_errors():
 
 
 def test_features_kept_in_the_builds_feature_cache(tmp_path, monkeypatch):
-    from defectbook.features import FEATURES, make_payload
+    from defectbook.components.features import FEATURES, make_payload
 
     monkeypatch.setenv("DEFECTBOOK_CACHE", str(tmp_path))
     monkeypatch.setenv("DEFECTBOOK_FEATURE_CACHE", "1")

@@ -13,8 +13,11 @@ import time
 import numpy as np
 import pytest
 
-from defectbook import DefectbookError, experiment
-from defectbook.results import Record, Store
+from defectbook import DefectbookError
+from defectbook.pipeline import run as experiment
+from defectbook.data.prepare import _prepare_cached
+from defectbook.pipeline.keys import key_of
+from defectbook.pipeline.store import Record, Store
 
 from test_experiment import cfg, write_toy_mvtec
 
@@ -30,20 +33,20 @@ def env(tmp_path_factory):
     """Toy data, the serial records (one torch thread) and a 2-worker LocalCluster sharing the env."""
     import torch
 
-    from defectbook import dispatch
+    from defectbook.pipeline import executors
 
     tmp = tmp_path_factory.mktemp("dispatch")
     mp_env = pytest.MonkeyPatch()
     mp_env.setenv("DEFECTBOOK_CACHE", str(tmp / "cache"))
-    mp_env.delenv(dispatch.ENV, raising=False)
+    mp_env.delenv(executors.ENV, raising=False)
     root = write_toy_mvtec(tmp / "data")
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     serial = experiment.run_many(grid(root), Store(tmp / "serial"))
     torch.set_num_threads(n)
-    cluster = dispatch.start_local(2, dashboard_address=":0", quiet=True)
-    mp_env.setenv(dispatch.ENV, cluster.scheduler_address)
-    yield {"tmp": tmp, "root": root, "serial": serial, "cluster": cluster, "client": dispatch.client()}
+    cluster = executors.start_local(2, dashboard_address=":0", quiet=True)
+    mp_env.setenv(executors.ENV, cluster.scheduler_address)
+    yield {"tmp": tmp, "root": root, "serial": serial, "cluster": cluster, "client": executors.client()}
     mp_env.undo()
     cluster.close()
 
@@ -62,7 +65,7 @@ def valid_records(store: Store) -> dict:
 
 def test_without_a_scheduler_dask_is_not_imported(tmp_path):
     code = ("import os, sys; os.environ.pop('DEFECTBOOK_SCHEDULER', None)\n"
-            "from defectbook import experiment\n"
+            "from defectbook.pipeline import run as experiment\n"
             "assert experiment.run_many([]) == []\n"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')]\n"
             "assert not bad, bad\n")
@@ -73,9 +76,9 @@ def test_without_a_scheduler_dask_is_not_imported(tmp_path):
 def test_cluster_gives_the_serial_records_and_resumes(env):
     store = Store(env["tmp"] / "dask")
     out = io.StringIO()
-    from defectbook import dispatch
+    from defectbook.pipeline import executors
 
-    recs = dispatch.run_many(grid(env["root"]), store, desc="grid", stream=out)
+    recs = executors.run_many(grid(env["root"]), store, desc="grid", stream=out)
     assert [r.key for r in recs] == [r.key for r in env["serial"]]
     for a, b in zip(recs, env["serial"]):
         assert a.metrics == b.metrics and a.scores == b.scores
@@ -91,30 +94,30 @@ def test_cluster_gives_the_serial_records_and_resumes(env):
 
 
 def test_a_failed_task_is_reported_and_the_rest_finish(env):
-    from defectbook import dispatch
+    from defectbook.pipeline import executors
 
     store = Store(env["tmp"] / "failing")
     good = cfg(env["root"], seed=5, params={"d": 8, "batch_size": 8}, save_maps=2)
     bad = cfg(env["root"], params={"d": -1, "batch_size": 8})    # fails inside its task (parameter check)
     out = io.StringIO()
-    with pytest.raises(DefectbookError, match=experiment.key_of(bad)):
-        dispatch.run_many([bad, good], store, desc="mixed", stream=out)
-    assert f"task {experiment.key_of(bad)} failed" in out.getvalue()
+    with pytest.raises(DefectbookError, match=key_of(bad)):
+        executors.run_many([bad, good], store, desc="mixed", stream=out)
+    assert f"task {key_of(bad)} failed" in out.getvalue()
     assert "1 computed, 1 failed" in out.getvalue()
-    assert list(valid_records(store)) == [experiment.key_of(good)]
+    assert list(valid_records(store)) == [key_of(good)]
 
 
 def test_run_hands_a_missing_record_to_the_cluster(env):
     store = Store(env["tmp"] / "single")
     c = cfg(env["root"], seed=7, params={"d": 8, "batch_size": 8}, save_maps=2)
-    misses = experiment._prepare_cached.cache_info().misses
+    misses = _prepare_cached.cache_info().misses
     rec = experiment.run(c, store)
-    assert experiment._prepare_cached.cache_info().misses == misses  # no data loaded here: a worker did it
-    assert list(valid_records(store)) == [rec.key] == [experiment.key_of(c)]
+    assert _prepare_cached.cache_info().misses == misses  # no data loaded here: a worker did it
+    assert list(valid_records(store)) == [rec.key] == [key_of(c)]
 
 
 def test_a_killed_worker_gets_its_task_retried(env):
-    from defectbook import dispatch
+    from defectbook.pipeline import executors
 
     client, store = env["client"], Store(env["tmp"] / "killed")
     killed = {}
@@ -133,12 +136,12 @@ def test_a_killed_worker_gets_its_task_retried(env):
 
     t = threading.Thread(target=kill_first_busy_worker)
     t.start()
-    recs = dispatch.run_many(grid(env["root"]), store, stream=io.StringIO())
+    recs = executors.run_many(grid(env["root"]), store, stream=io.StringIO())
     t.join()
     assert killed, "no worker was busy"
     assert [r.metrics for r in recs] == [r.metrics for r in env["serial"]]
     assert sorted(valid_records(store)) == sorted(r.key for r in recs)
-    assert any(k.removeprefix(dispatch.KEY_PREFIX) in {r.key for r in recs} for k in killed["keys"])
+    assert any(k.removeprefix(executors.KEY_PREFIX) in {r.key for r in recs} for k in killed["keys"])
     client.wait_for_workers(2, timeout=60)  # the nanny restarted it
 
 
@@ -149,7 +152,7 @@ def test_a_result_lost_after_it_finished_is_waited_for(env, monkeypatch):
     killing the holder between as_completed and run_many's hand-over."""
     import distributed
 
-    from defectbook import dispatch
+    from defectbook.pipeline import executors
 
     client, store = env["client"], Store(env["tmp"] / "lost")
     real = distributed.as_completed
@@ -168,7 +171,7 @@ def test_a_result_lost_after_it_finished_is_waited_for(env, monkeypatch):
 
     monkeypatch.setattr(distributed, "as_completed", as_completed_killing_the_first_holder)
     out = io.StringIO()
-    recs = dispatch.run_many(grid(env["root"])[:2], store, stream=out)
+    recs = executors.run_many(grid(env["root"])[:2], store, stream=out)
     assert lost and lost[0] != "finished", lost  # the result really was lost before the hand-over
     assert [r.metrics for r in recs] == [r.metrics for r in env["serial"][:2]]
     assert "failed" not in out.getvalue().replace("0 failed", "")
@@ -178,13 +181,13 @@ def test_a_result_lost_after_it_finished_is_waited_for(env, monkeypatch):
 def test_notebooks_at_once_share_the_cluster(env):
     """Two 'notebooks' (processes running overlapping grids, as papermill kernels do) at once on one
     cluster: both finish, and the store holds one valid record per distinct config."""
-    from defectbook import dispatch
-    from defectbook.reproduce import Outcome
+    from defectbook.pipeline import executors
+    from defectbook.book.execute import Outcome
 
     root, store = env["root"], env["tmp"] / "notebooks"
     extra = cfg(root, seed=9, params={"d": 8, "batch_size": 8}, save_maps=2)
     grids = {"nb/a": grid(root), "nb/b": grid(root)[2:] + [extra]}
-    code = ("import json, sys\nfrom defectbook import experiment\nfrom defectbook.results import Store\n"
+    code = ("import json, sys\nfrom defectbook.pipeline import run as experiment\nfrom defectbook.pipeline.store import Store\n"
             "experiment.run_many(json.loads(sys.argv[1]), Store(sys.argv[2]))\n")
 
     def run_one(name):
@@ -194,9 +197,9 @@ def test_notebooks_at_once_share_the_cluster(env):
         return Outcome(name, "ok" if p.returncode == 0 else "FAILED", time.perf_counter() - t0, p.stderr[-500:])
 
     out = io.StringIO()
-    outcomes = dispatch.notebooks_on_cluster(list(grids), run_one, scheduler=env["cluster"].scheduler_address, stream=out)
+    outcomes = executors.notebooks_on_cluster(list(grids), run_one, scheduler=env["cluster"].scheduler_address, stream=out)
     assert [(o.notebook, o.status) for o in outcomes] == [("nb/a", "ok"), ("nb/b", "ok")], outcomes
-    distinct = {experiment.key_of(c) for g in grids.values() for c in g}
+    distinct = {key_of(c) for g in grids.values() for c in g}
     assert sorted(valid_records(Store(store))) == sorted(distinct)
     assert "dashboard" in out.getvalue() and "0 failed" in out.getvalue()
 
@@ -204,17 +207,17 @@ def test_notebooks_at_once_share_the_cluster(env):
 def test_gpu_workers_are_pinned_one_device_each():
     """Without dask-cuda, a multi-GPU server gets one worker per GPU id, each seeing only its own
     (checked here on CPU workers: the pinning is an environment variable of each worker process)."""
-    from defectbook import dispatch
+    from defectbook.pipeline import executors
 
-    cluster = dispatch.pinned_cluster(["0", "1"], {"OMP_NUM_THREADS": "1"}, dashboard_address=":0", quiet=True)
+    cluster = executors.pinned_cluster(["0", "1"], {"OMP_NUM_THREADS": "1"}, dashboard_address=":0", quiet=True)
     try:
-        c = dispatch.client(cluster.scheduler_address)
+        c = executors.client(cluster.scheduler_address)
         c.wait_for_workers(2, timeout=60)
         seen = c.run(lambda: os.environ.get("CUDA_VISIBLE_DEVICES"))
         assert sorted(seen.values()) == ["0", "1"]
         assert set(c.nthreads().values()) == {1}
     finally:
-        dispatch._clients.pop(cluster.scheduler_address).close()
+        executors._clients.pop(cluster.scheduler_address).close()
         cluster.close()
 
 

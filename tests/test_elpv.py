@@ -3,7 +3,9 @@ import importlib.util
 
 import pytest
 
-from defectbook import DefectbookError, experiment, spec
+from defectbook import DefectbookError
+from defectbook.pipeline import spec
+from defectbook.pipeline.keys import key_of
 from defectbook.data import elpv, load_split
 from defectbook.data.fingerprint import fingerprint
 
@@ -79,6 +81,6 @@ def test_installed_package_counts_and_fingerprint(monkeypatch):
     cfg = {"method": "padim", "dataset": "elpv", "category": "mono", "split": {"kind": "clean", "max_train": 4,
                                                                               "max_test": 6}}
     # no data root needed: the key is computed from the installed files (no DEFECTBOOK_DATA set)
-    assert experiment.key_of(cfg) == experiment.key_of(dict(cfg))
-    assert experiment.key_of(cfg) != experiment.key_of({**cfg, "data": {"defective": 1.0}})
+    assert key_of(cfg) == key_of(dict(cfg))
+    assert key_of(cfg) != key_of({**cfg, "data": {"defective": 1.0}})
     assert ("elpv", "mono") in spec.available_real(["elpv"], data_root=None)

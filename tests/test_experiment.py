@@ -4,8 +4,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from defectbook import DefectbookError, experiment
-from defectbook.results import Store
+from defectbook import DefectbookError
+from defectbook.pipeline import run as experiment
+from defectbook.data import prepare as data_prepare
+from defectbook.data.prepare import prepare
+from defectbook.pipeline.keys import key_of
+from defectbook.pipeline.store import Store
 
 
 def write_toy_mvtec(root, n_train=8, n_good=3, n_bad=3, size=48, seed=0):
@@ -69,24 +73,24 @@ def test_rerun_reuses_the_record(toy, monkeypatch):
 
 
 def test_key_depends_on_what_matters():
-    a = experiment.key_of({"method": "padim", "dataset": "synthetic", "params": {"d": 10}})
-    assert a == experiment.key_of({"dataset": "synthetic", "params": {"d": 10}, "method": "padim", "seed": 0})
-    assert a != experiment.key_of({"method": "padim", "dataset": "synthetic", "params": {"d": 11}})
-    assert a != experiment.key_of({"method": "padim", "dataset": "synthetic", "params": {"d": 10}, "seed": 1})
+    a = key_of({"method": "padim", "dataset": "synthetic", "params": {"d": 10}})
+    assert a == key_of({"dataset": "synthetic", "params": {"d": 10}, "method": "padim", "seed": 0})
+    assert a != key_of({"method": "padim", "dataset": "synthetic", "params": {"d": 11}})
+    assert a != key_of({"method": "padim", "dataset": "synthetic", "params": {"d": 10}, "seed": 1})
 
 
 def test_key_changes_with_the_synthetic_generator(monkeypatch):
     import defectbook.data.synthetic as synthetic
 
     c = {"method": "padim", "dataset": "synthetic"}
-    a = experiment.key_of(c)
+    a = key_of(c)
     monkeypatch.setattr(synthetic, "GENERATOR_VERSION", synthetic.GENERATOR_VERSION + 1)
-    assert experiment.key_of(c) != a
+    assert key_of(c) != a
 
 
 def test_killed_batch_resumes_without_redoing_or_broken_records(toy, monkeypatch):
     configs = [cfg(toy, seed=s) for s in range(3)]
-    real = experiment.prepare
+    real = prepare
     calls = []
 
     def flaky(c):
@@ -105,7 +109,7 @@ def test_killed_batch_resumes_without_redoing_or_broken_records(toy, monkeypatch
 
 
 def test_interrupted_write_leaves_no_record(toy, monkeypatch):
-    import defectbook.results as results
+    import defectbook.pipeline.store as results
 
     def boom(*a, **k):
         raise OSError("disk full")
@@ -132,7 +136,7 @@ def test_noisy_split_moves_defects_into_training(toy):
 
 
 def test_frame_and_provenance(toy):
-    from defectbook.report import provenance
+    from defectbook.book.report import provenance
 
     recs = [experiment.run(cfg(toy, seed=s)) for s in (0, 1)]
     df = experiment.frame(recs)
@@ -144,7 +148,7 @@ def test_frame_and_provenance(toy):
 
 def test_bad_configs(isolated, monkeypatch):
     monkeypatch.delenv("DEFECTBOOK_DATA", raising=False)
-    monkeypatch.setattr(experiment, "default_data_root", lambda: None)
+    monkeypatch.setattr(data_prepare, "default_data_root", lambda: None)
     with pytest.raises(DefectbookError, match="needs at least"):
         experiment.run({"method": "padim"})
     with pytest.raises(DefectbookError, match="data root"):

@@ -1,9 +1,9 @@
-"""The within-build backbone-feature cache (defectbook.features.FeatureCache)."""
+"""The within-build backbone-feature cache (defectbook.components.features.FeatureCache)."""
 import pytest
 import torch
 
-from defectbook.backbones import FeatureExtractor
-from defectbook.features import FEATURES, extract
+from defectbook.components.backbones import FeatureExtractor
+from defectbook.components.features import FEATURES, extract
 from defectbook.methods import build
 
 

@@ -2,7 +2,7 @@
 import torch
 import torch.nn.functional as F
 
-from defectbook.features import concat_layers, local_average
+from defectbook.components.features import concat_layers, local_average
 
 
 def test_local_average_matches_clipped_average_pool():

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from defectbook import DefectbookError
-from defectbook.flows import coupling_flow, flow_loss, n_parameters, nll
+from defectbook.components.flows import coupling_flow, flow_loss, n_parameters, nll
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -1,8 +1,8 @@
 import numpy as np
 import torch
 
-from defectbook.features import concat_layers, gaussian_blur, select_channels, to_image_maps
-from defectbook.gaussian import PixelGaussians
+from defectbook.components.features import concat_layers, gaussian_blur, select_channels, to_image_maps
+from defectbook.components.gaussian import PixelGaussians
 
 
 def test_pixel_gaussians_match_numpy():

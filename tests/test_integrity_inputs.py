@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-import defectbook.reproduce as rp
+import defectbook.book.execute as rp
 from defectbook import DefectbookError
 from defectbook.cli import main as cli_main
 from defectbook.data import load_split
@@ -109,13 +109,13 @@ def test_unreachable_scheduler_is_a_quick_clear_error(isolated, monkeypatch, cap
 
 
 def test_scheduler_address_and_timeout_are_checked(monkeypatch):
-    from defectbook import dispatch
+    from defectbook.pipeline import executors
 
     with pytest.raises(DefectbookError, match="address 'tcp://127.0.0.1:99999' is not valid.*tcp://HOST:PORT"):
-        dispatch.client("tcp://127.0.0.1:99999")
+        executors.client("tcp://127.0.0.1:99999")
     monkeypatch.setenv("DEFECTBOOK_CONNECT_TIMEOUT", "0")
     with pytest.raises(DefectbookError, match="DEFECTBOOK_CONNECT_TIMEOUT must be a number of seconds > 0"):
-        dispatch.client(f"tcp://127.0.0.1:{closed_port()}")
+        executors.client(f"tcp://127.0.0.1:{closed_port()}")
 
 
 # --- an archive left by an interrupted download -----------------------------------------------------
@@ -191,7 +191,7 @@ def test_a_weights_path_that_is_no_weights_file_is_refused(toy, isolated, tmp_pa
 
 
 def test_weights_files_that_do_not_fit_name_the_file(tmp_path):
-    from defectbook.backbones import FeatureExtractor, build_model
+    from defectbook.components.backbones import FeatureExtractor, build_model
 
     wrong = tmp_path / "wrong.pth"
     torch.save({"fc.weight": torch.zeros(3, 3)}, wrong)

@@ -16,11 +16,15 @@ import numpy as np
 import pytest
 import torch
 
-from defectbook import DefectbookError, experiment, results
+from defectbook import DefectbookError
+from defectbook.pipeline import run as experiment, store as results
+from defectbook.pipeline.keys import key_of
+from defectbook.pipeline.models import load_model, model_path
 from defectbook.cli import main as cli_main
 from defectbook.methods import build
 from defectbook.methods.base import Detector, _meta_checksum
-from defectbook.results import Store, file_sha256
+from defectbook.pipeline.store import Store
+from defectbook.paths import file_sha256
 
 from test_experiment import cfg, write_toy_mvtec
 
@@ -115,32 +119,32 @@ def test_model_store_refuses_another_configs_model_and_refits(toy, caplog):
     b = cfg(toy, params={"d": 8, "batch_size": 8})
     experiment.run(a)
     experiment.run(b)
-    pa, pb = experiment.model_path(a), experiment.model_path(b)
-    assert isinstance(experiment.load_model(a, "cpu"), Detector)
+    pa, pb = model_path(a), model_path(b)
+    assert isinstance(load_model(a, "cpu"), Detector)
     shutil.rmtree(pa)
     shutil.copytree(pb, pa)                                                 # another config's model, intact
     with pytest.raises(DefectbookError, match="not saved for this config.*key.*parameters d"):
-        experiment.load_model(a, "cpu")
-    _rewrite_meta(pa, key=experiment.key_of(a))                             # even with the key rewritten
+        load_model(a, "cpu")
+    _rewrite_meta(pa, key=key_of(a))                             # even with the key rewritten
     with pytest.raises(DefectbookError, match="parameters d differ"):
-        experiment.load_model(a, "cpu")
+        load_model(a, "cpu")
     with caplog.at_level(logging.INFO, logger="defectbook"):
         det, prep = experiment.fitted(a)
     msgs = " ".join(r.getMessage() for r in caplog.records)
     assert "saved model refused" in msgs and "fitted in" in msgs
     assert det.get_params()["d"] == 16
-    assert experiment.load_model(a, "cpu").get_params()["d"] == 16         # the refit was saved in its place
+    assert load_model(a, "cpu").get_params()["d"] == 16         # the refit was saved in its place
 
 
 def test_another_methods_model_is_refused(toy):
     a = cfg(toy)
     experiment.run(a)
-    pa = experiment.model_path(a)
+    pa = model_path(a)
     g = torch.Generator().manual_seed(0)
     other = build("spade", k_images=2, layers=["layer1"], global_layer="layer3").fit(torch.rand(3, 3, 32, 32, generator=g))
-    other.save(pa, key=experiment.key_of(a))
+    other.save(pa, key=key_of(a))
     with pytest.raises(DefectbookError, match="method 'spade' instead of 'padim'"):
-        experiment.load_model(a, "cpu")
+        load_model(a, "cpu")
 
 
 def test_two_processes_saving_one_model_folder(tmp_path):
@@ -214,7 +218,7 @@ def test_records_and_models_follow_the_umask(toy):
     mode = lambda p: stat.S_IMODE(p.stat().st_mode)                         # noqa: E731
     store = Store()
     assert mode(store.path(rec.key)) == 0o644 and mode(store.root / f"{rec.key}.npz") == 0o644
-    folder = experiment.model_path(cfg(toy))
+    folder = model_path(cfg(toy))
     assert mode(folder) == 0o755 and mode(folder / "params.json") == 0o644 and mode(folder / "state.pt") == 0o644
 
 
@@ -249,7 +253,7 @@ def test_store_verify_reports_every_refused_artifact_and_removes_them(toy, capsy
     data = json.loads(store.path(a.key).read_text())
     data["metrics"]["image_auroc"] = 0.123                                  # a hand edit
     store.path(a.key).write_text(json.dumps(data))
-    model = experiment.model_path(cfg(toy, seed=1))
+    model = model_path(cfg(toy, seed=1))
     blob = bytearray((model / "state.pt").read_bytes())
     blob[-10] ^= 0xFF
     (model / "state.pt").write_bytes(bytes(blob))

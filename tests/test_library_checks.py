@@ -1,9 +1,9 @@
 """Hand-written parts checked against the libraries the field uses.
 
-* :func:`defectbook.losses.ssim_map` against ``pytorch_msssim.ssim`` (same Gaussian window and
+* :func:`defectbook.components.losses.ssim_map` against ``pytorch_msssim.ssim`` (same Gaussian window and
   constants; the library averages over the valid region only, so the comparison crops the
   padded border of our map).
-* :class:`defectbook.methods.perceptual.SpatialPerceptualDistance` against
+* :class:`defectbook.components.perceptual.SpatialPerceptualDistance` against
   ``lpips.LPIPS(spatial=True)`` with the package's v0.1 linear weights, on the same (random,
   seeded) AlexNet and VGG-16 trunks.
 * The coupling block's soft clamp against DifferNet's definition
@@ -14,7 +14,7 @@ import math
 import pytest
 import torch
 
-from defectbook.losses import ssim_map
+from defectbook.components.losses import ssim_map
 
 # lpips builds its random trunk through torchvision's deprecated ``pretrained=`` flag
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:torchvision")
@@ -46,7 +46,7 @@ def _lpips_reference(net: str):
 
 @pytest.mark.parametrize("net", ["alex", "vgg"])
 def test_spatial_perceptual_distance_equals_lpips(net):
-    from defectbook.methods.perceptual import SpatialPerceptualDistance
+    from defectbook.components.perceptual import SpatialPerceptualDistance
 
     ref = _lpips_reference(net)
     ours = SpatialPerceptualDistance(net=net, weights="random").eval()
@@ -67,7 +67,7 @@ def test_spatial_perceptual_distance_equals_lpips(net):
 def test_soft_clamp_is_differnets_definition():
     """Our GLOW coupling scales by DifferNet's ``e(s) = exp(clamp * 0.636 * atan(s / clamp))``
     (0.636 ~ 2 / pi), not FrEIA's default ``exp(clamp * 0.636 * atan(s))``."""
-    from defectbook.flows import coupling_flow
+    from defectbook.components.flows import coupling_flow
 
     torch.manual_seed(0)
     clamp = 1.2
@@ -101,7 +101,7 @@ def test_gaussian_blur_equals_torchvision():
     torchvision's ``gaussian_blur`` with the same kernel size and sigma (torchvision pads with reflect)."""
     from torchvision.transforms.functional import gaussian_blur as tv_blur
 
-    from defectbook.features import gaussian_blur, gaussian_kernel1d
+    from defectbook.components.features import gaussian_blur, gaussian_kernel1d
 
     maps = torch.rand(3, 48, 40, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     for sigma in (1.0, 4.0):
@@ -116,7 +116,7 @@ def test_nearest_equals_scikit_learn():
     import numpy as np
     from sklearn.neighbors import NearestNeighbors
 
-    from defectbook.memory import nearest
+    from defectbook.components.memory import nearest
 
     g = torch.Generator().manual_seed(0)
     mem, q = torch.randn(500, 24, generator=g), torch.randn(200, 24, generator=g)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from defectbook import DefectbookError
-from defectbook.losses import feature_matching, hinge_d_loss, hinge_g_loss, ssim_loss, ssim_map
+from defectbook.components.losses import feature_matching, hinge_d_loss, hinge_g_loss, ssim_loss, ssim_map
 
 
 def test_ssim_identical_is_one_and_noise_lowers_it_locally():

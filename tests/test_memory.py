@@ -1,7 +1,7 @@
 import torch
 
 from defectbook import DefectbookError
-from defectbook.memory import greedy_coreset, kmeans, nearest, sqdist
+from defectbook.components.memory import greedy_coreset, kmeans, nearest, sqdist
 
 
 def test_nearest_matches_brute_force():
@@ -55,7 +55,7 @@ def test_kmeans_recovers_separated_clusters_and_is_deterministic():
 
 
 def test_two_level_kmeans_gives_k_centroids_and_low_inertia():
-    from defectbook.memory import kmeans_two_level
+    from defectbook.components.memory import kmeans_two_level
 
     g = torch.Generator().manual_seed(4)
     x = torch.cat([c + 0.05 * torch.randn(30, 3, generator=g) for c in 5 * torch.randn(16, 3, generator=g)])

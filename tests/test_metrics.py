@@ -1,4 +1,4 @@
-"""Tests of defectbook.metrics: hand-computed cases, a brute-force AUPRO reference, error cases."""
+"""Tests of defectbook.evaluation.metrics: hand-computed cases, a brute-force AUPRO reference, error cases."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ from scipy import ndimage
 from sklearn.metrics import roc_auc_score
 
 from defectbook import DefectbookError
-from defectbook.metrics import aupro, evaluate, f1_max, image_auroc, pixel_auroc, pro_curve
+from defectbook.evaluation.metrics import aupro, evaluate, f1_max, image_auroc, pixel_auroc, pro_curve
 
 
 # ------------------------------------------------------------------------------------------
@@ -315,7 +315,7 @@ def test_evaluate_errors():
 
 
 def test_auroc_difference_interval_brackets_the_difference_and_detects_a_real_gap():
-    from defectbook.metrics import auroc_difference
+    from defectbook.evaluation.metrics import auroc_difference
 
     rng = np.random.default_rng(0)
     labels = np.r_[np.zeros(100), np.ones(100)]
@@ -331,7 +331,7 @@ def test_auroc_difference_interval_brackets_the_difference_and_detects_a_real_ga
 
 
 def test_auroc_interval_narrows_with_more_test_images():
-    from defectbook.metrics import auroc_interval
+    from defectbook.evaluation.metrics import auroc_interval
 
     rng = np.random.default_rng(1)
 
@@ -349,7 +349,7 @@ def test_bootstrap_aurocs_equal_roc_auc_score_on_every_resample():
     scikit-learn's ``roc_auc_score`` gives on the resampled lists, ties included."""
     from sklearn.metrics import roc_auc_score
 
-    from defectbook.metrics import _boot_aurocs, _class_bootstrap
+    from defectbook.evaluation.metrics import _boot_aurocs, _class_bootstrap
 
     rng = np.random.default_rng(3)
     labels = rng.permutation(np.r_[np.zeros(37), np.ones(23)]).astype(int)

@@ -166,7 +166,7 @@ PAPER_AVERAGE_MISMATCH = {("ndpnet_table2_image_auroc", "AE-SSIM"), ("ndpnet_tab
 
 @pytest.mark.parametrize("name", ["ndpnet_table2_image_auroc", "ndpnet_table3_pixel_auroc", "ndpnet_table4_pro"])
 def test_paper_tables_transcribed_consistently(name):
-    from defectbook import paper_values
+    from defectbook.book import paper_values
 
     df = paper_values.load(name, scale=1.0).set_index("method")
     assert list(df.columns) == ["carpet", "grid", "leather", "tile", "wood", "mean"] and len(df) == 11
@@ -177,7 +177,7 @@ def test_paper_tables_transcribed_consistently(name):
 
 
 def test_paper_table5_means_and_stds():
-    from defectbook import paper_values
+    from defectbook.book import paper_values
 
     df = paper_values.load("ndpnet_table5_dagm", scale=1.0).set_index("method")
     cls = df[[f"Class{i}" for i in range(1, 11)]]
@@ -186,7 +186,7 @@ def test_paper_table5_means_and_stds():
 
 
 def test_pixel_auroc_difference_is_paired():
-    from defectbook.metrics import pixel_auroc_difference
+    from defectbook.evaluation.metrics import pixel_auroc_difference
 
     rng = np.random.default_rng(0)
     masks = np.zeros((12, 16, 16), bool)

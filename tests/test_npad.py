@@ -55,7 +55,7 @@ def test_npad_switches_change_the_score_and_are_deterministic():
     assert not np.allclose(no_c.image_scores, full.image_scores)
 
     # image shifting (D): the score is the mean of the unshifted model's scores over the 4s + 1 shifted copies
-    from defectbook.features import shift_images
+    from defectbook.components.features import shift_images
 
     no_d_det = build("npad", **{**SMALL, "use_shift": False}).fit(train)
     shifts = shift_offsets(SMALL["shift"])
@@ -156,15 +156,15 @@ def test_score_variants_are_recorded_beside_the_configured_score(data):
 
 
 def test_record_version_changes_the_key_of_npad_only():
-    from defectbook import experiment
+    from defectbook.pipeline.keys import key_of
     from defectbook.methods import RECORD_VERSIONS
 
     cfg = {"method": "npad", "dataset": "synthetic", "category": "weave", "params": {}}
-    before = experiment.key_of(cfg)
-    other = experiment.key_of(cfg | {"method": "padim"})
+    before = key_of(cfg)
+    other = key_of(cfg | {"method": "padim"})
     RECORD_VERSIONS["npad"] += 1
     try:
-        assert experiment.key_of(cfg) != before
-        assert experiment.key_of(cfg | {"method": "padim"}) == other
+        assert key_of(cfg) != before
+        assert key_of(cfg | {"method": "padim"}) == other
     finally:
         RECORD_VERSIONS["npad"] -= 1

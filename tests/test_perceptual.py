@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from defectbook import DefectbookError
-from defectbook.methods.perceptual import SpatialPerceptualDistance, lpips_weight_file
+from defectbook.components.perceptual import SpatialPerceptualDistance, lpips_weight_file
 
 
 def test_lpips_weights_ship_with_the_package():

@@ -8,7 +8,7 @@ import pytest  # noqa: E402
 
 from defectbook import DefectbookError  # noqa: E402
 
-from defectbook import plotting  # noqa: E402
+from defectbook.book import plotting  # noqa: E402
 
 
 def test_ours_and_paper_draws_each_present_curve_and_skips_empty_ones():
@@ -41,7 +41,7 @@ def test_bars_and_curves_keep_legends_off_the_data_and_show_every_bar():
 
 
 def test_pixel_precision_recall_at_a_threshold_on_a_tiny_mask():
-    from defectbook.metrics import pixel_precision_recall
+    from defectbook.evaluation.metrics import pixel_precision_recall
 
     mask = np.array([[0, 0, 1], [0, 1, 1]])
     amap = np.array([[0.1, 0.6, 0.9], [0.2, 0.4, 0.8]])
@@ -57,7 +57,7 @@ def test_pixel_precision_recall_at_a_threshold_on_a_tiny_mask():
 
 
 def test_threshold_view_and_live_or_static_use_the_functions_defaults(monkeypatch):
-    from defectbook import plotting
+    from defectbook.book import plotting
 
     img = np.zeros((4, 4, 3), dtype=np.uint8)
     mask = np.zeros((4, 4), dtype=bool); mask[:2, :2] = True

@@ -1,6 +1,7 @@
 import pytest
 
-from defectbook import DefectbookError, profiles
+from defectbook import DefectbookError
+from defectbook.pipeline import profiles
 
 
 @pytest.mark.parametrize("name", profiles.PROFILES)

@@ -19,7 +19,6 @@ a setting with decimals is written as code (``kmeans_ratio=0.1``).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import jupytext
 import pytest

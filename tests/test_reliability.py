@@ -12,10 +12,12 @@ import pytest
 import torch
 from PIL import Image
 
-from defectbook import DefectbookError, experiment
+from defectbook import DefectbookError
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline.keys import key_of
 from defectbook.cli import main as cli_main
 from defectbook.data.base import Sample, load_masks, mask_array, read_image, read_mask
-from defectbook.results import Store, decode_maps, encode_maps
+from defectbook.pipeline.store import Store, decode_maps, encode_maps
 
 from test_experiment import cfg, write_toy_mvtec
 
@@ -34,14 +36,14 @@ def touch_later(path):
 # --- 1. the record key follows the data -------------------------------------------------------------
 
 def test_key_depends_on_the_data_root_and_its_files(toy, tmp_path):
-    a = experiment.key_of(cfg(toy))
+    a = key_of(cfg(toy))
     other = write_toy_mvtec(tmp_path / "other", seed=1, n_train=9)        # another dataset, same config
-    assert experiment.key_of(cfg(other)) != a
+    assert key_of(cfg(other)) != a
     with pytest.raises(DefectbookError, match="does not exist"):
-        experiment.key_of(cfg(tmp_path / "missing"))
+        key_of(cfg(tmp_path / "missing"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(DefectbookError):
-        experiment.key_of(cfg(tmp_path / "empty"))
+        key_of(cfg(tmp_path / "empty"))
 
 
 def test_data_changed_in_place_is_recomputed_and_the_record_says_where_from(toy):
@@ -60,7 +62,7 @@ def test_data_changed_in_place_is_recomputed_and_the_record_says_where_from(toy)
 
 def test_synthetic_records_name_the_generator(isolated):
     from defectbook.data.fingerprint import fingerprint
-    from defectbook.experiment import load_split_for
+    from defectbook.data.prepare import load_split_for
 
     c = {"method": "padim", "dataset": "synthetic", "category": "weave",
          "data": {"size": 32, "n_train": 4, "n_test_good": 2, "n_test_defect": 1, "categories": ["weave"]}}
@@ -136,7 +138,7 @@ def test_mtd_records_its_mask_threshold(mtd_root):
     ("ae_l2", {"epochs": 1, "latent": 8, "width": 0.25, "batch_size": 8})])
 def test_constant_images_tie_wherever_they_sit_in_the_batches(one_thread, method, params):
     from defectbook.methods import build
-    from defectbook.metrics import evaluate
+    from defectbook.evaluation.metrics import evaluate
 
     g = torch.Generator().manual_seed(0)
     train = 0.4 + 0.2 * torch.rand(6, 3, 48, 48, generator=g)
@@ -253,7 +255,7 @@ def _nb(tmp_path, body):
 def test_failed_run_never_replaces_a_good_copy_and_is_marked_failed(tmp_path):
     import nbformat
 
-    from defectbook.reproduce import execute, is_complete
+    from defectbook.book.execute import execute, is_complete
 
     out = tmp_path / "out" / "nb.ipynb"
     assert execute(_nb(tmp_path, "x = 1"), out, "smoke").status == "ok"
@@ -270,7 +272,7 @@ def test_interrupted_run_leaves_a_visible_not_executed_page(tmp_path, monkeypatc
     import nbformat
     import papermill
 
-    from defectbook.reproduce import execute, is_complete
+    from defectbook.book.execute import execute, is_complete
 
     def interrupted(src, dest, **kw):  # papermill wrote a copy whose cells never ran, then Ctrl-C
         nb = nbformat.read(src, as_version=4)
@@ -297,7 +299,7 @@ def test_interrupted_run_leaves_a_visible_not_executed_page(tmp_path, monkeypatc
 # --- tracebacks turned into clear errors (exit status 2, before any data is loaded) -----------------
 
 def test_parse_params_reads_exponents_as_numbers():
-    from defectbook.reproduce import parse_params
+    from defectbook.book.execute import parse_params
 
     assert parse_params(["d=1e3", "lr=1e-4", "x=2.5e1"]) == {"d": 1000, "lr": 1e-4, "x": 25.0}
     with pytest.raises(DefectbookError, match="cannot parse"):
@@ -321,7 +323,7 @@ def test_cli_bad_parameter_is_one_line_exit_2_before_loading(toy, monkeypatch, c
 
 
 def test_reproduce_unknown_or_mistyped_parameter_exit_2(capsys, monkeypatch):
-    import defectbook.reproduce as rp
+    import defectbook.book.execute as rp
 
     monkeypatch.setattr(rp, "execute", lambda *a, **k: pytest.fail("a notebook ran"))
     assert cli_main(["reproduce", "--profile", "smoke", "--only", "padim/*", "-p", "no_such_param=1"]) == 2
@@ -333,7 +335,7 @@ def test_reproduce_unknown_or_mistyped_parameter_exit_2(capsys, monkeypatch):
 
 
 def test_singular_covariance_is_a_clear_error():
-    from defectbook.gaussian import precision_from_covariance
+    from defectbook.components.gaussian import precision_from_covariance
 
     with pytest.raises(DefectbookError, match="not positive definite.*eps"):
         precision_from_covariance(torch.zeros(2, 3, 3))
@@ -378,7 +380,7 @@ def test_unverified_download_needs_an_explicit_flag(tmp_path, monkeypatch):
 
 
 def test_backbone_download_is_hash_checked(tmp_path, monkeypatch):
-    from defectbook import backbones
+    from defectbook.components import backbones
 
     seen = {}
 
@@ -437,7 +439,7 @@ def test_book_shows_a_not_executed_page_for_missing_or_incomplete_notebooks(tmp_
 
     import nbformat
 
-    from defectbook.reproduce import build_book, is_complete
+    from defectbook.book.execute import build_book, is_complete
 
     for name in ("never", "cut"):
         _nb(tmp_path / "notebooks", "x = 1").rename(tmp_path / "notebooks" / "grp" / f"{name}.py")

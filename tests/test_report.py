@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from defectbook.report import interval, page_summary, table, verdict
-from defectbook.results import Record
+from defectbook.book.report import interval, page_summary, table, verdict
+from defectbook.pipeline.store import Record
 
 
 def test_table_prints_dash_for_missing_fixed_decimals_and_flat_labels():
@@ -42,7 +42,7 @@ def test_page_summary_reads_the_records_of_the_namespace():
 
 
 def test_paired_effect_pairs_rows_on_data_and_seed():
-    from defectbook.report import paired_effect
+    from defectbook.book.report import paired_effect
 
     df = pd.DataFrame({"data": ["a", "a", "b", "b", "c", "c"], "seed": [0] * 6, "w": ["x", "y"] * 3,
                        "auroc": [0.9, 0.8, 0.7, 0.65, 0.6, 0.5]})
@@ -52,7 +52,7 @@ def test_paired_effect_pairs_rows_on_data_and_seed():
 
 
 def test_claim_verdict_says_agrees_or_disagrees_from_the_frame():
-    from defectbook.report import claim_verdict
+    from defectbook.book.report import claim_verdict
 
     df = pd.DataFrame({"data": ["a", "a", "b", "b", "c", "c"], "seed": [0] * 6, "method": ["new", "old"] * 3,
                        "auroc": [0.9, 0.8, 0.75, 0.7, 0.66, 0.6]})
@@ -76,7 +76,7 @@ def test_claim_verdict_says_agrees_or_disagrees_from_the_frame():
 def test_every_paper_page_ends_its_summary_with_a_computed_verdict():
     """Each results page of the papers' chapters computes its verdict from its own records
     (report.claim_verdict or report.verdict inside its page summary); none is typed."""
-    from defectbook.reproduce import discover
+    from defectbook.book.execute import discover
 
     papers = {"padim", "npad", "differnet", "trustmae", "ndpnet"}
     pages = [nb for nb in discover() if nb.parent.name in papers]
@@ -93,8 +93,8 @@ def test_method_differences_pair_records_on_the_same_test_images():
     import numpy as np
 
     from defectbook import DefectbookError
-    from defectbook.metrics import image_auroc
-    from defectbook.report import method_differences
+    from defectbook.evaluation.metrics import image_auroc
+    from defectbook.book.report import method_differences
 
     rng = np.random.default_rng(0)
     labels = [0] * 60 + [1] * 60
@@ -125,7 +125,7 @@ def test_differences_view_and_pair_effect():
     """The page view names the comparison and renames the columns; the effect is the first matching row."""
     import pandas as pd
 
-    from defectbook.report import differences_view, pair_effect
+    from defectbook.book.report import differences_view, pair_effect
 
     diffs = pd.DataFrame({"data": ["mtd", "mtd"], "seed": [0, 0], "a": ["npad", "npad"], "b": ["padim", "patchcore"],
                           "difference": [0.03, -0.02], "low": [0.01, -0.04], "high": [0.05, -0.01],

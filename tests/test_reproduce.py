@@ -4,7 +4,7 @@ import yaml
 
 from defectbook import DefectbookError
 from defectbook.paths import repo_root
-from defectbook.reproduce import discover, execute, parse_params, summary, Outcome, toc
+from defectbook.book.execute import discover, execute, parse_params, summary, Outcome, toc
 
 NOTEBOOKS = discover()
 
@@ -58,7 +58,7 @@ def test_notebook_runs_in_smoke_profile(nb, smoke_execute):
 
 
 def test_pages_follow_the_papers_order():
-    from defectbook.reproduce import paper_order
+    from defectbook.book.execute import paper_order
 
     names = ["appB_kmeans_ratio", "fig2e_backbones", "mtd", "table10_x", "fig2_sweeps", "sec37_downsampling",
              "table2_pro", "appA_mtd", "table1_auroc", "qualitative"]
@@ -70,7 +70,7 @@ def test_pages_follow_the_papers_order():
 def test_present_collapses_code_and_merges_parameters():
     import nbformat
 
-    from defectbook.reproduce import merge_parameters, present
+    from defectbook.book.execute import merge_parameters, present
 
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("# t"),

@@ -4,9 +4,11 @@ import math
 import pandas as pd
 import pytest
 
-from defectbook import DefectbookError, paper_values, spec
-from defectbook import reproducibility as R
-from defectbook.results import Record
+from defectbook import DefectbookError
+from defectbook.book import paper_values
+from defectbook.pipeline import spec
+from defectbook.book import reproducibility as R
+from defectbook.pipeline.store import Record
 
 
 # --- verdict rules --------------------------------------------------------------------------------
@@ -172,7 +174,7 @@ def test_scores_by_pooling_and_baseline_deltas():
 
 
 def test_the_report_notebook_runs_last():
-    from defectbook.reproduce import discover
+    from defectbook.book.execute import discover
 
     nbs = discover()
     assert f"{nbs[-1].parent.name}/{nbs[-1].stem}" == "benchmark/reproducibility"

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from defectbook import DefectbookError, cli, spec
+from defectbook import DefectbookError, cli
+from defectbook.pipeline import spec
 from defectbook.methods import REGISTRY, build
-from defectbook.reproduce import LAST
+from defectbook.book.execute import LAST
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,7 +74,7 @@ def test_build_layers_chapter_category_dataset_and_overrides():
 
 
 def test_every_config_carries_the_profile_device_and_none_is_hashed_by_it():
-    from defectbook.experiment import key_of
+    from defectbook.pipeline.keys import key_of
 
     for p in spec.PROFILES:
         c = spec.build(p, "padim", "padim", "synthetic", "weave")
@@ -173,7 +174,7 @@ def test_evaluate_runs_with_the_profile_settings(tmp_path, monkeypatch, capsys):
 def test_provenance_names_params_that_differ_from_the_profile_and_labels_dry_runs(monkeypatch):
     from types import SimpleNamespace
 
-    from defectbook.report import provenance
+    from defectbook.book.report import provenance
 
     def rec(config):
         return SimpleNamespace(config=config, extras={"backbone": "x"}, env={"defectbook": "0", "git_commit": "abc"})
@@ -202,7 +203,7 @@ def notebook_configs(nb: Path, profile: str) -> list[dict]:
     one that needs results; the runner returns nothing)."""
     import jupytext
 
-    from defectbook import experiment
+    from defectbook.pipeline import run as experiment
 
     seen: list[dict] = []
 
@@ -287,8 +288,8 @@ def test_paper_dry_run_of_the_ci_subset(tmp_path, monkeypatch):
     page labelled as a dry run, every record marked and with random weights."""
     import io
 
-    from defectbook.reproduce import DRY_RUN_CI, dry_run_setup, reproduce
-    from defectbook.results import Store
+    from defectbook.book.execute import DRY_RUN_CI, dry_run_setup, reproduce
+    from defectbook.pipeline.store import Store
 
     for k in ("DEFECTBOOK_DATA", "DEFECTBOOK_RESULTS", "DEFECTBOOK_DRY_RUN", "DEFECTBOOK_CACHE"):
         monkeypatch.setenv(k, "")

@@ -203,8 +203,8 @@ def test_bad_parameters_raise_clear_errors():
 
 @pytest.mark.parametrize("profile", ["smoke", "cpu", "paper"])
 def test_chapter_configs_follow_the_profile(profile):
-    from defectbook import spec
-    from defectbook.experiment import key_of
+    from defectbook.pipeline import spec
+    from defectbook.pipeline.keys import key_of
 
     S = spec.chapter("trustmae", profile)
     assert S.methods == ["trustmae", "memae", "ae_l2", "ae_ssim"]
@@ -226,7 +226,7 @@ def test_chapter_configs_follow_the_profile(profile):
 
 
 def _noise_record(method, ratio, seed, labels, scores, data="wood"):
-    from defectbook.results import Record
+    from defectbook.pipeline.store import Record
 
     split = {"kind": "noisy", "ratio": ratio, "fixed_test": True}
     return Record(key=f"{method}{ratio}{seed}{data}", metrics={}, timings={}, memory={}, scores=list(map(float, scores)),
@@ -237,7 +237,7 @@ def _noise_record(method, ratio, seed, labels, scores, data="wood"):
 def test_drop_difference_finds_a_known_effect_and_its_sign():
     from sklearn.metrics import roc_auc_score
 
-    from defectbook.report import drop_difference
+    from defectbook.book.report import drop_difference
 
     rng = np.random.default_rng(0)
     y = np.r_[np.zeros(150), np.ones(150)].astype(int)
@@ -279,8 +279,8 @@ def test_drop_difference_finds_a_known_effect_and_its_sign():
 
 
 def test_noise_levels_share_one_test_set(isolated):
-    from defectbook import spec
-    from defectbook.experiment import load_split_for
+    from defectbook.pipeline import spec
+    from defectbook.data.prepare import load_split_for
 
     S = spec.chapter("trustmae", "smoke")
     tests = [[(s.path, s.label) for s in load_split_for(S.config("trustmae", "synthetic", "washer", seed=1, split=S.noisy(r))).test]

@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from defectbook import DefectbookError, backbones
+from defectbook import DefectbookError
+from defectbook.components import backbones
 from defectbook.cli import main
 
 PAPER = ["wide_resnet50_2", "wide_resnet101_2", "resnext50_32x4d", "resnext101_32x8d", "resnet18", "alexnet",

@@ -20,7 +20,7 @@
 # cells (mono- and polycrystalline, image labels only: the defect-free cells train, the held-out
 # defect-free cells and the cells with defect probability >= 2/3 test; see `defectbook.data.elpv`) and
 # MTD where it is found under the data root. Image AUROC with a bootstrap interval (`level=0.95`) over the test
-# images (`defectbook.metrics.auroc_interval`); pixel AUROC and PRO (AUPRO up to `fpr_limit=0.3`) where the data
+# images (`defectbook.evaluation.metrics.auroc_interval`); pixel AUROC and PRO (AUPRO up to `fpr_limit=0.3`) where the data
 # have masks (not ELPV). In the `cpu` profile the methods that train a network run on the profile's
 # `expensive_data` only (a dash in the table: not run), to keep the chapter within its time budget.
 
@@ -34,9 +34,10 @@ methods = None         # None: every method of the book (the chapter's `compare`
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, plotting, spec
-from defectbook.metrics import auroc_interval
-from defectbook.report import data_label, glue_text, page_summary, provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book import plotting
+from defectbook.evaluation.metrics import auroc_interval
+from defectbook.book.report import data_label, page_summary, provenance, show
 
 S = spec.chapter("benchmark", profile, data_root=data_root, seeds=seeds)
 T, LABELS = S.grids, spec.LABELS

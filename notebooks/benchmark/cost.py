@@ -36,9 +36,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from defectbook import experiment, spec
-from defectbook.backbones import FeatureExtractor
-from defectbook.report import data_label, page_summary, provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.data.prepare import prepare
+from defectbook.components.backbones import FeatureExtractor
+from defectbook.book.report import data_label, page_summary, provenance, show
 
 S = spec.chapter("benchmark", profile, data_root=data_root)
 T, LABELS = S.grids, spec.LABELS
@@ -60,8 +61,8 @@ records = experiment.run_many(configs, desc="cost")
 # %%
 import tempfile
 
-from defectbook.features import FEATURES
-from defectbook.results import Store
+from defectbook.components.features import FEATURES
+from defectbook.pipeline.store import Store
 
 
 def floor_key(cfg):
@@ -83,7 +84,7 @@ def floor(cfg) -> dict | None:
         return None
     layers = list(p.get("layers") or [p["layer"]]) + ([p["global_layer"]] if p.get("global_layer") else [])
     ext = FeatureExtractor(p["backbone"], layers, weights=p.get("weights")).eval()
-    x = experiment.prepare(cfg).test[: T["floor_images"]]
+    x = prepare(cfg).test[: T["floor_images"]]
     with torch.no_grad():
         ext(x[:16])
         t0 = time.perf_counter()

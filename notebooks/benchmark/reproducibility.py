@@ -21,7 +21,7 @@
 # (`level=0.95`), the seed-to-seed standard deviation and a verdict. Which cells are reproduced and from which records is declared in
 # `src/defectbook/paper_values/reproductions.yaml`; the tolerances, in `paper_values/tolerances.csv`,
 # were declared before any result was looked at, as ReScience replications do. The rules
-# (`defectbook.reproducibility`):
+# (`defectbook.book.reproducibility`):
 #
 # - **not computed**: no record of this build (profile, dry run) matches the cell; the notebook that
 #   computes it did not run, or the profile does not run that category, variant or noise level;
@@ -42,8 +42,8 @@ profile = "cpu"        # smoke | cpu | paper
 import matplotlib.pyplot as plt
 import numpy as np
 
-from defectbook import reproducibility as R
-from defectbook.report import glue_text, glue_value, provenance, show, table
+from defectbook.book import reproducibility as R
+from defectbook.book.report import glue_text, glue_value, provenance, show, table
 
 records = R.load_records(profile=profile)
 report, quoted = R.judge(profile, records=records)

@@ -30,8 +30,9 @@ subsets = None         # random subsets per size; None: the profile's (paper: 3)
 # %%
 import matplotlib.pyplot as plt
 
-from defectbook import experiment, plotting, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book import plotting
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("differnet", profile, data_root=data_root)
 F = S.grids
@@ -55,7 +56,7 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: AUROC rises with the number of training images (a few dozen suffice).
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 page_summary(globals(), extra=claim_verdict(
     df, "shots", df["shots"].max(), df["shots"].min(), "image_auroc",

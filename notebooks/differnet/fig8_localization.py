@@ -36,8 +36,9 @@ backbones = None       # None: the profile's (efficientnet_lite0, alexnet-random
 # %%
 import matplotlib.pyplot as plt
 
-from defectbook import experiment, plotting, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book import plotting
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("differnet", profile, data_root=data_root, seeds=seeds)
 F = S.grids
@@ -81,7 +82,7 @@ for bb in dict.fromkeys(label_of):
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: DifferNet's gradient maps localise defects (pictures only; pixel AUROC against chance).
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 first = label_of[0]
 page_summary(globals(), extra=claim_verdict(

@@ -39,8 +39,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from defectbook import experiment, paper_values, plotting, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book import paper_values, plotting
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("differnet", profile, data_root=data_root, seeds=seeds, epochs=epochs, test_transforms=test_transforms)
 if spec.available_real(["mtd"], data_root):
@@ -92,8 +93,8 @@ show(provenance(records))
 # *reproduced*: the whole interval above zero; *reversed*: below; *undecided*: it holds zero.
 
 # %%
-from defectbook.metrics import auroc_interval
-from defectbook.report import differences_view, method_differences, pair_effect, verdict
+from defectbook.evaluation.metrics import auroc_interval
+from defectbook.book.report import differences_view, method_differences, pair_effect, verdict
 
 cis = []
 for r in records:
@@ -199,7 +200,7 @@ else:
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: DifferNet above 1-NN on MTD (Table 2).
-from defectbook.report import page_summary
+from defectbook.book.report import page_summary
 
 effect = pair_effect(diffs, "differnet", "knn")
 page_summary(globals(), extra=(

@@ -34,8 +34,9 @@ shots = None           # the few-shot column's training-set size; None: the prof
 # %%
 import pandas as pd
 
-from defectbook import experiment, paper_values, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book import paper_values
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("differnet", profile, data_root=data_root, seeds=seeds, epochs=epochs)
 F = S.grids
@@ -94,7 +95,7 @@ show(provenance(records, extra="paper: MVTec AD, AlexNet, 448 px, best epoch on 
 
 # %% tags=["remove-cell"]
 # Page summary (glued into the top of the page) and the headline number for the book's intro.
-from defectbook.report import claim_verdict, glue_text, glue_value
+from defectbook.book.report import claim_verdict, glue_text, glue_value
 
 main = df[df.column == "DifferNet"]
 glue_value("headline_ours", main.image_auroc.mean())

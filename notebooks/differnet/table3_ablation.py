@@ -34,8 +34,9 @@ categories = None      # None: the profile's ablation categories
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, paper_values, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book import paper_values
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("differnet", profile, data_root=data_root, seeds=seeds)
 F = S.grids
@@ -87,7 +88,7 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: configuration G (multi-scale, training and 64 test transforms) above A.
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 page_summary(globals(), extra=claim_verdict(
     df, "config", "G", "A", "image_auroc",

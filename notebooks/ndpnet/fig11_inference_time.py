@@ -31,9 +31,10 @@ methods = None         # None: the profile's `timing` list
 # %%
 import matplotlib.pyplot as plt
 
-from defectbook import experiment, paper_values, spec
-from defectbook.spec import LABELS
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book import paper_values
+from defectbook.pipeline.spec import LABELS
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("ndpnet", profile, data_root=data_root)
 N = S.grids
@@ -69,7 +70,7 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: NDP-Net's image AUROC above AE-SSIM's (the paper's Fig. 11 points).
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 pts = paper.set_index("method")["image_auroc_percent"] / 100
 page_summary(globals(), extra=claim_verdict(

@@ -35,10 +35,11 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from defectbook import experiment, metrics, spec
+from defectbook.pipeline import run as experiment, spec
+from defectbook.evaluation import metrics
 from defectbook.data.artificial import ArtificialDefects
-from defectbook.report import provenance, show
-from defectbook.report import table as md_table
+from defectbook.book.report import provenance, show
+from defectbook.book.report import table as md_table
 
 S = spec.chapter("ndpnet", profile, data_root=data_root)
 dataset, cat = S.pair(S.grids["ablation_category"])
@@ -93,7 +94,7 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: with L_def_per the encoder separates artificial defects better.
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 per_layer = pd.DataFrame(rows).melt(id_vars="encoder", var_name="layer", value_name="pixel_auroc")
 page_summary(globals(), extra=claim_verdict(

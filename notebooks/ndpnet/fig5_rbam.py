@@ -41,10 +41,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from defectbook import experiment, spec
+from defectbook.pipeline import run as experiment, spec
 from defectbook.methods.ndpnet import rbfrm
-from defectbook.report import provenance, show
-from defectbook.report import table as md_table
+from defectbook.book.report import provenance, show
+from defectbook.book.report import table as md_table
 
 S = spec.chapter("ndpnet", profile, data_root=data_root)
 dataset, cat = S.pair(S.grids["ablation_category"])
@@ -106,7 +106,7 @@ show(provenance([record]))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the RBAM repairs defective features (measured: FFM weight on repaired branches in defects).
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 reps = [f"F_rep{k}" for k in det.ks]
 weights = pd.DataFrame([{"layer": r["layer"], "branch": b, "where": w, "weight": r.get(col)}

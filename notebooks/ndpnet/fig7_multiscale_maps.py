@@ -30,8 +30,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from defectbook import experiment, metrics, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.evaluation import metrics
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("ndpnet", profile, data_root=data_root)
 dataset, cat = S.pair(S.grids["ablation_category"])
@@ -71,7 +72,7 @@ show(provenance([record]))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the fused map localises better than any single-scale map.
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 single = res[res["map"] != "msdsm"].sort_values("pixel AUROC") if prep.masks is not None else pd.DataFrame()
 page_summary(globals(), extra=claim_verdict(

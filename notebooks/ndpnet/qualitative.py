@@ -30,8 +30,8 @@ n_examples = 4
 import matplotlib.pyplot as plt
 import numpy as np
 
-from defectbook import experiment, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("ndpnet", profile, data_root=data_root)
 for dataset, category in S.pairs():
@@ -62,7 +62,7 @@ for dataset, category in S.pairs():
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: NDP-Net's maps mark the defects (pictures; pixel AUROC against chance).
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 shown = experiment.frame([experiment.run(S.config("ndpnet", d, c, seed=seed)) for d, c in S.pairs()
                           if only is None or d in only or f"{d}:{c}" in only])

@@ -25,8 +25,9 @@ data_root = None
 seeds = None
 
 # %%
-from defectbook import experiment, paper_values, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book import paper_values
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("ndpnet", profile, data_root=data_root, seeds=seeds)
 seeds = S.seeds
@@ -54,7 +55,7 @@ show(paper_values.load("ndpnet_table5_dagm"), index=False, digits=2)
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: NDP-Net's pixel AUROC on DAGM above the best other method of Table V (ACDN).
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 p5 = paper_values.load("ndpnet_table5_dagm").set_index("method")["average"]
 page_summary(globals(), extra=claim_verdict(

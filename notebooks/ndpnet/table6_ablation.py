@@ -38,9 +38,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from defectbook import experiment, metrics, paper_values, spec
+from defectbook.pipeline import run as experiment, spec
+from defectbook.evaluation import metrics
+from defectbook.book import paper_values
 from defectbook.methods.ndpnet import ABLATIONS
-from defectbook.report import provenance, show
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("ndpnet", profile, data_root=data_root)
 dataset, cat = S.pair(S.grids["ablation_category"])
@@ -108,7 +110,7 @@ show(provenance(list(records.values())))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the full model (A) above every variant B-F (Table VI, pixel AUROC).
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 full = ours.set_index("variant").loc["A: NDP-Net", "pixel AUROC"]      # every variant beside the full model A
 pairs = pd.DataFrame([{"variant": v, "model": m, "pixel_auroc": x}

@@ -32,11 +32,12 @@ methods = None         # None: NDP-Net and the profile's `compare` list
 # %%
 import pandas as pd
 
-from defectbook import experiment, paper_values, spec
-from defectbook.spec import LABELS
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book import paper_values
+from defectbook.pipeline.spec import LABELS
 from defectbook.methods.ndpnet import RECONSTRUCTION
-from defectbook.report import provenance, show
-from defectbook.report import table as md_table
+from defectbook.book.report import provenance, show
+from defectbook.book.report import table as md_table
 
 S = spec.chapter("ndpnet", profile, data_root=data_root, seeds=seeds)
 N = S.grids
@@ -95,7 +96,7 @@ for name, title in [("ndpnet_table2_image_auroc", "Table II"), ("ndpnet_table3_p
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: NDP-Net's pixel AUROC above TrustMAE's (Table III).
-from defectbook.report import claim_verdict, glue_value, page_summary
+from defectbook.book.report import claim_verdict, glue_value, page_summary
 
 # the headline number of the book's intro: NDP-Net's mean image AUROC (Table II)
 glue_value("headline_ours", df[df["method"] == "ndpnet"]["image_auroc"].mean())

@@ -36,8 +36,9 @@ n_boot = 2000     # bootstrap resamples of the paired differences
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book import paper_values, plotting
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
 N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
@@ -73,7 +74,7 @@ else:
 # difference, and the difference of pixel AUROC (pooled pixels, no interval).
 
 # %%
-from defectbook.report import differences_view, method_differences, pair_effect, verdict
+from defectbook.book.report import differences_view, method_differences, pair_effect, verdict
 
 pairs = [("npad", "padim"), ("npad", "patchcore"), ("patchcore", "padim")]
 diffs = method_differences(records, pairs, n_boot=n_boot)
@@ -99,7 +100,7 @@ else:
 
 # %%
 from defectbook.methods.npad import SCORE_VARIANTS
-from defectbook.metrics import auroc_difference, image_auroc
+from defectbook.evaluation.metrics import auroc_difference, image_auroc
 
 variant_recs = [r for r in records if r.config["method"] == "npad" and "score_variants" in r.extras]
 padim_recs = [r for r in records if r.config["method"] == "padim"]
@@ -166,7 +167,7 @@ if with_maps:
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the paper finds N-pad above PaDiM on MTD (image AUROC), judged by the paired bootstrap.
-from defectbook.report import page_summary
+from defectbook.book.report import page_summary
 
 effect = pair_effect(diffs, "npad", "padim")
 paper_d = paper.loc["N-pad", "image_auroc"] - paper.loc["PaDiM", "image_auroc"]

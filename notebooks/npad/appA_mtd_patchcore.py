@@ -44,9 +44,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from defectbook import experiment, spec
-from defectbook.metrics import auroc_difference, auroc_interval
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.evaluation.metrics import auroc_difference, auroc_interval
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
 G = S.grids["patchcore_gap"]
@@ -154,8 +154,8 @@ elif records:
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the literature puts PatchCore above PaDiM on MTD; judged on the whole training list.
-from defectbook import paper_values
-from defectbook.report import page_summary, verdict
+from defectbook.book import paper_values
+from defectbook.book.report import page_summary, verdict
 
 paper = paper_values.load("npad_appA_mtd").set_index("method")
 whole = curve[curve["training images"] == curve["training images"].max()]

@@ -36,8 +36,8 @@ n_boot = 2000     # bootstrap resamples of the paired differences
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from defectbook import experiment, spec
-from defectbook.report import differences_view, method_differences, pair_effect, provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book.report import differences_view, method_differences, pair_effect, provenance, show
 
 S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
 names = {"padim": "PaDiM", "patchcore": "PatchCore", "npad": "N-pad"}
@@ -52,7 +52,7 @@ df = experiment.frame(records)
 # each class), how much the AUROC of this many test images moves by sampling alone.
 
 # %%
-from defectbook.metrics import auroc_interval
+from defectbook.evaluation.metrics import auroc_interval
 
 if len(df):
     rows = []
@@ -105,7 +105,7 @@ else:
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the paper's ordering on MTD (N-pad above PaDiM), asked of ELPV.
-from defectbook.report import page_summary, verdict
+from defectbook.book.report import page_summary, verdict
 
 effect = pair_effect(diffs, "npad", "padim")
 page_summary(globals(), extra="**Paper (on MTD, asked here of ELPV):** N-pad above PaDiM, image AUROC. " + verdict(

@@ -28,8 +28,9 @@ seeds = None
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book import paper_values, plotting
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
 N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
@@ -61,7 +62,7 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the paper's image AUROC falls a little as the ratio shrinks.
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 lo_r, hi_r = min(N["kmeans_ratios"]), max(N["kmeans_ratios"])
 page_summary(globals(), extra=claim_verdict(

@@ -27,10 +27,10 @@ lo, hi = 0.2, 0.8      # quantile window of the paper's visualisation
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book import plotting
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
 N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
@@ -57,7 +57,7 @@ show(provenance(shown))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the paper's maps show N-pad localising defects better than PaDiM.
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 page_summary(globals(), extra=claim_verdict(
     experiment.frame([r for recs in by_method.values() for r in recs]), "method", "npad", "padim", "pixel_auroc",

@@ -34,8 +34,9 @@ threshold = 0.5
 # %%
 import matplotlib.pyplot as plt
 
-from defectbook import experiment, plotting, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book import plotting
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
 records = experiment.run_many([c for m in methods for c in S.configs(m)], desc="maps")
@@ -54,8 +55,8 @@ show(provenance(shown))
 import numpy as np
 import pandas as pd
 
-from defectbook.metrics import pixel_precision_recall
-from defectbook.report import data_label
+from defectbook.evaluation.metrics import pixel_precision_recall
+from defectbook.book.report import data_label
 
 rows = []
 for r in shown:
@@ -85,7 +86,7 @@ show(provenance(shown))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the paper's maps show N-pad localising defects better than PaDiM (as appD_maps).
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 page_summary(globals(), extra=claim_verdict(
     experiment.frame(shown), "method", "npad", "padim", "pixel_auroc",

@@ -29,8 +29,9 @@ seeds = None
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book import plotting
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
 N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
@@ -62,7 +63,7 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the paper finds N-pad strong with few training images (Sec. 4.4).
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 page_summary(globals(), extra=claim_verdict(
     df, "method", "npad", "patchcore", "image_auroc",

@@ -31,8 +31,8 @@ seeds = None
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
 N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
@@ -75,7 +75,7 @@ show(provenance(records + pc))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the paper finds a training neighbourhood (radius 3) better than a smaller one.
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 r = df[df.param == "train_radius"].assign(radius=lambda x: "radius " + x["value"].astype(str))
 page_summary(globals(), extra=claim_verdict(

@@ -31,14 +31,15 @@ seeds = None
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book import plotting
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
 N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
 
 from defectbook import DefectbookError
-from defectbook.backbones import resolve_weight_file
+from defectbook.components.backbones import resolve_weight_file
 
 usable = []
 for b in N["backbones"]:
@@ -51,7 +52,7 @@ for b in N["backbones"]:
 cats = N["ablation_categories"]
 records, rows = [], []
 for b in usable:
-    # a dry run runs every backbone and every rule, but not every pair (see defectbook.spec)
+    # a dry run runs every backbone and every rule, but not every pair (see defectbook.pipeline.spec)
     for rule in (N["channel_rules"] if b == usable[0] or not S.dry_run else N["channel_rules"][:1]):
         recs = experiment.run_many(grid("npad", categories=cats, backbone=b, **N["backbones"][b], channel_rule=rule), desc=rule)
         records += recs
@@ -75,7 +76,7 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the paper's channel rule beats random selection on every backbone.
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 page_summary(globals(), extra=claim_verdict(
     df, "rule", N["channel_rules"][0], "random", "pixel_auroc",

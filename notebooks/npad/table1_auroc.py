@@ -30,10 +30,10 @@ methods = ["padim", "patchcore", "spade", "npad"]
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book import paper_values, plotting
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
 N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
@@ -43,7 +43,7 @@ records = experiment.run_many([c for m in methods for c in grid(m)], desc="table
 df = experiment.frame(records)
 
 # %% tags=["remove-cell"]
-from defectbook.report import claim_verdict, data_label, glue_text, glue_value
+from defectbook.book.report import claim_verdict, data_label, glue_text, glue_value
 
 # %% [markdown]
 # ## Image and pixel AUROC (mean over seeds)

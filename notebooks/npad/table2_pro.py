@@ -27,10 +27,10 @@ methods = ["padim", "patchcore", "spade", "npad"]
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book import paper_values
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
 N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
@@ -71,7 +71,7 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the paper finds N-pad's PRO above PaDiM's (Table 2 average).
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 avg = paper.loc["average"] if "average" in paper.index else {}
 page_summary(globals(), extra=claim_verdict(

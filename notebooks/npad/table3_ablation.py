@@ -30,9 +30,10 @@ seeds = None
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, spec
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book import paper_values
 from defectbook.methods.npad import ABLATIONS
-from defectbook.report import provenance, show
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
 N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
@@ -67,7 +68,7 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary: the paper finds the full N-pad above module A alone (Exper1), pixel AUROC.
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 page_summary(globals(), extra=claim_verdict(
     df, "experiment", "N-pad", "Exper1", "pixel_auroc", "the full N-pad above module A alone (Exper1), pixel AUROC (Table 3)",

@@ -31,8 +31,9 @@ seeds = None
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book import paper_values, plotting
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
 N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
@@ -66,7 +67,7 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the paper's ensemble of two crop sizes beats the standard crop.
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 p4 = paper_values.load("npad_table4_image_size").set_index("setting")["pixel_auroc"]
 order = list(df["size"].unique())   # the profile's standard crop first, the ensemble last

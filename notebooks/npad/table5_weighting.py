@@ -32,9 +32,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, spec
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book import paper_values, plotting
 from defectbook.methods.npad import ABLATIONS
-from defectbook.report import provenance, show
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
 N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
@@ -66,7 +67,7 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary: the paper finds Bhattacharyya weights above uniform ones (pixel AUROC).
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 page_summary(globals(), extra=claim_verdict(
     df, "weighting", "bhattacharyya", "uniform", "pixel_auroc", "Bhattacharyya weights above uniform ones, pixel AUROC (Table 5)"));

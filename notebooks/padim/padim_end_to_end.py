@@ -19,7 +19,7 @@
 # over pretrained features, Mahalanobis distance as the anomaly map, its maximum as the image score.
 # This notebook runs it on every synthetic category of the profile and, where the data root holds
 # it, on Magnetic Tile Defects with DifferNet's split (the protocol of N-pad's Appendix A, whose
-# PaDiM row we show beside ours). Every number below is computed by `defectbook.experiment.run`.
+# PaDiM row we show beside ours). Every number below is computed by `defectbook.pipeline.run.run`.
 
 # %% tags=["parameters"]
 profile = "cpu"        # smoke | cpu | paper
@@ -33,8 +33,9 @@ backbone = None        # None: the profile's (cpu: efficientnet_lite0, paper: wi
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book import paper_values, plotting
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("padim", profile, data_root=data_root, seeds=seeds, d=d, backbone=backbone)
 P, configs = S.P, S.configs("padim", categories=categories)
@@ -114,7 +115,7 @@ if names:
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: PaDiM detects defects (image AUROC above chance on every data set).
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 page_summary(globals(), extra=claim_verdict(
     df, "method", "padim", "chance", "image_auroc",

@@ -20,7 +20,7 @@
 # training images are dropped, as the paper does at its highest shares). TrustMAE, MemAE, AE-SSIM and AE-MSE
 # (AE-L2) are trained on each split and scored on the remaining test images. The paper's claim:
 # the auto-encoders and MemAE lose accuracy as noise grows, TrustMAE barely does. Every number
-# below is computed by `defectbook.experiment.run`.
+# below is computed by `defectbook.pipeline.run.run`.
 
 # %% tags=["parameters"]
 profile = "cpu"        # smoke | cpu | paper
@@ -34,8 +34,10 @@ models = None          # subset of trustmae, memae, ae_l2, ae_ssim; None: all fo
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.data.prepare import load_split_for
+from defectbook.book import paper_values, plotting
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
 T, LABELS = S.grids, spec.LABELS
@@ -109,7 +111,7 @@ show(provenance(records))
 # (`fixed_test`: the defective images that may move into training leave the test set at every level).
 
 # %%
-from defectbook.metrics import auroc_interval
+from defectbook.evaluation.metrics import auroc_interval
 
 lo, hi = min(levels), max(levels)
 drop = (ours.loc[lo] - ours.loc[hi]).rename("AUROC drop")
@@ -151,7 +153,7 @@ show(provenance(records))
 # zero and is narrower than `0.05`, *undecided* otherwise.
 
 # %%
-from defectbook.report import data_label, drop_difference, glue_value, interval
+from defectbook.book.report import data_label, drop_difference, glue_value, interval
 
 dmodels = [m for m in ("trustmae", "memae", "ae_l2") if m in models]
 dconfigs = [c for m in dmodels for n in (lo, hi)
@@ -190,7 +192,7 @@ if units is not None and len(units):
     share = {}
     for r in drecords:
         if r.config["method"] == "trustmae" and r.config["split"].get("ratio") == hi:
-            train = experiment.load_split_for(r.config).train
+            train = load_split_for(r.config).train
             share[(data_label(r.config), r.config["seed"])] = sum(s.label for s in train) / len(train)
     units[f"defective share at {hi:.0%}"] = [share.get((d, s), float("nan")) for d, s in zip(units["data"], units["seed"])]
     show(units, index=False)
@@ -226,7 +228,7 @@ show(provenance(records))
 # The image AUROC of the same reconstructions scored by the squared error alone is beside it.
 
 # %%
-from defectbook import metrics
+from defectbook.evaluation import metrics
 
 tm = [r for r in records if r.config["method"] == "trustmae"]
 if tm:
@@ -242,7 +244,7 @@ if tm:
 # %% tags=["remove-cell"]
 # Page summary and verdict: the paper finds TrustMAE losing less image AUROC to training noise than MemAE and
 # AE-MSE; decided by the difference of drops D and its paired bootstrap interval (section above).
-from defectbook.report import page_summary, verdict
+from defectbook.book.report import page_summary, verdict
 
 pref = ref.reindex(columns=["TrustMAE", "MemAE", "AE-MSE"])
 paper_drop = (pref.iloc[0] - pref.iloc[-1]) if len(pref) else pd.Series(dtype=float)

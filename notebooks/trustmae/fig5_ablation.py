@@ -20,7 +20,7 @@
 # without trust region (w/o TR), and the full model. "w/o PD" changes only the score (the
 # squared error instead of squared error x perceptual distance), so it is read from the same
 # trained model as the full one (and "w/o PD w/o TR" from the "w/o TR" model): the runner keeps
-# both scores of every prediction. Every number is computed by `defectbook.experiment.run`.
+# both scores of every prediction. Every number is computed by `defectbook.pipeline.run.run`.
 
 # %% tags=["parameters"]
 profile = "cpu"        # smoke | cpu | paper
@@ -33,8 +33,10 @@ noise = None           # None: the profile's ablation noise levels
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, metrics, paper_values, plotting, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.evaluation import metrics
+from defectbook.book import paper_values, plotting
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
 T, seeds = S.grids, S.seeds
@@ -82,7 +84,7 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the full model above the one with neither perceptual distance nor trust region.
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 page_summary(globals(), extra=claim_verdict(
     df, "variant", "ours", "ours w/o PD w/o TR", "image_auroc",

@@ -38,8 +38,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from defectbook import experiment, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("trustmae", profile, data_root=data_root, seeds=[seed])
 T = S.grids
@@ -101,7 +101,7 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: without the trust region the memory absorbs defects, so detection suffers.
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 page_summary(globals(), extra=claim_verdict(
     experiment.frame(records).assign(model=list(cfg)), "model", "with TR", "w/o TR", "image_auroc",

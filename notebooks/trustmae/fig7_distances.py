@@ -33,8 +33,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from defectbook import experiment, metrics, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.evaluation import metrics
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("trustmae", profile, data_root=data_root, seeds=[seed])
 dataset, category = S.categories([category] if category else None)[0]
@@ -73,7 +74,7 @@ show(provenance([record], extra=f"perceptual distance: {det.pd_.label}"))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the perceptual distance separates defects better than the squared error.
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 dist = (scores.rename(index=str.upper).rename_axis("distance").reset_index() if prep.masks is not None else pd.DataFrame())
 page_summary(globals(), extra=claim_verdict(

@@ -29,11 +29,10 @@ noise = 0.0            # training noise of the two models
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
-from defectbook import experiment, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("trustmae", profile, data_root=data_root, seeds=[seed])
 dataset, category = S.categories([category] if category else None)[0]
@@ -64,7 +63,7 @@ show(provenance(records.values()))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: sparse addressing concentrates each latent vector on few slots.
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 access = pd.DataFrame({"addressing": list(stats.columns), "non-zero weights per latent vector": stats.loc["non-zero weights per z_i"].values})
 page_summary(globals(), extra=claim_verdict(

@@ -33,8 +33,8 @@ noise = None           # None: the profile's delta2_noise
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook import experiment, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
 T, seeds = S.grids, S.seeds
@@ -71,7 +71,7 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: AUROC lower at delta_2 = 0 than at a larger delta_2.
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 runs = pd.DataFrame(rows)
 page_summary(globals(), extra=claim_verdict(

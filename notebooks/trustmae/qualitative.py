@@ -29,10 +29,9 @@ n_examples = 4
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 
-from defectbook import experiment, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("trustmae", profile, data_root=data_root, seeds=[seed])
 cats = S.categories(categories or S.grids["table_categories"])
@@ -63,9 +62,8 @@ for dataset, category in cats:
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: TrustMAE's distance maps mark the defects (pictures; measured as pixel AUROC against chance).
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
-import pandas as pd
 
 shown = experiment.frame([experiment.run(S.config("trustmae", d, c, seed=seed)) for d, c in cats])
 page_summary(globals(), extra=claim_verdict(

@@ -27,10 +27,9 @@ seeds = None
 categories = None      # None: the profile's TrustMAE table categories
 
 # %%
-import pandas as pd
 
-from defectbook import experiment, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
 T, seeds = S.grids, S.seeds
@@ -50,7 +49,7 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: fewer down-samplings (smaller patches) work better on grid, screw, pill and capsule.
-from defectbook.report import claim_verdict, page_summary
+from defectbook.book.report import claim_verdict, page_summary
 
 FINE = ["grid", "screw", "pill", "capsule"]
 fine = df[df["category"].isin(FINE)]

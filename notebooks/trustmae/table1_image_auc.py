@@ -11,7 +11,7 @@
 # %% [markdown]
 # # TrustMAE Table 1: image AUROC per category, max- and mean-pooled defect score
 #
-```{glue:md} summary
+# ```{glue:md} summary
 # :format: myst
 # ```
 #
@@ -19,7 +19,7 @@
 # mean of the reconstruction error (squared error x perceptual distance); one fit gives both,
 # because the runner keeps both pooled scores of every prediction. MemAE, trained by the same
 # loop, is the baseline we run; the other rows of the paper's table (GeoTrans, GANomaly, ARNet,
-# f-AnoGAN) are quoted, not rerun. Every number of ours is computed by `defectbook.experiment.run`.
+# f-AnoGAN) are quoted, not rerun. Every number of ours is computed by `defectbook.pipeline.run.run`.
 
 # %% tags=["parameters"]
 profile = "cpu"        # smoke | cpu | paper
@@ -30,8 +30,10 @@ categories = None      # None: the profile's TrustMAE table categories
 # %%
 import pandas as pd
 
-from defectbook import experiment, metrics, paper_values, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.evaluation import metrics
+from defectbook.book import paper_values
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
 T, seeds = S.grids, S.seeds
@@ -52,7 +54,7 @@ for r in records:
 df = pd.DataFrame(rows)
 
 # %% tags=["remove-cell"]
-from defectbook.report import claim_verdict, data_label, glue_text, glue_value  # noqa: E402 (presentation)
+from defectbook.book.report import claim_verdict, glue_text, glue_value  # noqa: E402 (presentation)
 
 # %% [markdown]
 # ## Ours

@@ -18,7 +18,7 @@
 # Noise-free training; the segmentation map is the reconstruction error itself (TrustMAE:
 # squared error x perceptual distance; AE-L2 and MemAE: squared error; AE-SSIM: 1 - SSIM).
 # We run TrustMAE and the three baselines we implement (AE-L2, AE-SSIM, MemAE); the other rows of
-# the paper's table are quoted. Every number of ours is computed by `defectbook.experiment.run`.
+# the paper's table are quoted. Every number of ours is computed by `defectbook.pipeline.run.run`.
 
 # %% tags=["parameters"]
 profile = "cpu"        # smoke | cpu | paper
@@ -28,10 +28,10 @@ categories = None      # None: the profile's TrustMAE table categories
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 
-from defectbook import experiment, paper_values, plotting, spec
-from defectbook.report import provenance, show
+from defectbook.pipeline import run as experiment, spec
+from defectbook.book import paper_values, plotting
+from defectbook.book.report import provenance, show
 
 S = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
 seeds, LABELS = S.seeds, spec.LABELS
@@ -60,7 +60,7 @@ show(paper[["mean"] + [c for c in paper.columns if f"mvtec:{c}" in ours.columns 
 
 # %% tags=["remove-cell"]
 # Page summary and the headline number for the book's intro.
-from defectbook.report import claim_verdict, glue_text  # noqa: E402
+from defectbook.book.report import claim_verdict, glue_text  # noqa: E402
 
 glue_text("summary", (
     f"Noise-free training on {', '.join(sorted(df.data.unique()))} (seeds {', '.join(map(str, sorted(df.seed.unique())))}). "

@@ -1,7 +1,7 @@
 """defectbook: an executable companion to four papers on unsupervised industrial defect detection.
 
 The package is thin on purpose: one module per method under :mod:`defectbook.methods`, shared parts
-(backbones, Gaussians, metrics, data) written once.  Notebooks call :func:`defectbook.experiment.run`.
+(backbones, Gaussians, metrics, data) written once.  Notebooks call :func:`defectbook.pipeline.run.run`.
 """
 
 __version__ = "0.1.0"

@@ -19,12 +19,13 @@ import json
 import os
 import sys
 
-from . import DefectbookError, __version__
+from . import DefectbookError, __version__, settings
 
 
 def _cmd_evaluate(a) -> int:
-    from . import experiment, spec
-    from .reproduce import parse_params
+    from .book.execute import parse_params
+    from .pipeline import spec
+    from .pipeline.run import run
     from .utils import setup_logging
 
     setup_logging()                                     # the experiment's log line on stderr
@@ -49,7 +50,7 @@ def _cmd_evaluate(a) -> int:
         if category not in CATEGORIES:
             raise DefectbookError(f"unknown synthetic category {category!r}; known: {', '.join(CATEGORIES)}")
     cfg = spec.build(P, chapter, a.method, dataset, category, parse_params(a.param), seed=a.seed, data_root=a.data_root)
-    rec = experiment.run(cfg, force=a.force)
+    rec = run(cfg, force=a.force)
     print(json.dumps({"key": rec.key, "config": {k: cfg[k] for k in ("method", "dataset", "category", "params",
                                                                       "transform", "profile", "device")},
                       "metrics": rec.metrics, "timings": rec.timings, "memory": rec.memory, "notes": rec.notes}, indent=1))
@@ -64,7 +65,7 @@ def _datasets() -> tuple[str, ...]:
 
 def _evaluate_help() -> str:
     """The methods (with their chapter), datasets and profiles (with the primary dataset) `evaluate` knows."""
-    from . import spec
+    from .pipeline import spec
     from .methods import REGISTRY
 
     lines = ["methods (chapter whose profile settings they get; --chapter picks another):"]
@@ -81,7 +82,7 @@ def _evaluate_help() -> str:
 
 
 def _cmd_reproduce(a) -> int:
-    from .reproduce import parse_params, reproduce
+    from .book.execute import parse_params, reproduce
 
     if a.workers is not None and a.workers != "auto":
         if not a.workers.strip().isdigit() or int(a.workers) < 1:
@@ -98,7 +99,7 @@ def _cmd_reproduce(a) -> int:
 
 
 def _cmd_weights(a) -> int:
-    from .backbones import fetch_weights, weights_table
+    from .components.backbones import fetch_weights, weights_table
 
     if a.action == "fetch":
         for path in fetch_weights(a.names or None, a.to, progress=True, force=a.force):
@@ -122,19 +123,19 @@ def _cmd_weights(a) -> int:
 
 
 def _cmd_book(a) -> int:
-    from .reproduce import build_book
+    from .book.execute import build_book
 
     return build_book(builder=a.builder)
 
 
 def _cmd_store(a) -> int:
-    from .verify import main as verify
+    from .pipeline.verify import main as verify
 
     return verify(a.cache, a.results, a.remove, not a.no_rekey, a.json)
 
 
 def _cmd_toc(a) -> int:
-    from .reproduce import write_toc
+    from .book.execute import write_toc
 
     print(f"wrote {write_toc()}")
     return 0
@@ -142,12 +143,12 @@ def _cmd_toc(a) -> int:
 
 def parser() -> argparse.ArgumentParser:
     from .data.commands import add_data_parser
-    from .profiles import PROFILES
+    from .pipeline.profiles import PROFILES, load as load_profile
 
     p = argparse.ArgumentParser(prog="defectbook", description=__doc__.split("\n\n")[0])
     p.add_argument("--version", action="version", version=f"defectbook {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    add_data_parser(sub)
+    add_data_parser(sub, load_profile)
 
     e = sub.add_parser("evaluate", help="run one experiment and print its metrics",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_evaluate_help())
@@ -171,7 +172,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", default=None, metavar="N",
                    help="start a local Dask cluster of N >= 1 workers ('auto': one per GPU, else per core) and run "
                         "the experiments and several notebooks at once on it (needs the [cluster] extra)")
-    r.add_argument("--scheduler", default=os.environ.get("DEFECTBOOK_SCHEDULER"), metavar="ADDRESS",
+    r.add_argument("--scheduler", default=settings.scheduler(), metavar="ADDRESS",
                    help="run the experiments on an existing Dask scheduler, e.g. tcp://host:8786 "
                         "(default: $DEFECTBOOK_SCHEDULER; one that does not answer within "
                         "$DEFECTBOOK_CONNECT_TIMEOUT seconds, default 10, is an error)")

@@ -1,7 +1,9 @@
 """Where defectbook keeps caches, results and the book: one place to change them."""
 from __future__ import annotations
 
+import hashlib
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -74,3 +76,29 @@ def disk_error(e: OSError, path: str | os.PathLike, what: str = "writing") -> Ex
         return e
     return DefectbookError(f"{what} {path} failed: {fixes[e.errno]}; free space or point DEFECTBOOK_CACHE / "
                            f"DEFECTBOOK_RESULTS at a writable folder with room, then rerun (nothing partial was kept)")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (read in 1 MiB blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@contextmanager
+def _key_lock(path: Path):
+    """An exclusive ``flock`` on ``path`` for the block (released by the OS if the process dies, so
+    a killed worker leaves no stale lock; on NFS Linux maps it to a POSIX lock)."""
+    try:
+        import fcntl
+    except ImportError:  # no fcntl (Windows): publishing stays atomic, only the once-per-key check is racy
+        yield
+        return
+    with open(path, "a") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)

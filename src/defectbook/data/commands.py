@@ -9,9 +9,8 @@ def _cmd_synth(a) -> int:
 
     if a.profile:
         from ..paths import cache_dir
-        from ..profiles import load
 
-        d = dict(load(a.profile)["data"])
+        d = dict(a.load_profile(a.profile)["data"])
         if d.pop("dataset", "synthetic") != "synthetic":
             print(f"profile {a.profile!r} uses no synthetic data; nothing to write")
             return 0
@@ -45,8 +44,10 @@ def _cmd_check(a) -> int:
     return 1 if problems else 0
 
 
-def add_data_parser(subparsers) -> argparse.ArgumentParser:
-    """Add ``data`` with sub-commands ``synth``, ``fetch``, ``check`` (each sets ``func``)."""
+def add_data_parser(subparsers, load_profile) -> argparse.ArgumentParser:
+    """Add ``data`` with sub-commands ``synth``, ``fetch``, ``check`` (each sets ``func``). ``load_profile``:
+    name -> the profile's dict (:func:`defectbook.pipeline.profiles.load`, passed in by the CLI: the data
+    layer does not import the pipeline)."""
     from .fetch import SOURCES
     from .synthetic import CATEGORIES, DEFAULTS
 
@@ -63,7 +64,7 @@ def add_data_parser(subparsers) -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="random seed of the generator")
     s.add_argument("--difficulty", type=float, default=DEFAULTS["difficulty"], help=">1: subtler defects")
     s.add_argument("--categories", nargs="+", choices=list(CATEGORIES), default=None, help="categories to write (default: all)")
-    s.set_defaults(func=_cmd_synth)
+    s.set_defaults(func=_cmd_synth, load_profile=load_profile)
 
     f = sub.add_parser("fetch", help="download, verify and extract a public dataset")
     f.add_argument("name", choices=list(SOURCES), help="dataset to download")

@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import DefectbookError
-from ..losses import ssim_loss, ssim_map
-from ..features import pad_batch
+from ..components.losses import ssim_loss, ssim_map
+from ..components.features import pad_batch
 from ..utils import progress, resolve_device
 from .base import Detector, Prediction, check_params, batches
 
@@ -165,7 +165,7 @@ class ReconstructionDetector(Detector):
     @property
     def pd_(self):
         if getattr(self, "_pd", None) is None:
-            from .perceptual import SpatialPerceptualDistance
+            from ..components.perceptual import SpatialPerceptualDistance
 
             self._pd = SpatialPerceptualDistance(self.perceptual_net, self.perceptual_weights).to(self.device_).eval()
         return self._pd
@@ -200,7 +200,7 @@ class ReconstructionDetector(Detector):
             pd = self.pd_(x, recon)
             m = pd if distance == "pd" else (x - recon).pow(2).mean(1) * pd
         if self.sigma:
-            from ..features import gaussian_blur
+            from ..components.features import gaussian_blur
 
             m = gaussian_blur(m[:, None], self.sigma)[:, 0]
         return m

@@ -40,10 +40,11 @@ from .. import DefectbookError, __version__
 #: bump when the layout of saved models changes
 MODEL_FORMAT = 2
 #: the modules whose code decides what a fitted model holds (their source is hashed into the code version)
-_MODEL_CODE = ("methods", "backbones.py", "features.py", "gaussian.py", "memory.py", "flows.py", "losses.py",
+_MODEL_CODE = ("methods", "components/backbones.py", "components/features.py", "components/gaussian.py",
+               "components/memory.py", "components/flows.py", "components/losses.py", "components/perceptual.py",
                "utils.py")
 #: plain helper classes whose attributes may be saved inside a detector's state
-_PLAIN_CLASSES = {"defectbook.gaussian:PixelGaussians"}
+_PLAIN_CLASSES = {"defectbook.components.gaussian:PixelGaussians"}
 
 
 @lru_cache(maxsize=1)
@@ -132,7 +133,7 @@ class Detector:
         returns the path. ``key``: the experiment config's key, recorded so that a model store can
         refuse a model found under another config's folder."""
         from ..paths import disk_error, share_as_umask
-        from ..results import _key_lock, file_sha256
+        from ..paths import _key_lock, file_sha256
 
         if not getattr(self, "fitted_", False):
             raise DefectbookError(f"{self.name}: only a fitted detector can be saved")
@@ -348,7 +349,7 @@ def read_saved_meta(path: str | os.PathLike) -> dict:
     """The checked ``params.json`` of a saved model folder: readable, of the current format, its
     checksum right, its class the registered class of its method, and ``state.pt`` the file saved
     with it (its SHA-256). A :class:`~defectbook.DefectbookError` names the first problem."""
-    from ..results import file_sha256
+    from ..paths import file_sha256
 
     path = Path(path)
     if not (path / "params.json").is_file() or not (path / "state.pt").is_file():

@@ -9,7 +9,7 @@ Pipeline (paper, Sec. 3 and 4.2):
   :class:`MultiTransformFeatures` does this for any backbone layer (default: the offline
   ``efficientnet_lite0``); it is shared with the OCSVM and 1-NN baselines (:mod:`.knn`).
 * **flow** ``f_NF``: 8 blocks of fixed random permutation + GLOW affine coupling, soft clamp
-  alpha = 3, subnets of 3 hidden layers of 2048 units (:func:`defectbook.flows.coupling_flow`).
+  alpha = 3, subnets of 3 hidden layers of 2048 units (:func:`defectbook.components.flows.coupling_flow`).
 * **training**: NLL loss ``||z||^2/2 - log|det J|`` (divided by D) on features of randomly rotated
   images (uniform in [0, 360) degrees; MTD also brightness/contrast factors uniform in
   [0.85, 1.15]), Adam with lr 2e-4, paper: 192 epochs, batch size 96.
@@ -39,9 +39,9 @@ import torch
 import torch.nn.functional as F
 
 from .. import DefectbookError
-from ..backbones import FeatureExtractor
-from ..features import FEATURES, gaussian_blur, pad_batch, padded_call
-from ..flows import coupling_flow, flow_loss, n_parameters, nll
+from ..components.backbones import FeatureExtractor
+from ..components.features import FEATURES, gaussian_blur, pad_batch, padded_call
+from ..components.flows import coupling_flow, flow_loss, n_parameters, nll
 from ..utils import progress, resolve_device
 from .base import Detector, Prediction, check_params
 
@@ -62,7 +62,7 @@ class MultiTransformFeatures:
     ``x [B, 3, H, W]`` gives ``[B, D]`` with ``D = len(scales) * sum(C_l)`` (differentiable w.r.t. ``x``).
     :meth:`transformed` returns ``[N, T, D]`` for a list of transforms (rotation angle, brightness,
     contrast). Results of :meth:`transformed` on the CPU are kept in the build's feature cache
-    (:data:`defectbook.features.FEATURES`, keyed by the images' bytes, the backbone and the transforms;
+    (:data:`defectbook.components.features.FEATURES`, keyed by the images' bytes, the backbone and the transforms;
     ``DEFECTBOOK_FEATURE_CACHE=0`` turns it off) so that DifferNet, OCSVM and 1-NN on the same data and
     transforms extract the backbone features once (the same deterministic computation).
     """

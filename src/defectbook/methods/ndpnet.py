@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import DefectbookError
-from ..losses import feature_matching
+from ..components.losses import feature_matching
 from .autoencoders import ReconstructionDetector, check_divisible
 from .base import Prediction, batches
 
@@ -323,7 +323,7 @@ class NDPNet(ReconstructionDetector):
         return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
 
     def _perceptual_net(self):
-        from ..backbones import FeatureExtractor
+        from ..components.backbones import FeatureExtractor
 
         self.perceptual_fallback_ = None
         if self.perceptual is None or not self.w["per"]:
@@ -533,7 +533,7 @@ def seg_loss(logits, mask, alpha: float = 0.25, gamma: float = 2.0) -> torch.Ten
                for lg in logits) / len(logits)
 
 
-# --- Table VI switches and method kinds (used by the chapter's notebooks; configs: defectbook.spec) ---
+# --- Table VI switches and method kinds (used by the chapter's notebooks; configs: defectbook.pipeline.spec) ---
 
 #: Table VI columns: label -> NDP-Net parameter switches
 ABLATIONS = {"A: NDP-Net": {}, "B: w/o RBAM": {"rbam": False}, "C: w/o L_def_per": {"def_per": False},

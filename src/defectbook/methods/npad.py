@@ -27,12 +27,10 @@ import torch
 import torch.nn.functional as F
 
 from .. import DefectbookError
-from ..backbones import FeatureExtractor, check_layers, check_weights
-from ..features import (concat_layers, gaussian_blur, iter_embeddings, local_average, positive_counts, select_channels,
-                        shift_images)
-from ..gaussian import (mahalanobis_packed, moments, neighbour_weights, packed_precisions, packed_size,
-                        unpack_symmetric, weighted_gaussians)
-from ..memory import kmeans, kmeans_two_level, nearest
+from ..components.backbones import FeatureExtractor, check_layers, check_weights
+from ..components.features import (concat_layers, gaussian_blur, iter_embeddings, local_average, positive_counts, select_channels, shift_images)
+from ..components.gaussian import (mahalanobis_packed, moments, neighbour_weights, packed_precisions, packed_size, unpack_symmetric, weighted_gaussians)
+from ..components.memory import kmeans, kmeans_two_level, nearest
 from ..utils import progress, resolve_device
 from .base import Detector, Prediction, check_params
 from .padim import check_d
@@ -115,7 +113,7 @@ class NPad(Detector):
     ddof: 0 divides the weighted covariance by N (Eq. 6); 1 by N - 1 (PaDiM).
     kmeans_ratio: centroids as a fraction of all training feature vectors (paper 0.1); ``kmeans_iters``;
     ``kmeans_mode``: ``"lloyd"`` (exact Lloyd iterations) or ``"two_level"`` (coarse cells, then k-means
-    per cell: the CPU-tractable approximation, see :func:`defectbook.memory.kmeans_two_level`).
+    per cell: the CPU-tractable approximation, see :func:`defectbook.components.memory.kmeans_two_level`).
     topk: pixels of the image score, a fraction of the map (< 1) or a count (>= 1).
     use_weighted (A), use_aggregated (B), use_neighbour_min (C), use_shift (D): Table 3 switches.
     use_centroids: image score with the centroid distances (Eq. 14); False: mean of the top-k map values.

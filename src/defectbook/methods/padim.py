@@ -14,9 +14,9 @@ from typing import Sequence
 import torch
 
 from .. import DefectbookError
-from ..backbones import FeatureExtractor, check_layers, check_weights
-from ..features import concat_layers, iter_embeddings, select_channels, to_image_maps
-from ..gaussian import PixelGaussians
+from ..components.backbones import FeatureExtractor, check_layers, check_weights
+from ..components.features import concat_layers, iter_embeddings, select_channels, to_image_maps
+from ..components.gaussian import PixelGaussians
 from ..utils import resolve_device
 from .base import Detector, Prediction, check_params
 
@@ -32,7 +32,7 @@ def check_d(method: str, d: int | None, total: int, backbone: str, layers) -> No
 class PaDiM(Detector):
     """PaDiM detector.
 
-    Parameters: ``backbone`` and ``layers`` (see :mod:`defectbook.backbones`), ``weights``
+    Parameters: ``backbone`` and ``layers`` (see :mod:`defectbook.components.backbones`), ``weights``
     (None = ImageNet, a path, or ``"random"``), ``d`` random channels (None keeps all; more than the
     layers have is refused at fit), ``eps``
     covariance ridge, ``sigma`` blur of the upsampled map, ``seed`` for the channel draw.

@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 
 from .. import DefectbookError
-from ..backbones import FeatureExtractor, check_layers, check_weights
-from ..features import iter_embeddings, local_average, to_image_maps
-from ..memory import greedy_coreset, nearest
+from ..components.backbones import FeatureExtractor, check_layers, check_weights
+from ..components.features import iter_embeddings, local_average, to_image_maps
+from ..components.memory import greedy_coreset, nearest
 from ..utils import resolve_device
 from .base import Detector, Prediction, check_params
 

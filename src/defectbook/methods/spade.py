@@ -13,9 +13,9 @@ from typing import Sequence
 
 import torch
 
-from ..backbones import FeatureExtractor, check_layers, check_weights
-from ..features import concat_layers, iter_embeddings, to_image_maps
-from ..memory import nearest
+from ..components.backbones import FeatureExtractor, check_layers, check_weights
+from ..components.features import concat_layers, iter_embeddings, to_image_maps
+from ..components.memory import nearest
 from ..utils import resolve_device
 from .base import Detector, Prediction, check_params
 

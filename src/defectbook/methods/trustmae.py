@@ -34,8 +34,8 @@ from torch import nn
 
 from .. import DefectbookError
 from .base import check_params
-from ..backbones import FeatureExtractor
-from ..losses import feature_matching, hinge_d_loss, hinge_g_loss, ssim_loss
+from ..components.backbones import FeatureExtractor
+from ..components.losses import feature_matching, hinge_d_loss, hinge_g_loss, ssim_loss
 from .autoencoders import ReconstructionDetector, check_divisible
 
 #: The feature loss networks: (backbone, layers, layer weights).

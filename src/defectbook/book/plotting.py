@@ -1,0 +1,234 @@
+"""One figure style for the book: anomaly-map grids, metric bars, curves."""
+from __future__ import annotations
+
+from typing import Sequence
+
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 120, "axes.spines.top": False, "axes.spines.right": False,
+                     "axes.grid": True, "grid.alpha": 0.3, "font.size": 9})
+
+
+def normalize_map(m: np.ndarray, lo_q: float = 0.0, hi_q: float = 1.0) -> np.ndarray:
+    """Scale a map to [0, 1] between its ``lo_q`` and ``hi_q`` quantiles (N-pad App. D uses 0.2-0.8)."""
+    lo, hi = np.quantile(m, lo_q), np.quantile(m, hi_q)
+    return np.clip((m - lo) / max(hi - lo, 1e-12), 0, 1)
+
+
+def anomaly_grid(examples: Sequence[dict], titles: Sequence[str] | None = None, n: int = 6,
+                 vmax: float | None = None, suptitle: str = ""):
+    """Columns: examples; rows: image, ground truth, anomaly map (overlay) for each method.
+
+    ``examples`` is a list of ``Record.maps()`` dicts (one per method, same test images), each with
+    ``images [K,H,W,3]``, ``masks [K,H,W]`` (optional), ``maps [K,H,W]``. Maps of one method share
+    one colour scale (its maximum over the shown images unless ``vmax``).
+    """
+    base = examples[0]
+    k = min(n, len(base["images"]))
+    rows = 2 + len(examples)
+    fig, axes = plt.subplots(rows, k, figsize=(1.6 * k, 1.6 * rows), squeeze=False)
+    for j in range(k):
+        axes[0, j].imshow(base["images"][j])
+        if "masks" in base:
+            axes[1, j].imshow(base["masks"][j], cmap="gray", vmin=0, vmax=1)
+        for r, ex in enumerate(examples):
+            m = ex["maps"][j].astype(np.float32)
+            top = vmax if vmax is not None else float(np.max(ex["maps"][:k]))
+            axes[2 + r, j].imshow(ex["images"][j])
+            axes[2 + r, j].imshow(m, cmap="jet", alpha=0.5, vmin=float(np.min(ex["maps"][:k])), vmax=top)
+    labels = ["image", "ground truth"] + list(titles or [f"method {i}" for i in range(len(examples))])
+    for r in range(rows):
+        axes[r, 0].set_ylabel(labels[r])
+        for j in range(k):
+            axes[r, j].set_xticks([]); axes[r, j].set_yticks([]); axes[r, j].grid(False)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def _legend_outside(ax, title: str | None = None) -> None:
+    """The legend to the right of the axes, where it cannot cover data."""
+    handles, labels = ax.get_legend_handles_labels()
+    if ax.get_legend():
+        ax.get_legend().remove()
+    if handles:
+        ax.legend(handles, labels, fontsize=7, title=title, title_fontsize=7, loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
+
+
+def metric_bars(df: pd.DataFrame, x: str, y: str, hue: str | None = None, ax=None, ylim=(0.5, 1.0), title: str = "",
+                legend: bool = True):
+    """Grouped bars of the mean ``y`` per ``x`` (and ``hue``) from a tidy DataFrame (one row per run),
+    with a 95 % bootstrap interval over the rows of each bar (seeds) where there are several (seaborn).
+    The lower y limit moves down to show every bar; pass the same ``ylim`` to panels shown side by side."""
+    import seaborn as sns
+
+    ax = ax or plt.subplots(figsize=(max(4, 0.5 * df[x].nunique() * (df[hue].nunique() if hue else 1)), 3))[1]
+    sns.barplot(data=df, x=x, y=y, hue=hue, ax=ax, errorbar=("ci", 95), n_boot=1000, seed=0, capsize=0.1,
+                err_kws={"linewidth": 1})
+    lo = max(0.0, min(ylim[0], float(np.floor(df[y].min() * 20) / 20) - 0.05)) if df[y].notna().any() else ylim[0]
+    ax.set_ylim(lo, ylim[1])
+    ax.set_ylabel(y); ax.set_xlabel(x); ax.set_title(title)
+    ax.tick_params(axis="x", labelrotation=30)
+    if hue and legend:
+        _legend_outside(ax, hue)
+    elif ax.get_legend():
+        ax.get_legend().remove()
+    return ax
+
+
+def curves(df: pd.DataFrame, x: str, y: str, hue: str, ax=None, title: str = "", marker: str = "o",
+           legend: bool = True):
+    """Line per ``hue`` of the mean ``y`` against ``x``, with a band of one standard deviation over the
+    other rows at each point (seeds, random subsets) where there are several (seaborn)."""
+    import seaborn as sns
+
+    ax = ax or plt.subplots(figsize=(4.5, 3))[1]
+    sns.lineplot(data=df.assign(**{hue: df[hue].astype(str)}), x=x, y=y, hue=hue, ax=ax, marker=marker,
+                 errorbar="sd")
+    ax.set_xlabel(x); ax.set_ylabel(y); ax.set_title(title)
+    if legend:
+        _legend_outside(ax, hue)
+    elif ax.get_legend():
+        ax.get_legend().remove()
+    return ax
+
+
+def ours_and_paper(ours: pd.DataFrame, paper: pd.DataFrame, titles: tuple[str, str], xlabel: str, ylabel: str,
+                   x_scale: float = 1.0, figsize=(10, 3.6)):
+    """Two panels side by side, on one y-range: our curves and the paper's. Each frame has the x values
+    as index and one column per curve (all-NaN columns are skipped); ``x_scale`` multiplies the x values
+    (e.g. 100 for shares shown in %). One colour per curve name in both panels; the legend sits right of
+    the second panel. Returns the figure."""
+    fig, axes = plt.subplots(1, 2, figsize=figsize, sharey=True)
+    names = list(dict.fromkeys([*ours.columns, *paper.columns]))
+    colour = {n: f"C{i % 10}" for i, n in enumerate(names)}
+    for ax, frame, title in zip(axes, (ours, paper), titles):
+        for name in frame.columns:
+            if frame[name].notna().any():
+                ax.plot(frame.index * x_scale, frame[name], "o-", label=str(name), color=colour[name])
+        ax.set_title(title); ax.set_xlabel(xlabel)
+    axes[0].set_ylabel(ylabel)
+    axes[1].tick_params(labelleft=True)
+    handles = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    axes[1].legend(handles.values(), handles.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                   borderaxespad=0.0, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def roc(labels: np.ndarray, scores: np.ndarray, ax=None, label: str = ""):
+    """ROC curve of image scores."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    ax = ax or plt.subplots(figsize=(3.5, 3.5))[1]
+    fpr, tpr, _ = roc_curve(labels, scores)
+    ax.plot(fpr, tpr, label=f"{label} (AUROC {roc_auc_score(labels, scores):.3f})")
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.set_xlabel("false positive rate"); ax.set_ylabel("true positive rate"); ax.legend(fontsize=7)
+    return ax
+
+
+def live_or_static(fn, **options):
+    """An ipywidgets control in a live notebook; a static figure in batch builds and HTML.
+
+    ``fn(**choice)`` draws one figure; ``options`` maps each argument to its choices (a list: a
+    drop-down; a ``(min, max, step)`` tuple: a slider). Under
+    ``defectbook reproduce`` (``DEFECTBOOK_BATCH=1``), or without ipywidgets, ``fn`` is called once
+    with ``fn``'s own default of each argument (else its first choice), so the rendered book shows a
+    plain figure; the live controls start at the same defaults.
+    """
+    import inspect
+    import os
+
+    defaults = {k: p.default for k, p in inspect.signature(fn).parameters.items() if p.default is not p.empty}
+    first = {k: defaults.get(k, v[0] if isinstance(v, (list, tuple)) else v) for k, v in options.items()}
+    if os.environ.get("DEFECTBOOK_BATCH"):
+        return fn(**first)
+    try:
+        import ipywidgets as widgets
+    except ImportError:
+        return fn(**first)
+    return widgets.interact(fn, **options)
+
+
+def threshold_view(image: np.ndarray, mask: np.ndarray | None, amap: np.ndarray, threshold: float,
+                   pooled: dict | None = None, title: str = ""):
+    """One test image under a threshold: the image ``[H, W, 3]``, its anomaly map ``[H, W]`` (scaled to
+    [0, 1]), the mask ``amap >= threshold`` against the ground truth ``mask [H, W]`` (green: defect found,
+    red: false alarm, blue: defect missed), with the per-pixel precision and recall of this image (and
+    ``pooled``, those of all examples, from :func:`defectbook.evaluation.metrics.pixel_precision_recall`)."""
+    from ..evaluation.metrics import pixel_precision_recall
+
+    mask = np.zeros(amap.shape, dtype=bool) if mask is None else mask.astype(bool)
+    pred = amap >= threshold
+    pr = pixel_precision_recall(mask, amap, threshold)
+    overlay = np.zeros(amap.shape + (3,))
+    overlay[pred & mask] = (0.1, 0.7, 0.2)
+    overlay[pred & ~mask] = (0.85, 0.15, 0.15)
+    overlay[~pred & mask] = (0.15, 0.3, 0.9)
+    fig, ax = plt.subplots(1, 3, figsize=(8.4, 3.0))
+    ax[0].imshow(image); ax[0].set_title("image, ground truth outlined")
+    if mask.any():
+        ax[0].contour(mask, levels=[0.5], colors="lime", linewidths=0.8)
+    ax[1].imshow(amap, cmap="jet", vmin=0, vmax=1); ax[1].set_title("anomaly map (scaled)")
+    ax[1].contour(amap >= threshold, levels=[0.5], colors="w", linewidths=0.8)
+    ax[2].imshow(overlay); ax[2].set_title(f"map >= {threshold:.2f} vs ground truth")
+    for a in ax:
+        a.axis("off")
+    f = lambda v: "—" if np.isnan(v) else f"{v:.2f}"  # noqa: E731
+    text = f"this image: precision {f(pr['precision'])}, recall {f(pr['recall'])}"
+    if pooled:
+        text += f" · all examples: precision {f(pooled['precision'])}, recall {f(pooled['recall'])}"
+    fig.suptitle((title + "\n" if title else "") + text, fontsize=9)
+    fig.text(0.5, 0.01, "green: defect found · red: false alarm · blue: defect missed", ha="center", fontsize=8)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def map_explorer(records, names: dict | None = None, threshold: float = 0.5):
+    """Pick a method and a data set among ``records`` (those with saved maps), an example image and a
+    threshold: :func:`threshold_view` of that record's map, live (ipywidgets) or, in the book, the first
+    method and data set, at its first defective example and ``threshold``. Each record's maps are scaled
+    to [0, 1] by their minimum and maximum over its saved examples, so one threshold reads alike for
+    every method."""
+    from ..evaluation.metrics import pixel_precision_recall
+    from .report import data_label
+
+    names = names or {}
+    by = {}
+    for r in records:
+        m = r.maps()
+        if m and "masks" in m:
+            by[(names.get(r.config["method"], r.config["method"]), data_label(r.config))] = m
+    if not by:
+        print("No record with saved maps and masks to explore.")
+        return None
+    methods = list(dict.fromkeys(k[0] for k in by))
+    datas = list(dict.fromkeys(k[1] for k in by))
+    m0 = by[(methods[0], datas[0])] if (methods[0], datas[0]) in by else next(iter(by.values()))
+    first_defect = next((i for i in range(len(m0["masks"])) if m0["masks"][i].any()), 0)
+    n = max(len(m["maps"]) for m in by.values())
+
+    def view(method=methods[0], data=datas[0], example=first_defect, threshold=threshold):
+        if (method, data) not in by:
+            print(f"{method} has no saved maps on {data}.")
+            return None
+        m = by[(method, data)]
+        maps = m["maps"].astype("float32")
+        scaled = (maps - maps.min()) / max(float(maps.max() - maps.min()), 1e-12)
+        i = min(example, len(maps) - 1)
+        pooled = pixel_precision_recall(m["masks"], scaled, threshold)
+        fig = threshold_view(m["images"][i], m["masks"][i], scaled[i], threshold, pooled,
+                             title=f"{method} on {data}, example {i}")
+        plt.show()
+        return fig
+
+    return live_or_static(view, method=methods, data=datas, example=(0, n - 1, 1), threshold=(0.0, 1.0, 0.05))

@@ -1,0 +1,516 @@
+"""What a book page shows: provenance lines, tables, the summary and verdict at the top of a page.
+
+One table style for the whole book (:func:`table`): floats with a fixed number of decimals, ``—``
+for a missing value (never ``nan``), flat column and row labels (never a tuple such as ``('d', 16)``).
+Pages open with a summary glued from their records (:func:`glue_text`), ending with a computed
+verdict on the paper's effect (:func:`verdict`).
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from ..pipeline.store import Record
+
+
+def provenance(records: Iterable[Record], extra: str = "") -> str:
+    """One line naming what produced a table or figure: profile, data, backbone, seeds, code version.
+
+    Every table and figure of the book is followed by this line (as Markdown). With synthetic data it
+    says how the generator was calibrated (:data:`defectbook.data.synthetic.CALIBRATION`).
+    """
+    records = list(records)
+    if not records:
+        return "**Provenance:** no records (nothing was computed)."
+    profiles = sorted({str(r.config.get("profile")) for r in records})
+    data = sorted({f"{r.config['dataset']}" + (f":{r.config['category']}" if r.config.get("category") else "")
+                   for r in records})
+    if len(data) > 6:
+        data = data[:6] + [f"… ({len(data)} in all)"]
+    backbones = sorted({str(r.extras.get("backbone") or "none (trained from scratch)") for r in records})
+    seeds = sorted({r.config.get("seed") for r in records})
+    methods = sorted({r.config["method"] for r in records})
+    sizes = sorted({_size(r.config) for r in records})
+    devices = sorted({str(r.extras.get("device") or "unrecorded") for r in records})
+    commits = sorted({f"{r.env.get('git_commit')}{'+dirty' if r.env.get('git_dirty') else ''}" for r in records})
+    line = (f"**Provenance:** profile={', '.join(profiles)} · data={', '.join(data)} · image size={', '.join(sizes)} · "
+            f"methods={', '.join(methods)} · backbone={'; '.join(backbones)} · device={', '.join(devices)} · "
+            f"seeds={', '.join(map(str, seeds))} · "
+            f"{len(records)} records · defectbook {records[0].env.get('defectbook')} @ {', '.join(commits)}")
+    if any(r.config.get("profile") == "smoke" for r in records):
+        line += " · **smoke profile: tiny data and models, the numbers are not meaningful**"
+    line += _differences(records)
+    if any(r.config.get("dataset") == "synthetic" for r in records):
+        from ..data.synthetic import CALIBRATION
+
+        line += f" · {CALIBRATION}"
+    if any(r.config.get("dry_run") for r in records):
+        line += (" · **dry run: random weights, synthetic stand-ins for the real datasets, a few images and "
+                 "training steps: the numbers are not results**")
+    return line + (f" · {extra}" if extra else "")
+
+
+def _differences(records: list[Record]) -> str:
+    """`` · params differing from the profile: d=20; ...`` (every value seen), or ``""``."""
+    from ..pipeline.spec import differences
+
+    seen: dict[str, list] = {}
+    for r in records:
+        for k, v in differences(r.config).items():
+            if v not in seen.setdefault(k, []):
+                seen[k].append(v)
+    if not seen:
+        return ""
+    return " · params differing from the profile: " + "; ".join(
+        f"{k}={'|'.join(map(str, vs))}" for k, vs in sorted(seen.items()))
+
+
+def _size(c: dict) -> str:
+    t = c.get("transform", {})
+    return f"{t.get('resize')}" + (f"→crop {t['crop']}" if t.get("crop") else "")
+
+
+def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, on: list[str], value: str,
+                 ours_label: str = "ours", paper_label: str = "paper") -> pd.DataFrame:
+    """Join our ``value`` column with the paper's on ``on``, adding the difference (ours - paper)."""
+    a = ours[on + [value]].rename(columns={value: ours_label})
+    b = paper[on + [value]].rename(columns={value: paper_label})
+    out = a.merge(b, on=on, how="outer")
+    out["Δ"] = out[ours_label] - out[paper_label]
+    return out
+
+
+def show(md, **table_options) -> None:
+    """Display Markdown in a notebook (plain print elsewhere). A DataFrame or Series is shown as
+    :func:`table` (``table_options``: ``digits``, ``index``, ``percent``), the book's one table style."""
+    if isinstance(md, (pd.DataFrame, pd.Series)):
+        md = table(md, **table_options)
+    try:
+        from IPython.display import Markdown, display
+
+        display(Markdown(md))
+    except ImportError:  # pragma: no cover
+        print(md)
+
+
+MISSING = "—"
+
+
+def _cell(v, digits: int) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT:
+        return MISSING
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.{digits}f}"
+    if isinstance(v, tuple):
+        return " · ".join(str(x) for x in v)
+    return str(v)
+
+
+def _label(v) -> str:
+    return " · ".join(str(x) for x in v if str(x) != "") if isinstance(v, tuple) else str(v)
+
+
+def table(df: pd.DataFrame | pd.Series, digits: int = 3, index: bool = True, percent: bool = False) -> str:
+    """A DataFrame as a Markdown table in the book's style.
+
+    Floats get ``digits`` decimals (``percent=True``: multiplied by 100, ``digits`` decimals, ``%``);
+    a missing value prints ``—``; a MultiIndex on the rows becomes one column per level and one on the
+    columns is joined with `` · ``, so no label is printed as a tuple. ``index=False`` drops a plain
+    (unnamed, 0..n-1) row index.
+    """
+    if isinstance(df, pd.Series):
+        df = df.to_frame()
+    df = df.copy()
+    if isinstance(df.columns, pd.MultiIndex):
+        df.columns = [_label(c) for c in df.columns]
+    else:
+        df.columns = [_label(c) for c in df.columns]
+    if index:
+        if isinstance(df.index, pd.MultiIndex):
+            df = df.reset_index()
+        else:
+            name = df.index.name or ""
+            df.index = [_label(i) for i in df.index]
+            df = df.reset_index(names=name or " ")
+    if percent:
+        df = df.apply(lambda col: col * 100 if pd.api.types.is_float_dtype(col) else col)
+    body = [[_cell(v, digits) + ("%" if percent and isinstance(v, (float, np.floating)) and not math.isnan(v) else "")
+             for v in row] for row in df.itertuples(index=False)]
+    align = ["---:" if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) else ":---"
+             for c in df.columns]
+    esc = lambda t: str(t).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(esc(c) for c in df.columns) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def data_label(config: dict) -> str:
+    """``dataset:category`` (``synthetic:wood``, ``mvtec:wood``), or the dataset alone (``mtd``): a
+    synthetic category is always named as synthetic, so it is never mistaken for MVTec's."""
+    c = config.get("category")
+    return f"{config['dataset']}:{c}" if c else str(config["dataset"])
+
+
+def interval(values: Iterable[float], level: float = 0.95) -> dict:
+    """Mean of ``values`` (e.g. paired differences over categories and seeds) with a Student-t
+    ``level`` interval: ``{"difference", "low", "high", "n"}``; ``low``/``high`` are NaN for n < 2."""
+    from scipy import stats
+
+    x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    n = len(x)
+    if n == 0:
+        return {"difference": float("nan"), "low": float("nan"), "high": float("nan"), "n": 0}
+    m = float(x.mean())
+    if n < 2 or float(x.std(ddof=1)) == 0.0:
+        half = float("nan") if n < 2 else 0.0
+    else:
+        half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    return {"difference": m, "low": m - half, "high": m + half, "n": n}
+
+
+def verdict_word(effect: dict, paper_sign: int = 1) -> str:
+    """``reproduced``, ``reversed`` or ``undecided``: where the interval of ``effect`` lies (see :func:`verdict`)."""
+    d, lo, hi = (float(effect.get(k, float("nan"))) for k in ("difference", "low", "high"))
+    if any(math.isnan(v) for v in (d, lo, hi)):
+        return "undecided"
+    if paper_sign * lo > 0 and paper_sign * hi > 0:
+        return "reproduced"
+    if paper_sign * lo < 0 and paper_sign * hi < 0:
+        return "reversed"
+    return "undecided"
+
+
+#: How a verdict names a metric column.
+METRIC_NAMES = {"image_auroc": "image AUROC", "pixel_auroc": "pixel AUROC", "aupro": "PRO (AUPRO)"}
+
+
+def verdict(effect: dict, claim: str, paper_sign: int = 1, unit: str = "", digits: int = 3) -> str:
+    """One line on whether the paper's effect is seen, decided by the interval alone.
+
+    ``effect`` has ``difference``, ``low``, ``high`` (as :func:`interval` or
+    :func:`defectbook.evaluation.metrics.auroc_difference` return); the paper's effect is a difference of sign
+    ``paper_sign``. *Reproduced* (ours agrees) when the whole interval lies on the paper's side of zero,
+    *reversed* (ours disagrees) when it lies on the other side, *undecided* when it holds zero or cannot
+    be computed; an undecided line says which way the mean leans. The word is also glued as ``verdict``
+    (``{glue}`page.ipynb::verdict` `` in a chapter's text). :func:`claim_verdict` builds ``effect`` from a
+    page's result frame.
+    """
+    d, lo, hi = (float(effect.get(k, float("nan"))) for k in ("difference", "low", "high"))
+    word = verdict_word(effect, paper_sign)
+    f = lambda v: MISSING if math.isnan(v) else f"{v:+.{digits}f}{unit}"  # noqa: E731
+    n = f", n={effect['n']}" if "n" in effect else ""
+    ci = f"interval {f(lo)} to {f(hi)}{n}" if not math.isnan(lo) else f"no interval{n}"
+    if effect.get("n") == 0:
+        ci = "no pair of runs to compare on this page"
+    glue_value("verdict", word)
+    head = {"reproduced": "Ours agrees with the paper (effect reproduced)",
+            "reversed": "Ours disagrees with the paper (effect reversed)"}.get(word, "Paper's effect undecided")
+    lean = ""
+    if word == "undecided" and not math.isnan(d) and d != 0:
+        why = "" if math.isnan(lo) else "the interval holds zero; "
+        lean = f"; {why}the mean leans {'with' if paper_sign * d > 0 else 'against'} the paper"
+    return f"**{head}**: {claim}: {f(d)} ({ci}){lean}."
+
+
+def claim_verdict(df: pd.DataFrame, by: str, a, b, value: str, claim: str, paper_sign: int | None = None,
+                  paper_effect: float | None = None, pair_on=("data", "seed"), digits: int = 3,
+                  reference: float | None = None) -> str:
+    """A page's computed verdict: what the paper claims and whether our records agree.
+
+    ``df`` is the page's result frame (one row per run); the paper claims that the rows with
+    ``df[by] == a`` score higher in ``value`` than those with ``df[by] == b`` (``paper_sign=-1``: lower;
+    by default the sign of ``paper_effect``, else higher).
+    The difference is paired on ``pair_on`` (same test images) and judged by its interval
+    (:func:`paired_effect`, :func:`verdict`): *agrees*, *disagrees* or *undecided*. The line also counts
+    the pairs that go the paper's way and, given ``paper_effect`` (the paper's own ``a - b``), quotes it.
+    With ``reference`` (e.g. ``0.5``, chance) the rows of ``a`` are compared with that constant and ``b``
+    names it (``"chance"``).
+    Returns ``"**Paper:** <claim>. **Ours agrees ...**: a minus b, value: +0.020 (interval ..., n=15); ..."``.
+    """
+    from ..pipeline.spec import LABELS  # the book's method names
+
+    if paper_sign is None:
+        paper_sign = -1 if paper_effect is not None and paper_effect < 0 else 1
+    if reference is None:
+        diffs = paired_differences(df, by, a, b, value, pair_on)
+    else:
+        diffs = paired_differences(pd.concat([df, df.assign(**{by: b, value: reference})]), by, a, b, value, pair_on)
+        b = f"{b} ({reference:.{digits}f})"
+    effect = interval(diffs.values)
+    paper = f" (paper: {paper_effect:+.{digits}f})" if paper_effect is not None and not math.isnan(paper_effect) else ""
+    name = lambda x: LABELS.get(x, x) if isinstance(x, str) else f"{x:g}" if isinstance(x, float) else str(x)  # noqa: E731
+    line = f"**Paper:** {claim}{paper}. " + verdict(effect, f"{name(a)} minus {name(b)}, {METRIC_NAMES.get(value, value)}",
+                                                     paper_sign=paper_sign, digits=digits)
+    if len(diffs):
+        line = line[:-1] + f"; the paper's way in {int((paper_sign * diffs > 0).sum())} of {len(diffs)} pairs."
+    return line
+
+
+def glue_text(name: str, markdown: str) -> None:
+    """Glue Markdown under ``name`` for the page's summary (``{glue:md}`name` ``); outside a
+    notebook kernel it is printed instead."""
+    try:
+        from IPython.display import Markdown
+        from myst_nb import glue
+
+        glue(name, Markdown(markdown), display=False)
+    except ImportError:  # pragma: no cover
+        print(markdown)
+
+
+class _Plain:
+    """A value whose text form is ``text`` itself (no quotes), for ``{glue:text}``."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def glue_value(name: str, value) -> None:
+    """Glue a number (or a short plain text) under ``name`` for ``{glue:text}`name:.3f` `` in this
+    page, or ``{glue:text}`executed/<group>/<notebook>::name:.3f` `` in another page (the intro)."""
+    try:
+        from myst_nb import glue
+
+        if isinstance(value, (bool, np.bool_)):
+            value = _Plain(str(bool(value)))
+        elif isinstance(value, (int, np.integer)):
+            value = int(value)
+        elif isinstance(value, (float, np.floating)):
+            value = float(value)  # text/plain "0.417", which {glue:text} formats (np.float64 would print its type)
+        else:
+            value = _Plain(str(value))
+        glue(name, value, display=False)
+    except ImportError:  # pragma: no cover
+        print(f"{name}: {value}")
+
+
+def _records_in(namespace: dict) -> list[Record]:
+    """Every Record held by the variables of ``namespace`` (directly, or in a list, tuple or dict)."""
+    found: dict[str, Record] = {}
+    for name, v in namespace.items():
+        if name.startswith("_"):
+            continue
+        items = v.values() if isinstance(v, dict) else v if isinstance(v, (list, tuple)) else [v]
+        for r in items:
+            if isinstance(r, Record):
+                found.setdefault(r.key, r)
+    return list(found.values())
+
+
+def paired_differences(df: pd.DataFrame, by: str, a, b, value: str, pair_on=("data", "seed")) -> pd.Series:
+    """``value`` of the rows with ``df[by] == a`` minus that of the rows with ``df[by] == b``, one per
+    pair of ``pair_on`` (data set and seed: the same test images; the columns of ``pair_on`` the frame
+    has); empty when ``a`` or ``b`` has no row."""
+    if by not in df or value not in df or df[value].isna().all():
+        return pd.Series(dtype=float)
+    keys = [k for k in pair_on if k in df]
+    if not keys:
+        df, keys = df.assign(_all=0), ["_all"]
+    wide = df.pivot_table(index=keys, columns=by, values=value, aggfunc="mean")
+    if a not in wide or b not in wide:
+        return pd.Series(dtype=float)
+    return (wide[a] - wide[b]).dropna()
+
+
+def paired_effect(df: pd.DataFrame, by: str, a, b, value: str, pair_on=("data", "seed")) -> dict:
+    """:func:`paired_differences` as :func:`interval` (mean, interval, n)."""
+    return interval(paired_differences(df, by, a, b, value, pair_on).values)
+
+
+def page_summary(namespace: dict, name: str = "summary", extra: str = "") -> str:
+    """A page's summary from the records its notebook computed (found in ``namespace``, the notebook's
+    globals): what ran (methods, data, seeds, profile) and the mean of each metric per method. Glued
+    under ``name`` for the top of the page; ``defectbook reproduce`` adds it to pages whose source
+    writes no summary of its own. ``extra`` (e.g. a :func:`verdict`) is appended. Returns the Markdown."""
+    records = _records_in(namespace)
+    if not records:
+        text = "This page computes no detector records (it shows the data, a model's internals or maps)."
+    else:
+        rows = [{"method": r.config["method"], **{k: v for k, v in r.metrics.items() if isinstance(v, (int, float))}}
+                for r in records]
+        df = pd.DataFrame(rows)
+        metrics = [m for m in ("image_auroc", "pixel_auroc", "aupro") if m in df and df[m].notna().any()]
+        data = sorted({data_label(r.config) for r in records})
+        seeds = sorted({r.config.get("seed") for r in records}, key=str)
+        profiles = sorted({str(r.config.get("profile")) for r in records})
+        n_test = sorted({len(r.labels) for r in records if r.labels})
+        sizes = (f"; {n_test[0]}" + (f" to {n_test[-1]}" if len(n_test) > 1 else "") + " test images per run"
+                 if n_test else "")
+        text = (f"Computed from {len(records)} records (profile {', '.join(profiles)}; data "
+                f"{', '.join(data[:6]) + (f' and {len(data) - 6} more' if len(data) > 6 else '')}; "
+                f"seeds {', '.join(map(str, seeds))}{sizes}).")
+        if metrics:
+            means = df.groupby("method")[metrics].mean()
+            parts = []
+            for m in metrics:
+                vals = ", ".join(f"{meth} {v:.3f}" for meth, v in means[m].items() if not math.isnan(v))
+                parts.append(f"{m.replace('_', ' ')}: {vals}")
+            text += " Mean over all runs of the page, " + "; ".join(parts) + "."
+        if "smoke" in profiles:
+            text += " Smoke profile: tiny data and models, the numbers are not meaningful."
+    if extra:
+        text += "\n\n" + extra
+    glue_text(name, text)
+    return text
+
+
+
+def drop_difference(records: Iterable[Record], a: str = "trustmae", b: str = "memae", levels=(0.0, 0.4),
+                    n_boot: int = 2000, seed: int = 0, level: float = 0.95, image_ids="split") -> dict:
+    """TrustMAE's central claim as one statistic: the difference of drops
+    ``D = [AUROC_a(clean) - AUROC_a(noisy)] - [AUROC_b(clean) - AUROC_b(noisy)]`` in image AUROC, with
+    ``levels = (clean, noisy)`` training-noise ratios (a record's ``config["split"]["ratio"]``, 0 for a
+    clean split). The paper's effect is ``D < 0`` (``a`` loses less than ``b``).
+
+    Units are the ``(data, seed)`` pairs that have all four runs (``a`` and ``b`` at both levels); the
+    four runs of a unit must share one test set (identical labels and defect types, in order: the
+    noisy protocol's ``fixed_test``), else :class:`DefectbookError`. ``D`` is the mean of the units' D.
+
+    Interval: paired percentile bootstrap over test images. Each replicate draws, per data set and class,
+    a multinomial weight for every test image of that data set (the seeds of one data set share most of
+    their test images, so they are resampled together); every unit's four AUROCs are recomputed exactly
+    on those weights (ties count 1/2) and D is averaged over the units. It shows the sampling error of the
+    test images; training seeds enter as units. ``image_ids``: ``"split"`` (the test images' paths, from
+    the record's split), a callable ``record -> [M] ids``, or None (each unit's images are its own).
+
+    Returns ``{"difference", "low", "high", "width", "n" (units), "n_boot", "word", "units"}``; ``word``:
+    ``reproduced`` (interval below 0), ``reversed`` (above 0), ``no effect`` (holds 0 and narrower than
+    0.05) or ``undecided``; ``units``: a frame of the per-unit drops, D and test-set sizes.
+    """
+    from .. import DefectbookError
+
+    clean, noisy = (float(x) for x in levels)
+    if image_ids == "split":
+        from ..data.prepare import load_split_for
+
+        image_ids = lambda r: [s.path for s in load_split_for(r.config).test]  # noqa: E731
+
+    def ratio(r: Record) -> float:
+        s = r.config.get("split") or {}
+        return float(s.get("ratio", 0.0)) if s.get("kind") == "noisy" else 0.0
+
+    runs: dict = {}
+    for r in records:
+        m, x = r.config["method"], ratio(r)
+        if m in (a, b) and x in (clean, noisy):
+            runs.setdefault((data_label(r.config), r.config.get("seed")), {})[(m, x)] = r
+    need = [(a, clean), (a, noisy), (b, clean), (b, noisy)]
+    units, arrays = [], []
+    for (data, s), got in sorted(runs.items(), key=lambda kv: str(kv[0])):
+        if not all(k in got for k in need):
+            continue
+        four = [got[k] for k in need]
+        if any(r.labels != four[0].labels or r.defects != four[0].defects for r in four[1:]):
+            raise DefectbookError(f"{data}, seed {s}: the runs of {a} and {b} at noise {clean:g} and {noisy:g} were "
+                                  f"scored on different test sets (build the noisy splits with fixed_test=True)")
+        y = np.asarray(four[0].labels)
+        if y.all() or not y.any():
+            raise DefectbookError(f"{data}, seed {s}: the test set needs defect-free and defective images")
+        ids = [(data, s, i) for i in range(len(y))] if image_ids is None else [(data, i) for i in image_ids(four[0])]
+        if len(ids) != len(y) or len(set(ids)) != len(y):
+            raise DefectbookError(f"{data}, seed {s}: {len(ids)} image ids for {len(y)} test images (or repeated ids)")
+        sc = [np.asarray(r.scores, dtype=float) for r in four]
+        # the comparison matrix of each run [n_pos, n_neg]: 1 where a defective image outscores a defect-free one, 1/2 on ties
+        K = [np.sign(v[y == 1][:, None] - v[y == 0][None, :]) * 0.5 + 0.5 for v in sc]
+        auc = [float(k.mean()) for k in K]
+        units.append({"data": data, "seed": s, f"drop {a}": auc[0] - auc[1], f"drop {b}": auc[2] - auc[3],
+                      "D": (auc[0] - auc[1]) - (auc[2] - auc[3]), "n_test": len(y), "n_defective": int(y.sum())})
+        arrays.append((data, [i for i, v in zip(ids, y) if v == 1], [i for i, v in zip(ids, y) if v == 0], K))
+    table_ = pd.DataFrame(units)
+    if not units:
+        return {"difference": float("nan"), "low": float("nan"), "high": float("nan"), "width": float("nan"),
+                "n": 0, "n_boot": int(n_boot), "word": "undecided", "units": table_}
+    rng = np.random.default_rng(seed)
+    weights: dict = {}      # (data, class) -> (id -> column, [B, n_ids] multinomial counts over the data set's images)
+    for data in sorted({u[0] for u in arrays}):
+        for c in (1, 2):
+            pool = sorted({i for u in arrays if u[0] == data for i in u[c]}, key=str)
+            w = rng.multinomial(len(pool), np.full(len(pool), 1 / len(pool)), size=n_boot).astype(float)
+            weights[data, c] = ({i: j for j, i in enumerate(pool)}, w)
+    boot = np.zeros(n_boot)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for data, pos, neg, K in arrays:
+            (cp, Wp), (cn, Wn) = weights[data, 1], weights[data, 2]
+            wp, wn = Wp[:, [cp[i] for i in pos]], Wn[:, [cn[i] for i in neg]]        # [B, n_pos], [B, n_neg]
+            norm = wp.sum(1) * wn.sum(1)
+            a0, a1, b0, b1 = (((wp @ k) * wn).sum(1) / norm for k in K)              # [B] AUROCs of the resamples
+            boot += (a0 - a1) - (b0 - b1)
+    boot = boot[np.isfinite(boot)] / len(arrays)     # a resample that left a unit without one class is dropped
+    q = (1 - level) / 2
+    lo, hi = float(np.quantile(boot, q)), float(np.quantile(boot, 1 - q))
+    effect = {"difference": float(table_["D"].mean()), "low": lo, "high": hi}
+    word = verdict_word(effect, paper_sign=-1)
+    if word == "undecided" and hi - lo < 0.05:
+        word = "no effect"
+    return {**effect, "width": hi - lo, "n": len(units), "n_boot": int(n_boot), "word": word, "units": table_}
+
+
+def method_differences(records: Iterable[Record], pairs, n_boot: int = 2000, seed: int = 0,
+                       level: float = 0.95) -> pd.DataFrame:
+    """Image AUROC differences between methods scored on the same test images, with paired bootstrap
+    intervals (:func:`defectbook.evaluation.metrics.auroc_difference`: test images resampled within each class,
+    both AUROCs recomputed on every resample).
+
+    ``pairs``: ``[(a, b), ...]``, the configs' ``method`` names (to compare variants of one method,
+    call it once per variant with the records filtered). Records are paired by data set and seed; the two records of a
+    pair must hold the same test set (identical labels and defect types, in order), else
+    :class:`~defectbook.DefectbookError`. One row per pair found: ``data``, ``seed``, ``a``, ``b``,
+    ``AUROC a``, ``AUROC b``, ``difference`` (a minus b), ``low``, ``high``, ``pixel difference`` (the
+    pooled pixel AUROCs' difference, no interval; missing without masks), ``n_test`` and ``word``
+    (:func:`verdict_word` with the paper's sign taken as a > b).
+    """
+    from .. import DefectbookError
+    from ..evaluation.metrics import auroc_difference
+
+    by: dict = {}
+    for r in records:
+        by.setdefault((data_label(r.config), r.config.get("seed")), {}).setdefault(r.config["method"], r)
+    rows = []
+    for (data, s), runs in sorted(by.items(), key=lambda kv: str(kv[0])):
+        for a, b in pairs:
+            if a not in runs or b not in runs:
+                continue
+            ra, rb = runs[a], runs[b]
+            if ra.labels != rb.labels or ra.defects != rb.defects:
+                raise DefectbookError(f"{data}, seed {s}: {a} and {b} were scored on different test sets; "
+                                      f"a paired difference needs the same test images")
+            d = auroc_difference(ra.labels, ra.scores, rb.scores, n_boot=n_boot, seed=seed, level=level)
+            pa, pb = ra.metrics.get("pixel_auroc"), rb.metrics.get("pixel_auroc")
+            rows.append({"data": data, "seed": s, "a": a, "b": b, "AUROC a": ra.metrics["image_auroc"],
+                         "AUROC b": rb.metrics["image_auroc"], "difference": d["difference"], "low": d["low"],
+                         "high": d["high"], "pixel difference": (pa - pb) if pa is not None and pb is not None
+                         else float("nan"), "n_test": len(ra.labels), "word": verdict_word(d)})
+    return pd.DataFrame(rows, columns=["data", "seed", "a", "b", "AUROC a", "AUROC b", "difference", "low", "high",
+                                       "pixel difference", "n_test", "word"])
+
+
+#: How :func:`differences_view` names :func:`method_differences`' columns on a page.
+DIFFERENCE_COLUMNS = {"difference": "image AUROC difference", "low": "95 % low", "high": "95 % high",
+                      "word": "verdict", "pixel difference": "pixel AUROC difference"}
+
+
+def differences_view(diffs: pd.DataFrame, names: dict, columns: Iterable[str] = ("difference", "low", "high", "word"),
+                     **extra) -> pd.DataFrame:
+    """:func:`method_differences`' rows as a page shows them: a ``comparison`` column (``names[a] − names[b]``;
+    first unless ``columns`` places it) and ``columns`` (``extra``: name -> one value per row, added before the
+    selection), under the names of :data:`DIFFERENCE_COLUMNS`."""
+    view = diffs.assign(comparison=[f"{names[a]} − {names[b]}" for a, b in zip(diffs.a, diffs.b)], **extra)
+    cols = list(columns) if "comparison" in columns else ["comparison", *columns]
+    return view[cols].rename(columns=DIFFERENCE_COLUMNS)
+
+
+def pair_effect(diffs: pd.DataFrame, a: str, b: str) -> dict:
+    """The first row of :func:`method_differences` comparing ``a`` with ``b`` (the first data set and seed), as
+    the ``effect`` of :func:`verdict`; ``{"n": 0}`` (no pair to compare) when there is none."""
+    row = diffs[(diffs.a == a) & (diffs.b == b)] if len(diffs) else diffs
+    return row.iloc[0].to_dict() if len(row) else {"n": 0}
