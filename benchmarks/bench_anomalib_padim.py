@@ -34,10 +34,10 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from defectbook import DefectbookError
-from defectbook.pipeline import spec
-from defectbook.data.prepare import prepare
 from defectbook.components.backbones import FeatureExtractor, resolve_weight_file
+from defectbook.data.prepare import prepare
 from defectbook.methods import build
+from defectbook.pipeline import spec
 
 
 class _DictExtractor(torch.nn.Module):

@@ -72,10 +72,14 @@ def paper_times(store: str) -> dict[str, float]:
 def _warm_up():
     """Imports a process pays once (torch, timm, torchvision, the methods, the metrics): done before
     either timed run."""
-    import timm, torchvision  # noqa: F401, E401
+    import timm  # noqa: F401, E401
+
+    import defectbook.evaluation.metrics
+    import defectbook.methods.npad  # noqa: F401, E401
+    import defectbook.methods.padim
+    import defectbook.methods.patchcore
+    import defectbook.methods.spade  # noqa: F401, E401
     import defectbook.pipeline.run  # noqa: F401
-    import defectbook.methods.npad, defectbook.methods.padim, defectbook.methods.patchcore  # noqa: F401, E401
-    import defectbook.methods.spade, defectbook.evaluation.metrics  # noqa: F401, E401
 
 
 def _half(profile: str, categories: list[str], part: int, store: str) -> None:
@@ -84,8 +88,8 @@ def _half(profile: str, categories: list[str], part: int, store: str) -> None:
     import torch
 
     torch.set_num_threads(1)
-    from defectbook.pipeline import run as experiment
     from defectbook.data.prepare import load_split_for
+    from defectbook.pipeline import run as experiment
     from defectbook.pipeline.store import Store
 
     configs = grid(profile, categories)[part::2]
@@ -140,8 +144,9 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(1)
-    from defectbook.pipeline import executors, run as experiment
     from defectbook.data.prepare import load_split_for
+    from defectbook.pipeline import executors
+    from defectbook.pipeline import run as experiment
     from defectbook.pipeline.store import Store
 
     configs = grid(a.profile, a.categories)

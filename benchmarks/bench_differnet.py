@@ -22,9 +22,9 @@ import time
 
 import torch
 
-from defectbook.pipeline import profiles
 from defectbook.components.flows import coupling_flow, flow_loss, n_parameters
 from defectbook.methods.differnet import MultiTransformFeatures
+from defectbook.pipeline import profiles
 
 MTD_TRAIN = 761
 

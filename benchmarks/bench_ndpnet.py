@@ -18,9 +18,9 @@ import time
 import torch
 
 from defectbook import DefectbookError
+from defectbook.methods.ndpnet import NDPNet
 from defectbook.pipeline import spec
 from defectbook.pipeline.provenance import PeakMemory
-from defectbook.methods.ndpnet import NDPNet
 
 
 def images(n: int, size: int, seed: int = 0) -> torch.Tensor:

@@ -30,12 +30,12 @@ import time
 import torch
 
 from defectbook import DefectbookError
-from defectbook.pipeline import spec
-from defectbook.data.prepare import prepare
-from defectbook.pipeline.provenance import PeakMemory
 from defectbook.components.backbones import FeatureExtractor, resolve_weight_file
+from defectbook.data.prepare import prepare
 from defectbook.methods import build
 from defectbook.methods.npad import shift_offsets
+from defectbook.pipeline import spec
+from defectbook.pipeline.provenance import PeakMemory
 
 
 def backbone_time(params: dict, images: torch.Tensor, copies: int = 1) -> tuple[float, float]:

@@ -19,11 +19,11 @@ import time
 
 import torch
 
-from defectbook.pipeline import spec
-from defectbook.data.prepare import prepare
-from defectbook.pipeline.provenance import PeakMemory
 from defectbook.components.backbones import FeatureExtractor
+from defectbook.data.prepare import prepare
 from defectbook.methods import build
+from defectbook.pipeline import spec
+from defectbook.pipeline.provenance import PeakMemory
 
 
 def backbone_only(params: dict, images: torch.Tensor, fe: FeatureExtractor | None = None) -> float:

@@ -17,9 +17,9 @@ import time
 
 import torch
 
+from defectbook.methods import build
 from defectbook.pipeline import profiles, spec
 from defectbook.pipeline.provenance import PeakMemory
-from defectbook.methods import build
 
 
 def bench(model: str, P: dict, steps: int, random_weights: bool) -> dict:

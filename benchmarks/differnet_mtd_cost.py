@@ -120,9 +120,9 @@ def main(argv=None) -> str:
 
     import torch
 
+    from defectbook.paths import results_dir
     from defectbook.pipeline import run as experiment
     from defectbook.pipeline.keys import key_of
-    from defectbook.paths import results_dir
     from defectbook.pipeline.store import Store
 
     torch.set_num_threads(a.threads)

@@ -185,8 +185,8 @@ def check_one(method: str, P: dict, args) -> dict:
 
 
 def main(argv=None) -> int:
-    from defectbook.pipeline import spec
     from defectbook.methods import REGISTRY
+    from defectbook.pipeline import spec
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--methods", nargs="*", default=list(PAPER), choices=sorted(REGISTRY))

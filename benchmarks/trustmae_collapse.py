@@ -43,10 +43,10 @@ def main(argv=None) -> str:
     torch.set_num_threads(1)
     from sklearn.metrics import roc_auc_score
 
-    from defectbook.data.prepare import prepare
-    from defectbook.pipeline.models import build_detector
     from defectbook.components.losses import ssim_loss
+    from defectbook.data.prepare import prepare
     from defectbook.methods.trustmae import trust_region
+    from defectbook.pipeline.models import build_detector
 
     runs = [(e, {"trust_update": tu}) for e in a.epochs for tu in ("both", "memory")]
     if a.ablations:

@@ -35,9 +35,10 @@ def main(argv=None) -> str:
     import torch
 
     torch.set_num_threads(1)
-    from defectbook.pipeline import run as experiment, spec
-    from defectbook.pipeline.keys import key_of
     from defectbook.book.report import data_label, drop_difference, interval, table
+    from defectbook.pipeline import run as experiment
+    from defectbook.pipeline import spec
+    from defectbook.pipeline.keys import key_of
 
     S = spec.chapter("trustmae", a.profile)
     T = S.grids

@@ -2,8 +2,8 @@
 
 import pytest
 
-from defectbook.book import execute as reproduce
 from defectbook import utils
+from defectbook.book import execute as reproduce
 
 
 def test_progress_bars_only_on_a_terminal(monkeypatch):

@@ -4,9 +4,9 @@ import pytest
 import yaml
 
 from defectbook import DefectbookError
+from defectbook.data import elpv
 from defectbook.pipeline import spec
 from defectbook.pipeline.keys import key_of
-from defectbook.data import elpv
 
 BOOK_METHODS = {"padim", "npad", "patchcore", "spade", "knn", "ocsvm", "differnet", "ae_l2", "ae_ssim", "memae",
                 "trustmae", "ndpnet"}

@@ -23,8 +23,8 @@ from urllib.parse import urljoin, urlparse
 import pytest
 import yaml
 
-from defectbook.paths import repo_root
 from defectbook.book.execute import build_book, discover
+from defectbook.paths import repo_root
 
 CHROMIUM = os.environ.get("DEFECTBOOK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from defectbook.book import buildreport, execute as reproduce
 from defectbook import settings
+from defectbook.book import buildreport
+from defectbook.book import execute as reproduce
+from defectbook.book.buildreport import aggregate, read_ledger, write, write_page
 from defectbook.pipeline import ledger as ledger_module
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline.models import model_path
-from defectbook.book.buildreport import aggregate, read_ledger, write, write_page
 
 
 @pytest.fixture

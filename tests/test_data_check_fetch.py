@@ -9,8 +9,8 @@ from PIL import Image
 from defectbook import DefectbookError
 from defectbook.data.check import check, check_root
 from defectbook.data.commands import add_data_parser
-from defectbook.pipeline.profiles import load
 from defectbook.data.fetch import SOURCES, sha256_of, verify
+from defectbook.pipeline.profiles import load
 
 
 def save(path, a):

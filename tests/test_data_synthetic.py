@@ -6,8 +6,7 @@ import pytest
 from PIL import Image
 
 from defectbook import DefectbookError
-from defectbook.data import load_masks, load_split
-from defectbook.data import synthetic
+from defectbook.data import load_masks, load_split, synthetic
 from defectbook.data.base import seeded_rng
 from defectbook.data.mvtec import list_categories, load_mvtec
 from defectbook.data.synthetic import CATEGORIES, OBJECTS, TEXTURES, ensure, generate, render_pair
@@ -148,7 +147,7 @@ def test_washer_at_64_px_is_unchanged_by_the_small_size_margin():
 def test_screw_at_56_px_is_unchanged_by_the_small_size_margin():
     for i in range(5):
         sc = synthetic._screw(seeded_rng(2, "screw", i), 56)
-        u, v, s = sc.extra["u"], sc.extra["v"], sc.extra["s"]
+        _u, _v, s = sc.extra["u"], sc.extra["v"], sc.extra["s"]
         assert 0.065 * s >= 3          # the 2 px margin applies
 
 

@@ -7,8 +7,16 @@ import torch
 from PIL import Image
 
 from defectbook import DefectbookError
-from defectbook.data.transforms import (PROTOCOLS, color_jitter, make_mask_transform, make_transform, protocol_sizes,
-                                        protocol_transform, random_rotation, rotate)
+from defectbook.data.transforms import (
+    PROTOCOLS,
+    color_jitter,
+    make_mask_transform,
+    make_transform,
+    protocol_sizes,
+    protocol_transform,
+    random_rotation,
+    rotate,
+)
 
 
 def test_image_transform_shapes_and_range():

@@ -12,14 +12,13 @@ import time
 
 import numpy as np
 import pytest
+from test_experiment import cfg, write_toy_mvtec
 
 from defectbook import DefectbookError
-from defectbook.pipeline import run as experiment
 from defectbook.data.prepare import _prepare_cached
+from defectbook.pipeline import run as experiment
 from defectbook.pipeline.keys import key_of
 from defectbook.pipeline.store import Record, Store
-
-from test_experiment import cfg, write_toy_mvtec
 
 pytest.importorskip("distributed")
 
@@ -181,8 +180,8 @@ def test_a_result_lost_after_it_finished_is_waited_for(env, monkeypatch):
 def test_notebooks_at_once_share_the_cluster(env):
     """Two 'notebooks' (processes running overlapping grids, as papermill kernels do) at once on one
     cluster: both finish, and the store holds one valid record per distinct config."""
-    from defectbook.pipeline import executors
     from defectbook.book.execute import Outcome
+    from defectbook.pipeline import executors
 
     root, store = env["root"], env["tmp"] / "notebooks"
     extra = cfg(root, seed=9, params={"d": 8, "batch_size": 8}, save_maps=2)

@@ -4,10 +4,10 @@ import importlib.util
 import pytest
 
 from defectbook import DefectbookError
-from defectbook.pipeline import spec
-from defectbook.pipeline.keys import key_of
 from defectbook.data import elpv, load_split
 from defectbook.data.fingerprint import fingerprint
+from defectbook.pipeline import spec
+from defectbook.pipeline.keys import key_of
 
 needs_elpv = pytest.mark.skipif(not elpv.available(), reason="elpv-dataset is not installed")
 
@@ -15,8 +15,8 @@ needs_elpv = pytest.mark.skipif(not elpv.available(), reason="elpv-dataset is no
 @pytest.fixture()
 def fake_elpv(tmp_path):
     """A tiny package-shaped data folder: 10 mono cells (p = 0 x 6, 1/3 x 1, 2/3 x 1, 1 x 2), 3 poly cells."""
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     (tmp_path / "images").mkdir()
     probs = [0, 0, 0, 0, 0, 0, 1 / 3, 2 / 3, 1, 1]

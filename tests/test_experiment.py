@@ -5,9 +5,9 @@ import pytest
 from PIL import Image
 
 from defectbook import DefectbookError
-from defectbook.pipeline import run as experiment
 from defectbook.data import prepare as data_prepare
 from defectbook.data.prepare import prepare
+from defectbook.pipeline import run as experiment
 from defectbook.pipeline.keys import key_of
 from defectbook.pipeline.store import Store
 

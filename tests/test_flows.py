@@ -5,7 +5,6 @@ import torch
 from defectbook import DefectbookError
 from defectbook.components.flows import coupling_flow, flow_loss, n_parameters, nll
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

@@ -2,7 +2,19 @@
 import pytest
 import torch
 
-from defectbook.components.gaussian import (PixelGaussians, bhattacharyya_similarity, mahalanobis_packed, moments, neighbour_index, neighbour_offsets, neighbour_weights, pack_symmetric, packed_precisions, unpack_symmetric, weighted_gaussians)
+from defectbook.components.gaussian import (
+    PixelGaussians,
+    bhattacharyya_similarity,
+    mahalanobis_packed,
+    moments,
+    neighbour_index,
+    neighbour_offsets,
+    neighbour_weights,
+    pack_symmetric,
+    packed_precisions,
+    unpack_symmetric,
+    weighted_gaussians,
+)
 
 
 def _feats(n=15, c=4, h=4, w=5, seed=0):

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from defectbook import DefectbookError
-from defectbook.components.backbones import FeatureExtractor
 from defectbook.cli import main
+from defectbook.components.backbones import FeatureExtractor
+from defectbook.components.features import FEATURES, check_payload, extract, iter_embeddings, make_payload
 from defectbook.data import load_split, synthetic
 from defectbook.data.synthetic import MANIFEST, ensure, generate, verify_cache
-from defectbook.components.features import FEATURES, check_payload, extract, iter_embeddings, make_payload
 from defectbook.methods import build
 
 TINY = dict(size=48, n_train=2, n_test_good=1, n_test_defect=1, seed=0)

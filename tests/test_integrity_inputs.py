@@ -11,14 +11,13 @@ import zipfile
 import pytest
 import torch
 from PIL import Image
+from test_experiment import write_toy_mvtec
 
 import defectbook.book.execute as rp
 from defectbook import DefectbookError
 from defectbook.cli import main as cli_main
 from defectbook.data import load_split
 from defectbook.data.base import image_size, read_image, read_mask
-
-from test_experiment import write_toy_mvtec
 
 
 @pytest.fixture

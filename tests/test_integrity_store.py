@@ -15,18 +15,18 @@ import stat
 import numpy as np
 import pytest
 import torch
+from test_experiment import cfg, write_toy_mvtec
 
 from defectbook import DefectbookError
-from defectbook.pipeline import run as experiment, store as results
-from defectbook.pipeline.keys import key_of
-from defectbook.pipeline.models import load_model, model_path
 from defectbook.cli import main as cli_main
 from defectbook.methods import build
 from defectbook.methods.base import Detector, _meta_checksum
-from defectbook.pipeline.store import Store
 from defectbook.paths import file_sha256
-
-from test_experiment import cfg, write_toy_mvtec
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import store as results
+from defectbook.pipeline.keys import key_of
+from defectbook.pipeline.models import load_model, model_path
+from defectbook.pipeline.store import Store
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -156,8 +156,8 @@ def test_score_variants_are_recorded_beside_the_configured_score(data):
 
 
 def test_record_version_changes_the_key_of_npad_only():
-    from defectbook.pipeline.keys import key_of
     from defectbook.methods import RECORD_VERSIONS
+    from defectbook.pipeline.keys import key_of
 
     cfg = {"method": "npad", "dataset": "synthetic", "category": "weave", "params": {}}
     before = key_of(cfg)

@@ -1,13 +1,12 @@
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from defectbook import DefectbookError  # noqa: E402
-
 from defectbook.book import plotting  # noqa: E402
 
 

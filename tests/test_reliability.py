@@ -11,15 +11,14 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_experiment import cfg, write_toy_mvtec
 
 from defectbook import DefectbookError
-from defectbook.pipeline import run as experiment
-from defectbook.pipeline.keys import key_of
 from defectbook.cli import main as cli_main
 from defectbook.data.base import Sample, load_masks, mask_array, read_image, read_mask
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline.keys import key_of
 from defectbook.pipeline.store import Store, decode_maps, encode_maps
-
-from test_experiment import cfg, write_toy_mvtec
 
 
 @pytest.fixture
@@ -137,8 +136,8 @@ def test_mtd_records_its_mask_threshold(mtd_root):
                    "localize": True, "localize_transforms": 1, "scales": [1.0]}),
     ("ae_l2", {"epochs": 1, "latent": 8, "width": 0.25, "batch_size": 8})])
 def test_constant_images_tie_wherever_they_sit_in_the_batches(one_thread, method, params):
-    from defectbook.methods import build
     from defectbook.evaluation.metrics import evaluate
+    from defectbook.methods import build
 
     g = torch.Generator().manual_seed(0)
     train = 0.4 + 0.2 * torch.rand(6, 3, 48, 48, generator=g)

@@ -93,8 +93,8 @@ def test_method_differences_pair_records_on_the_same_test_images():
     import numpy as np
 
     from defectbook import DefectbookError
-    from defectbook.evaluation.metrics import image_auroc
     from defectbook.book.report import method_differences
+    from defectbook.evaluation.metrics import image_auroc
 
     rng = np.random.default_rng(0)
     labels = [0] * 60 + [1] * 60

@@ -3,8 +3,8 @@ import pytest
 import yaml
 
 from defectbook import DefectbookError
+from defectbook.book.execute import Outcome, discover, execute, parse_params, summary, toc
 from defectbook.paths import repo_root
-from defectbook.book.execute import discover, execute, parse_params, summary, Outcome, toc
 
 NOTEBOOKS = discover()
 

@@ -6,10 +6,9 @@ import pytest
 
 from defectbook import DefectbookError
 from defectbook.book import paper_values
-from defectbook.pipeline import spec
 from defectbook.book import reproducibility as R
+from defectbook.pipeline import spec
 from defectbook.pipeline.store import Record
-
 
 # --- verdict rules --------------------------------------------------------------------------------
 

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from defectbook import DefectbookError, cli
-from defectbook.pipeline import spec
-from defectbook.methods import REGISTRY, build
 from defectbook.book.execute import LAST
+from defectbook.methods import REGISTRY, build
+from defectbook.pipeline import spec
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -279,8 +279,8 @@ def test_drop_difference_finds_a_known_effect_and_its_sign():
 
 
 def test_noise_levels_share_one_test_set(isolated):
-    from defectbook.pipeline import spec
     from defectbook.data.prepare import load_split_for
+    from defectbook.pipeline import spec
 
     S = spec.chapter("trustmae", "smoke")
     tests = [[(s.path, s.label) for s in load_split_for(S.config("trustmae", "synthetic", "washer", seed=1, split=S.noisy(r))).test]

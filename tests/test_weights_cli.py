@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from defectbook import DefectbookError
-from defectbook.components import backbones
 from defectbook.cli import main
+from defectbook.components import backbones
 
 PAPER = ["wide_resnet50_2", "wide_resnet101_2", "resnext50_32x4d", "resnext101_32x8d", "resnet18", "alexnet",
          "vgg16", "vgg19"]

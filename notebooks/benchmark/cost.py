@@ -36,10 +36,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from defectbook.pipeline import run as experiment, spec
-from defectbook.data.prepare import prepare
-from defectbook.components.backbones import FeatureExtractor
 from defectbook.book.report import data_label, page_summary, provenance, show
+from defectbook.components.backbones import FeatureExtractor
+from defectbook.data.prepare import prepare
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("benchmark", profile, data_root=data_root)
 T, LABELS = S.grids, spec.LABELS

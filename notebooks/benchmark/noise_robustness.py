@@ -33,10 +33,11 @@ methods = None         # None: every method of the book
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook.pipeline import run as experiment, spec
 from defectbook.book import plotting
-from defectbook.evaluation.metrics import auroc_interval
 from defectbook.book.report import data_label, page_summary, provenance, show
+from defectbook.evaluation.metrics import auroc_interval
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("benchmark", profile, data_root=data_root, seeds=seeds)
 T, LABELS = S.grids, spec.LABELS

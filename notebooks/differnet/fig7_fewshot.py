@@ -30,9 +30,10 @@ subsets = None         # random subsets per size; None: the profile's (paper: 3)
 # %%
 import matplotlib.pyplot as plt
 
-from defectbook.pipeline import run as experiment, spec
 from defectbook.book import plotting
 from defectbook.book.report import provenance, show
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("differnet", profile, data_root=data_root)
 F = S.grids

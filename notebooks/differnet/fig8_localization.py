@@ -36,9 +36,10 @@ backbones = None       # None: the profile's (efficientnet_lite0, alexnet-random
 # %%
 import matplotlib.pyplot as plt
 
-from defectbook.pipeline import run as experiment, spec
 from defectbook.book import plotting
 from defectbook.book.report import provenance, show
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("differnet", profile, data_root=data_root, seeds=seeds)
 F = S.grids

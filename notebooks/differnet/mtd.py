@@ -39,9 +39,10 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from defectbook.pipeline import run as experiment, spec
 from defectbook.book import paper_values, plotting
 from defectbook.book.report import provenance, show
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("differnet", profile, data_root=data_root, seeds=seeds, epochs=epochs, test_transforms=test_transforms)
 if spec.available_real(["mtd"], data_root):
@@ -93,8 +94,8 @@ show(provenance(records))
 # *reproduced*: the whole interval above zero; *reversed*: below; *undecided*: it holds zero.
 
 # %%
-from defectbook.evaluation.metrics import auroc_interval
 from defectbook.book.report import differences_view, method_differences, pair_effect, verdict
+from defectbook.evaluation.metrics import auroc_interval
 
 cis = []
 for r in records:

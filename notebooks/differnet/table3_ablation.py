@@ -34,9 +34,10 @@ categories = None      # None: the profile's ablation categories
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook.pipeline import run as experiment, spec
 from defectbook.book import paper_values
 from defectbook.book.report import provenance, show
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("differnet", profile, data_root=data_root, seeds=seeds)
 F = S.grids

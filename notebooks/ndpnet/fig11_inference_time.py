@@ -31,10 +31,11 @@ methods = None         # None: the profile's `timing` list
 # %%
 import matplotlib.pyplot as plt
 
-from defectbook.pipeline import run as experiment, spec
 from defectbook.book import paper_values
-from defectbook.pipeline.spec import LABELS
 from defectbook.book.report import provenance, show
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
+from defectbook.pipeline.spec import LABELS
 
 S = spec.chapter("ndpnet", profile, data_root=data_root)
 N = S.grids

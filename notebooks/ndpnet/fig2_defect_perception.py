@@ -35,11 +35,12 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from defectbook.pipeline import run as experiment, spec
-from defectbook.evaluation import metrics
-from defectbook.data.artificial import ArtificialDefects
 from defectbook.book.report import provenance, show
 from defectbook.book.report import table as md_table
+from defectbook.data.artificial import ArtificialDefects
+from defectbook.evaluation import metrics
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("ndpnet", profile, data_root=data_root)
 dataset, cat = S.pair(S.grids["ablation_category"])

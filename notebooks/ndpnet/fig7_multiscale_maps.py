@@ -30,9 +30,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from defectbook.pipeline import run as experiment, spec
-from defectbook.evaluation import metrics
 from defectbook.book.report import provenance, show
+from defectbook.evaluation import metrics
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("ndpnet", profile, data_root=data_root)
 dataset, cat = S.pair(S.grids["ablation_category"])

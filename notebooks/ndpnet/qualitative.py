@@ -30,8 +30,9 @@ n_examples = 4
 import matplotlib.pyplot as plt
 import numpy as np
 
-from defectbook.pipeline import run as experiment, spec
 from defectbook.book.report import provenance, show
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("ndpnet", profile, data_root=data_root)
 for dataset, category in S.pairs():

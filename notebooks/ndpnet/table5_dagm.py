@@ -25,9 +25,10 @@ data_root = None
 seeds = None
 
 # %%
-from defectbook.pipeline import run as experiment, spec
 from defectbook.book import paper_values
 from defectbook.book.report import provenance, show
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("ndpnet", profile, data_root=data_root, seeds=seeds)
 seeds = S.seeds

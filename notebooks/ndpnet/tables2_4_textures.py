@@ -32,12 +32,13 @@ methods = None         # None: NDP-Net and the profile's `compare` list
 # %%
 import pandas as pd
 
-from defectbook.pipeline import run as experiment, spec
 from defectbook.book import paper_values
-from defectbook.pipeline.spec import LABELS
-from defectbook.methods.ndpnet import RECONSTRUCTION
 from defectbook.book.report import provenance, show
 from defectbook.book.report import table as md_table
+from defectbook.methods.ndpnet import RECONSTRUCTION
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
+from defectbook.pipeline.spec import LABELS
 
 S = spec.chapter("ndpnet", profile, data_root=data_root, seeds=seeds)
 N = S.grids

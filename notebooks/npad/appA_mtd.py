@@ -36,9 +36,10 @@ n_boot = 2000     # bootstrap resamples of the paired differences
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook.pipeline import run as experiment, spec
 from defectbook.book import paper_values, plotting
 from defectbook.book.report import provenance, show
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
 N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
@@ -99,8 +100,8 @@ else:
 # traced to the score or to the map.
 
 # %%
-from defectbook.methods.npad import SCORE_VARIANTS
 from defectbook.evaluation.metrics import auroc_difference, image_auroc
+from defectbook.methods.npad import SCORE_VARIANTS
 
 variant_recs = [r for r in records if r.config["method"] == "npad" and "score_variants" in r.extras]
 padim_recs = [r for r in records if r.config["method"] == "padim"]

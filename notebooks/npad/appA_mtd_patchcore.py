@@ -44,9 +44,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from defectbook.pipeline import run as experiment, spec
-from defectbook.evaluation.metrics import auroc_difference, auroc_interval
 from defectbook.book.report import provenance, show
+from defectbook.evaluation.metrics import auroc_difference, auroc_interval
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
 G = S.grids["patchcore_gap"]

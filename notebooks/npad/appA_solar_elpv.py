@@ -36,8 +36,9 @@ n_boot = 2000     # bootstrap resamples of the paired differences
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from defectbook.pipeline import run as experiment, spec
 from defectbook.book.report import differences_view, method_differences, pair_effect, provenance, show
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
 names = {"padim": "PaDiM", "patchcore": "PatchCore", "npad": "N-pad"}

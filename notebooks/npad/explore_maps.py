@@ -34,9 +34,10 @@ threshold = 0.5
 # %%
 import matplotlib.pyplot as plt
 
-from defectbook.pipeline import run as experiment, spec
 from defectbook.book import plotting
 from defectbook.book.report import provenance, show
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
 records = experiment.run_many([c for m in methods for c in S.configs(m)], desc="maps")
@@ -55,8 +56,8 @@ show(provenance(shown))
 import numpy as np
 import pandas as pd
 
-from defectbook.evaluation.metrics import pixel_precision_recall
 from defectbook.book.report import data_label
+from defectbook.evaluation.metrics import pixel_precision_recall
 
 rows = []
 for r in shown:

@@ -28,9 +28,10 @@ methods = ["padim", "patchcore", "spade", "npad"]
 # %%
 import matplotlib.pyplot as plt
 
-from defectbook.pipeline import run as experiment, spec
 from defectbook.book import paper_values
 from defectbook.book.report import provenance, show
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
 N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs

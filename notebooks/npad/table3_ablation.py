@@ -30,10 +30,11 @@ seeds = None
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook.pipeline import run as experiment, spec
 from defectbook.book import paper_values
-from defectbook.methods.npad import ABLATIONS
 from defectbook.book.report import provenance, show
+from defectbook.methods.npad import ABLATIONS
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
 N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs

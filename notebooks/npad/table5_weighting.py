@@ -32,10 +32,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from defectbook.pipeline import run as experiment, spec
 from defectbook.book import paper_values, plotting
-from defectbook.methods.npad import ABLATIONS
 from defectbook.book.report import provenance, show
+from defectbook.methods.npad import ABLATIONS
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
 N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs

@@ -33,9 +33,10 @@ backbone = None        # None: the profile's (cpu: efficientnet_lite0, paper: wi
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook.pipeline import run as experiment, spec
 from defectbook.book import paper_values, plotting
 from defectbook.book.report import provenance, show
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("padim", profile, data_root=data_root, seeds=seeds, d=d, backbone=backbone)
 P, configs = S.P, S.configs("padim", categories=categories)

@@ -34,10 +34,11 @@ models = None          # subset of trustmae, memae, ae_l2, ae_ssim; None: all fo
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook.pipeline import run as experiment, spec
-from defectbook.data.prepare import load_split_for
 from defectbook.book import paper_values, plotting
 from defectbook.book.report import provenance, show
+from defectbook.data.prepare import load_split_for
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
 T, LABELS = S.grids, spec.LABELS

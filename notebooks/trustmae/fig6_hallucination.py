@@ -38,8 +38,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from defectbook.pipeline import run as experiment, spec
 from defectbook.book.report import provenance, show
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("trustmae", profile, data_root=data_root, seeds=[seed])
 T = S.grids

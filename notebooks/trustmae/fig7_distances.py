@@ -33,9 +33,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from defectbook.pipeline import run as experiment, spec
-from defectbook.evaluation import metrics
 from defectbook.book.report import provenance, show
+from defectbook.evaluation import metrics
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("trustmae", profile, data_root=data_root, seeds=[seed])
 dataset, category = S.categories([category] if category else None)[0]

@@ -31,8 +31,9 @@ noise = 0.0            # training noise of the two models
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from defectbook.pipeline import run as experiment, spec
 from defectbook.book.report import provenance, show
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("trustmae", profile, data_root=data_root, seeds=[seed])
 dataset, category = S.categories([category] if category else None)[0]

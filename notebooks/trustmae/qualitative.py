@@ -30,8 +30,9 @@ n_examples = 4
 # %%
 import matplotlib.pyplot as plt
 
-from defectbook.pipeline import run as experiment, spec
 from defectbook.book.report import provenance, show
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("trustmae", profile, data_root=data_root, seeds=[seed])
 cats = S.categories(categories or S.grids["table_categories"])
@@ -63,7 +64,6 @@ for dataset, category in cats:
 # %% tags=["remove-cell"]
 # Page summary and verdict: TrustMAE's distance maps mark the defects (pictures; measured as pixel AUROC against chance).
 from defectbook.book.report import claim_verdict, page_summary
-
 
 shown = experiment.frame([experiment.run(S.config("trustmae", d, c, seed=seed)) for d, c in cats])
 page_summary(globals(), extra=claim_verdict(

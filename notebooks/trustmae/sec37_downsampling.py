@@ -28,8 +28,9 @@ categories = None      # None: the profile's TrustMAE table categories
 
 # %%
 
-from defectbook.pipeline import run as experiment, spec
 from defectbook.book.report import provenance, show
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
 T, seeds = S.grids, S.seeds

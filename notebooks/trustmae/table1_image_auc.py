@@ -30,10 +30,11 @@ categories = None      # None: the profile's TrustMAE table categories
 # %%
 import pandas as pd
 
-from defectbook.pipeline import run as experiment, spec
-from defectbook.evaluation import metrics
 from defectbook.book import paper_values
 from defectbook.book.report import provenance, show
+from defectbook.evaluation import metrics
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
 T, seeds = S.grids, S.seeds

@@ -29,9 +29,10 @@ categories = None      # None: the profile's TrustMAE table categories
 # %%
 import matplotlib.pyplot as plt
 
-from defectbook.pipeline import run as experiment, spec
 from defectbook.book import paper_values, plotting
 from defectbook.book.report import provenance, show
+from defectbook.pipeline import run as experiment
+from defectbook.pipeline import spec
 
 S = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
 seeds, LABELS = S.seeds, spec.LABELS

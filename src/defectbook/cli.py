@@ -65,8 +65,8 @@ def _datasets() -> tuple[str, ...]:
 
 def _evaluate_help() -> str:
     """The methods (with their chapter), datasets and profiles (with the primary dataset) `evaluate` knows."""
-    from .pipeline import spec
     from .methods import REGISTRY
+    from .pipeline import spec
 
     lines = ["methods (chapter whose profile settings they get; --chapter picks another):"]
     for m in sorted(REGISTRY):
@@ -143,7 +143,8 @@ def _cmd_toc(a) -> int:
 
 def parser() -> argparse.ArgumentParser:
     from .data.commands import add_data_parser
-    from .pipeline.profiles import PROFILES, load as load_profile
+    from .pipeline.profiles import PROFILES
+    from .pipeline.profiles import load as load_profile
 
     p = argparse.ArgumentParser(prog="defectbook", description=__doc__.split("\n\n")[0])
     p.add_argument("--version", action="version", version=f"defectbook {__version__}")

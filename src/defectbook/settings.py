@@ -17,6 +17,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "DEFECTBOOK_DOWNLOAD": ("unset", "1: download missing backbone weights"),
     "DEFECTBOOK_OFFLINE": ("unset", "1: never download, even with DEFECTBOOK_DOWNLOAD=1"),
     "DEFECTBOOK_FEATURE_CACHE": ("1 (disk)", "backbone feature cache: 0/off, memory, or disk"),
+    "DEFECTBOOK_FEATURE_CACHE_MB": ("4096", "disk budget of the feature cache (MiB)"),
+    "DEFECTBOOK_FEATURE_CACHE_MEM_MB": ("1024", "in-memory budget of the feature cache (MiB)"),
     "DEFECTBOOK_MODEL_LIMIT_MB": ("16", "largest fitted model (MiB) that run() keeps for reuse; 0 keeps none"),
     "DEFECTBOOK_REUSE_MODELS": ("1", "0: fitted models are neither saved nor loaded (reproduce --no-model-reuse)"),
     "DEFECTBOOK_SCHEDULER": ("unset", "Dask scheduler address: experiments run on the cluster"),

@@ -10,6 +10,8 @@ from typing import Iterable, TypeVar
 import numpy as np
 import torch
 
+from . import settings
+
 T = TypeVar("T")
 
 log = logging.getLogger("defectbook")
@@ -32,11 +34,11 @@ def progress(iterable: Iterable[T], desc: str = "", total: int | None = None, le
     (``DEFECTBOOK_BATCH=1``), a log file or CI output, so no bar fragments end up in logs.
     ``DEFECTBOOK_PROGRESS=0`` silences the bars everywhere, ``=1`` forces them on.
     """
-    flag = os.environ.get("DEFECTBOOK_PROGRESS", "").lower()
+    flag = settings.get("DEFECTBOOK_PROGRESS", "").lower()
     if flag in ("0", "false", "no"):
         return iterable
     forced = flag in ("1", "true", "yes")
-    if not forced and os.environ.get("DEFECTBOOK_BATCH"):
+    if not forced and settings.batch():
         return iterable
     if _in_notebook():
         from tqdm.auto import tqdm
@@ -68,7 +70,7 @@ def setup_logging(logfile: str | os.PathLike | None = None, stderr: bool = True,
 
     Without ``logfile`` the file named by ``DEFECTBOOK_LOG`` is used (a batch build sets it for its
     notebooks' kernels, which then log to the file only)."""
-    logfile = logfile or os.environ.get("DEFECTBOOK_LOG")
+    logfile = logfile or settings.get("DEFECTBOOK_LOG")
     log.setLevel(level)
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
     have = {getattr(h, "_defectbook", None) for h in log.handlers}

@@ -34,7 +34,6 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-
 #: phases of the chart, in stacking order (seconds spent in this build)
 PHASES = ("data_s", "features_s", "fit_s", "predict_s", "model_load_s", "other_s")
 PHASE_LABELS = {"data_s": "data loading", "features_s": "feature extraction", "fit_s": "fit (rest)",

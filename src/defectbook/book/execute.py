@@ -41,7 +41,7 @@ from pathlib import Path
 
 import yaml
 
-from .. import DefectbookError
+from .. import DefectbookError, settings
 from ..paths import repo_root
 from ..pipeline.ledger import LEDGER_ENV, NOTEBOOK_ENV, REUSE_ENV
 from ..pipeline.profiles import PROFILES
@@ -349,7 +349,7 @@ def batch_environment():
     the previous values after it; a no-op where they are set already (a batch sets them once, so
     notebooks executed at once from several threads never undo each other's)."""
     want = {"DEFECTBOOK_PROGRESS": "0", "DEFECTBOOK_BATCH": "1"}
-    saved = {k: os.environ.get(k) for k in want}
+    saved = {k: settings.get(k) for k in want}
     os.environ.update(want)
     try:
         yield
@@ -580,7 +580,7 @@ def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_d
         client(scheduler)
     if dry_run:
         out_dir = out_dir or dry_run_setup()
-        print(f"dry run of profile {profile}: replica data {os.environ['DEFECTBOOK_DATA']}, random weights, "
+        print(f"dry run of profile {profile}: replica data {settings.get('DEFECTBOOK_DATA')}, random weights, "
               f"capped data and training; executed notebooks in {out_dir}", file=stream, flush=True)
     import resource
 
@@ -588,7 +588,7 @@ def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_d
     log_path = Path(log_file) if log_file else default_log_file(profile)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.touch()
-    previous = os.environ.get("DEFECTBOOK_LOG")
+    previous = settings.get("DEFECTBOOK_LOG")
     os.environ["DEFECTBOOK_LOG"] = str(log_path)        # the kernels inherit it
     setup_logging(log_path, stderr=False)
     follow = _Follow(log_path, echo) if echo is not None else None
@@ -647,9 +647,9 @@ class BuildReport:
 
     def __init__(self, nbs, profile, only, out_dir, cluster, model_reuse, log_path):
         from .. import __version__
-        from .buildreport import machine
-        from ..pipeline.provenance import environment
         from ..paths import cache_dir
+        from ..pipeline.provenance import environment
+        from .buildreport import machine
 
         self.order = [f"{nb.parent.name}/{nb.stem}" for nb in nbs]
         self.out_dir = Path(out_dir or root() / "book" / "executed")
@@ -660,7 +660,7 @@ class BuildReport:
         self.ledger = cache_dir() / "builds" / f"{bid}.jsonl"
         self.ledger.parent.mkdir(parents=True, exist_ok=True)
         self.ledger.touch()
-        self.saved = {k: os.environ.get(k) for k in (LEDGER_ENV, REUSE_ENV)}
+        self.saved = {k: settings.get(k) for k in (LEDGER_ENV, REUSE_ENV)}
         os.environ[LEDGER_ENV] = str(self.ledger)
         if model_reuse is not None:
             os.environ[REUSE_ENV] = "1" if model_reuse else "0"

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+from .. import settings
 
 plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 120, "axes.spines.top": False, "axes.spines.right": False,
                      "axes.grid": True, "grid.alpha": 0.3, "font.size": 9})
@@ -146,11 +147,10 @@ def live_or_static(fn, **options):
     plain figure; the live controls start at the same defaults.
     """
     import inspect
-    import os
 
     defaults = {k: p.default for k, p in inspect.signature(fn).parameters.items() if p.default is not p.empty}
     first = {k: defaults.get(k, v[0] if isinstance(v, (list, tuple)) else v) for k, v in options.items()}
-    if os.environ.get("DEFECTBOOK_BATCH"):
+    if settings.batch():
         return fn(**first)
     try:
         import ipywidgets as widgets

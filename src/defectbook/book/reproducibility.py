@@ -242,8 +242,8 @@ def load_records(store=None, profile: str | None = None, dry_run: bool | None = 
     (None: this process's), whose key is what this code would compute for its config (a record left
     by an older version or generator is not this build's)."""
     from ..pipeline.keys import key_of
-    from ..pipeline.store import Store
     from ..pipeline.spec import dry_run as _dry
+    from ..pipeline.store import Store
 
     store = store or Store()
     dry = _dry() if dry_run is None else dry_run
@@ -457,7 +457,8 @@ def judge(profile: str, store=None, records: list | None = None, tables=None) ->
     """The report: one row per reproduced cell (paper, table, row, column, category, metric, paper
     value, ours, Δ, sd over seeds, seeds, interval, data, tolerance, verdict, why, and the keys of the
     records used), and the quoted rows."""
-    from ..pipeline.spec import chapter as _chapter, load
+    from ..pipeline.spec import chapter as _chapter
+    from ..pipeline.spec import load
 
     if records is None:
         records = load_records(store, profile)

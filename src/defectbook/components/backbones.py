@@ -30,7 +30,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .. import DefectbookError
+from .. import DefectbookError, settings
 from .clock import clock
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -119,8 +119,7 @@ def resolve_weight_file(name: str, weights: str | os.PathLike | None = None) -> 
     for c in candidates:
         if c.is_file():
             return c
-    if (os.environ.get("DEFECTBOOK_DOWNLOAD", "") in ("1", "true", "yes")
-            and os.environ.get("DEFECTBOOK_OFFLINE", "") not in ("1", "true", "yes")):
+    if settings.download_allowed():
         old = socket.getdefaulttimeout()
         socket.setdefaulttimeout(15)
         try:
@@ -141,7 +140,7 @@ def resolve_weight_file(name: str, weights: str | os.PathLike | None = None) -> 
 def weight_folders() -> list[Path]:
     """Where weight files are looked for, in order: ``DEFECTBOOK_WEIGHTS`` (when set), then the torch hub
     cache ``torch.hub.get_dir()/checkpoints`` (torchvision's own download folder)."""
-    out = [Path(os.environ["DEFECTBOOK_WEIGHTS"])] if os.environ.get("DEFECTBOOK_WEIGHTS") else []
+    out = [Path(settings.get("DEFECTBOOK_WEIGHTS"))] if settings.get("DEFECTBOOK_WEIGHTS") else []
     return out + [Path(torch.hub.get_dir()) / "checkpoints"]
 
 

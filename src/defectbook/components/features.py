@@ -26,6 +26,7 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
+from .. import settings
 from ..utils import progress
 
 
@@ -106,7 +107,7 @@ class FeatureCache:
     def off():
         """Within the block, nothing is read from or written to the cache (``DEFECTBOOK_FEATURE_CACHE=0``):
         e.g. to time a method's own feature extraction."""
-        before = os.environ.get("DEFECTBOOK_FEATURE_CACHE")
+        before = settings.get("DEFECTBOOK_FEATURE_CACHE")
         os.environ["DEFECTBOOK_FEATURE_CACHE"] = "0"
         try:
             yield
@@ -125,12 +126,12 @@ class FeatureCache:
 
     @staticmethod
     def mode() -> str:
-        v = os.environ.get("DEFECTBOOK_FEATURE_CACHE", "1").strip().lower()
+        v = settings.get("DEFECTBOOK_FEATURE_CACHE", "1").strip().lower()
         return "off" if v in ("0", "off", "false", "no", "") else ("memory" if v == "memory" else "disk")
 
     @staticmethod
     def _budget(var: str, default_mb: float) -> int:
-        return int(float(os.environ.get(var, default_mb)) * 2 ** 20)
+        return int(float(settings.get(var, default_mb)) * 2 ** 20)
 
     def folder(self) -> Path:
         from ..paths import cache_dir

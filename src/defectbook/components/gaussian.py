@@ -12,7 +12,6 @@ import warnings
 import torch
 
 from .. import DefectbookError
-
 from ..utils import progress
 
 

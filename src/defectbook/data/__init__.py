@@ -19,10 +19,9 @@ its images come with the installed ``elpv-dataset`` package (:mod:`.elpv`).
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from .. import DefectbookError
+from .. import DefectbookError, settings
 from .base import Sample, Split, load_images, load_masks, read_image, read_mask
 
 DATASETS = ("synthetic", "mvtec", "mtd", "dagm", "folder", "elpv")
@@ -36,7 +35,7 @@ __all__ = ["DATASETS", "Sample", "Split", "load_images", "load_masks", "read_ima
 def resolve_root(root=None) -> Path:
     """The real-data root: ``root`` if given, else ``$DEFECTBOOK_DATA``; it must exist."""
     if root is None or str(root) == "":
-        env = os.environ.get("DEFECTBOOK_DATA")
+        env = settings.get("DEFECTBOOK_DATA")
         if not env:
             raise DefectbookError("no data root: pass --data-root or set DEFECTBOOK_DATA")
         root = env
@@ -50,7 +49,7 @@ def _default_cache() -> Path:
     try:
         from ..paths import cache_dir
     except ImportError:  # pragma: no cover - paths.py is part of the package
-        return Path(os.environ.get("DEFECTBOOK_CACHE", Path.home() / ".cache" / "defectbook"))
+        return Path(settings.get("DEFECTBOOK_CACHE", Path.home() / ".cache" / "defectbook"))
     return cache_dir()
 
 

@@ -93,7 +93,7 @@ def load_natural_images(folder: str | None = None, max_side: int = 256) -> tuple
 
         arrays = [getattr(skimage.data, n)() for n in SKIMAGE_IMAGES if hasattr(skimage.data, n)]
     else:
-        from .base import read_image        # checked like any data image (size limit, mode, readable)
+        from .base import read_image  # checked like any data image (size limit, mode, readable)
 
         files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
         if not files:

@@ -68,7 +68,8 @@ def available() -> bool:
 
 def version() -> str | None:
     """The installed ``elpv-dataset`` version (recorded in the split info)."""
-    from importlib.metadata import PackageNotFoundError, version as _v
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as _v
 
     try:
         return _v("elpv-dataset")

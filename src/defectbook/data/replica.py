@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .synthetic import CATEGORIES as SYNTH, render_pair
+from .synthetic import CATEGORIES as SYNTH
+from .synthetic import render_pair
 
 #: MVTec AD category -> (synthetic look-alike, two of its real defect folder names)
 MVTEC = {

@@ -366,7 +366,7 @@ def _defect(cat: str, kind: str, sc: Scene, rng, S: int, difficulty: float) -> n
         return x * (1 - (a * amp)[..., None])
     if kind == "missing":
         if cat == "screw":
-            u, v, s = sc.extra["u"], sc.extra["v"], sc.extra["s"]
+            u, _v, s = sc.extra["u"], sc.extra["v"], sc.extra["s"]
             cut = 0.34 * s - size * rng.uniform(0.6, 1.3)
             jag = 0.01 * s * _noise(rng, S, 1.5)
             R = sc.obj * (u > cut + jag)

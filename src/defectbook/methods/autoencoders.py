@@ -22,10 +22,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import DefectbookError
-from ..components.losses import ssim_loss, ssim_map
 from ..components.features import pad_batch
+from ..components.losses import ssim_loss, ssim_map
 from ..utils import progress, resolve_device
-from .base import Detector, Prediction, check_params, batches
+from .base import Detector, Prediction, batches, check_params
 
 DISTANCES = ("mse", "ssim", "pd", "mse*pd")
 

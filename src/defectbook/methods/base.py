@@ -18,12 +18,12 @@ likewise, and the only other objects a state may hold are :data:`_PLAIN_CLASSES`
 """
 from __future__ import annotations
 
-import re
 import hashlib
 import importlib
 import inspect
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -132,8 +132,7 @@ class Detector:
         """Write the fitted detector to folder ``path`` (replaced atomically, one writer at a time);
         returns the path. ``key``: the experiment config's key, recorded so that a model store can
         refuse a model found under another config's folder."""
-        from ..paths import disk_error, share_as_umask
-        from ..paths import _key_lock, file_sha256
+        from ..paths import _key_lock, disk_error, file_sha256, share_as_umask
 
         if not getattr(self, "fitted_", False):
             raise DefectbookError(f"{self.name}: only a fitted detector can be saved")

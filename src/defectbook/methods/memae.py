@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import DefectbookError
-from .base import check_params
 from .autoencoders import ReconstructionDetector, check_divisible
+from .base import check_params
 
 
 class MemAEMemory(nn.Module):

@@ -28,8 +28,24 @@ import torch.nn.functional as F
 
 from .. import DefectbookError
 from ..components.backbones import FeatureExtractor, check_layers, check_weights
-from ..components.features import (concat_layers, gaussian_blur, iter_embeddings, local_average, positive_counts, select_channels, shift_images)
-from ..components.gaussian import (mahalanobis_packed, moments, neighbour_weights, packed_precisions, packed_size, unpack_symmetric, weighted_gaussians)
+from ..components.features import (
+    concat_layers,
+    gaussian_blur,
+    iter_embeddings,
+    local_average,
+    positive_counts,
+    select_channels,
+    shift_images,
+)
+from ..components.gaussian import (
+    mahalanobis_packed,
+    moments,
+    neighbour_weights,
+    packed_precisions,
+    packed_size,
+    unpack_symmetric,
+    weighted_gaussians,
+)
 from ..components.memory import kmeans, kmeans_two_level, nearest
 from ..utils import progress, resolve_device
 from .base import Detector, Prediction, check_params

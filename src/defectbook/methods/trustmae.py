@@ -33,10 +33,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import DefectbookError
-from .base import check_params
 from ..components.backbones import FeatureExtractor
 from ..components.losses import feature_matching, hinge_d_loss, hinge_g_loss, ssim_loss
 from .autoencoders import ReconstructionDetector, check_divisible
+from .base import check_params
 
 #: The feature loss networks: (backbone, layers, layer weights).
 FEATURE_NETS = {

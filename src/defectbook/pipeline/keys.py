@@ -5,8 +5,8 @@ import json
 
 from .. import __version__
 from ..config import normalize
-from ..data.prepare import data_fingerprint
 from ..data import synthetic
+from ..data.prepare import data_fingerprint
 from ..methods import RECORD_VERSIONS
 from .store import config_hash
 

@@ -79,13 +79,12 @@ from __future__ import annotations
 import copy
 import importlib
 import inspect
-import os
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
-from .. import DefectbookError
+from .. import DefectbookError, settings
 
 PROFILES = ("smoke", "cpu", "paper")
 PROFILE_DIR = Path(__file__).parent / "profiles"
@@ -116,7 +115,7 @@ DRY_RUN = {"max_train": 4, "max_test": 4,
 
 def dry_run() -> bool:
     """Whether this process runs the paper-profile dry run (``DEFECTBOOK_DRY_RUN=1``)."""
-    return os.environ.get("DEFECTBOOK_DRY_RUN", "") not in ("", "0")
+    return settings.dry_run()
 
 
 # --- schema and validation ----------------------------------------------------------------------
