@@ -35,7 +35,9 @@ def main(argv=None) -> str:
     import torch
 
     torch.set_num_threads(1)
-    from defectbook.book.report import data_label, drop_difference, interval, table
+    from defectbook.book.report import drop_difference, table
+    from defectbook.config import data_label
+    from defectbook.evaluation.stats import interval
     from defectbook.pipeline import run as experiment
     from defectbook.pipeline import spec
     from defectbook.pipeline.keys import key_of

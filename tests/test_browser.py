@@ -23,7 +23,8 @@ from urllib.parse import urljoin, urlparse
 import pytest
 import yaml
 
-from defectbook.book.execute import build_book, discover
+from defectbook.book.execute import discover
+from defectbook.book.toc import build_book
 from defectbook.paths import repo_root
 
 CHROMIUM = os.environ.get("DEFECTBOOK_CHROMIUM", "/usr/bin/chromium")

@@ -9,6 +9,7 @@ import pytest
 from defectbook import settings
 from defectbook.book import buildreport
 from defectbook.book import execute as reproduce
+from defectbook.book import toc as toc_module
 from defectbook.book.buildreport import aggregate, read_ledger, write, write_page
 from defectbook.pipeline import ledger as ledger_module
 from defectbook.pipeline import run as experiment
@@ -184,8 +185,8 @@ def test_cli_switch_turns_model_reuse_off(monkeypatch):
 
 
 def test_toc_lists_the_build_report_page():
-    files = [c["file"] for p in reproduce.toc()["parts"] for c in p["chapters"]]
-    assert reproduce.BUILD_REPORT_PAGE in files
+    files = [c["file"] for p in toc_module.toc()["parts"] for c in p["chapters"]]
+    assert toc_module.BUILD_REPORT_PAGE in files
 
 
 NOTEBOOK = '''# %% [markdown]

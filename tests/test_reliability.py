@@ -438,7 +438,8 @@ def test_book_shows_a_not_executed_page_for_missing_or_incomplete_notebooks(tmp_
 
     import nbformat
 
-    from defectbook.book.execute import build_book, is_complete
+    from defectbook.book.execute import is_complete
+    from defectbook.book.toc import build_book
 
     for name in ("never", "cut"):
         _nb(tmp_path / "notebooks", "x = 1").rename(tmp_path / "notebooks" / "grp" / f"{name}.py")

@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from defectbook.book.report import interval, page_summary, table, verdict
+from defectbook.book.report import page_summary, table, verdict
+from defectbook.evaluation.stats import interval
 from defectbook.pipeline.store import Record
 
 
@@ -42,7 +43,7 @@ def test_page_summary_reads_the_records_of_the_namespace():
 
 
 def test_paired_effect_pairs_rows_on_data_and_seed():
-    from defectbook.book.report import paired_effect
+    from defectbook.evaluation.stats import paired_effect
 
     df = pd.DataFrame({"data": ["a", "a", "b", "b", "c", "c"], "seed": [0] * 6, "w": ["x", "y"] * 3,
                        "auroc": [0.9, 0.8, 0.7, 0.65, 0.6, 0.5]})
@@ -93,8 +94,8 @@ def test_method_differences_pair_records_on_the_same_test_images():
     import numpy as np
 
     from defectbook import DefectbookError
-    from defectbook.book.report import method_differences
     from defectbook.evaluation.metrics import image_auroc
+    from defectbook.evaluation.stats import method_differences
 
     rng = np.random.default_rng(0)
     labels = [0] * 60 + [1] * 60
@@ -125,7 +126,8 @@ def test_differences_view_and_pair_effect():
     """The page view names the comparison and renames the columns; the effect is the first matching row."""
     import pandas as pd
 
-    from defectbook.book.report import differences_view, pair_effect
+    from defectbook.book.report import differences_view
+    from defectbook.evaluation.stats import pair_effect
 
     diffs = pd.DataFrame({"data": ["mtd", "mtd"], "seed": [0, 0], "a": ["npad", "npad"], "b": ["padim", "patchcore"],
                           "difference": [0.03, -0.02], "low": [0.01, -0.04], "high": [0.05, -0.01],

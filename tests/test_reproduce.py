@@ -3,7 +3,8 @@ import pytest
 import yaml
 
 from defectbook import DefectbookError
-from defectbook.book.execute import Outcome, discover, execute, parse_params, summary, toc
+from defectbook.book.execute import Outcome, discover, execute, parse_params, summary
+from defectbook.book.toc import toc
 from defectbook.paths import repo_root
 
 NOTEBOOKS = discover()

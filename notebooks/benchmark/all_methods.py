@@ -35,7 +35,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from defectbook.book import plotting
-from defectbook.book.report import data_label, page_summary, provenance, show
+from defectbook.book.report import page_summary, provenance, show
+from defectbook.config import data_label
 from defectbook.evaluation.metrics import auroc_interval
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec

@@ -36,8 +36,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from defectbook.book.report import data_label, page_summary, provenance, show
+from defectbook.book.report import page_summary, provenance, show
 from defectbook.components.backbones import FeatureExtractor
+from defectbook.config import data_label
 from defectbook.data.prepare import prepare
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec

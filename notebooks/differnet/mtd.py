@@ -94,8 +94,9 @@ show(provenance(records))
 # *reproduced*: the whole interval above zero; *reversed*: below; *undecided*: it holds zero.
 
 # %%
-from defectbook.book.report import differences_view, method_differences, pair_effect, verdict
+from defectbook.book.report import differences_view, verdict
 from defectbook.evaluation.metrics import auroc_interval
+from defectbook.evaluation.stats import method_differences, pair_effect
 
 cis = []
 for r in records:

@@ -75,7 +75,8 @@ else:
 # difference, and the difference of pixel AUROC (pooled pixels, no interval).
 
 # %%
-from defectbook.book.report import differences_view, method_differences, pair_effect, verdict
+from defectbook.book.report import differences_view, verdict
+from defectbook.evaluation.stats import method_differences, pair_effect
 
 pairs = [("npad", "padim"), ("npad", "patchcore"), ("patchcore", "padim")]
 diffs = method_differences(records, pairs, n_boot=n_boot)

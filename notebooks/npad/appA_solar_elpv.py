@@ -36,7 +36,8 @@ n_boot = 2000     # bootstrap resamples of the paired differences
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from defectbook.book.report import differences_view, method_differences, pair_effect, provenance, show
+from defectbook.book.report import differences_view, provenance, show
+from defectbook.evaluation.stats import method_differences, pair_effect
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 

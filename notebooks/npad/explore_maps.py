@@ -56,7 +56,7 @@ show(provenance(shown))
 import numpy as np
 import pandas as pd
 
-from defectbook.book.report import data_label
+from defectbook.config import data_label
 from defectbook.evaluation.metrics import pixel_precision_recall
 
 rows = []

@@ -44,7 +44,8 @@ records = experiment.run_many([c for m in methods for c in grid(m)], desc="table
 df = experiment.frame(records)
 
 # %% tags=["remove-cell"]
-from defectbook.book.report import claim_verdict, data_label, glue_text, glue_value
+from defectbook.book.report import claim_verdict, glue_text, glue_value
+from defectbook.config import data_label
 
 # %% [markdown]
 # ## Image and pixel AUROC (mean over seeds)

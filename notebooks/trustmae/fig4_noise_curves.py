@@ -154,7 +154,9 @@ show(provenance(records))
 # zero and is narrower than `0.05`, *undecided* otherwise.
 
 # %%
-from defectbook.book.report import data_label, drop_difference, glue_value, interval
+from defectbook.book.report import drop_difference, glue_value
+from defectbook.config import data_label
+from defectbook.evaluation.stats import interval
 
 dmodels = [m for m in ("trustmae", "memae", "ae_l2") if m in models]
 dconfigs = [c for m in dmodels for n in (lo, hi)

@@ -123,7 +123,7 @@ def _cmd_weights(a) -> int:
 
 
 def _cmd_book(a) -> int:
-    from .book.execute import build_book
+    from .book.toc import build_book
 
     return build_book(builder=a.builder)
 
@@ -135,7 +135,7 @@ def _cmd_store(a) -> int:
 
 
 def _cmd_toc(a) -> int:
-    from .book.execute import write_toc
+    from .book.toc import write_toc
 
     print(f"wrote {write_toc()}")
     return 0

@@ -22,3 +22,10 @@ def normalize(config: dict, need_method: bool = True) -> dict:
     for k, v in config.items():
         out[k] = v
     return json.loads(json.dumps(out, default=str))
+
+
+def data_label(config: dict) -> str:
+    """``dataset:category`` (``synthetic:wood``, ``mvtec:wood``), or the dataset alone (``mtd``): a
+    synthetic category is always named as synthetic, so it is never mistaken for MVTec's."""
+    c = config.get("category")
+    return f"{config['dataset']}:{c}" if c else str(config["dataset"])

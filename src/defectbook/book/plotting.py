@@ -199,8 +199,8 @@ def map_explorer(records, names: dict | None = None, threshold: float = 0.5):
     method and data set, at its first defective example and ``threshold``. Each record's maps are scaled
     to [0, 1] by their minimum and maximum over its saved examples, so one threshold reads alike for
     every method."""
+    from ..config import data_label
     from ..evaluation.metrics import pixel_precision_recall
-    from .report import data_label
 
     names = names or {}
     by = {}

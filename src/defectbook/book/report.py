@@ -13,6 +13,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from ..config import data_label
+from ..evaluation.stats import drop_bootstrap, interval, paired_differences, verdict_word
 from ..pipeline.store import Record
 
 
@@ -151,42 +153,6 @@ def table(df: pd.DataFrame | pd.Series, digits: int = 3, index: bool = True, per
     return "\n".join(lines)
 
 
-def data_label(config: dict) -> str:
-    """``dataset:category`` (``synthetic:wood``, ``mvtec:wood``), or the dataset alone (``mtd``): a
-    synthetic category is always named as synthetic, so it is never mistaken for MVTec's."""
-    c = config.get("category")
-    return f"{config['dataset']}:{c}" if c else str(config["dataset"])
-
-
-def interval(values: Iterable[float], level: float = 0.95) -> dict:
-    """Mean of ``values`` (e.g. paired differences over categories and seeds) with a Student-t
-    ``level`` interval: ``{"difference", "low", "high", "n"}``; ``low``/``high`` are NaN for n < 2."""
-    from scipy import stats
-
-    x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
-    n = len(x)
-    if n == 0:
-        return {"difference": float("nan"), "low": float("nan"), "high": float("nan"), "n": 0}
-    m = float(x.mean())
-    if n < 2 or float(x.std(ddof=1)) == 0.0:
-        half = float("nan") if n < 2 else 0.0
-    else:
-        half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
-    return {"difference": m, "low": m - half, "high": m + half, "n": n}
-
-
-def verdict_word(effect: dict, paper_sign: int = 1) -> str:
-    """``reproduced``, ``reversed`` or ``undecided``: where the interval of ``effect`` lies (see :func:`verdict`)."""
-    d, lo, hi = (float(effect.get(k, float("nan"))) for k in ("difference", "low", "high"))
-    if any(math.isnan(v) for v in (d, lo, hi)):
-        return "undecided"
-    if paper_sign * lo > 0 and paper_sign * hi > 0:
-        return "reproduced"
-    if paper_sign * lo < 0 and paper_sign * hi < 0:
-        return "reversed"
-    return "undecided"
-
-
 #: How a verdict names a metric column.
 METRIC_NAMES = {"image_auroc": "image AUROC", "pixel_auroc": "pixel AUROC", "aupro": "PRO (AUPRO)"}
 
@@ -194,7 +160,7 @@ METRIC_NAMES = {"image_auroc": "image AUROC", "pixel_auroc": "pixel AUROC", "aup
 def verdict(effect: dict, claim: str, paper_sign: int = 1, unit: str = "", digits: int = 3) -> str:
     """One line on whether the paper's effect is seen, decided by the interval alone.
 
-    ``effect`` has ``difference``, ``low``, ``high`` (as :func:`interval` or
+    ``effect`` has ``difference``, ``low``, ``high`` (as :func:`~defectbook.evaluation.stats.interval` or
     :func:`defectbook.evaluation.metrics.auroc_difference` return); the paper's effect is a difference of sign
     ``paper_sign``. *Reproduced* (ours agrees) when the whole interval lies on the paper's side of zero,
     *reversed* (ours disagrees) when it lies on the other side, *undecided* when it holds zero or cannot
@@ -228,7 +194,7 @@ def claim_verdict(df: pd.DataFrame, by: str, a, b, value: str, claim: str, paper
     ``df[by] == a`` score higher in ``value`` than those with ``df[by] == b`` (``paper_sign=-1``: lower;
     by default the sign of ``paper_effect``, else higher).
     The difference is paired on ``pair_on`` (same test images) and judged by its interval
-    (:func:`paired_effect`, :func:`verdict`): *agrees*, *disagrees* or *undecided*. The line also counts
+    (:func:`~defectbook.evaluation.stats.paired_effect`, :func:`verdict`): *agrees*, *disagrees* or *undecided*. The line also counts
     the pairs that go the paper's way and, given ``paper_effect`` (the paper's own ``a - b``), quotes it.
     With ``reference`` (e.g. ``0.5``, chance) the rows of ``a`` are compared with that constant and ``b``
     names it (``"chance"``).
@@ -305,26 +271,6 @@ def _records_in(namespace: dict) -> list[Record]:
             if isinstance(r, Record):
                 found.setdefault(r.key, r)
     return list(found.values())
-
-
-def paired_differences(df: pd.DataFrame, by: str, a, b, value: str, pair_on=("data", "seed")) -> pd.Series:
-    """``value`` of the rows with ``df[by] == a`` minus that of the rows with ``df[by] == b``, one per
-    pair of ``pair_on`` (data set and seed: the same test images; the columns of ``pair_on`` the frame
-    has); empty when ``a`` or ``b`` has no row."""
-    if by not in df or value not in df or df[value].isna().all():
-        return pd.Series(dtype=float)
-    keys = [k for k in pair_on if k in df]
-    if not keys:
-        df, keys = df.assign(_all=0), ["_all"]
-    wide = df.pivot_table(index=keys, columns=by, values=value, aggfunc="mean")
-    if a not in wide or b not in wide:
-        return pd.Series(dtype=float)
-    return (wide[a] - wide[b]).dropna()
-
-
-def paired_effect(df: pd.DataFrame, by: str, a, b, value: str, pair_on=("data", "seed")) -> dict:
-    """:func:`paired_differences` as :func:`interval` (mean, interval, n)."""
-    return interval(paired_differences(df, by, a, b, value, pair_on).values)
 
 
 def page_summary(namespace: dict, name: str = "summary", extra: str = "") -> str:
@@ -430,24 +376,7 @@ def drop_difference(records: Iterable[Record], a: str = "trustmae", b: str = "me
     if not units:
         return {"difference": float("nan"), "low": float("nan"), "high": float("nan"), "width": float("nan"),
                 "n": 0, "n_boot": int(n_boot), "word": "undecided", "units": table_}
-    rng = np.random.default_rng(seed)
-    weights: dict = {}      # (data, class) -> (id -> column, [B, n_ids] multinomial counts over the data set's images)
-    for data in sorted({u[0] for u in arrays}):
-        for c in (1, 2):
-            pool = sorted({i for u in arrays if u[0] == data for i in u[c]}, key=str)
-            w = rng.multinomial(len(pool), np.full(len(pool), 1 / len(pool)), size=n_boot).astype(float)
-            weights[data, c] = ({i: j for j, i in enumerate(pool)}, w)
-    boot = np.zeros(n_boot)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for data, pos, neg, K in arrays:
-            (cp, Wp), (cn, Wn) = weights[data, 1], weights[data, 2]
-            wp, wn = Wp[:, [cp[i] for i in pos]], Wn[:, [cn[i] for i in neg]]        # [B, n_pos], [B, n_neg]
-            norm = wp.sum(1) * wn.sum(1)
-            a0, a1, b0, b1 = (((wp @ k) * wn).sum(1) / norm for k in K)              # [B] AUROCs of the resamples
-            boot += (a0 - a1) - (b0 - b1)
-    boot = boot[np.isfinite(boot)] / len(arrays)     # a resample that left a unit without one class is dropped
-    q = (1 - level) / 2
-    lo, hi = float(np.quantile(boot, q)), float(np.quantile(boot, 1 - q))
+    lo, hi = drop_bootstrap(arrays, n_boot, seed, level)
     effect = {"difference": float(table_["D"].mean()), "low": lo, "high": hi}
     word = verdict_word(effect, paper_sign=-1)
     if word == "undecided" and hi - lo < 0.05:
@@ -455,53 +384,14 @@ def drop_difference(records: Iterable[Record], a: str = "trustmae", b: str = "me
     return {**effect, "width": hi - lo, "n": len(units), "n_boot": int(n_boot), "word": word, "units": table_}
 
 
-def method_differences(records: Iterable[Record], pairs, n_boot: int = 2000, seed: int = 0,
-                       level: float = 0.95) -> pd.DataFrame:
-    """Image AUROC differences between methods scored on the same test images, with paired bootstrap
-    intervals (:func:`defectbook.evaluation.metrics.auroc_difference`: test images resampled within each class,
-    both AUROCs recomputed on every resample).
-
-    ``pairs``: ``[(a, b), ...]``, the configs' ``method`` names (to compare variants of one method,
-    call it once per variant with the records filtered). Records are paired by data set and seed; the two records of a
-    pair must hold the same test set (identical labels and defect types, in order), else
-    :class:`~defectbook.DefectbookError`. One row per pair found: ``data``, ``seed``, ``a``, ``b``,
-    ``AUROC a``, ``AUROC b``, ``difference`` (a minus b), ``low``, ``high``, ``pixel difference`` (the
-    pooled pixel AUROCs' difference, no interval; missing without masks), ``n_test`` and ``word``
-    (:func:`verdict_word` with the paper's sign taken as a > b).
-    """
-    from .. import DefectbookError
-    from ..evaluation.metrics import auroc_difference
-
-    by: dict = {}
-    for r in records:
-        by.setdefault((data_label(r.config), r.config.get("seed")), {}).setdefault(r.config["method"], r)
-    rows = []
-    for (data, s), runs in sorted(by.items(), key=lambda kv: str(kv[0])):
-        for a, b in pairs:
-            if a not in runs or b not in runs:
-                continue
-            ra, rb = runs[a], runs[b]
-            if ra.labels != rb.labels or ra.defects != rb.defects:
-                raise DefectbookError(f"{data}, seed {s}: {a} and {b} were scored on different test sets; "
-                                      f"a paired difference needs the same test images")
-            d = auroc_difference(ra.labels, ra.scores, rb.scores, n_boot=n_boot, seed=seed, level=level)
-            pa, pb = ra.metrics.get("pixel_auroc"), rb.metrics.get("pixel_auroc")
-            rows.append({"data": data, "seed": s, "a": a, "b": b, "AUROC a": ra.metrics["image_auroc"],
-                         "AUROC b": rb.metrics["image_auroc"], "difference": d["difference"], "low": d["low"],
-                         "high": d["high"], "pixel difference": (pa - pb) if pa is not None and pb is not None
-                         else float("nan"), "n_test": len(ra.labels), "word": verdict_word(d)})
-    return pd.DataFrame(rows, columns=["data", "seed", "a", "b", "AUROC a", "AUROC b", "difference", "low", "high",
-                                       "pixel difference", "n_test", "word"])
-
-
-#: How :func:`differences_view` names :func:`method_differences`' columns on a page.
+#: How :func:`differences_view` names :func:`~defectbook.evaluation.stats.method_differences`' columns on a page.
 DIFFERENCE_COLUMNS = {"difference": "image AUROC difference", "low": "95 % low", "high": "95 % high",
                       "word": "verdict", "pixel difference": "pixel AUROC difference"}
 
 
 def differences_view(diffs: pd.DataFrame, names: dict, columns: Iterable[str] = ("difference", "low", "high", "word"),
                      **extra) -> pd.DataFrame:
-    """:func:`method_differences`' rows as a page shows them: a ``comparison`` column (``names[a] − names[b]``;
+    """:func:`~defectbook.evaluation.stats.method_differences`' rows as a page shows them: a ``comparison`` column (``names[a] − names[b]``;
     first unless ``columns`` places it) and ``columns`` (``extra``: name -> one value per row, added before the
     selection), under the names of :data:`DIFFERENCE_COLUMNS`."""
     view = diffs.assign(comparison=[f"{names[a]} − {names[b]}" for a, b in zip(diffs.a, diffs.b)], **extra)
@@ -509,8 +399,3 @@ def differences_view(diffs: pd.DataFrame, names: dict, columns: Iterable[str] = 
     return view[cols].rename(columns=DIFFERENCE_COLUMNS)
 
 
-def pair_effect(diffs: pd.DataFrame, a: str, b: str) -> dict:
-    """The first row of :func:`method_differences` comparing ``a`` with ``b`` (the first data set and seed), as
-    the ``effect`` of :func:`verdict`; ``{"n": 0}`` (no pair to compare) when there is none."""
-    row = diffs[(diffs.a == a) & (diffs.b == b)] if len(diffs) else diffs
-    return row.iloc[0].to_dict() if len(row) else {"n": 0}

@@ -408,7 +408,7 @@ def verdict_of(paper: float, values, tolerance: float, noise_k: float, comparabl
 
     ``comparable``: None when our data and backbone are the paper's, else the reason they are not.
     Returns ``{verdict, ours, diff, sd, n, low, high, why}``."""
-    from .report import interval
+    from ..evaluation.stats import interval
 
     x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
     if len(x) == 0:
