@@ -41,10 +41,16 @@ from pathlib import Path
 
 import yaml
 
-from .. import DefectbookError, settings
-from ..paths import repo_root
+from .. import DefectbookError, __version__, settings
+from ..data.replica import write_replica
+from ..methods import REGISTRY, build, parameter_names
+from ..paths import cache_dir, repo_root
 from ..pipeline.ledger import LEDGER_ENV, NOTEBOOK_ENV, REUSE_ENV
 from ..pipeline.profiles import PROFILES
+from ..pipeline.provenance import environment
+from ..settings import model_reuse as reuse_on
+from ..utils import log, setup_logging
+from .buildreport import aggregate, machine, read_ledger, write
 
 GROUPS = {  # group -> (part caption, order)
     "padim": ("Foundation: PaDiM end to end", 0),
@@ -260,8 +266,6 @@ def _check_as_detector_param(name: str, value) -> None:
     PaDiM, N-pad): an error when every detector taking it refuses ``value`` (their ``__init__`` checks)."""
     import importlib
 
-    from ..methods import REGISTRY, build, parameter_names
-
     errors = []
     for method, where in REGISTRY.items():
         module, cls = where.split(":")
@@ -441,8 +445,6 @@ KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
 
 def default_log_file(profile: str) -> Path:
     """``<cache>/logs/reproduce-<profile>-<UTC time>.log``."""
-    from ..paths import cache_dir
-
     return cache_dir() / "logs" / f"reproduce-{profile}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.log"
 
 
@@ -543,9 +545,6 @@ DRY_RUN_CI = ("padim/padim_end_to_end", "differnet/fig7_fewshot", "trustmae/fig9
 def dry_run_setup(base: Path | None = None) -> Path:
     """Point this process (and the kernels it starts) at the dry run's replica data, results and
     flag (see :mod:`defectbook.pipeline.spec`); return the folder for the executed notebooks."""
-    from ..data.replica import write_replica
-    from ..paths import cache_dir
-
     base = Path(base or cache_dir() / "dry-run")
     os.environ["DEFECTBOOK_DATA"] = str(write_replica(base / "data"))
     os.environ["DEFECTBOOK_RESULTS"] = str(base / "results")
@@ -568,8 +567,6 @@ def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_d
     for the batch), to measure what the model store saves. The build report is written beside the
     executed notebooks after every notebook and at the end (also when the batch is interrupted).
     """
-    from ..utils import log, setup_logging
-
     nbs = discover(only)
     if not nbs:
         raise DefectbookError(f"no notebook matches {only!r}")
@@ -646,11 +643,6 @@ class BuildReport:
     after each notebook and on close (state ``interrupted`` unless the batch set ``state = "done"``)."""
 
     def __init__(self, nbs, profile, only, out_dir, cluster, model_reuse, log_path):
-        from .. import __version__
-        from ..paths import cache_dir
-        from ..pipeline.provenance import environment
-        from .buildreport import machine
-
         self.order = [f"{nb.parent.name}/{nb.stem}" for nb in nbs]
         self.out_dir = Path(out_dir or root() / "book" / "executed")
         self.path = self.out_dir / "build_report.json"
@@ -664,8 +656,6 @@ class BuildReport:
         os.environ[LEDGER_ENV] = str(self.ledger)
         if model_reuse is not None:
             os.environ[REUSE_ENV] = "1" if model_reuse else "0"
-        from ..settings import model_reuse as reuse_on
-
         env = environment()
         self.build = {"id": bid, "profile": profile, "only": list([only] if isinstance(only, str) else only or []),
                       "started": started, "finished": None, "state": "running", "model_reuse": reuse_on(),
@@ -690,8 +680,6 @@ class BuildReport:
         return o
 
     def write(self) -> None:
-        from .buildreport import aggregate, read_ledger, write
-
         with self._lock:
             ledger = read_ledger(self.ledger)
             devices = sorted({str(e["device"]) for e in ledger if e.get("device")})

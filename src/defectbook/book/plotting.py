@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 
 from .. import settings
+from ..config import data_label
+from ..evaluation.metrics import pixel_precision_recall
 
 plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 120, "axes.spines.top": False, "axes.spines.right": False,
                      "axes.grid": True, "grid.alpha": 0.3, "font.size": 9})
@@ -165,8 +167,6 @@ def threshold_view(image: np.ndarray, mask: np.ndarray | None, amap: np.ndarray,
     [0, 1]), the mask ``amap >= threshold`` against the ground truth ``mask [H, W]`` (green: defect found,
     red: false alarm, blue: defect missed), with the per-pixel precision and recall of this image (and
     ``pooled``, those of all examples, from :func:`defectbook.evaluation.metrics.pixel_precision_recall`)."""
-    from ..evaluation.metrics import pixel_precision_recall
-
     mask = np.zeros(amap.shape, dtype=bool) if mask is None else mask.astype(bool)
     pred = amap >= threshold
     pr = pixel_precision_recall(mask, amap, threshold)
@@ -199,9 +199,6 @@ def map_explorer(records, names: dict | None = None, threshold: float = 0.5):
     method and data set, at its first defective example and ``threshold``. Each record's maps are scaled
     to [0, 1] by their minimum and maximum over its saved examples, so one threshold reads alike for
     every method."""
-    from ..config import data_label
-    from ..evaluation.metrics import pixel_precision_recall
-
     names = names or {}
     by = {}
     for r in records:

@@ -13,8 +13,12 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from .. import DefectbookError
 from ..config import data_label
+from ..data.prepare import load_split_for
+from ..data.synthetic import CALIBRATION
 from ..evaluation.stats import drop_bootstrap, interval, paired_differences, verdict_word
+from ..pipeline.spec import LABELS, differences
 from ..pipeline.store import Record
 
 
@@ -46,8 +50,6 @@ def provenance(records: Iterable[Record], extra: str = "") -> str:
         line += " · **smoke profile: tiny data and models, the numbers are not meaningful**"
     line += _differences(records)
     if any(r.config.get("dataset") == "synthetic" for r in records):
-        from ..data.synthetic import CALIBRATION
-
         line += f" · {CALIBRATION}"
     if any(r.config.get("dry_run") for r in records):
         line += (" · **dry run: random weights, synthetic stand-ins for the real datasets, a few images and "
@@ -57,8 +59,6 @@ def provenance(records: Iterable[Record], extra: str = "") -> str:
 
 def _differences(records: list[Record]) -> str:
     """`` · params differing from the profile: d=20; ...`` (every value seen), or ``""``."""
-    from ..pipeline.spec import differences
-
     seen: dict[str, list] = {}
     for r in records:
         for k, v in differences(r.config).items():
@@ -200,8 +200,6 @@ def claim_verdict(df: pd.DataFrame, by: str, a, b, value: str, claim: str, paper
     names it (``"chance"``).
     Returns ``"**Paper:** <claim>. **Ours agrees ...**: a minus b, value: +0.020 (interval ..., n=15); ..."``.
     """
-    from ..pipeline.spec import LABELS  # the book's method names
-
     if paper_sign is None:
         paper_sign = -1 if paper_effect is not None and paper_effect < 0 else 1
     if reference is None:
@@ -333,12 +331,8 @@ def drop_difference(records: Iterable[Record], a: str = "trustmae", b: str = "me
     ``reproduced`` (interval below 0), ``reversed`` (above 0), ``no effect`` (holds 0 and narrower than
     0.05) or ``undecided``; ``units``: a frame of the per-unit drops, D and test-set sizes.
     """
-    from .. import DefectbookError
-
     clean, noisy = (float(x) for x in levels)
     if image_ids == "split":
-        from ..data.prepare import load_split_for
-
         image_ids = lambda r: [s.path for s in load_split_for(r.config).test]  # noqa: E731
 
     def ratio(r: Record) -> float:

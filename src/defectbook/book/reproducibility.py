@@ -36,6 +36,13 @@ import pandas as pd
 import yaml
 
 from .. import DefectbookError
+from ..evaluation.metrics import image_auroc
+from ..evaluation.stats import interval
+from ..pipeline.keys import key_of
+from ..pipeline.spec import DRY_RUN, build, default_chapter, differences, dry_run, load, synthetic_data
+from ..pipeline.spec import chapter as _chapter
+from ..pipeline.spec import dry_run as _dry
+from ..pipeline.store import Store
 
 HERE = Path(__file__).parent / "paper_values"
 VERDICTS = ("reproduced", "within noise", "not reproduced", "not comparable", "not computed")
@@ -218,8 +225,6 @@ _CHANGED: dict = {}
 
 def _changed(config: dict) -> set:
     """Names of the params ``config`` changes against its profile (memoised per config)."""
-    from ..pipeline.spec import differences
-
     k = json.dumps(config, sort_keys=True, default=str)
     if k not in _CHANGED:
         _CHANGED[k] = set(differences(config))
@@ -229,8 +234,6 @@ def _changed(config: dict) -> set:
 @lru_cache(maxsize=None)
 def _profile_transform(profile: str, chapter: str | None, method: str, dataset: str, category: str | None):
     """The image transform :func:`defectbook.pipeline.spec.build` gives this method there (None: unknown)."""
-    from ..pipeline.spec import build, default_chapter
-
     try:
         return build(profile, chapter or default_chapter(method), method, dataset, category)["transform"]
     except DefectbookError:
@@ -241,10 +244,6 @@ def load_records(store=None, profile: str | None = None, dry_run: bool | None = 
     """Every record of ``store`` (default: the results folder) of ``profile`` and the dry-run mode
     (None: this process's), whose key is what this code would compute for its config (a record left
     by an older version or generator is not this build's)."""
-    from ..pipeline.keys import key_of
-    from ..pipeline.spec import dry_run as _dry
-    from ..pipeline.store import Store
-
     store = store or Store()
     dry = _dry() if dry_run is None else dry_run
     out, fingerprints = [], {}   # one file listing per split, not per record (0.2 s each on MTD)
@@ -262,8 +261,6 @@ def load_records(store=None, profile: str | None = None, dry_run: bool | None = 
 
 
 def _value(r, metric: str, score: str | None) -> float:
-    from ..evaluation.metrics import image_auroc
-
     if metric == "ms_per_image":
         if r.timings.get("predict_images_per_s"):
             return 1000.0 / float(r.timings["predict_images_per_s"])
@@ -290,8 +287,6 @@ def _pick_dataset(recs: list, paper_data: str, primary: str | None, data_only: b
 
 def _capped(params: dict) -> dict:
     """In the dry run, the params as :func:`defectbook.pipeline.spec.build` caps them (``DRY_RUN``)."""
-    from ..pipeline.spec import DRY_RUN, dry_run
-
     if not dry_run():
         return params
     caps = DRY_RUN["params"]
@@ -313,8 +308,6 @@ def _by_method(records: list) -> dict:
 
 
 def _home(method: str) -> str | None:
-    from ..pipeline.spec import default_chapter
-
     try:
         return default_chapter(method)
     except DefectbookError:
@@ -323,8 +316,6 @@ def _home(method: str) -> str | None:
 
 @lru_cache(maxsize=None)
 def _synthetic_json(profile: str, chapter: str) -> str:
-    from ..pipeline.spec import load, synthetic_data
-
     return json.dumps(synthetic_data(load(profile), chapter))
 
 
@@ -358,7 +349,6 @@ def ours(cell: Cell, records: list, profile: str, primary: str | None = None, gr
     tol = tolerances().loc[cell.table]
     sel = dict(cell.selector, _row=cell.row)
     if grids is None:
-        from ..pipeline.spec import chapter as _chapter
         grids = _chapter(cell.chapter, profile).grids
     want = _capped({**selector_params(sel, grids), **cell.extra_params})
     transform = _resolve(sel.get("transform"), grids)
@@ -366,7 +356,6 @@ def ours(cell: Cell, records: list, profile: str, primary: str | None = None, gr
     if split.get("kind") == "noisy":
         split["fixed_test"] = True
     if split.get("kind") == "few_shot":
-        from ..pipeline.spec import DRY_RUN, dry_run
         if dry_run():
             split["n"] = min(int(split["n"]), DRY_RUN["max_train"])
 
@@ -408,8 +397,6 @@ def verdict_of(paper: float, values, tolerance: float, noise_k: float, comparabl
 
     ``comparable``: None when our data and backbone are the paper's, else the reason they are not.
     Returns ``{verdict, ours, diff, sd, n, low, high, why}``."""
-    from ..evaluation.stats import interval
-
     x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
     if len(x) == 0:
         return {"verdict": "not computed", "ours": float("nan"), "diff": float("nan"), "sd": float("nan"),
@@ -457,9 +444,6 @@ def judge(profile: str, store=None, records: list | None = None, tables=None) ->
     """The report: one row per reproduced cell (paper, table, row, column, category, metric, paper
     value, ours, Δ, sd over seeds, seeds, interval, data, tolerance, verdict, why, and the keys of the
     records used), and the quoted rows."""
-    from ..pipeline.spec import chapter as _chapter
-    from ..pipeline.spec import load
-
     if records is None:
         records = load_records(store, profile)
     primary = load(profile)["data"]["dataset"]

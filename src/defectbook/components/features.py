@@ -27,7 +27,9 @@ import torch
 import torch.nn.functional as F
 
 from .. import settings
+from ..paths import cache_dir, share_as_umask
 from ..utils import progress
+from .backbones import FeatureExtractor
 
 
 def concat_layers(maps: list[torch.Tensor], mode: str = "nearest", channels: torch.Tensor | None = None) -> torch.Tensor:
@@ -134,8 +136,6 @@ class FeatureCache:
         return int(float(settings.get(var, default_mb)) * 2 ** 20)
 
     def folder(self) -> Path:
-        from ..paths import cache_dir
-
         return cache_dir() / "features"
 
     # -- keys -------------------------------------------------------------------------------
@@ -155,8 +155,6 @@ class FeatureCache:
     def key(self, extractor, images: torch.Tensor, batch_size: int) -> list[str] | None:
         """One key per requested layer, or None when caching is off or ``extractor`` is not a
         :class:`~defectbook.components.backbones.FeatureExtractor`."""
-        from .backbones import FeatureExtractor
-
         if (self.mode() == "off" or not isinstance(extractor, FeatureExtractor) or images.shape[0] == 0
                 or images.device.type != "cpu"):      # hashing a GPU-resident batch would cost more than it saves
             return None
@@ -271,8 +269,6 @@ class FeatureCache:
         budget = self._budget("DEFECTBOOK_FEATURE_CACHE_MB", 4096)
         if t.numel() * t.element_size() > budget // 4:
             return
-        from ..paths import share_as_umask
-
         folder, tmp = self.folder(), None
         try:
             folder.mkdir(parents=True, exist_ok=True)

@@ -85,6 +85,11 @@ from pathlib import Path
 import yaml
 
 from .. import DefectbookError, settings
+from ..components.backbones import SPECS
+from ..data import elpv
+from ..data.synthetic import CATEGORIES
+from ..methods import REGISTRY
+from ..paths import data_root as default_data_root
 
 PROFILES = ("smoke", "cpu", "paper")
 PROFILE_DIR = Path(__file__).parent / "profiles"
@@ -153,8 +158,6 @@ def _keys(where: str, d: dict, required: dict, optional: dict | None = None) -> 
 def method_signature(method: str) -> dict[str, inspect.Parameter]:
     """``name -> Parameter`` of a registered detector's ``__init__``, following ``**kw`` up the MRO.
     A method whose chain ends in ``**params`` (``ensemble``) gets the key ``"**"``."""
-    from ..methods import REGISTRY
-
     if method not in REGISTRY:
         raise DefectbookError(f"unknown method {method!r}; known: {', '.join(sorted(REGISTRY))}")
     module, cls = REGISTRY[method].split(":")
@@ -332,8 +335,6 @@ def method_chapters(method: str) -> list[str]:
 def default_chapter(method: str) -> str:
     found = method_chapters(method)
     if not found:
-        from ..methods import REGISTRY
-
         known = sorted(m for m in REGISTRY if method_chapters(m))
         raise DefectbookError(f"no profile sets up method {method!r}; known: {', '.join(known)}")
     return found[0]
@@ -344,8 +345,6 @@ def default_chapter(method: str) -> str:
 def available_real(names, data_root=None) -> list[tuple[str, str | None]]:
     """``(dataset, category)`` pairs of the real datasets among ``names`` found under the data root (ELPV:
     its two module types when the ``elpv-dataset`` package is installed, whatever the data root)."""
-    from ..paths import data_root as default_data_root
-
     root = data_root or default_data_root()
     found: list = []
     root = Path(root) if root is not None else None
@@ -357,8 +356,6 @@ def available_real(names, data_root=None) -> list[tuple[str, str | None]]:
         elif name == "mvtec" and (root / "mvtec").is_dir():
             found += [("mvtec", p.name) for p in sorted((root / "mvtec").iterdir()) if (p / "train").is_dir()]
         elif name == "elpv":   # the installed package, wherever the data root is
-            from ..data import elpv
-
             found += [("elpv", c) for c in elpv.CATEGORIES] if elpv.available() else []
         elif name == "dagm" and (root / "dagm").is_dir():
             found += [("dagm", p.name) for p in sorted((root / "dagm").iterdir(), key=_class_order)
@@ -377,8 +374,6 @@ def primary_categories(P: dict, categories, data_root=None) -> list[tuple[str, s
     categories found under the data root (``"all"`` = every one found)."""
     ds = P["data"]["dataset"]
     if ds == "synthetic":
-        from ..data.synthetic import CATEGORIES
-
         names = list(CATEGORIES) if categories == "all" else list(categories)
         bad = [c for c in names if c not in CATEGORIES]
         if bad:
@@ -492,8 +487,6 @@ def _dry(cfg: dict) -> None:
 
 def backbone_channels(backbone: str, layers) -> int:
     """Channels of ``layers`` of ``backbone`` together (from :data:`defectbook.components.backbones.SPECS`)."""
-    from ..components.backbones import SPECS
-
     if backbone not in SPECS:
         raise DefectbookError(f"unknown backbone {backbone!r}; known: {', '.join(SPECS)}")
     s = SPECS[backbone]

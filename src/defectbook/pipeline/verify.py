@@ -23,7 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import DefectbookError
+from ..components.features import FEATURES
+from ..data.synthetic import verify_cache
+from ..methods.base import _instantiate, code_version, read_saved_meta
 from ..paths import cache_dir, results_dir
+from .keys import key_of
+from .store import Store
 
 
 @dataclass
@@ -61,9 +66,6 @@ def verify_records(root: Path, rekey: bool = True) -> tuple[int, list[Finding]]:
     """Every record of the results folder ``root`` (see :meth:`defectbook.pipeline.store.Store.check`);
     with ``rekey`` also whether today's code gives its config the same key (real data must be
     where the record says, else the key is reported as not checkable)."""
-    from .keys import key_of
-    from .store import Store
-
     store, findings, memo = Store(root), [], {}
     keys = store.keys()
     for key in keys:
@@ -88,8 +90,6 @@ def verify_records(root: Path, rekey: bool = True) -> tuple[int, list[Finding]]:
 
 def verify_models(root: Path) -> tuple[int, list[Finding]]:
     """Every saved model folder under ``root`` (the model store)."""
-    from ..methods.base import _instantiate, code_version, read_saved_meta
-
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []
     findings = []
     for folder in folders:
@@ -109,16 +109,12 @@ def verify_models(root: Path) -> tuple[int, list[Finding]]:
 
 def verify_features(folder: Path) -> tuple[int, list[Finding]]:
     """Every file of the backbone-feature cache in ``folder``."""
-    from ..components.features import FEATURES
-
     n = len(list(folder.glob("*.pt"))) if folder.is_dir() else 0
     return n, [Finding("features", p, why) for p, why in FEATURES.verify(folder)]
 
 
 def verify_synthetic(folder: Path) -> tuple[int, list[Finding]]:
     """Every generated synthetic data set under ``folder`` against its manifest."""
-    from ..data.synthetic import verify_cache
-
     sets = [p for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else []
     return len(sets), [Finding("synthetic", p, why) for p, why in verify_cache(folder)]
 
