@@ -278,7 +278,7 @@ class NDPNet(ReconstructionDetector):
 
     name = "ndpnet"
     #: the frozen perceptual network is a training-only part: not saved (a saved NDP-Net is its own
-    #: weights, a few MiB at cpu widths, so ``experiment.run`` keeps it for the picture notebooks)
+    #: weights, a few MiB at cpu widths, so ``pipeline.run.run`` keeps it for the picture notebooks)
     _rebuilt = (*ReconstructionDetector._rebuilt, "feature_loss_")
 
     def __init__(self, widths=(32, 64, 128, 256, 256), seg_width: int = 64, ks=(2, 4), ffm_channels: int = 64,
