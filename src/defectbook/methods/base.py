@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from .. import DefectbookError, __version__
+from .registry import REGISTRY, build
 
 #: bump when the layout of saved models changes
 MODEL_FORMAT = 2
@@ -163,8 +164,6 @@ class Detector:
         return path
 
     def _describe_saved(self) -> dict:
-        from . import REGISTRY
-
         klass = f"{type(self).__module__}:{type(self).__qualname__}"
         method = next((m for m, k in REGISTRY.items() if k == klass), None)
         if method is None:
@@ -371,8 +370,6 @@ def read_saved_meta(path: str | os.PathLike) -> dict:
 def _registered_class(meta: dict) -> str:
     """The method name of a saved detector's description, after checking that its ``class`` is that
     method's registered class: nothing else may be built from a file."""
-    from . import REGISTRY
-
     method, klass = meta.get("method"), meta.get("class")
     if not isinstance(method, str) or REGISTRY.get(method) != klass:
         raise DefectbookError(f"refusing to load a detector of class {klass!r} for method {method!r}: only a "
@@ -385,8 +382,6 @@ def _registered_class(meta: dict) -> str:
 def _instantiate(meta: dict, device: str | None) -> "Detector":
     """The registered detector of a saved description, built (and its parameters validated) by
     :func:`defectbook.methods.build`."""
-    from . import build
-
     method = _registered_class(meta)
     params = dict(meta["params"])
     if device is not None:

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from .. import DefectbookError
 from .base import Detector, Prediction, check_params
+from .registry import build
 
 
 def resize_images(images: torch.Tensor, size: int | None) -> torch.Tensor:
@@ -38,8 +39,6 @@ class SizeEnsemble(Detector):
         for s in sizes or ():
             check_params("ensemble", sizes=(s, "int>=1?"))
         if method != self.name:
-            from . import build
-
             build(method, **params)  # the members' parameters are checked now, not at fit
         if not sizes:
             raise DefectbookError("ensemble: give at least one image size")
@@ -48,8 +47,6 @@ class SizeEnsemble(Detector):
         self.method, self.sizes, self.params = method, [None if s is None else int(s) for s in sizes], params
 
     def _fit(self, images: torch.Tensor) -> None:
-        from . import build
-
         self.members_ = [build(self.method, **self.params).fit(resize_images(images, s)) for s in self.sizes]
 
     def _predict(self, images: torch.Tensor) -> Prediction:
