@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-#: The paper profile's grid by method family: configs per family, as sized in issue #18 (about 900
+#: The paper profile's grid by method family: configs per family, as counted from the paper profile (about 900
 #: TrustMAE trainings, 250 DifferNet trainings, 600 N-pad and baseline fits; NDP-Net not counted).
 PAPER_GRID = {"trustmae": 900, "differnet": 250, "npad+baselines": 600}
 FAMILY = {"trustmae": "trustmae", "memae": "trustmae", "ae_l2": "trustmae", "ae_ssim": "trustmae",

@@ -1,4 +1,4 @@
-"""DifferNet on MTD: image AUROC against cost, one factor at a time from the cpu profile (issue 12, item 1).
+"""DifferNet on MTD: image AUROC against cost, one factor at a time from the cpu profile.
 
     python benchmarks/differnet_mtd_cost.py [--only NAME ...] [--threads 1] [--write FILE] [--list]
 

@@ -1,4 +1,4 @@
-"""Does the trained TrustMAE reconstruct its inputs? (issue 12) The chapter's wood model (clean split,
+"""Does the trained TrustMAE reconstruct its inputs? The chapter's wood model (clean split,
 profile settings) trained with the trust-region loss moving the encoder and the memory
 (``trust_update="both"``, Eq. 6's plain gradient) and moving the memory only (``"memory"``, the default).
 

@@ -1,4 +1,4 @@
-"""TrustMAE's central claim with enough test images to decide it (issue 12, item 3).
+"""TrustMAE's central claim with enough test images to decide it.
 
 D = TrustMAE's drop in image AUROC from the lowest to the highest training-noise level of the profile minus
 a baseline's (AE-MSE, MemAE); the paper's effect is D < 0. The units are the (data, seed) pairs of the

@@ -89,3 +89,18 @@ def test_prose_quotes_no_typed_result(name):
     found = typed_numbers(sources()[name])
     assert not found, (f"{name} types result-looking numbers {found}: glue them from the records "
                        "(myst-nb glue) or leave them to the generated tables (rule: tests/test_prose.py)")
+
+
+PROCESS_WORDS = re.compile(r"\bissue\s*#?\d+|\bthe issue's\b|\bissue's\b", re.I)
+
+
+def test_no_process_words_for_readers_or_in_code():
+    """Pages, notebooks, profiles, the package and the benchmark scripts say what and why, never which
+    tracker item asked for it ("issue 12")."""
+    root = repo_root()
+    files = [*root.glob("book/**/*.md"), *root.glob("notebooks/*/*.py"), *root.glob("benchmarks/*"),
+             *root.glob("src/defectbook/**/*.py"), *root.glob("src/defectbook/**/*.yaml"),
+             root / "README.md", root / "ARCHITECTURE.md"]
+    found = [f"{f.relative_to(root)}: {m.group(0)!r}" for f in files if f.is_file() and "executed" not in f.parts
+             for m in PROCESS_WORDS.finditer(f.read_text(errors="ignore"))]
+    assert not found, found

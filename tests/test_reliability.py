@@ -1,4 +1,4 @@
-"""Issue 15: no silent wrong result, no traceback for a user's mistake.
+"""No silent wrong result, no traceback for a user's mistake.
 
 Every case builds its damaged data or record in a temporary folder.
 """

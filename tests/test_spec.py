@@ -265,7 +265,7 @@ def test_notebook_paper_configs_fit_their_detectors(nb, tmp_path, monkeypatch):
             assert c["params"]["d"] <= spec.DRY_RUN["params"]["d"]
         if c["split"]["kind"] == "noisy":
             assert c["split"]["fixed_test"] is True   # one test set for every noise level
-    # the findings, fixed
+    # findings of a review of these pages, fixed
     name = f"{nb.parent.name}/{nb.stem}"
     if name == "trustmae/fig9_trust_threshold":
         assert {c["category"] for c in configs} == {"cable"}
