@@ -89,3 +89,15 @@ def profile_dir(tmp_path, monkeypatch):
     spec._read.cache_clear()
     yield tmp_path
     spec._read.cache_clear()
+
+
+@pytest.fixture
+def feature_cache(isolated, monkeypatch):
+    """The process's backbone-feature cache switched on (memory and disk), empty, counters at zero."""
+    from defectbook.components.features import FEATURES
+
+    monkeypatch.setenv("DEFECTBOOK_FEATURE_CACHE", "1")
+    FEATURES.clear()
+    FEATURES.hits = FEATURES.misses = 0
+    yield FEATURES
+    FEATURES.clear()

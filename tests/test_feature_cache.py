@@ -3,18 +3,13 @@ import pytest
 import torch
 
 from defectbook.components.backbones import FeatureExtractor
-from defectbook.components.features import FEATURES, extract
+from defectbook.components.features import extract
 from defectbook.methods import build
 
 
 @pytest.fixture
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("DEFECTBOOK_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("DEFECTBOOK_FEATURE_CACHE", "1")
-    FEATURES.clear()
-    FEATURES.hits = FEATURES.misses = 0
-    yield FEATURES
-    FEATURES.clear()
+def cache(feature_cache):
+    return feature_cache
 
 
 def _images(n=5, size=32, seed=0):

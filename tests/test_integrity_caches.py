@@ -22,12 +22,8 @@ TINY = dict(size=48, n_train=2, n_test_good=1, n_test_defect=1, seed=0)
 # --- feature cache ------------------------------------------------------------------------------
 
 @pytest.fixture
-def cache(isolated, monkeypatch):
-    monkeypatch.setenv("DEFECTBOOK_FEATURE_CACHE", "1")
-    FEATURES.clear()
-    FEATURES.hits = FEATURES.misses = 0
-    yield FEATURES
-    FEATURES.clear()
+def cache(feature_cache):
+    return feature_cache
 
 
 def _images(n=4, size=32, seed=0):
