@@ -9,7 +9,8 @@ from PIL import Image
 from defectbook import DefectbookError
 from defectbook.data.check import check, check_root
 from defectbook.data.commands import add_data_parser
-from defectbook.data.fetch import SOURCES, sha256_of, verify
+from defectbook.data.fetch import SOURCES, verify
+from defectbook.paths import file_sha256
 from defectbook.pipeline.profiles import load
 
 
@@ -66,7 +67,7 @@ def test_verify_checksum(tmp_path):
     f = tmp_path / "a.bin"
     f.write_bytes(b"defectbook" * 1000)
     h = hashlib.sha256(f.read_bytes()).hexdigest()
-    assert sha256_of(f) == h and verify(f, h) is True and verify(f, h.upper()) is True
+    assert file_sha256(f) == h and verify(f, h) is True and verify(f, h.upper()) is True
     assert verify(f, None) is False  # unverified
     with pytest.raises(DefectbookError, match="checksum mismatch") as e:
         verify(f, "0" * 64)

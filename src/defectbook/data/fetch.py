@@ -9,7 +9,6 @@ asks to be cited; DAGM 2007 is CC BY 4.0 (Zenodo record 12750201).
 """
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tarfile
 import zipfile
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import DefectbookError
+from ..paths import file_sha256
 
 
 @dataclass(frozen=True)
@@ -59,15 +59,6 @@ SOURCES: dict[str, Source] = {
 }
 
 
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def verify(path: Path, sha256: str | None) -> bool:
     """True if ``path`` matches ``sha256``; False when there is no checksum to compare (unverified).
 
@@ -78,7 +69,7 @@ def verify(path: Path, sha256: str | None) -> bool:
         raise DefectbookError(f"cannot verify {path}: file not found")
     if sha256 is None:
         return False
-    got = sha256_of(path)
+    got = file_sha256(path)
     if got.lower() != sha256.lower():
         raise DefectbookError(f"checksum mismatch for {path.name}: expected sha256 {sha256}, got {got}; delete it and retry")
     return True
@@ -98,7 +89,7 @@ def archive_problem(path: Path, sha256: str | None, filename: str | None = None)
     if path.stat().st_size == 0:
         return "the file is empty"
     if sha256 is not None:
-        got = sha256_of(path)
+        got = file_sha256(path)
         return None if got.lower() == sha256.lower() else f"its sha256 {got} is not the pinned {sha256}"
     filename = filename or path.name
     try:
@@ -216,7 +207,7 @@ def fetch(name: str, root, keep_archive: bool = False, allow_unverified: bool = 
         if a.sha256 is not None:
             print(f"{a.filename}: sha256 verified")
         else:
-            print(f"{a.filename}: UNVERIFIED download (no pinned checksum; it has sha256 {sha256_of(dest)})")
+            print(f"{a.filename}: UNVERIFIED download (no pinned checksum; it has sha256 {file_sha256(dest)})")
         staging = downloads / f"extract-{name}"
         shutil.rmtree(staging, ignore_errors=True)
         try:

@@ -41,6 +41,7 @@ from PIL import Image
 from scipy.ndimage import gaussian_filter
 
 from .. import DefectbookError
+from ..paths import file_sha256
 from .base import seeded_rng
 
 #: Bumped whenever the generator's output changes (part of the cache key).
@@ -779,7 +780,7 @@ def _check_manifest(folder: Path, files: dict[str, os.stat_result]) -> list[tupl
             problems.append((q, f"{files[rel].st_size} bytes, the manifest says {entry.get('size')} (changed file)"))
         else:
             try:
-                digest = hashlib.sha256(q.read_bytes()).hexdigest()
+                digest = file_sha256(q)
             except OSError as e:
                 problems.append((q, f"unreadable ({e})"))
                 continue
