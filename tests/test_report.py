@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from defectbook import DefectbookError
 from defectbook.book.report import page_summary, table, verdict
 from defectbook.evaluation.stats import interval
 from defectbook.pipeline.store import Record
@@ -30,16 +31,19 @@ def test_verdict_follows_the_interval():
     assert math.isnan(interval([])["difference"])
 
 
-def test_page_summary_reads_the_records_of_the_namespace():
+def test_page_summary_summarises_the_records_it_is_given():
     def rec(method, seed, auroc):
         return Record(key=f"{method}{seed}", config={"method": method, "dataset": "synthetic", "category": "wood",
                                                      "seed": seed, "profile": "cpu"},
                       metrics={"image_auroc": auroc, "pixel_auroc": None}, timings={}, memory={}, scores=[], labels=[],
                       defects=[])
-    text = page_summary({"records": [rec("padim", 0, 0.8), rec("padim", 1, 0.6)], "other": rec("npad", 0, 0.7)})
+    padim = [rec("padim", 0, 0.8), rec("padim", 1, 0.6)]
+    text = page_summary(padim + [rec("npad", 0, 0.7), padim[0]])
     assert "3 records" in text and "synthetic:wood" in text and "padim 0.700" in text and "npad 0.700" in text
     assert "pixel" not in text, "a metric no record has is not summarised"
-    assert "no detector records" in page_summary({"x": 1})
+    assert "no detector records" in page_summary([])
+    with pytest.raises(DefectbookError, match="takes records"):
+        page_summary([{"x": 1}])
 
 
 def test_paired_effect_pairs_rows_on_data_and_seed():

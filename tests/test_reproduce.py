@@ -80,8 +80,7 @@ def test_present_collapses_code_and_merges_parameters():
         nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["remove-input"]}),
         nbformat.v4.new_code_cell("y = 2")])
     nb = merge_parameters(present(nb))
-    assert len(nb.cells) == 5, "the injected cell is folded in, a summary cell is appended"
-    assert "{glue:md} summary" in nb.cells[0].source and "page_summary" in nb.cells[-1].source
+    assert len(nb.cells) == 4, "the injected cell is folded in"
     assert "profile = 'cpu'" in nb.cells[1].source and "profile = 'smoke'" in nb.cells[1].source
     assert "hide-input" in nb.cells[1].metadata["tags"] and "hide-input" in nb.cells[3].metadata["tags"]
     assert nb.cells[2].metadata["tags"] == ["remove-input"], "a tag chosen in the source is kept"

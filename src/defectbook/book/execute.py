@@ -486,10 +486,10 @@ def deviations_note(nb: Path) -> str | None:
 
 def present(notebook, note: str | None = None):
     """Prepare a notebook for reading (Jupyter Book): every code cell's source collapsed (``hide-input``)
-    unless the source already chose a tag (``remove-input``, ``remove-cell``, ``show-input``), and a page
-    summary under the title (``report.page_summary``, glued) unless the source writes its own
-    (a ``{glue:md} summary`` directive). Done when the jupytext source is converted, so the sources
-    stay small."""
+    unless the source already chose a tag (``remove-input``, ``remove-cell``, ``show-input``), and the
+    deviations note under the title. Done when the jupytext source is converted, so the sources stay
+    small. (Each page writes its own summary: a ``{glue:md} summary`` directive under its title and a
+    ``report.page_summary(records)`` call.)"""
     import nbformat
 
     chosen = {"hide-input", "remove-input", "remove-cell", "show-input", "hide-cell", "hide-output"}
@@ -499,21 +499,11 @@ def present(notebook, note: str | None = None):
     first = next((i for i, c in enumerate(notebook.cells) if c.cell_type == "markdown"), None)
     if note and first is not None:
         notebook.cells[first].source = notebook.cells[first].source.rstrip() + "\n\n" + DEVIATIONS.format(note=note)
-    if not any(c.cell_type == "markdown" and SUMMARY_DIRECTIVE in c.source for c in notebook.cells):
-        # A page whose source writes no summary gets the generic one (report.page_summary), under its title.
-        if first is not None:
-            title, _, rest = notebook.cells[first].source.partition("\n")
-            notebook.cells[first].source = f"{title}\n\n{SUMMARY_MARKDOWN}\n{rest}"
-            notebook.cells.append(nbformat.v4.new_code_cell(
-                "from defectbook.book.report import page_summary\npage_summary(globals());",
-                metadata={"tags": ["remove-cell"]}))
     return notebook
 
 
 DEVIATIONS = ("```{{admonition}} Deviations from the paper\n:class: note\nWhat this page does differently from the "
               "paper (data, sizes, backbone, readings of the text), and why: [the reproducibility notes]({note}).\n```")
-SUMMARY_DIRECTIVE = "{glue:md} summary"
-SUMMARY_MARKDOWN = "```{glue:md} summary\n:format: myst\n```"
 
 
 def merge_parameters(notebook):

@@ -258,25 +258,18 @@ def glue_value(name: str, value) -> None:
         print(f"{name}: {value}")
 
 
-def _records_in(namespace: dict) -> list[Record]:
-    """Every Record held by the variables of ``namespace`` (directly, or in a list, tuple or dict)."""
-    found: dict[str, Record] = {}
-    for name, v in namespace.items():
-        if name.startswith("_"):
-            continue
-        items = v.values() if isinstance(v, dict) else v if isinstance(v, (list, tuple)) else [v]
-        for r in items:
-            if isinstance(r, Record):
-                found.setdefault(r.key, r)
-    return list(found.values())
-
-
-def page_summary(namespace: dict, name: str = "summary", extra: str = "") -> str:
-    """A page's summary from the records its notebook computed (found in ``namespace``, the notebook's
-    globals): what ran (methods, data, seeds, profile) and the mean of each metric per method. Glued
-    under ``name`` for the top of the page; ``defectbook reproduce`` adds it to pages whose source
-    writes no summary of its own. ``extra`` (e.g. a :func:`verdict`) is appended. Returns the Markdown."""
-    records = _records_in(namespace)
+def page_summary(records: Iterable[Record], name: str = "summary", extra: str = "") -> str:
+    """A page's summary from the records its notebook computed (passed explicitly; the same record
+    passed twice counts once): what ran (methods, data, seeds, profile) and the mean of each metric
+    per method. Glued under ``name`` for the top of the page (the page's source writes a
+    ``{glue:md} summary`` directive under its title). ``extra`` (e.g. a :func:`verdict`) is appended.
+    Returns the Markdown."""
+    unique: dict[str, Record] = {}
+    for r in records:
+        if not isinstance(r, Record):
+            raise DefectbookError(f"page_summary takes records, got {type(r).__name__}")
+        unique.setdefault(r.key, r)
+    records = list(unique.values())
     if not records:
         text = "This page computes no detector records (it shows the data, a model's internals or maps)."
     else:
