@@ -115,3 +115,5 @@ def test_cost_rows_name_the_setting_and_add_fit_and_predict():
     t = differnet.cost_table({"profile": r, "small": rec(seed=1)}, n_boot=100)
     assert t.loc["profile", "fit + predict s"] == 2.5 and t.loc["small", "fit + predict s"] == 3.5
     assert t.loc["small", "layer"] == "layer3" and t.loc["small", "cache hits"] == 0
+    del r.config["params"]["jitter"]
+    assert differnet.cost_row(r, n_boot=100)["jitter"] is None, "a profile without the parameter"

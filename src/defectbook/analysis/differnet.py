@@ -299,12 +299,12 @@ def cost_configs(chapter: Chapter, grid: dict, base: dict, dataset: str, categor
 
 def cost_row(record: Record, n_boot: int = 1000) -> dict:
     """One DifferNet run's setting and cost: image size, layer, test rotations, training bank, epochs,
-    jitter, feature dimension, image AUROC with its 0.95 bootstrap interval (``low``, ``high``), fit and
+    jitter (None where the config has no such parameter), feature dimension, image AUROC with its 0.95 bootstrap interval (``low``, ``high``), fit and
     predict seconds and the feature-cache hits."""
     ci = auroc_interval(record.labels, record.scores, n_boot=n_boot)
     p, ex, t = record.config["params"], record.extras, record.timings
-    return {"image size": record.config["transform"]["resize"], "layer": layer_name(p), "bank": p["train_bank"],
-            "epochs": p["epochs"], "test rotations": p["test_transforms"], "jitter": p["jitter"],
+    return {"image size": record.config["transform"]["resize"], "layer": layer_name(p), "bank": p.get("train_bank"),
+            "epochs": p.get("epochs"), "test rotations": p["test_transforms"], "jitter": p.get("jitter"),
             "dim": ex.get("feature_dim"), "image AUROC": ci["auroc"], "low": ci["low"], "high": ci["high"],
             "fit s": t["fit_s"], "predict s": t["predict_s"], "cache hits": ex.get("feature_cache_hits", 0)}
 
