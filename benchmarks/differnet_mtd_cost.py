@@ -61,39 +61,31 @@ def config(params: dict, resize: int | None) -> dict:
     """The former cpu profile's DifferNet config on MTD with ``params`` and image size ``resize`` changed."""
     from defectbook.pipeline import spec
 
-    S = spec.chapter("differnet", "cpu")
+    chapter = spec.chapter("differnet", "cpu")
     transform = None
     if resize is not None:
-        transform = dict(S.section["datasets"]["mtd"]["transform"], resize=resize)
-    return S.config("differnet", "mtd", None, seed=S.seeds[0], save_maps=0, transform=transform,
-                    **{**FORMER, **params})
+        transform = dict(chapter.section["datasets"]["mtd"]["transform"], resize=resize)
+    return chapter.config("differnet", "mtd", None, seed=chapter.seeds[0], save_maps=0, transform=transform,
+                          **{**FORMER, **params})
 
 
 def row(name: str, rec, cpu_s: float | None, base=None) -> dict:
-    from sklearn.metrics import roc_auc_score
+    from defectbook.analysis.differnet import cost_row, snapshot_aurocs
+    from defectbook.evaluation.metrics import auroc_difference
 
-    from defectbook.evaluation.metrics import auroc_difference, auroc_interval
-
-    ci = auroc_interval(rec.labels, rec.scores, n_boot=1000)
+    c = cost_row(rec, n_boot=1000)
     delta = "—"
     if base is not None and base.key != rec.key and base.labels == rec.labels:
         d = auroc_difference(rec.labels, rec.scores, base.scores, n_boot=1000)
         delta = f"{d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
-    ex = rec.extras
-    snaps = ""
-    if ex.get("snapshot_scores"):
-        snaps = " ".join(f"{e}:{roc_auc_score(rec.labels, s):.3f}"
-                         for e, s in zip(ex["snapshot_epochs"], ex["snapshot_scores"]))
-    t = rec.timings
-    p, tf = rec.config["params"], rec.config["transform"]
-    return {"setting": name, "size": tf["resize"], "layer": "+".join([p["layer"]] if isinstance(p["layer"], str)
-                                                                     else p["layer"]),
-            "bank": p["train_bank"], "epochs": p["epochs"], "test T": p["test_transforms"], "jitter": p["jitter"],
-            "dim": ex.get("feature_dim"), "AUROC [95% CI]": f"{ci['auroc']:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]",
+    snaps = " ".join(f"{e}:{a:.3f}" for e, a in snapshot_aurocs(rec))
+    return {"setting": name, "size": c["image size"], "layer": c["layer"], "bank": c["bank"], "epochs": c["epochs"],
+            "test T": c["test rotations"], "jitter": c["jitter"], "dim": c["dim"],
+            "AUROC [95% CI]": f"{c['image AUROC']:.3f} [{c['low']:.3f}, {c['high']:.3f}]",
             "Δ vs cpu profile [paired 95% CI]": delta,
-            "fit s": round(t["fit_s"]), "predict s": round(t["predict_s"]),
+            "fit s": round(c["fit s"]), "predict s": round(c["predict s"]),
             "cpu s": round(cpu_s) if cpu_s is not None else "—",
-            "cache hits": ex.get("feature_cache_hits", 0), "AUROC at kept epochs (test)": snaps}
+            "cache hits": c["cache hits"], "AUROC at kept epochs (test)": snaps}
 
 
 def markdown(rows: list[dict]) -> str:

@@ -36,35 +36,24 @@ backbones = None       # None: the profile's (efficientnet_lite0, alexnet-random
 # %%
 import matplotlib.pyplot as plt
 
+from defectbook.analysis import differnet
 from defectbook.book import plotting
-from defectbook.book.report import provenance, show
+from defectbook.book.report import claim_verdict, page_summary, provenance, show
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("differnet", profile, data_root=data_root, seeds=seeds)
-F = S.grids
-cats = categories if categories is not None else F["localize_categories"]
-configs, label_of = [], []
-for bb in (backbones or list(F["localize_backbones"])):
-    extra = dict(F["localize_backbones"].get(bb) or {"backbone": bb, **({"layer": "pool5"} if bb == "alexnet" else {})})
-    if extra["backbone"] == "alexnet":   # AlexNet's pool5 needs inputs of at least 64 px
-        size = S.section["transform"].get("crop") or S.section["transform"]["resize"]
-        extra["scales"] = [s for s in S.params("differnet")["scales"] if s * size >= 64] or [1.0]
-    for c in S.configs("differnet", categories=cats, save_maps=6, **F["localize"], **extra, snapshots=0):
-        configs.append(c)
-        label_of.append(bb)
+chapter = spec.chapter("differnet", profile, data_root=data_root, seeds=seeds)
+configs, label_of = differnet.localization_configs(chapter, categories, backbones)
 records = experiment.run_many(configs, desc="differnet fig 8")
 
 # %% [markdown]
 # ## Pixel-level metrics of the gradient maps (the paper reports none)
 
 # %%
-df = experiment.frame(records)
-df["backbone"] = label_of
-cols = ["image_auroc", "pixel_auroc", "aupro"]
-table = df.groupby(["backbone", "dataset", "category"])[cols].mean()
-show(table)
-show(df.groupby("backbone")[cols].mean())
+df = experiment.frame(records).assign(backbone=label_of)
+per_category, per_backbone = differnet.localization_tables(df)
+show(per_category)
+show(per_backbone)
 show(provenance(records))
 
 # %% [markdown]
@@ -72,21 +61,15 @@ show(provenance(records))
 # One defective image per defect type and one defect-free image; colour scale per row.
 
 # %%
-for bb in dict.fromkeys(label_of):
-    recs = [r for r, b in zip(records, label_of) if b == bb and r.maps()][:3]
-    for r in recs:
-        plotting.anomaly_grid([r.maps()], [f"DifferNet gradients ({bb})"], n=6,
-                              suptitle=f"{r.config['dataset']}:{r.config.get('category') or ''} · {bb} · "
+for backbone in dict.fromkeys(label_of):
+    shown = [r for r, b in zip(records, label_of) if b == backbone and r.maps()][:3]
+    for r in shown:
+        plotting.anomaly_grid([r.maps()], [f"DifferNet gradients ({backbone})"], n=6,
+                              suptitle=f"{r.config['dataset']}:{r.config.get('category') or ''} · {backbone} · "
                                        f"pixel AUROC {r.metrics.get('pixel_auroc', float('nan')):.3f}")
         plt.show()
-    show(provenance(recs))
+    show(provenance(shown))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: DifferNet's gradient maps localise defects (pictures only; pixel AUROC against chance).
-from defectbook.book.report import claim_verdict, page_summary
-
-first = label_of[0]
-page_summary(globals(), extra=claim_verdict(
-    df[df["backbone"] == first], "backbone", first, "chance", "pixel_auroc",
-    f"DifferNet's gradient maps localise defects without pixel-level training (Fig. 8, pictures only); ours: "
-    f"pixel AUROC of the {first} maps against chance", reference=0.5));
+page_summary(records, extra=claim_verdict(**differnet.localization_claim(df, label_of[0])));

@@ -34,27 +34,25 @@ test_transforms = None # fixed test rotations (1/4/16/64); None: the profile's
 n_boot = 2000          # bootstrap resamples of the intervals and the paired differences
 
 # %%
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-from sklearn.metrics import roc_auc_score
-
+from defectbook.analysis import differnet
 from defectbook.book import paper_values, plotting
-from defectbook.book.report import provenance, show
+from defectbook.book.report import differences_view, page_summary, provenance, show, verdict
+from defectbook.evaluation.stats import method_differences, pair_effect
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
+from defectbook.pipeline.spec import LABELS
 
-S = spec.chapter("differnet", profile, data_root=data_root, seeds=seeds, epochs=epochs, test_transforms=test_transforms)
+chapter = spec.chapter("differnet", profile, data_root=data_root, seeds=seeds, epochs=epochs,
+                       test_transforms=test_transforms)
 if spec.available_real(["mtd"], data_root):
     dataset, category = "mtd", None
 else:
     show("**MTD was not found under the data root** (set `DEFECTBOOK_DATA` or `data_root`): a synthetic "
          "texture stands in below, so these are *not* MTD numbers.")
     dataset, category = "synthetic", "weave"
-methods = {"DifferNet": "differnet", "OCSVM": "ocsvm", "1-NN": "knn"}
-configs = [S.config(m, dataset, category, seed=s, save_maps=0) for s in S.seeds for m in methods.values()]
+configs = [chapter.config(m, dataset, category, seed=s, save_maps=0) for s in chapter.seeds for m in differnet.MTD_METHODS]
 records = experiment.run_many(configs, desc="differnet mtd")
-name_of = {m: label for label, m in methods.items()}
+paper = paper_values.load("differnet_table2_mtd").set_index("method")["image_auroc"]
 
 # %% [markdown]
 # ## Table 2: image AUROC beside the paper
@@ -65,25 +63,7 @@ name_of = {m: label for label, m in methods.items()}
 # process and reuse those memoised features, so their `fit_s` is the baseline alone.
 
 # %%
-def best_on_test(r):
-    ex = r.extras
-    if not ex.get("snapshot_scores"):
-        return np.nan, None
-    aucs = [roc_auc_score(r.labels, s) for s in ex["snapshot_scores"]]
-    i = int(np.argmax(aucs))
-    return aucs[i], ex["snapshot_epochs"][i]
-
-rows = []
-for r in records:
-    best, at = best_on_test(r)
-    rows.append({"method": name_of[r.config["method"]], "seed": r.config["seed"], "ours": r.metrics["image_auroc"],
-                 "best epoch on test": best, "at epoch": at, "fit_s": r.timings["fit_s"],
-                 "predict_images_per_s": r.timings["predict_images_per_s"]})
-ours = pd.DataFrame(rows).groupby("method", sort=False).mean(numeric_only=True).drop(columns="seed")
-paper = paper_values.load("differnet_table2_mtd").set_index("method")["image_auroc"]
-ours.insert(1, "paper", paper.reindex(ours.index))
-ours.insert(2, "Δ (ours - paper)", ours["ours"] - ours["paper"])
-show(ours)
+show(differnet.mtd_table(records, paper))
 show(provenance(records))
 
 # %% [markdown]
@@ -94,21 +74,11 @@ show(provenance(records))
 # *reproduced*: the whole interval above zero; *reversed*: below; *undecided*: it holds zero.
 
 # %%
-from defectbook.book.report import differences_view, verdict
-from defectbook.evaluation.metrics import auroc_interval
-from defectbook.evaluation.stats import method_differences, pair_effect
-
-cis = []
-for r in records:
-    ci = auroc_interval(r.labels, r.scores, n_boot=n_boot)
-    cis.append({"method": name_of[r.config["method"]], "seed": r.config["seed"], "image AUROC": ci["auroc"],
-                "95 % low": ci["low"], "95 % high": ci["high"], "test images": len(r.labels)})
-show(pd.DataFrame(cis), index=False)
+show(differnet.auroc_intervals(records, n_boot), index=False)
 diffs = method_differences(records, [("differnet", "knn"), ("differnet", "ocsvm")], n_boot=n_boot)
 if len(diffs):
-    show(differences_view(diffs, name_of, ("seed", "difference", "low", "high", "word", "paper"),
-                          paper=[paper.get(name_of[a], np.nan) - paper.get(name_of[b], np.nan)
-                                 for a, b in zip(diffs.a, diffs.b)]), index=False)
+    show(differences_view(diffs, LABELS, ("seed", "difference", "low", "high", "word", "paper"),
+                          paper=differnet.paper_differences(diffs, paper)), index=False)
 show(provenance(records))
 
 # %% [markdown]
@@ -118,21 +88,11 @@ show(provenance(records))
 
 # %%
 first_seed = [r for r in records if r.config["seed"] == records[0].config["seed"]]
-fig, ax = plt.subplots(1, 2, figsize=(9, 3.6))
-for r in first_seed:
-    plotting.roc(np.array(r.labels), np.array(r.scores), ax=ax[0], label=name_of[r.config["method"]])
-ax[0].set_title("ROC (Fig. 5)")
 dn = next(r for r in first_seed if r.config["method"] == "differnet")
-s, y = np.array(dn.scores), np.array(dn.labels)
-bins = np.linspace(s.min(), np.quantile(s, 0.98), 30)
-ax[1].hist(np.clip(s[y == 0], None, bins[-1]), bins, density=True, alpha=0.6, label="defect-free")
-ax[1].hist(np.clip(s[y == 1], None, bins[-1]), bins, density=True, alpha=0.6, label="defective")
-ax[1].set_xlabel("anomaly score (mean z², last bin: all above)"); ax[1].set_title("DifferNet scores (Fig. 6)")
-ax[1].legend(fontsize=7)
-plt.tight_layout(); plt.show()
-recall0 = (s[y == 1] > s[y == 0].max()).mean()
-show(f"Recall at zero false positives (DifferNet, seed {dn.config['seed']}): **{recall0:.3f}** "
-     f"({int((y == 0).sum())} defect-free, {int(y.sum())} defective test images).")
+plotting.differnet_roc_and_scores(first_seed, dn, LABELS)
+recall = differnet.recall_at_zero_fp(dn)
+show(f"Recall at zero false positives (DifferNet, seed {dn.config['seed']}): **{recall['recall']:.3f}** "
+     f"({recall['good']} defect-free, {recall['defective']} defective test images).")
 show(provenance(first_seed))
 
 # %% [markdown]
@@ -141,12 +101,7 @@ show(provenance(first_seed))
 # only to make the "best epoch on test" column transparent.
 
 # %%
-fig, ax = plt.subplots(1, 2, figsize=(9, 3))
-ax[0].plot(range(1, len(dn.extras["loss"]) + 1), dn.extras["loss"]); ax[0].set_xlabel("epoch"); ax[0].set_ylabel("NLL / D")
-if dn.extras.get("snapshot_scores"):
-    ax[1].plot(dn.extras["snapshot_epochs"], [roc_auc_score(dn.labels, q) for q in dn.extras["snapshot_scores"]], "o-")
-ax[1].set_xlabel("epoch"); ax[1].set_ylabel("test image AUROC")
-plt.tight_layout(); plt.show()
+plotting.training_curve(dn.extras["loss"], differnet.snapshot_aurocs(dn))
 show(provenance([dn], extra=f"flow parameters {dn.extras['flow_parameters']:,}, features {dn.extras['features']}"))
 
 # %% [markdown]
@@ -163,49 +118,18 @@ show(provenance([dn], extra=f"flow parameters {dn.extras['flow_parameters']:,}, 
 # rotations are the two factors that moved the AUROC, which is why the `cpu` profile uses 32 and 8 of them on MTD.
 
 # %%
-grid = S.grids["mtd_cost"]
-if grid:
-    base = next(c for c in configs if c["method"] == "differnet" and c["seed"] == dn.config["seed"])
-    cost_configs = {}
-    for label, change in grid.items():
-        change = dict(change)
-        size = change.pop("resize", None)
-        tf = dict(base["transform"], resize=size) if size else None
-        cost_configs[label] = S.config("differnet", dataset, category, seed=base["seed"], save_maps=0, transform=tf,
-                                       **change)
-    _cost = {"profile": dn, **dict(zip(cost_configs, experiment.run_many(cost_configs.values(),
-                                                                                 desc="differnet mtd cost")))}
-    cost = []
-    for label, _r in _cost.items():
-        ci = auroc_interval(_r.labels, _r.scores, n_boot=1000)
-        p = _r.config["params"]
-        cost.append({"setting": label, "image size": _r.config["transform"]["resize"],
-                     "layer": "+".join([p["layer"]] if isinstance(p["layer"], str) else p["layer"]),
-                     "test rotations": p["test_transforms"], "image AUROC": ci["auroc"], "low": ci["low"], "high": ci["high"],
-                     "fit + predict s": _r.timings["fit_s"] + _r.timings["predict_s"],
-                     "cache hits": _r.extras.get("feature_cache_hits", 0)})
-    cost = pd.DataFrame(cost).set_index("setting")
+if chapter.grids["mtd_cost"]:
+    cost_records = differnet.run_cost(chapter, dn, configs, dataset, category)
+    cost = differnet.cost_table(cost_records)
     show(cost)
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    ax.errorbar(cost["fit + predict s"], cost["image AUROC"],
-                yerr=[cost["image AUROC"] - cost["low"], cost["high"] - cost["image AUROC"]], fmt="o", capsize=3)
-    for label, row in cost.iterrows():
-        ax.annotate(label, (row["fit + predict s"], row["image AUROC"]), fontsize=7, xytext=(4, 4),
-                    textcoords="offset points")
-    ax.axhline(float(paper["DifferNet"]), ls="--", c="grey", lw=1, label="paper")
-    ax.set_xlabel("fit + predict seconds (this build)"); ax.set_ylabel("image AUROC (last epoch)")
-    ax.legend(fontsize=7); plt.tight_layout(); plt.show()
-    show(provenance(list(_cost.values())))
+    plotting.auroc_against_cost(cost, float(paper["DifferNet"]))
+    show(provenance(list(cost_records.values())))
 else:
     show(f"The `{profile}` profile's `mtd_cost` grid is empty: the AUROC-against-cost curve at `cpu` is "
          "`benchmarks/differnet_mtd.md` (one factor at a time, paired bootstrap against the former `cpu` setting).")
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: DifferNet above 1-NN on MTD (Table 2).
-from defectbook.book.report import page_summary
-
 effect = pair_effect(diffs, "differnet", "knn")
-page_summary(globals(), extra=(
-    f"**Paper:** DifferNet above 1-NN on Magnetic Tile Defects, image AUROC (Table 2; paper: "
-    f"{paper['DifferNet'] - paper['1-NN']:+.3f}); ours on {dataset + (':' + category if category else '')}. "
-    + verdict(effect, "DifferNet minus 1-NN, image AUROC, paired bootstrap over the test images (first seed)")));
+page_summary(records, extra=differnet.mtd_claim(paper, dataset, category) + verdict(
+    effect, "DifferNet minus 1-NN, image AUROC, paired bootstrap over the test images (first seed)"));

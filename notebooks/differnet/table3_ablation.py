@@ -32,52 +32,27 @@ categories = None      # None: the profile's ablation categories
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 
+from defectbook.analysis import differnet
 from defectbook.book import paper_values
-from defectbook.book.report import provenance, show
+from defectbook.book.report import claim_verdict, page_summary, provenance, show
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("differnet", profile, data_root=data_root, seeds=seeds)
-F = S.grids
-base = S.params("differnet")
-single = [1.0]
-e, f, g = F["ablation_test_transforms"]
-variants = {
-    "A": {"scales": single, "train_transforms": False, "test_transforms": 1},
-    "B": {"scales": single, "train_transforms": True, "test_transforms": g},
-    "C": {"scales": base["scales"], "train_transforms": False, "test_transforms": 1},
-    "D": {"scales": base["scales"], "train_transforms": True, "test_transforms": 1},
-    "E": {"scales": base["scales"], "train_transforms": True, "test_transforms": e},
-    "F": {"scales": base["scales"], "train_transforms": True, "test_transforms": f},
-    "G": {"scales": base["scales"], "train_transforms": True, "test_transforms": g},
-}
-cats = categories if categories is not None else F["ablation_categories"]
-configs, variant_of = [], []
-for name, v in variants.items():
-    for c in S.configs("differnet", categories=cats, save_maps=0, **v, snapshots=0):
-        configs.append(c)
-        variant_of.append(name)
+chapter = spec.chapter("differnet", profile, data_root=data_root, seeds=seeds)
+variants = differnet.ablation_variants(chapter.params("differnet")["scales"], chapter.grids["ablation_test_transforms"])
+configs, variant_of = differnet.ablation_configs(chapter, variants, categories)
 records = experiment.run_many(configs, desc="differnet table 3")
 
 # %% [markdown]
 # ## Mean image AUROC per configuration beside the paper
 
 # %%
-df = experiment.frame(records)
-df["config"] = variant_of
-per_cat = df.pivot_table(index=["dataset", "category"], columns="config", values="image_auroc", aggfunc="mean")
-show(per_cat)
+df = experiment.frame(records).assign(config=variant_of)
+per_category = df.pivot_table(index=["dataset", "category"], columns="config", values="image_auroc", aggfunc="mean")
+show(per_category)
 paper = paper_values.load("differnet_table3_ablation", scale=1.0).set_index("config")
-out = pd.DataFrame({
-    "multi-scale": ["yes" if len(variants[c]["scales"]) > 1 else "no" for c in variants],
-    "train transforms": ["yes" if variants[c]["train_transforms"] else "no" for c in variants],
-    "test transforms (ours)": [variants[c]["test_transforms"] for c in variants],
-    "test transforms (paper)": paper["test_transforms"].reindex(list(variants)).values,
-    "ours (mean AUROC)": per_cat.mean().reindex(list(variants)).values,
-    "paper (MVTec mean)": (paper["image_auroc"] / 100).reindex(list(variants)).values,
-}, index=list(variants))
+out = differnet.ablation_table(per_category, variants, paper)
 show(out)
 show(provenance(records))
 
@@ -89,9 +64,4 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: configuration G (multi-scale, training and 64 test transforms) above A.
-from defectbook.book.report import claim_verdict, page_summary
-
-page_summary(globals(), extra=claim_verdict(
-    df, "config", "G", "A", "image_auroc",
-    "the full configuration G (multi-scale, training transforms, most test transforms) above A (single scale, "
-    "no transforms) (Table 3)", paper_effect=float(paper.loc["G", "image_auroc"] - paper.loc["A", "image_auroc"]) / 100));
+page_summary(records, extra=claim_verdict(**differnet.ablation_claim(df, paper)));

@@ -29,52 +29,26 @@ seed = 0
 methods = None         # None: the profile's `timing` list
 
 # %%
-import matplotlib.pyplot as plt
-
-from defectbook.book import paper_values
-from defectbook.book.report import provenance, show
+from defectbook.analysis import ndpnet
+from defectbook.book import paper_values, plotting
+from defectbook.book.report import claim_verdict, page_summary, provenance, show
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
-from defectbook.pipeline.spec import LABELS
 
-S = spec.chapter("ndpnet", profile, data_root=data_root)
-N = S.grids
-dataset, cat = S.pair(N["timing_category"])
-methods = methods or N["timing"]
-records = experiment.run_many([S.config(m, dataset, cat, seed=seed) for m in methods],
+chapter = spec.chapter("ndpnet", profile, data_root=data_root)
+dataset, cat = chapter.pair(chapter.grids["timing_category"])
+methods = methods or chapter.grids["timing"]
+records = experiment.run_many([chapter.config(m, dataset, cat, seed=seed) for m in methods],
                               desc="fig11")
-df = experiment.frame(records)
-df["model"] = df["method"].map(LABELS)
-df["ms per image"] = 1000.0 / df["predict_images_per_s"]
-df["device"] = [r.env.get("machine", "") + (" + CUDA" if r.env.get("cuda") else " CPU") for r in records]
-table = df[["model", "ms per image", "image_auroc", "pixel_auroc", "fit_s", "peak_rss_mb", "device"]]
-show(table.sort_values("ms per image"), index=False)
+df = ndpnet.timing_frame(records)
+show(df[ndpnet.TIMING_COLUMNS].sort_values("ms per image"), index=False)
 show(provenance(records))
 
 # %%
 paper = paper_values.load("ndpnet_fig11_points", scale=1.0)
-fig, ax = plt.subplots(1, 2, figsize=(11, 4))
-for _, r in df.iterrows():
-    ax[0].scatter(r["ms per image"], r["image_auroc"], color="C3" if r["method"] == "ndpnet" else "C0")
-    ax[0].annotate(r["model"], (r["ms per image"], r["image_auroc"]), fontsize=7)
-ax[0].set_xscale("log"); ax[0].set_xlabel("ms per image (this machine)"); ax[0].set_ylabel("image AUROC")
-ax[0].set_title(f"ours: {dataset}:{cat}", fontsize=9)
-known = paper.dropna(subset=["ms_per_image"])
-ax[1].barh(paper["method"], paper["image_auroc_percent"] / 100, color=["C3" if m == "NDP-Net" else "C0" for m in paper["method"]])
-for _, r in known.iterrows():
-    ax[1].annotate(f"{r['ms_per_image']} ms", (r["image_auroc_percent"] / 100, r["method"]), fontsize=7)
-ax[1].set_xlim(0.4, 1.0); ax[1].set_xlabel("mean image AUROC, MVTec AD textures (Table II)")
-ax[1].set_title("paper: times only for NDP-Net are printed", fontsize=9)
-plt.tight_layout()
-plt.show()
+plotting.inference_time(df, paper, f"ours: {dataset}:{cat}")
 show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: NDP-Net's image AUROC above AE-SSIM's (the paper's Fig. 11 points).
-from defectbook.book.report import claim_verdict, page_summary
-
-pts = paper.set_index("method")["image_auroc_percent"] / 100
-page_summary(globals(), extra=claim_verdict(
-    df, "method", "ndpnet", "ae_ssim", "image_auroc",
-    f"NDP-Net detects better than AE-SSIM (Fig. 11, image AUROC from Table II); ours on {dataset}:{cat}",
-    paper_effect=float(pts["NDP-Net"] - pts["AE-SSIM"])));
+page_summary(records, extra=claim_verdict(**ndpnet.timing_claim(df, paper, f"{dataset}:{cat}")));

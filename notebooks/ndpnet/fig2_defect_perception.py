@@ -29,76 +29,39 @@ seed = 0
 n_pairs = 16
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
-import torch
-import torch.nn.functional as F
 
-from defectbook.book.report import provenance, show
+from defectbook.analysis import ndpnet
+from defectbook.book import plotting
+from defectbook.book.report import claim_verdict, page_summary, provenance, show
 from defectbook.book.report import table as md_table
-from defectbook.data.artificial import ArtificialDefects
-from defectbook.evaluation import metrics
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("ndpnet", profile, data_root=data_root)
-dataset, cat = S.pair(S.grids["ablation_category"])
+chapter = spec.chapter("ndpnet", profile, data_root=data_root)
+dataset, cat = chapter.pair(chapter.grids["ablation_category"])
 variants = {"with L_def_per": {}, "without L_def_per": {"def_per": False}}
-cfgs = {k: S.config("ndpnet", dataset, cat, seed=seed, **v) for k, v in variants.items()}
-records = [experiment.run(c) for c in cfgs.values()]
-fitted = {k: experiment.fitted(c) for k, c in cfgs.items()}
+configs = {k: chapter.config("ndpnet", dataset, cat, seed=seed, **v) for k, v in variants.items()}
+records = [experiment.run(c) for c in configs.values()]
+fitted = {k: experiment.fitted(c) for k, c in configs.items()}
+detectors = {k: det for k, (det, _) in fitted.items()}
 prep = next(iter(fitted.values()))[1]
-good = prep.test[torch.from_numpy(prep.labels == 0)][:n_pairs]
+good, i_ad, masks = ndpnet.artificial_pairs(prep, n_pairs, seed)
 bad_i = int(np.flatnonzero(prep.labels == 1)[0])
-synth = ArtificialDefects(seed=seed, p_defect=1.0)
-i_ad, masks = synth(good)
-
-
-def differences(det, a, b):
-    """Channel mean of the squared feature difference, layers 1-3, up-sampled to the image: [3][N, H, W]."""
-    fa, fb = det.encoder_features(a), det.encoder_features(b)
-    return [F.interpolate((x - y).pow(2).mean(1, keepdim=True), size=a.shape[-2:], mode="bilinear",
-                          align_corners=False)[:, 0] for x, y in zip(fa[:3], fb[:3])]
-
 
 # %%
-fig, ax = plt.subplots(4, 5, figsize=(11, 9))
-for r, (name, (det, _)) in enumerate(fitted.items()):
-    real = prep.test[bad_i : bad_i + 1]
-    rec = det.analyse(real)["recon"]
-    for row, (a, b, what) in enumerate([(good[:1], i_ad[:1], "artificial"), (rec, real, "real")]):
-        k = 2 * r + row
-        ax[k, 0].imshow(a[0].permute(1, 2, 0).numpy())
-        ax[k, 1].imshow(b[0].permute(1, 2, 0).numpy())
-        for l, d in enumerate(differences(det, a, b)):
-            ax[k, 2 + l].imshow(d[0].numpy(), cmap="jet")
-        ax[k, 0].set_ylabel(f"{name}\n{what}", fontsize=8)
-for j, t in enumerate(["(a) I_o / recon", "(b) I_ad / defective", "(c) layer 1", "(d) layer 2", "(e) layer 3"]):
-    ax[0, j].set_title(t, fontsize=8)
-for a in ax.flat:
-    a.set_xticks([]); a.set_yticks([])
-plt.tight_layout()
-plt.show()
+real = prep.test[bad_i : bad_i + 1]
+plotting.defect_perception(detectors, {"artificial": lambda det: (good[:1], i_ad[:1]),
+                                       "real": lambda det: (det.analyse(real)["recon"], real)},
+                           ndpnet.feature_differences)
 show(provenance(records))
 
 # %%
-rows = []
-m = masks[:, 0].numpy() > 0.5
-keep = m.reshape(len(m), -1).any(1)
-for name, (det, _) in fitted.items():
-    d = differences(det, good, i_ad)
-    rows.append({"encoder": name, **{f"layer {l + 1}": metrics.pixel_auroc(m[keep], d[l].numpy()[keep]) for l in range(3)}})
+perception, n_kept = ndpnet.perception_table(detectors, good, i_ad, masks)
 show("Pixel AUROC of the feature-difference maps against the artificial masks "
-     f"({int(keep.sum())} artificial pairs):\n\n" + md_table(pd.DataFrame(rows), index=False))
+     f"({n_kept} artificial pairs):\n\n" + md_table(perception, index=False))
 show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: with L_def_per the encoder separates artificial defects better.
-from defectbook.book.report import claim_verdict, page_summary
-
-per_layer = pd.DataFrame(rows).melt(id_vars="encoder", var_name="layer", value_name="pixel_auroc")
-page_summary(globals(), extra=claim_verdict(
-    per_layer, "encoder", "with L_def_per", "without L_def_per", "pixel_auroc",
-    "L_def_per makes the encoder perceive defects (Fig. 2); ours: pixel AUROC of the feature-difference maps "
-    "against the artificial masks, paired by encoder layer", pair_on=("layer",)));
+page_summary(records, extra=claim_verdict(**ndpnet.perception_claim(perception)));

@@ -30,39 +30,24 @@ seeds = None
 methods = None         # None: NDP-Net and the profile's `compare` list
 
 # %%
-import pandas as pd
-
+from defectbook.analysis import ndpnet
 from defectbook.book import paper_values
-from defectbook.book.report import provenance, show
+from defectbook.book.report import claim_verdict, glue_value, page_summary, provenance, show
 from defectbook.book.report import table as md_table
-from defectbook.methods.ndpnet import RECONSTRUCTION
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
-from defectbook.pipeline.spec import LABELS
 
-S = spec.chapter("ndpnet", profile, data_root=data_root, seeds=seeds)
-N = S.grids
-seeds = S.seeds
-methods = methods or ["ndpnet", *N["compare"]]
-cats = [(d, c) for d, c in S.pairs()
-        if only is None or d in only or f"{d}:{c}" in only]
-configs = [S.config(m, d, c, seed=s) for m in methods for d, c in cats for s in seeds]
+chapter = spec.chapter("ndpnet", profile, data_root=data_root, seeds=seeds)
+methods = methods or ["ndpnet", *chapter.grids["compare"]]
+configs = [chapter.config(m, d, c, seed=s) for m in methods for d, c in ndpnet.chosen(chapter.pairs(), only)
+           for s in chapter.seeds]
 records = experiment.run_many(configs, desc="ndpnet tables 2-4")
-df = experiment.frame(records)
-df["model"] = df["method"].map(LABELS)
-df["kind"] = df["method"].map(lambda m: "reconstruction" if m in RECONSTRUCTION else "embedding")
+df = ndpnet.texture_frame(records)
 
 
 # %%
-def table(value):
-    t = df.pivot_table(index=["kind", "model"], columns="data", values=value, aggfunc="mean")
-    t.insert(0, "mean", t.mean(axis=1))
-    return t.round(3)
-
-
-for title, value in [("Table II: image AUROC", "image_auroc"), ("Table III: pixel AUROC", "pixel_auroc"),
-                     ("Table IV: PRO (AUPRO, FPR <= 0.3)", "aupro")]:
-    show(f"**{title}** (ours)\n\n" + md_table(table(value)))
+for title, value in ndpnet.TEXTURE_TABLES:
+    show(f"**{title}** (ours)\n\n" + md_table(ndpnet.texture_table(df, value)))
 show(provenance(records))
 
 # %% [markdown]
@@ -72,19 +57,7 @@ show(provenance(records))
 # each dataset of this run (generated from the records above).
 
 # %%
-pix = df.pivot_table(index="data", columns="method", values="pixel_auroc", aggfunc="mean")
-img = df.pivot_table(index="data", columns="method", values="image_auroc", aggfunc="mean")
-rec_cols = [m for m in pix.columns if m in RECONSTRUCTION and m != "ndpnet"]
-emb_cols = [m for m in pix.columns if m not in RECONSTRUCTION]
-summary = pd.DataFrame({"NDP-Net image AUROC": img["ndpnet"], "NDP-Net pixel AUROC": pix["ndpnet"]})
-if rec_cols:
-    summary["best reconstruction baseline (pixel)"] = pix[rec_cols].max(axis=1)
-    summary["which"] = pix[rec_cols].idxmax(axis=1).map(LABELS)
-    summary["NDP-Net above every reconstruction baseline"] = pix["ndpnet"] > pix[rec_cols].max(axis=1)
-if emb_cols:
-    summary["best feature method (pixel)"] = pix[emb_cols].max(axis=1)
-    summary["gap to best feature method"] = pix["ndpnet"] - pix[emb_cols].max(axis=1)
-show(summary)
+show(ndpnet.texture_targets(df))
 show(provenance(records))
 
 # %% [markdown]
@@ -97,14 +70,8 @@ for name, title in [("ndpnet_table2_image_auroc", "Table II"), ("ndpnet_table3_p
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: NDP-Net's pixel AUROC above TrustMAE's (Table III).
-from defectbook.book.report import claim_verdict, glue_value, page_summary
-
-# the headline number of the book's intro: NDP-Net's mean image AUROC (Table II)
-glue_value("headline_ours", df[df["method"] == "ndpnet"]["image_auroc"].mean())
-glue_value("headline_paper", float(paper_values.load("ndpnet_table2_image_auroc").set_index("method").loc["NDP-Net", "mean"]))
-glue_value("headline_data", ", ".join(sorted(df[df["method"] == "ndpnet"]["data"].str.rstrip(":").unique())))
-p3 = paper_values.load("ndpnet_table3_pixel_auroc").set_index("method")["mean"]
-page_summary(globals(), extra=claim_verdict(
-    df, "method", "ndpnet", "trustmae", "pixel_auroc",
-    "NDP-Net localises defects better than the reconstruction methods, TrustMAE among them (Table III, MVTec AD "
-    "textures)", paper_effect=float(p3["NDP-Net"] - p3["TrustMAE"])));
+# the headline numbers of the book's intro: NDP-Net's mean image AUROC (Table II)
+for name, value in ndpnet.headline(df, paper_values.load("ndpnet_table2_image_auroc").set_index("method")).items():
+    glue_value(name, value)
+page_summary(records, extra=claim_verdict(
+    **ndpnet.texture_claim(df, paper_values.load("ndpnet_table3_pixel_auroc").set_index("method"))));

@@ -229,3 +229,140 @@ def map_explorer(records, names: dict | None = None, threshold: float = 0.5):
         return fig
 
     return live_or_static(view, method=methods, data=datas, example=(0, n - 1, 1), threshold=(0.0, 1.0, 0.05))
+
+
+def differnet_roc_and_scores(records, record, names: dict) -> None:
+    """DifferNet's Fig. 5 and Fig. 6 side by side: the ROC curve of each of ``records`` (labelled by
+    ``names[method]``) and the histogram of ``record``'s scores (defect-free against defective; the last
+    bin, at the 98th percentile, holds all above)."""
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.6))
+    for r in records:
+        roc(np.array(r.labels), np.array(r.scores), ax=ax[0], label=names[r.config["method"]])
+    ax[0].set_title("ROC (Fig. 5)")
+    s, y = np.array(record.scores), np.array(record.labels)
+    bins = np.linspace(s.min(), np.quantile(s, 0.98), 30)
+    ax[1].hist(np.clip(s[y == 0], None, bins[-1]), bins, density=True, alpha=0.6, label="defect-free")
+    ax[1].hist(np.clip(s[y == 1], None, bins[-1]), bins, density=True, alpha=0.6, label="defective")
+    ax[1].set_xlabel("anomaly score (mean z², last bin: all above)"); ax[1].set_title("DifferNet scores (Fig. 6)")
+    ax[1].legend(fontsize=7)
+    plt.tight_layout(); plt.show()
+
+
+def training_curve(losses, snapshots) -> None:
+    """A training loss per epoch (NLL per dimension) beside the test AUROC of kept snapshots
+    (``snapshots``: (epoch, AUROC) pairs, possibly empty)."""
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3))
+    ax[0].plot(range(1, len(losses) + 1), losses); ax[0].set_xlabel("epoch"); ax[0].set_ylabel("NLL / D")
+    if snapshots:
+        ax[1].plot([e for e, _ in snapshots], [a for _, a in snapshots], "o-")
+    ax[1].set_xlabel("epoch"); ax[1].set_ylabel("test image AUROC")
+    plt.tight_layout(); plt.show()
+
+
+def auroc_against_cost(cost: pd.DataFrame, paper: float) -> None:
+    """Image AUROC (``image AUROC``, interval ``low``-``high``) against ``fit + predict s``, one labelled
+    point per row, with the paper's AUROC as a dashed line."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    ax.errorbar(cost["fit + predict s"], cost["image AUROC"],
+                yerr=[cost["image AUROC"] - cost["low"], cost["high"] - cost["image AUROC"]], fmt="o", capsize=3)
+    for label, row in cost.iterrows():
+        ax.annotate(label, (row["fit + predict s"], row["image AUROC"]), fontsize=7, xytext=(4, 4),
+                    textcoords="offset points")
+    ax.axhline(paper, ls="--", c="grey", lw=1, label="paper")
+    ax.set_xlabel("fit + predict seconds (this build)"); ax.set_ylabel("image AUROC (last epoch)")
+    ax.legend(fontsize=7); plt.tight_layout(); plt.show()
+
+
+def inference_time(df: pd.DataFrame, paper: pd.DataFrame, title: str) -> None:
+    """NDP-Net's Fig. 11: our methods' image AUROC against ms per image (``df``: ``model``, ``method``,
+    ``ms per image``, ``image_auroc``) beside the paper's mean image AUROC per method (``paper``:
+    ``method``, ``image_auroc_percent``, ``ms_per_image`` where printed)."""
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+    for _, r in df.iterrows():
+        ax[0].scatter(r["ms per image"], r["image_auroc"], color="C3" if r["method"] == "ndpnet" else "C0")
+        ax[0].annotate(r["model"], (r["ms per image"], r["image_auroc"]), fontsize=7)
+    ax[0].set_xscale("log"); ax[0].set_xlabel("ms per image (this machine)"); ax[0].set_ylabel("image AUROC")
+    ax[0].set_title(title, fontsize=9)
+    known = paper.dropna(subset=["ms_per_image"])
+    ax[1].barh(paper["method"], paper["image_auroc_percent"] / 100,
+               color=["C3" if m == "NDP-Net" else "C0" for m in paper["method"]])
+    for _, r in known.iterrows():
+        ax[1].annotate(f"{r['ms_per_image']} ms", (r["image_auroc_percent"] / 100, r["method"]), fontsize=7)
+    ax[1].set_xlim(0.4, 1.0); ax[1].set_xlabel("mean image AUROC, MVTec AD textures (Table II)")
+    ax[1].set_title("paper: times only for NDP-Net are printed", fontsize=9)
+    plt.tight_layout()
+    plt.show()
+
+
+def defect_perception(detectors: dict, rows: dict, differences) -> None:
+    """NDP-Net's Fig. 2: for each detector (name -> detector) and each row (what -> function of the
+    detector giving images ``(a, b)``, ``[1, 3, H, W]``), the two images and ``differences(det, a, b)``
+    (three maps ``[1, H, W]``, encoder layers 1-3)."""
+    fig, ax = plt.subplots(len(detectors) * len(rows), 5, figsize=(11, 9))
+    k = 0
+    for name, det in detectors.items():
+        for what, pair in rows.items():
+            a, b = pair(det)
+            ax[k, 0].imshow(a[0].permute(1, 2, 0).numpy())
+            ax[k, 1].imshow(b[0].permute(1, 2, 0).numpy())
+            for i, d in enumerate(differences(det, a, b)):
+                ax[k, 2 + i].imshow(d[0].numpy(), cmap="jet")
+            ax[k, 0].set_ylabel(f"{name}\n{what}", fontsize=8)
+            k += 1
+    for j, t in enumerate(["(a) I_o / recon", "(b) I_ad / defective", "(c) layer 1", "(d) layer 2", "(e) layer 3"]):
+        ax[0, j].set_title(t, fontsize=8)
+    for a in ax.flat:
+        a.set_xticks([]); a.set_yticks([])
+    plt.tight_layout()
+    plt.show()
+
+
+def image_row(panels, width: float = 2.2) -> None:
+    """One row of titled panels (title, tensor): an ``[H, W, 3]`` image (clipped to 0-1) or an
+    ``[H, W]`` map (viridis)."""
+    fig, ax = plt.subplots(1, len(panels), figsize=(width * len(panels), 2.6))
+    for a, (t, im) in zip(ax, panels):
+        a.imshow(im.numpy() if im.ndim == 2 else im.clamp(0, 1).numpy(), cmap="viridis" if im.ndim == 2 else None)
+        a.set_title(t, fontsize=8); a.set_xticks([]); a.set_yticks([])
+    plt.tight_layout()
+    plt.show()
+
+
+def map_rows(images, masks, maps: dict, index, titles: Sequence[str] = ("input", "ground truth"),
+             size: float = 2.0) -> None:
+    """One row per test image in ``index``: the image (``images[i]``, ``[3, H, W]``), its ground truth
+    (``masks[i]``, if any) and each map of ``maps`` (title -> ``[N, H, W]``, indexed like the images), jet."""
+    fig, ax = plt.subplots(len(index), 2 + len(maps), figsize=(size * (2 + len(maps)), size * len(index)), squeeze=False)
+    for j, i in enumerate(index):
+        ax[j, 0].imshow(np.asarray(images[i].permute(1, 2, 0)))
+        if masks is not None:
+            ax[j, 1].imshow(np.asarray(masks[i]), cmap="gray")
+        for k, m in enumerate(maps.values()):
+            ax[j, 2 + k].imshow(np.asarray(m[i]), cmap="jet")
+    for k, t in enumerate([*titles, *maps]):
+        ax[0, k].set_title(t, fontsize=8)
+    for a in ax.flat:
+        a.set_xticks([]); a.set_yticks([])
+    plt.tight_layout()
+    plt.show()
+
+
+def reconstructions(images, analysis: dict, masks, defects, index, title: str) -> None:
+    """NDP-Net's Figs. 9, 10 and 12: per test image in ``index`` (a column) the input, its
+    reconstruction (``analysis["recon"]``), the anomaly map (``analysis["msdsm"]``, one colour scale) and
+    the ground truth; ``analysis`` holds the images of ``index`` in order."""
+    fig, ax = plt.subplots(4, len(index), figsize=(2 * len(index), 8), squeeze=False)
+    for j, i in enumerate(index):
+        ax[0, j].imshow(images[i].permute(1, 2, 0).numpy())
+        ax[1, j].imshow(analysis["recon"][j].permute(1, 2, 0).numpy())
+        ax[2, j].imshow(analysis["msdsm"][j].numpy(), cmap="jet", vmin=0, vmax=max(1e-6, float(analysis["msdsm"].max())))
+        if masks is not None:
+            ax[3, j].imshow(masks[i].numpy(), cmap="gray", vmin=0, vmax=1)
+        ax[0, j].set_title(str(defects[i]), fontsize=8)
+    for r, name in enumerate(["input", "reconstruction", "anomaly map", "ground truth"]):
+        ax[r, 0].set_ylabel(name, fontsize=8)
+    for x in ax.flat:
+        x.set_xticks([]); x.set_yticks([])
+    fig.suptitle(title, fontsize=9)
+    plt.tight_layout()
+    plt.show()
