@@ -13,7 +13,7 @@ from defectbook.book.execute import LAST
 from defectbook.methods import REGISTRY, build
 from defectbook.pipeline import spec
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 
