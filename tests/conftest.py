@@ -7,7 +7,7 @@ from helpers.toy import write_toy_mvtec
 
 os.environ.setdefault("DEFECTBOOK_PROGRESS", "0")
 os.environ.setdefault("DEFECTBOOK_OFFLINE", "1")
-os.environ.setdefault("DEFECTBOOK_FEATURE_CACHE", "0")   # on where a test asks (tests/test_feature_cache.py)
+os.environ.setdefault("DEFECTBOOK_FEATURE_CACHE", "0")   # on where a test asks (tests/unit/test_feature_cache.py)
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 REPO = Path(__file__).resolve().parents[1]
