@@ -45,7 +45,7 @@ book: install
 test: install
 	DEFECTBOOK_OFFLINE=1 $(PY) -m pytest
 
-# The browser test (tests/test_browser.py) drives the system's Chromium through Playwright: Debian's
+# The browser test (tests/integration/test_browser.py) drives the system's Chromium through Playwright: Debian's
 # chromium package (no browser download) and the playwright Python package (in the dev extra).
 browser: install
 	@if [ ! -x /usr/bin/chromium ]; then \

@@ -1,5 +1,5 @@
 """Hand-written parts against the library equivalents they are tested equal to
-(`tests/test_library_checks.py`): seconds per call, median of 5, one thread by default.
+(`tests/unit/test_library_checks.py`): seconds per call, median of 5, one thread by default.
 
     python benchmarks/bench_library_parts.py [--threads N]
 """

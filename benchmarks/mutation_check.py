@@ -26,33 +26,33 @@ REPO = Path(__file__).resolve().parents[1]
 MUTATIONS = {
     "npad: S = sqrt(A * B) -> sqrt(A + B)": (
         "methods/npad.py", "s = (a * bmap).sqrt()", "s = (a + bmap).sqrt()",
-        "tests/test_npad.py::test_npad_modules_combine_as_the_paper_says"),
+        "tests/unit/test_npad.py::test_npad_modules_combine_as_the_paper_says"),
     "npad: top-k score pairs ranks ascending -> descending": (
         "methods/npad.py", "return (m * e.sort(1).values).clamp_min(0).sqrt().mean(1)",
         "return (m * e.sort(1, descending=True).values).clamp_min(0).sqrt().mean(1)",
-        "tests/test_npad.py::test_shift_offsets_and_topk_score"),
+        "tests/unit/test_npad.py::test_shift_offsets_and_topk_score"),
     "npad: neighbour-min -> neighbour-max (radius sign)": (
         "methods/npad.py", "r = self.infer_radius if self.use_neighbour_min else 0",
         "r = 0 if self.use_neighbour_min else self.infer_radius",
-        "tests/test_npad.py::test_npad_modules_combine_as_the_paper_says"),
+        "tests/unit/test_npad.py::test_npad_modules_combine_as_the_paper_says"),
     "patchcore: Eq. 7 weight 1 - w -> 1 + w": (
         "methods/patchcore.py", "w = 1 - 1 / torch.exp(d - s_star).sum()", "w = 1 + 1 / torch.exp(d - s_star).sum()",
-        "tests/test_patchcore_spade.py::test_reweighting_is_eq7_computed_directly"),
+        "tests/unit/test_patchcore_spade.py::test_reweighting_is_eq7_computed_directly"),
     "trustmae: addressing softmax(-d) -> softmax(+d)": (
         "methods/trustmae.py", "w = torch.softmax(-dist, dim=1)", "w = torch.softmax(dist, dim=1)",
-        "tests/test_trustmae.py::test_normal_memory_cannot_reconstruct_an_inserted_defect"),
+        "tests/unit/test_trustmae.py::test_normal_memory_cannot_reconstruct_an_inserted_defect"),
     "trustmae: Eq. 4 margin sign": (
         "methods/trustmae.py", "F.relu(two[:, 0] - two[:, 1] + margin)", "F.relu(two[:, 0] - two[:, 1] - margin)",
-        "tests/test_trustmae.py::test_margin_loss"),
+        "tests/unit/test_trustmae.py::test_margin_loss"),
     "trustmae: trust region r * d -> -r * d": (
         "methods/trustmae.py", "return (r * d).mean(), r, d1", "return (-r * d).mean(), r, d1",
-        "tests/test_trustmae.py"),
+        "tests/unit/test_trustmae.py"),
     "differnet: NLL ||z||^2/2 - log|J| -> + log|J|": (
         "flows.py", "return 0.5 * (z ** 2).sum(1) - log_jac_det", "return 0.5 * (z ** 2).sum(1) + log_jac_det",
-        "tests/test_flows.py"),
+        "tests/unit/test_flows.py"),
     "differnet: soft clamp atan(s / clamp) -> atan(s)": (
         "flows.py", "return lambda u: 0.636 * torch.atan(u / clamp)", "return lambda u: 0.636 * torch.atan(u)",
-        "tests/test_library_checks.py::test_soft_clamp_is_differnets_definition"),
+        "tests/unit/test_library_checks.py::test_soft_clamp_is_differnets_definition"),
 }
 
 

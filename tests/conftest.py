@@ -3,10 +3,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.toy import write_toy_mvtec
 
 os.environ.setdefault("DEFECTBOOK_PROGRESS", "0")
 os.environ.setdefault("DEFECTBOOK_OFFLINE", "1")
-os.environ.setdefault("DEFECTBOOK_FEATURE_CACHE", "0")   # on where a test asks (tests/test_feature_cache.py)
+os.environ.setdefault("DEFECTBOOK_FEATURE_CACHE", "0")   # on where a test asks (tests/unit/test_feature_cache.py)
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,6 +36,12 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("DEFECTBOOK_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("DEFECTBOOK_RESULTS", str(tmp_path / "results"))
     return tmp_path
+
+
+@pytest.fixture
+def toy(isolated):
+    """The toy MVTec-layout category (helpers.toy) under the isolated folder; its data root."""
+    return write_toy_mvtec(isolated / "data")
 
 
 @pytest.fixture

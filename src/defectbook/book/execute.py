@@ -522,7 +522,7 @@ def merge_parameters(notebook):
     return notebook
 
 
-#: The dry-run notebooks CI executes (tests/test_spec.py, marked slow): every dataset loader (MVTec AD,
+#: The dry-run notebooks CI executes (tests/integration/test_spec.py, marked slow): every dataset loader (MVTec AD,
 #: MTD, DAGM), every chapter's paper architecture (WRN-50 Gaussians, AlexNet 448 px + flows, the
 #: TrustMAE generator with VGG-19 and the discriminator, N-pad, PaDiM and PatchCore on WRN-50), MVTec
 #: names in few-shot grids, cable in Fig. 9; about 3 minutes of CPU. The full dry run (every notebook,

@@ -3,7 +3,7 @@
 sphinx-thebe (as pinned by Jupyter Book 1.x) registers its inline configuration script on every
 ``env-before-read-docs``, so pages carry ``const THEBE_JS_URL = ...`` twice and the browser reports
 "Identifier 'THEBE_JS_URL' has already been declared". Named in ``_config.yml``
-(``sphinx.extra_extensions``); the browser test (tests/test_browser.py) checks the console is clean.
+(``sphinx.extra_extensions``); the browser test (tests/integration/test_browser.py) checks the console is clean.
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from test_experiment import cfg, write_toy_mvtec
+from helpers.toy import cfg, write_toy_mvtec
 
 from defectbook import DefectbookError
 from defectbook.data.prepare import _prepare_cached

@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers.toy import cfg
 
 from defectbook import settings
 from defectbook.book import buildreport
@@ -14,19 +15,6 @@ from defectbook.book.buildreport import aggregate, read_ledger, write, write_pag
 from defectbook.pipeline import ledger as ledger_module
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline.models import model_path
-
-
-@pytest.fixture
-def toy(isolated):
-    from test_experiment import write_toy_mvtec
-
-    return write_toy_mvtec(isolated / "data")
-
-
-def _cfg(root, **kw):
-    from test_experiment import cfg
-
-    return cfg(root, **kw)
 
 
 @pytest.fixture
@@ -43,7 +31,7 @@ def _build(**kw):
 
 def test_experiments_are_attributed_to_their_notebook_and_reuse_is_counted(toy, ledger, monkeypatch, one_thread):
     monkeypatch.setenv(ledger_module.NOTEBOOK_ENV, "g/first")
-    c = _cfg(toy)
+    c = cfg(toy)
     rec = experiment.run(c)
     assert {"data_s", "features_fit_s", "features_predict_s"} <= set(rec.timings)
     assert rec.timings["features_fit_s"] > 0, "PaDiM's backbone passes are counted as feature extraction"
@@ -69,12 +57,12 @@ def test_experiments_are_attributed_to_their_notebook_and_reuse_is_counted(toy, 
 def test_models_trained_then_loaded_and_the_switch_that_turns_reuse_off(toy, ledger, monkeypatch, one_thread):
     monkeypatch.setenv("DEFECTBOOK_MODEL_LIMIT_MB", "0")                # run() keeps nothing
     monkeypatch.setenv(ledger_module.NOTEBOOK_ENV, "g/pictures")
-    c = _cfg(toy, device="cpu")
+    c = cfg(toy, device="cpu")
     experiment.fitted(c)
     experiment.fitted(c)
     monkeypatch.setenv(ledger_module.REUSE_ENV, "0")
     experiment.fitted(c)                                                  # the saved model is ignored
-    other = _cfg(toy, device="cpu", params={"d": 8, "batch_size": 8})
+    other = cfg(toy, device="cpu", params={"d": 8, "batch_size": 8})
     experiment.fitted(other)
     assert not model_path(other).exists(), "nothing saved with model reuse off"
     lines = read_ledger(ledger)
@@ -87,7 +75,7 @@ def test_models_trained_then_loaded_and_the_switch_that_turns_reuse_off(toy, led
 
 def test_a_loaded_model_counts_the_fit_time_it_saved(toy, ledger, monkeypatch, one_thread, tmp_path):
     monkeypatch.setenv(ledger_module.NOTEBOOK_ENV, "g/pictures")
-    c = _cfg(toy, device="cpu")
+    c = cfg(toy, device="cpu")
     rec = experiment.run(c)                                               # keeps the fitted model
     experiment.fitted(c)                                                  # ... which is loaded, not trained
     model = [e for e in read_ledger(ledger) if e["kind"] == "model"]
@@ -199,7 +187,7 @@ profile = "smoke"
 import os
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline.models import model_path
-from test_experiment import cfg
+from helpers.toy import cfg
 experiment.run(cfg(os.environ["TOY_ROOT"]))
 {extra}
 '''
@@ -214,7 +202,7 @@ def test_batch_writes_the_report_with_each_notebook_attributed(toy, monkeypatch,
     (src / "a.py").write_text(NOTEBOOK.format(name="a", extra=""))
     (src / "b.py").write_text(NOTEBOOK.format(name="b", extra="raise RuntimeError('deliberate')"))
     monkeypatch.setenv("TOY_ROOT", str(toy))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setattr(reproduce, "discover", lambda only=None, base=None: [src / "a.py", src / "b.py"])
     out = tmp_path / "executed"
@@ -241,7 +229,7 @@ def test_experiments_on_a_dask_cluster_are_attributed_by_the_kernel(toy, ledger,
     from defectbook.pipeline import executors
 
     monkeypatch.setenv(ledger_module.NOTEBOOK_ENV, "g/cluster")
-    configs = [_cfg(toy, seed=s, params={"d": 8, "batch_size": 8}) for s in (0, 1)]
+    configs = [cfg(toy, seed=s, params={"d": 8, "batch_size": 8}) for s in (0, 1)]
     experiment.run(configs[0])                                           # one record exists already
     cluster = executors.start_local(1, dashboard_address=":0", quiet=True)
     try:

@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from helpers.toy import cfg
 
 from defectbook import DefectbookError
 from defectbook.methods import REGISTRY, build
@@ -121,19 +122,6 @@ def test_missing_gpu_index_is_a_clear_error(monkeypatch):
 
 # --- the experiment runner: device from the config, records, kept models, logging ----------------------
 
-def _toy_cfg(root, **kw):
-    from test_experiment import cfg
-
-    return cfg(root, **kw)
-
-
-@pytest.fixture
-def toy(isolated):
-    from test_experiment import write_toy_mvtec
-
-    return write_toy_mvtec(isolated / "data")
-
-
 def test_build_detector_resolves_the_config_device(monkeypatch):
     from defectbook.pipeline.models import build_detector
 
@@ -154,7 +142,7 @@ def test_run_records_device_logs_and_keeps_the_model(toy, caplog):
     from defectbook.pipeline import run as experiment
     from defectbook.pipeline.models import model_path
 
-    c = _toy_cfg(toy, device="cpu")
+    c = cfg(toy, device="cpu")
     with caplog.at_level(logging.INFO, logger="defectbook"):
         rec = experiment.run(c)
     assert rec.extras["device"] == "cpu"
@@ -177,7 +165,7 @@ def test_fitted_trains_once_and_a_changed_config_never_reuses(toy, caplog, monke
     from defectbook.pipeline.models import model_path
 
     monkeypatch.setenv("DEFECTBOOK_MODEL_LIMIT_MB", "0")                  # run() keeps nothing
-    c = _toy_cfg(toy, device="cpu")
+    c = cfg(toy, device="cpu")
     experiment.run(c)
     assert not model_path(c).exists()
     with caplog.at_level(logging.INFO, logger="defectbook"):
@@ -185,7 +173,7 @@ def test_fitted_trains_once_and_a_changed_config_never_reuses(toy, caplog, monke
         experiment.fitted(c)
     msgs = [r.getMessage() for r in caplog.records]
     assert sum("fitted in" in m for m in msgs) == 1 and sum("loaded" in m for m in msgs) == 1
-    other = _toy_cfg(toy, device="cpu", params={"d": 8, "batch_size": 8})
+    other = cfg(toy, device="cpu", params={"d": 8, "batch_size": 8})
     assert model_path(other) != model_path(c)
     assert not model_path(other).exists()
 
@@ -196,7 +184,7 @@ def _gpu_check():
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_check.py"
     spec = importlib.util.spec_from_file_location("gpu_check", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

@@ -15,7 +15,7 @@ import stat
 import numpy as np
 import pytest
 import torch
-from test_experiment import cfg, write_toy_mvtec
+from helpers.toy import cfg
 
 from defectbook import DefectbookError
 from defectbook.cli import main as cli_main
@@ -29,11 +29,6 @@ from defectbook.pipeline.models import load_model, model_path
 from defectbook.pipeline.store import Store
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture
-def toy(isolated):
-    return write_toy_mvtec(isolated / "data")
 
 
 @pytest.fixture

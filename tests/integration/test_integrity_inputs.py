@@ -10,19 +10,14 @@ import zipfile
 
 import pytest
 import torch
+from helpers.toy import write_toy_mvtec
 from PIL import Image
-from test_experiment import write_toy_mvtec
 
 import defectbook.book.execute as rp
 from defectbook import DefectbookError
 from defectbook.cli import main as cli_main
 from defectbook.data import load_split
 from defectbook.data.base import image_size, read_image, read_mask
-
-
-@pytest.fixture
-def toy(isolated):
-    return write_toy_mvtec(isolated / "data")
 
 
 def error_line(capsys) -> str:

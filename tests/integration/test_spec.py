@@ -13,7 +13,7 @@ from defectbook.book.execute import LAST
 from defectbook.methods import REGISTRY, build
 from defectbook.pipeline import spec
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 
@@ -58,17 +58,37 @@ def test_common_file_is_validated(profile_dir):
 
 
 def test_build_layers_chapter_category_dataset_and_overrides():
+    """Params: the chapter's, then its category rules, then the dataset's entry, then overrides. Transform:
+    the dataset's, else the method's, else the chapter's. Generator settings for synthetic data only; real
+    data capped where the profile caps it (keys given in ``split`` win)."""
+    paper, cpu = spec.load("paper"), spec.load("cpu")
+    tm = paper["trustmae"]
+    rules = [r for r in tm["category_params"] if "trustmae" in r.get("methods", tm["methods"])]
+    screw_rule = {k: v for r in rules if "screw" in r["categories"] for k, v in r["params"].items()}
+    assert screw_rule and not any("wood" in r["categories"] for r in rules)
     c = spec.build("paper", "trustmae", "trustmae", "mvtec", "screw", {"delta2": 5.0})
-    assert c["params"]["n_down"] == 3 and c["params"]["delta2"] == 5.0 and c["device"] == "auto"
-    assert spec.build("paper", "trustmae", "trustmae", "mvtec", "wood")["params"]["n_down"] == 5
-    assert spec.build("paper", "trustmae", "ae_l2", "mvtec", "wood")["transform"]["resize"] == 128
+    wood = spec.build("paper", "trustmae", "trustmae", "mvtec", "wood")
+    assert wood["params"] == tm["methods"]["trustmae"] and c["device"] == paper["device"]
+    assert c["params"] == {**wood["params"], **screw_rule, "delta2": 5.0} != wood["params"]
+    assert spec.build("paper", "trustmae", "ae_l2", "mvtec", "wood")["transform"] == tm["method_transforms"]["ae_l2"]
+    assert wood["transform"] == tm["transform"] != tm["method_transforms"]["ae_l2"]
+    dn = cpu["differnet"]
     mtd = spec.build("cpu", "differnet", "knn", "mtd")
-    assert mtd["params"]["jitter"] == 0.15 and mtd["transform"]["resize"] == 160 and mtd["data"] == {}
+    assert mtd["params"] == {**dn["methods"]["knn"], **dn["datasets"]["mtd"]["params"]} != dn["methods"]["knn"]
+    assert mtd["transform"] == dn["datasets"]["mtd"]["transform"] and mtd["data"] == {}
     syn = spec.build("cpu", "trustmae", "memae", "synthetic", "wood")
-    assert syn["data"]["n_train"] == 80 and syn["data"]["size"] == 64 and "dataset" not in syn["data"]
-    assert spec.build("smoke", "npad", "npad", "mtd")["split"] == {"kind": "clean", "max_train": 8, "max_test": 8}
+    assert "dataset" not in syn["data"] and cpu["trustmae"]["data"].items() <= syn["data"].items()
+    assert {k: v for k, v in cpu["data"].items() if k not in cpu["trustmae"]["data"] and k != "dataset"}.items() \
+        <= syn["data"].items()
+    smoke = spec.load("smoke")
+    capped = spec.build("smoke", "npad", "npad", "mtd")["split"]
+    assert capped["kind"] == "clean" and 1 <= capped["max_train"] <= smoke["real_max_train"] and capped["max_test"] >= 1
+    assert spec.build("smoke", "npad", "npad", "mtd", split={"kind": "clean", "max_train": 3})["split"]["max_train"] == 3
+    assert spec.build("smoke", "npad", "npad", "synthetic", "weave")["split"] == {"kind": "clean"}
     ens = spec.build("cpu", "npad", "ensemble", "synthetic", "weave")
-    assert ens["params"]["method"] == "npad" and ens["params"]["d"] == 64 and ens["transform"]["crop"] == 168
+    assert ens["params"] == {**spec.build("cpu", "npad", "npad", "synthetic", "weave")["params"],
+                             **cpu["npad"]["methods"]["ensemble"]}
+    assert ens["transform"] == cpu["npad"]["method_transforms"]["ensemble"] != cpu["npad"]["transform"]
     assert spec.differences(c) == {"delta2": 5.0}
     assert spec.differences(syn) == {}
 

@@ -3,6 +3,7 @@ import math
 
 import pandas as pd
 import pytest
+from helpers.prose import typed_numbers
 
 from defectbook import DefectbookError
 from defectbook.book import paper_values
@@ -181,16 +182,10 @@ def test_the_report_notebook_runs_last():
 
 def test_reproducibility_notes_link_the_report_and_type_no_result():
     """The chapters' notes point to the generated report and quote no figure by hand (the rule of
-    tests/test_prose.py, applied to every note)."""
+    tests/unit/test_prose.py, applied to every note)."""
     from pathlib import Path
 
     from defectbook.paths import repo_root
-
-    sys_path = str(repo_root() / "tests")
-    import sys
-    if sys_path not in sys.path:
-        sys.path.insert(0, sys_path)
-    from test_prose import typed_numbers
 
     notes = sorted(Path(repo_root(), "book", "reproducibility").glob("*.md"))
     assert {p.stem for p in notes} >= {"index", "npad", "differnet", "trustmae", "ndpnet"}

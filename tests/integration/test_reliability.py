@@ -10,8 +10,8 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from helpers.toy import cfg, write_toy_mvtec
 from PIL import Image
-from test_experiment import cfg, write_toy_mvtec
 
 from defectbook import DefectbookError
 from defectbook.cli import main as cli_main
@@ -19,11 +19,6 @@ from defectbook.data.base import Sample, load_masks, mask_array, read_image, rea
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline.keys import key_of
 from defectbook.pipeline.store import Store, decode_maps, encode_maps
-
-
-@pytest.fixture
-def toy(isolated):
-    return write_toy_mvtec(isolated / "data")
 
 
 def touch_later(path):
