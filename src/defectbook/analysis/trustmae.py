@@ -217,13 +217,14 @@ def drop_difference(records: Iterable[Record], a: str = "trustmae", b: str = "me
     return {**effect, "width": hi - lo, "n": len(units), "n_boot": int(n_boot), "word": word, "units": table_}
 
 
-def drop_effects(records: list[Record], models: Iterable[str], levels, n_boot: int) -> dict:
+def drop_effects(records: list[Record], models: Iterable[str], levels, n_boot: int, image_ids="split") -> dict:
     """:func:`drop_difference` between the lowest and the highest of ``levels`` of the first of
     :data:`DROP_MODELS` that ``models`` holds (TrustMAE) against each of the others there (its baselines):
-    ``{baseline: effect}``."""
+    ``{baseline: effect}``. ``image_ids``: as :func:`drop_difference`'s."""
     lo, hi = min(levels), max(levels)
     present = [m for m in DROP_MODELS if m in models]
-    return {b: drop_difference(records, "trustmae", b, (lo, hi), n_boot=n_boot) for b in present[1:]}
+    return {b: drop_difference(records, "trustmae", b, (lo, hi), n_boot=n_boot, image_ids=image_ids)
+            for b in present[1:]}
 
 
 def drop_glue(effects: dict) -> dict:
@@ -285,16 +286,17 @@ def units_with_share(effects: dict, records: Iterable[Record], level: float) -> 
     return units
 
 
-def per_data_table(effects: dict, records: list[Record], levels, n_boot: int) -> pd.DataFrame:
+def per_data_table(effects: dict, records: list[Record], levels, n_boot: int, image_ids="split") -> pd.DataFrame:
     """D per data set: :func:`drop_difference` on the records of each data set that has units in
     ``effects``, one row per baseline and data set (``baseline``, ``data``, ``D``, ``bootstrap low``,
-    ``bootstrap high``, ``seeds``, ``test images`` (its first unit's), ``verdict``)."""
+    ``bootstrap high``, ``seeds``, ``test images`` (its first unit's), ``verdict``). ``image_ids``: as
+    :func:`drop_difference`'s."""
     lo, hi = min(levels), max(levels)
     rows = []
     for b, e in effects.items():
         for d in sorted(set(e["units"]["data"])) if e["n"] else []:
             f = drop_difference([r for r in records if data_label(r.config) == d], "trustmae", b, (lo, hi),
-                                n_boot=n_boot)
+                                n_boot=n_boot, image_ids=image_ids)
             rows.append({"baseline": LABELS[b], "data": d, "D": f["difference"], "bootstrap low": f["low"],
                          "bootstrap high": f["high"], "seeds": f["n"], "test images": int(f["units"]["n_test"].iloc[0]),
                          "verdict": f["word"]})
