@@ -130,8 +130,7 @@ show(provenance(drop_records))
 # seeded subset, `datasets.<d>.split.max_train`, so the share is read from the split actually used).
 
 # %%
-units = trustmae.units_with_share(effects, drop_records, max(levels))
-if len(units):
+if len(units := trustmae.units_with_share(effects, drop_records, max(levels))):
     show(units, index=False)
 show(provenance(drop_records))
 
@@ -168,4 +167,5 @@ if len(trust_region):
 # %% tags=["remove-cell"]
 # Page summary and verdict: the paper finds TrustMAE losing less image AUROC to training noise than MemAE and
 # AE-MSE; decided by the difference of drops D and its paired bootstrap interval (section above).
-page_summary(records + screened + drop_records, extra=trustmae.noise_verdict_text(effects, ref, levels, verdict));
+page_summary(records + screened + drop_records, extra=trustmae.noise_verdict_text(
+    effects, ref, levels, lambda effect, claim: verdict(effect, claim, paper_sign=-1)));

@@ -320,9 +320,9 @@ def trust_region_table(records: Iterable[Record]) -> pd.DataFrame:
 
 
 def noise_verdict_text(effects: dict, paper: pd.DataFrame, levels, verdict: Callable[..., str]) -> str:
-    """Fig. 4's verdict lines: D against MemAE (through ``verdict``, the book's verdict line, with the paper's
-    sign -1) and against AE-MSE, each beside the paper's D from ``paper`` (:func:`paper_noise_curves`:
-    first row minus last); a note where the interval says *no effect*."""
+    """Fig. 4's verdict lines: D against MemAE (judged by ``verdict(effect, claim) -> str``, the page's verdict
+    line) and against AE-MSE, each beside the paper's D from ``paper`` (:func:`paper_noise_curves`: first row
+    minus last); a note where the interval says *no effect*."""
     lo, hi = min(levels), max(levels)
     ref = paper.reindex(columns=["TrustMAE", "MemAE", "AE-MSE"])
     paper_drop = (ref.iloc[0] - ref.iloc[-1]) if len(ref) else pd.Series(dtype=float)
@@ -335,7 +335,7 @@ def noise_verdict_text(effects: dict, paper: pd.DataFrame, levels, verdict: Call
                 f"bootstrap over the test images of {e['n']} runs (data x seed)")
         if b == "memae":
             lines.append(f"**Paper:** TrustMAE loses less image AUROC than MemAE and AE-MSE as the training noise grows "
-                         f"(Fig. 4; D against MemAE in supp. Table 4: {paper_d:+.3f}). " + verdict(e, what, paper_sign=-1))
+                         f"(Fig. 4; D against MemAE in supp. Table 4: {paper_d:+.3f}). " + verdict(e, what))
         else:
             lines.append(f"Against {LABELS[b]} (paper: {paper_d:+.3f}): {what}: {e['difference']:+.3f} "
                          f"(interval {e['low']:+.3f} to {e['high']:+.3f}): **{e['word']}**.")
