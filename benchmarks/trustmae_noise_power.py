@@ -4,14 +4,14 @@ D = TrustMAE's drop in image AUROC from the lowest to the highest training-noise
 a baseline's (AE-MSE, MemAE); the paper's effect is D < 0. The units are the (data, seed) pairs of the
 TrustMAE chapter's Fig. 4 difference-of-drops grid (``grids.drop_categories``, ``drop_real``, ``drop_data``)
 with seeds 0, 1, 2 where the page runs the profile's ``drop_seeds`` (override with the options), each unit
-scored on one fixed test set at both levels. The interval is :func:`defectbook.book.report.drop_difference` (paired bootstrap over test images); a Student-t
+scored on one fixed test set at both levels. The interval is :func:`defectbook.analysis.trustmae.drop_difference` (paired bootstrap over test images); a Student-t
 interval over the units' D is beside it, and D per data set.
 
     python benchmarks/trustmae_noise_power.py [--profile cpu] [--seeds 0 1 2] [--categories wood carpet]
         [--real mtd elpv] [--write benchmarks/trustmae_noise_power.md]
 
-The configs are the fig4 notebook's (``spec.chapter("trustmae", profile).config`` with ``drop_data``), so the
-records are shared with it through the store. ``--stored`` reports the records already there (a run stopped
+The configs, D, its units and D per data set are the fig4 notebook's (:mod:`defectbook.analysis.trustmae`:
+``drop_configs``, ``drop_effects``, ``units_table``, ``per_data_table``), so the records are shared with it through the store. ``--stored`` reports the records already there (a run stopped
 early: the grid runs seed by seed, so whole units come first). Set ``DEFECTBOOK_DATA`` for MTD; one torch thread. Writes Markdown.
 """
 from __future__ import annotations
@@ -35,26 +35,20 @@ def main(argv=None) -> str:
     import torch
 
     torch.set_num_threads(1)
-    from defectbook.book.report import drop_difference, table
-    from defectbook.config import data_label
+    from defectbook.analysis import trustmae
+    from defectbook.book.report import table
     from defectbook.evaluation.stats import interval
     from defectbook.pipeline import run as experiment
     from defectbook.pipeline import spec
     from defectbook.pipeline.keys import key_of
 
-    S = spec.chapter("trustmae", a.profile)
-    T = S.grids
-    lo, hi = min(T["noise"]), max(T["noise"])
+    chapter = spec.chapter("trustmae", a.profile)
+    levels = chapter.grids["noise"]
+    lo, hi = min(levels), max(levels)
     seeds = a.seeds
-    cats = a.categories if a.categories is not None else (T["drop_categories"] or None)
-    real = a.real if a.real is not None else T["drop_real"]
-    n_boot = a.n_boot or T["bootstrap"]
+    n_boot = a.n_boot or chapter.grids["bootstrap"]
     # unit by unit (seed, then data set), so that a run stopped early leaves whole units
-    configs = [S.config(m, d, c, seed=s, split=S.noisy(n)) for s in seeds for d, c in S.pairs(cats, real)
-               for m in ("trustmae", "memae", "ae_l2") for n in (lo, hi)]
-    for c in configs:   # the synthetic units' larger test sets, as in the notebook
-        if c["dataset"] == "synthetic":
-            c["data"] = {**c["data"], **T["drop_data"]}
+    configs = trustmae.drop_configs(chapter, trustmae.DROP_MODELS, levels, seeds, a.categories, a.real)
     t0 = time.perf_counter()
     if a.stored:
         from defectbook.pipeline.store import Store
@@ -70,25 +64,18 @@ def main(argv=None) -> str:
            f"{len(records)} of {len(configs)} records{' (stored ones only)' if a.stored else ''}, {wall / 60:.1f} min in this call, fit time of all records "
            f"{fit['fit_s'].sum() / 60:.1f} min). D = TrustMAE's drop minus the baseline's; the paper's effect: D < 0. "
            f"Bootstrap: {n_boot} resamples of the test images (paired over the four runs of each unit).", ""]
-    rows, per_data, units = [], [], None
-    for b in ("memae", "ae_l2"):
-        e = drop_difference(records, "trustmae", b, (lo, hi), n_boot=n_boot)
+    effects = trustmae.drop_effects(records, trustmae.DROP_MODELS, levels, n_boot)
+    rows = []
+    for b, e in effects.items():
         t = interval(e["units"]["D"]) if e["n"] else {"low": float("nan"), "high": float("nan")}
         rows.append({"baseline": spec.LABELS[b], "D": e["difference"], "bootstrap low": e["low"], "bootstrap high": e["high"],
                      "width": e["width"], "t low (units)": t["low"], "t high (units)": t["high"], "units": e["n"],
                      "verdict": e["word"]})
-        for d in sorted(set(e["units"]["data"])) if e["n"] else []:
-            sub = [r for r in records if data_label(r.config) == d]
-            f = drop_difference(sub, "trustmae", b, (lo, hi), n_boot=n_boot)
-            per_data.append({"baseline": spec.LABELS[b], "data": d, "D": f["difference"], "bootstrap low": f["low"],
-                             "bootstrap high": f["high"], "seeds": f["n"], "test images": int(f["units"]["n_test"].iloc[0]),
-                             "verdict": f["word"]})
-        u = e["units"].rename(columns={"D": f"D vs {spec.LABELS[b]}"})
-        units = u if units is None else units.merge(u[["data", "seed", f"drop {b}", f"D vs {spec.LABELS[b]}"]], on=["data", "seed"])
     out += ["**D over all units**", "", table(pd.DataFrame(rows), index=False), "",
             "**D per data set** (bootstrap over its test images, mean over its seeds)", "",
-            table(pd.DataFrame(per_data), index=False), "", "**Per unit** (drops: AUROC at the lowest level minus the highest)", "",
-            table(units if units is not None else pd.DataFrame(), index=False), "",
+            table(trustmae.per_data_table(effects, records, levels, n_boot), index=False), "",
+            "**Per unit** (drops: AUROC at the lowest level minus the highest)", "",
+            table(trustmae.units_table(effects, label_drops=False), index=False), "",
             "**Fit time per model and data set** (s, mean over the records)", "",
             table(fit.pivot_table(index="data", columns="method", values="fit_s", aggfunc="mean"), digits=1)]
     text = "\n".join(out) + "\n"

@@ -32,33 +32,18 @@ methods = None         # None: every method of the book (the chapter's `compare`
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 
+from defectbook.analysis import benchmark
 from defectbook.book import plotting
 from defectbook.book.report import page_summary, provenance, show
-from defectbook.config import data_label
-from defectbook.evaluation.metrics import auroc_interval
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("benchmark", profile, data_root=data_root, seeds=seeds)
-T, LABELS = S.grids, spec.LABELS
-methods = methods or S.compare
-pairs = S.pairs()
-
-
-def runs_on(method, dataset, category):
-    """Expensive (trained) methods run on the profile's `expensive_data` only; the others everywhere."""
-    where = T["expensive_data"]
-    return method not in T["expensive"] or where == "all" or data_label({"dataset": dataset, "category": category}) in where
-
-
-configs = [S.config(m, d, c, seed=s) for m in methods for d, c in pairs for s in S.seeds if runs_on(m, d, c)]
-records = experiment.run_many(configs, desc="all methods")
-df = experiment.frame(records)
-df["data"] = [data_label(r.config) for r in records]
-df["model"] = df["method"].map(LABELS)
-order = [LABELS[m] for m in methods if LABELS[m] in set(df["model"])]
+chapter = spec.chapter("benchmark", profile, data_root=data_root, seeds=seeds)
+methods = methods or chapter.compare
+records = experiment.run_many(benchmark.comparison_configs(chapter, methods), desc="all methods")
+df = benchmark.comparison_frame(records)
+order = benchmark.method_order(methods, df)
 
 # %% [markdown]
 # ## Image AUROC with bootstrap intervals
@@ -67,38 +52,20 @@ order = [LABELS[m] for m in methods if LABELS[m] in set(df["model"])]
 # by class); "—": the method did not run on that data set in this profile.
 
 # %%
-cell = {}
-for r in records:
-    k = (data_label(r.config), LABELS[r.config["method"]])
-    if k not in cell:
-        ci = auroc_interval(r.labels, r.scores, n_boot=T["bootstrap"])
-        cell[k] = (ci["low"], ci["high"])
 mean = df.pivot_table(index="data", columns="model", values="image_auroc", aggfunc="mean")[order]
-text = mean.copy().astype(object)
-for (d, m), (lo, hi) in cell.items():
-    text.loc[d, m] = f"{mean.loc[d, m]:.3f} [{lo:.2f}, {hi:.2f}]"
-show(text.fillna("—").rename_axis(columns=None))
-n_test = df.groupby("data")[["n_test"]].first() if "n_test" in df else None
-show("Test images per data set (defective): " + ", ".join(
-    f"{data_label(r.config)} {len(r.labels)} ({sum(r.labels)})" for r in
-    {data_label(r.config): r for r in records}.values()) + ".")
+show(benchmark.auroc_cells(records, mean, chapter.grids["bootstrap"]))
+show(benchmark.test_sizes_text(records))
 show(provenance(records))
 
 # %% [markdown]
 # ## Pixel AUROC and PRO (data sets with masks)
 
 # %%
-masked = df[df["pixel_auroc"].notna()]
-if len(masked):
-    for metric, title in (("pixel_auroc", "Pixel AUROC"), ("aupro", "PRO (AUPRO, FPR <= 0.3)")):
-        show(f"**{title}** (rows: data set; columns: method; —: no maps, or not run)")
-        show(masked.pivot_table(index="data", columns="model", values=metric, aggfunc="mean")
-             .reindex(columns=[m for m in order if m in set(masked["model"])]).rename_axis(columns=None))
-    no_maps = sorted({LABELS[m] for m in df["method"]} - set(masked["model"]))
-    show("Methods without anomaly maps (image scores only): " + (", ".join(no_maps) or "none") + ". "
-         "ELPV has no masks: its pixel metrics are not available.")
-else:
-    show("No data set of this run has pixel masks: pixel metrics are not available.")
+pixel = benchmark.pixel_tables(df, order)
+for heading, pixel_table in pixel.items():
+    show(heading)
+    show(pixel_table)
+show(benchmark.no_maps_text(df) if pixel else "No data set of this run has pixel masks: pixel metrics are not available.")
 show(provenance(records))
 
 # %% [markdown]
@@ -119,17 +86,12 @@ show(provenance(records))
 # AUROC there.
 
 # %%
-full = mean.dropna(axis=0, how="any")
-if len(full):
-    rank = pd.DataFrame({"mean rank": full.rank(axis=1, ascending=False).mean(), "mean image AUROC": full.mean()})
-    rank = rank.sort_values("mean rank")
+rank = benchmark.rank_table(mean)
+if len(rank):
     show(rank)
-    show(f"Over {len(full)} data set(s): {', '.join(full.index)}.")
+    show(f"Over {len(mean.dropna())} data set(s): {', '.join(mean.dropna().index)}.")
 else:
-    rank = pd.DataFrame()
     show("No data set on which every method ran.")
 
 # %% tags=["remove-cell"]
-best = (f" Best mean rank: {rank.index[0]} ({rank['mean image AUROC'].iloc[0]:.3f} mean image AUROC over "
-        f"{len(full)} data set(s) where all methods ran)." if len(rank) else "")
-page_summary(globals(), extra=f"{len(order)} methods, one protocol.{best}")
+page_summary(records, extra=benchmark.comparison_summary(rank, mean, len(order)))

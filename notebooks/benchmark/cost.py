@@ -30,26 +30,17 @@ data_root = None       # folder with mtd/; None: DEFECTBOOK_DATA
 methods = None         # None: every method of the book
 
 # %%
-import time
-
 import matplotlib.pyplot as plt
-import pandas as pd
-import torch
 
+from defectbook.analysis import benchmark
 from defectbook.book.report import page_summary, provenance, show
-from defectbook.components.backbones import FeatureExtractor
-from defectbook.config import data_label
-from defectbook.data.prepare import prepare
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("benchmark", profile, data_root=data_root)
-T, LABELS = S.grids, spec.LABELS
-methods = methods or S.compare
-pairs = S.pairs()
-want = T["cost_data"].split(":")
-pair = next(((d, c) for d, c in pairs if d == want[0] and (c or "") == (want[1] if len(want) > 1 else "")), pairs[0])
-configs = [S.config(m, *pair, seed=S.seeds[0]) for m in methods]
+chapter = spec.chapter("benchmark", profile, data_root=data_root)
+methods = methods or chapter.compare
+pair = benchmark.cost_pair(chapter)
+configs = [chapter.config(m, *pair, seed=chapter.seeds[0]) for m in methods]
 records = experiment.run_many(configs, desc="cost")
 
 # %% [markdown]
@@ -61,64 +52,16 @@ records = experiment.run_many(configs, desc="cost")
 # touched); without it (cpu: a second feature extraction costs minutes) the table marks them.
 
 # %%
-import tempfile
-
-from defectbook.components.features import FEATURES
-from defectbook.pipeline.store import Store
-
-
-def floor_key(cfg):
-    p, t = cfg["params"], cfg["transform"]
-    return p.get("backbone"), tuple(p.get("layers") or [p.get("layer")]), t["resize"], t.get("crop")
-
+records, remeasured = benchmark.remeasure_shared(configs, records, chapter.grids["remeasure_shared"])
 
 # %% [markdown]
 # ## The backbone floor
 # Forward time of each pretrained backbone through the deepest layer a method reads, at that method's
 # image size, in batches of 16 (`floor_images` test images, after one warm-up batch), on this machine.
 
-
 # %%
-def floor(cfg) -> dict | None:
-    """Images/s of the method's pretrained backbone alone (None for methods trained from scratch)."""
-    p = cfg["params"]
-    if not p.get("backbone"):
-        return None
-    layers = list(p.get("layers") or [p["layer"]]) + ([p["global_layer"]] if p.get("global_layer") else [])
-    ext = FeatureExtractor(p["backbone"], layers, weights=p.get("weights")).eval()
-    x = prepare(cfg).test[: T["floor_images"]]
-    with torch.no_grad():
-        ext(x[:16])
-        t0 = time.perf_counter()
-        for i in range(0, len(x), 16):
-            ext(x[i:i + 16])
-        dt = time.perf_counter() - t0
-    return {"backbone": f"{p['backbone']} to {layers[-1] if len(layers) == 1 else max(layers)}",
-            "floor images/s": len(x) / max(dt, 1e-9)}
-
-
-floors = {}
-for cfg in configs:
-    if floor_key(cfg) not in floors:
-        floors[floor_key(cfg)] = floor(cfg)
-remeasured = []
-scratch = Store(tempfile.mkdtemp(prefix="defectbook-cost-"))
-for i, (cfg, r) in enumerate(zip(configs, records)):
-    if r.extras.get("feature_cache_hits", 0) > 0:     # its features were extracted by an earlier run
-        if T["remeasure_shared"]:
-            with FEATURES.off():
-                records[i] = experiment.run(cfg, store=scratch, force=True)
-        remeasured.append(LABELS[r.config["method"]])
-rows = []
-for cfg, r in zip(configs, records):
-    t = cfg["transform"]
-    f = floors[floor_key(cfg)] or {}
-    rows.append({"method": LABELS[r.config["method"]], "image size": t.get("crop") or t["resize"],
-                 "training images": r.extras["split"]["n_train"], "fit (s)": r.timings["fit_s"],
-                 "predict (images/s)": r.timings["predict_images_per_s"], "peak RSS (MB)": r.memory.get("peak_rss_mb"),
-                 "backbone floor (images/s)": f.get("floor images/s"), "backbone": f.get("backbone", "trained from scratch")})
-cost = pd.DataFrame(rows).set_index("method")
-cost["floor share"] = cost["predict (images/s)"] / cost["backbone floor (images/s)"]
+floors = benchmark.backbone_floors(configs, chapter.grids["floor_images"])
+cost = benchmark.cost_table(configs, records, floors)
 
 # %% [markdown]
 # ## The cost table
@@ -129,12 +72,7 @@ cost["floor share"] = cost["predict (images/s)"] / cost["backbone floor (images/
 
 # %%
 show(cost.sort_values("fit (s)"))
-show(f"Data: {data_label(configs[0])}, {len(records[0].labels)} test images; threads: {torch.get_num_threads()}; "
-     f"floor measured in this kernel, the methods' times when their records were computed"
-     + ("" if not remeasured else f", except {', '.join(remeasured)}: measured again in this kernel with the "
-        "feature cache off" if T["remeasure_shared"] else f"; {', '.join(remeasured)}: backbone features served by the build's "
-        "feature cache from an earlier run (their feature extraction is not in their times)")
-     + ".")
+show(benchmark.cost_note(configs, records, remeasured, chapter.grids["remeasure_shared"]))
 show(provenance(records))
 
 # %% [markdown]
@@ -157,6 +95,4 @@ plt.show()
 show(provenance(records))
 
 # %% tags=["remove-cell"]
-page_summary(globals(), extra=(f"Fastest fit: {cost['fit (s)'].idxmin()} ({cost['fit (s)'].min():.1f} s); slowest: "
-                               f"{cost['fit (s)'].idxmax()} ({cost['fit (s)'].max():.1f} s); fastest inference: "
-                               f"{cost['predict (images/s)'].idxmax()} ({cost['predict (images/s)'].max():.1f} images/s)."))
+page_summary(records, extra=benchmark.cost_summary(cost))

@@ -30,27 +30,21 @@ methods = None         # None: every method of the book
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 
+from defectbook.analysis import benchmark
 from defectbook.book import plotting
 from defectbook.book.report import page_summary, provenance, show
-from defectbook.config import data_label
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("benchmark", profile, data_root=data_root, seeds=seeds)
-T, LABELS = S.grids, spec.LABELS
-methods = methods or S.compare
-sizes = shots if shots is not None else T["shots"]
-cats = S.categories(T["shots_category"] if T["shots_category"] == "all" else [T["shots_category"]])
-configs = [S.config(m, d, c, seed=s, split={"kind": "few_shot", "n": n})
-           for m in methods for d, c in cats for n in sizes for s in S.seeds]
-configs += [S.config(m, d, c, seed=s) for m in methods for d, c in cats for s in S.seeds]   # the whole training set
-records = experiment.run_many(configs, desc="few-shot")
-df = experiment.frame(records)
-df["model"] = df["method"].map(LABELS)
-df["n_train"] = [r.extras["split"]["n_train"] for r in records]
-order = [LABELS[m] for m in methods]
+chapter = spec.chapter("benchmark", profile, data_root=data_root, seeds=seeds)
+methods = methods or chapter.compare
+category = chapter.grids["shots_category"]
+pairs = chapter.categories(category if category == "all" else [category])
+sizes = shots if shots is not None else chapter.grids["shots"]
+records = experiment.run_many(benchmark.fewshot_configs(chapter, methods, pairs, sizes), desc="few-shot")
+df = benchmark.training_size_frame(records)
+order = [spec.LABELS[m] for m in methods]
 
 # %% [markdown]
 # ## Image AUROC per number of training images (mean over categories and seeds)
@@ -58,8 +52,7 @@ order = [LABELS[m] for m in methods]
 # %%
 ours = df.pivot_table(index="n_train", columns="model", values="image_auroc", aggfunc="mean")[order]
 show(ours.rename_axis(index="training images", columns=None))
-show(f"Data: {', '.join(data_label({'dataset': d, 'category': c}) for d, c in cats)}; "
-     f"test images per run: {sorted({len(r.labels) for r in records})}.")
+show(benchmark.data_text(pairs, records))
 show(provenance(records))
 
 # %% [markdown]
@@ -79,11 +72,8 @@ show(provenance(records))
 # ## How much of the full-data AUROC the fewest images reach
 
 # %%
-few, most = min(ours.index), max(ours.index)
-gain = pd.DataFrame({f"AUROC with {few}": ours.loc[few], f"AUROC with {most}": ours.loc[most],
-                     "share reached": ours.loc[few] / ours.loc[most]}).sort_values("share reached", ascending=False)
+gain = benchmark.share_reached(ours)
 show(gain)
 
 # %% tags=["remove-cell"]
-page_summary(globals(), extra=(f"With {few} training images, {gain.index[0]} keeps the largest share of its "
-                               f"AUROC at {most} ({gain['share reached'].iloc[0]:.2f})."))
+page_summary(records, extra=benchmark.fewshot_summary(gain, ours))

@@ -40,65 +40,38 @@ profile = "cpu"        # smoke | cpu | paper
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 
-from defectbook.book import reproducibility as R
-from defectbook.book.report import glue_text, glue_value, provenance, show, table
+from defectbook.analysis import benchmark
+from defectbook.book import plotting, reproducibility
+from defectbook.book.report import glue_text, glue_value, page_summary, provenance, show, table
 
-records = R.load_records(profile=profile)
-report, quoted = R.judge(profile, records=records)
-counts = R.counts(report)
+records = reproducibility.load_records(profile=profile)
+report, quoted = reproducibility.judge(profile, records=records)
+counts = reproducibility.counts(report)
 keys = {k for ks in report["records"] for k in ks}
 used = [r for r in records if r.key in keys]     # the records the report's cells come from (provenance)
 
 # %% tags=["remove-cell"]
 # Page summary, and one glued count per paper and verdict (``<paper>_<verdict>``, e.g. ``npad_reproduced``)
 # and the counts table (``verdict_counts``) for the chapters' notes and the closing note.
-for key, paper in R.PAPERS.items():
-    for v in R.VERDICTS:
-        n = int(counts.loc[paper, v]) if paper in counts.index else 0
-        glue_value(f"{key}_{v.replace(' ', '_')}", n)
+for name, n in benchmark.verdict_glue(counts, reproducibility.PAPERS, reproducibility.VERDICTS).items():
+    glue_value(name, n)
 glue_text("verdict_counts", table(counts))    # the counts table, for {glue:md} in the closing note
-parts = [f"{paper}: " + ", ".join(f"{int(row[v])} {v}" for v in R.VERDICTS if row[v]) + f" (of {int(row['total'])})"
-         for paper, row in counts.iterrows()]
-glue_text("summary", (
-    f"Profile {profile}: {len(report)} paper cells reproduced by the book's notebooks, "
-    f"{int((report['verdict'] != 'not computed').sum())} of them computed in this build from {len(used)} records. "
-    + "; ".join(parts) + "."
-    + (" Smoke profile: tiny data and models, every computed cell is not comparable." if profile == "smoke" else "")))
+page_summary(used, extra=benchmark.report_summary(report, counts, len(used), profile, reproducibility.VERDICTS));
 
 # %% [markdown]
 # ## Verdicts per paper
 
 # %%
 show(counts)
-show(R.spread(report), digits=4, index=False)
+show(reproducibility.spread(report), digits=4, index=False)
 show("Spread: the standard deviation of our value over seeds, per cell, among the cells run with two seeds or "
      "more (a mean cell: the standard deviation of the per-seed means over categories).")
 show(provenance(used))
 
 # %%
 # Left: every reproduced cell; right: the cells computed in this build, as shares (the verdicts proper).
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), sharey=True)
-colours = {"reproduced": "C2", "within noise": "C8", "not reproduced": "C3", "not comparable": "C7",
-           "not computed": "0.85"}
-papers = list(counts.index)
-computed = counts[[v for v in R.VERDICTS if v != "not computed"]]
-shares = computed.div(computed.sum(axis=1).where(lambda n: n > 0), axis=0).fillna(0.0)
-for ax, bars, xlabel in ((axes[0], counts, "paper cells the book reproduces"),
-                         (axes[1], shares, "share of the cells computed in this build")):
-    left = np.zeros(len(papers))
-    for v in [v for v in R.VERDICTS if v in bars]:
-        vals = bars[v].values.astype(float)
-        ax.barh(papers, vals, left=left, color=colours[v], label=v)
-        left += vals
-    ax.set_xlabel(xlabel)
-axes[0].invert_yaxis()
-axes[1].set_xlim(0, 1)
-fig.suptitle(f"Verdicts per paper ({profile} profile)", fontsize=10)
-handles, labels = axes[0].get_legend_handles_labels()
-axes[1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
-plt.tight_layout()
+plotting.verdict_bars(counts, reproducibility.VERDICTS, profile)
 plt.show()
 show(provenance(used))
 
@@ -107,7 +80,7 @@ show(provenance(used))
 # Cells with no matching record (grouped by paper row; `columns`: the categories or metrics missing).
 
 # %%
-miss = R.missing(report)
+miss = reproducibility.missing(report)
 if len(miss):
     show(miss, index=False)
 else:
@@ -123,7 +96,7 @@ else:
 # %%
 cols = ["table", "row", "column", "category", "paper value", "ours", "Δ", "sd (seeds)", "seeds", "interval",
         "data", "tolerance", "verdict", "why"]
-for paper in R.PAPERS.values():
+for paper in reproducibility.PAPERS.values():
     part = report[(report["paper"] == paper) & (report["verdict"] != "not computed")]
     show(f"### {paper}")
     if len(part):

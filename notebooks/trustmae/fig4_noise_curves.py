@@ -32,28 +32,19 @@ models = None          # subset of trustmae, memae, ae_l2, ae_ssim; None: all fo
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 
+from defectbook.analysis import trustmae
 from defectbook.book import paper_values, plotting
-from defectbook.book.report import provenance, show
-from defectbook.data.prepare import load_split_for
+from defectbook.book.report import glue_value, page_summary, provenance, show, verdict
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
-T, LABELS = S.grids, spec.LABELS
-drop_seeds = list(seeds) if seeds is not None else T["drop_seeds"]   # the difference of drops (below)
-seeds = S.seeds
-cats = S.categories(categories or None)
-levels = noise if noise is not None else T["noise"]
-models = models or S.methods
-configs = [S.config(m, d, c, seed=s, split=S.noisy(n)) for m in models for d, c in cats for n in levels for s in seeds]
-records = experiment.run_many(configs, desc="fig4 noise curves")
-df = experiment.frame(records)
-df["noise"] = df["noise"].fillna(0.0)
-df["model"] = df["method"].map(LABELS)
-df["achieved_noise"] = [r.extras["split"].get("noise_ratio", 0.0) for r in records]
-df["n_train"] = [r.extras["split"]["n_train"] for r in records]
+chapter = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
+pairs = chapter.categories(categories or None)
+levels = noise if noise is not None else chapter.grids["noise"]
+models = models or chapter.methods
+records = experiment.run_many(trustmae.noise_configs(chapter, models, pairs, levels), desc="fig4 noise curves")
+df = trustmae.noise_frame(records)
 
 # %% [markdown]
 # ## Mean image AUROC per noise level
@@ -64,14 +55,10 @@ df["n_train"] = [r.extras["split"]["n_train"] for r in records]
 # %%
 ours = df.pivot_table(index="noise", columns="model", values="image_auroc", aggfunc="mean")
 show(ours)
-paper = paper_values.load("trustmae_supp_table4")
-paper["model"] = paper["method"].replace({"Ours": "TrustMAE"})
-ref = paper.pivot_table(index="noise", columns="model", values="mean")
+ref = trustmae.paper_noise_curves(paper_values.load("trustmae_supp_table4"))
 show("**Paper (supp. Table 4, mean over MVTec AD):**")
 show(ref)
-show("Training sets actually used (achieved defective share, images): " + ", ".join(
-    f"{n:.2f}→{a:.2f} ({t})" for n, a, t in df.groupby("noise")[["achieved_noise", "n_train"]].mean()
-    .reset_index().itertuples(index=False, name=None)))
+show(trustmae.training_sets_text(df))
 show(provenance(records))
 
 # %% [markdown]
@@ -82,17 +69,12 @@ show(provenance(records))
 # choice (see the reproducibility notes).
 
 # %%
-screen = T.get("screen_categories") or []
-if screen and not categories:
-    scr = experiment.run_many([S.config(m, d, c, seed=seeds[0]) for d, c in S.categories(screen) for m in models],
-                              desc="clean-split screen")
-    sdf = experiment.frame(scr)
-    sdf["model"] = sdf["method"].map(LABELS)
-    stab = sdf.pivot_table(index="category", columns="model", values="image_auroc")
-    stab["mean"] = stab.mean(1)
-    show(stab.sort_values("mean", ascending=False))
-    show(f"Curves on: {', '.join(c for _, c in cats)}.")
-    show(provenance(scr))
+screened = []
+if (screen := chapter.grids.get("screen_categories")) and not categories:
+    screened = experiment.run_many(trustmae.screen_configs(chapter, models, screen), desc="clean-split screen")
+    show(trustmae.screen_table(screened))
+    show(f"Curves on: {', '.join(c for _, c in pairs)}.")
+    show(provenance(screened))
 
 # %% [markdown]
 # ## The curves
@@ -112,29 +94,10 @@ show(provenance(records))
 # (`fixed_test`: the defective images that may move into training leave the test set at every level).
 
 # %%
-from defectbook.evaluation.metrics import auroc_interval
-
-lo, hi = min(levels), max(levels)
-drop = (ours.loc[lo] - ours.loc[hi]).rename("AUROC drop")
-summary = pd.DataFrame({f"AUROC at {lo:.0%}": ours.loc[lo], f"AUROC at {hi:.0%}": ours.loc[hi], "drop": drop})
-spread = {}
-for r in records:
-    n, model = r.config["split"].get("ratio", 0.0), LABELS[r.config["method"]]
-    if n in (lo, hi) and (model, n) not in spread:
-        ci = auroc_interval(r.labels, r.scores)
-        spread[(model, n)] = f"[{ci['low']:.3f}, {ci['high']:.3f}]"
-for n in (lo, hi):
-    summary[f"95 % interval at {n:.0%}"] = [spread.get((m, n), "") for m in summary.index]
-show(summary)
-if {"TrustMAE", "AE-MSE", "MemAE"} <= set(drop.index):
-    holds = drop["TrustMAE"] < drop["AE-MSE"] and drop["TrustMAE"] < drop["MemAE"]
-    gap = min(drop["AE-MSE"], drop["MemAE"]) - drop["TrustMAE"]
-    show(f"From {lo:.0%} to {hi:.0%} noise TrustMAE's image AUROC changes by {-drop['TrustMAE']:+.3f}, "
-         f"AE-MSE's by {-drop['AE-MSE']:+.3f} and MemAE's by {-drop['MemAE']:+.3f}: in sign the paper's effect "
-         f"**{'appears' if holds else 'does not appear'}** in this run"
-         + (f", by a margin of {gap:.3f}; compare it with the width of the intervals above before reading it as an effect"
-            if holds else "")
-         + (" (smoke profile: meaningless)." if profile == "smoke" else "."))
+drops = trustmae.drop_table(ours, records, levels)
+show(drops)
+if (sign := trustmae.drop_sign_text(drops["drop"], levels, profile)) is not None:
+    show(sign)
 show(provenance(records))
 
 # %% [markdown]
@@ -147,37 +110,19 @@ show(provenance(records))
 # only. The cpu profile runs one unit here, to keep the page within a few minutes; the same statistic over five data
 # sets (synthetic wood and carpet, MTD, ELPV mono and poly) and three seeds is `benchmarks/trustmae_noise_power.py`
 # (its output, `benchmarks/trustmae_noise_power.md`, states the verdict there, with its running time). Each (data, seed) is one unit whose four runs share one test set
-# (checked). The interval (`level=0.95`) is a paired bootstrap over test images (`report.drop_difference`: every
+# (checked). The interval (`level=0.95`) is a paired bootstrap over test images (`analysis.trustmae.drop_difference`: every
 # unit's test images resampled within each class, the same resample for its four runs, D averaged over the units);
 # beside it a Student-t interval over the units' D, which also holds the spread between seeds and data sets. The
 # verdict: *reproduced* when the bootstrap interval lies below zero, *reversed* above it, *no effect* when it holds
 # zero and is narrower than `0.05`, *undecided* otherwise.
 
 # %%
-from defectbook.book.report import drop_difference, glue_value
-from defectbook.config import data_label
-from defectbook.evaluation.stats import interval
-
-dmodels = [m for m in ("trustmae", "memae", "ae_l2") if m in models]
-dconfigs = [c for m in dmodels for n in (lo, hi)
-            for c in S.configs(m, T["drop_categories"] or None, T["drop_real"], seeds=drop_seeds, split=S.noisy(n))]
-for c in dconfigs:   # the synthetic units' larger test sets (drop_data)
-    if c["dataset"] == "synthetic":
-        c["data"] = {**c["data"], **T["drop_data"]}
-drecords = experiment.run_many(dconfigs, desc="drop difference")
-effects = {b: drop_difference(drecords, "trustmae", b, (lo, hi), n_boot=T["bootstrap"]) for b in dmodels[1:]}
-dtab = pd.DataFrame([{"baseline": LABELS[b], "D (mean over units)": e["difference"], "bootstrap low": e["low"],
-                      "bootstrap high": e["high"], "width": e["width"],
-                      "t-interval over units": "{low:+.3f} to {high:+.3f}".format(**interval(e["units"]["D"])) if e["n"] > 1 else "—",
-                      "units": e["n"], "test images per unit": "{}–{}".format(e["units"]["n_test"].min(), e["units"]["n_test"].max())
-                      if e["n"] else "—", "verdict": e["word"]} for b, e in effects.items()])
-show(dtab, index=False)
-for b, e in effects.items():
-    glue_value(f"D_{b}", e["difference"])
-    glue_value(f"D_{b}_low", e["low"])
-    glue_value(f"D_{b}_high", e["high"])
-    glue_value(f"D_{b}_word", e["word"])
-show(provenance(drecords))
+drop_records = experiment.run_many(trustmae.drop_configs(chapter, models, levels, seeds), desc="drop difference")
+effects = trustmae.drop_effects(drop_records, models, levels, chapter.grids["bootstrap"])
+show(trustmae.effects_table(effects), index=False)
+for name, value in trustmae.drop_glue(effects).items():
+    glue_value(name, value)
+show(provenance(drop_records))
 
 # %% [markdown]
 # Per unit: each model's drop (AUROC at the lowest level minus the highest) and D against each baseline, with the
@@ -185,40 +130,23 @@ show(provenance(drecords))
 # seeded subset, `datasets.<d>.split.max_train`, so the share is read from the split actually used).
 
 # %%
-units = None
-for b, e in effects.items():
-    u = e["units"].rename(columns={"D": f"D vs {LABELS[b]}", "drop trustmae": "drop TrustMAE",
-                                   f"drop {b}": f"drop {LABELS[b]}"})
-    units = u if units is None else units.merge(u[["data", "seed", f"drop {LABELS[b]}", f"D vs {LABELS[b]}"]],
-                                                on=["data", "seed"])
-if units is not None and len(units):
-    share = {}
-    for r in drecords:
-        if r.config["method"] == "trustmae" and r.config["split"].get("ratio") == hi:
-            train = load_split_for(r.config).train
-            share[(data_label(r.config), r.config["seed"])] = sum(s.label for s in train) / len(train)
-    units[f"defective share at {hi:.0%}"] = [share.get((d, s), float("nan")) for d, s in zip(units["data"], units["seed"])]
+if len(units := trustmae.units_with_share(effects, drop_records, max(levels))):
     show(units, index=False)
-show(provenance(drecords))
+show(provenance(drop_records))
 
 # %% [markdown]
 # D per data set (the same bootstrap on the units of one data set): where the claim holds and where it does not.
 
 # %%
-per_data = pd.DataFrame([{"baseline": LABELS[b], "data": d, "D": f["difference"], "bootstrap low": f["low"],
-                          "bootstrap high": f["high"], "seeds": f["n"], "verdict": f["word"]}
-                         for b, e in effects.items() if e["n"] for d in sorted(set(e["units"]["data"]))
-                         for f in [drop_difference([r for r in drecords if data_label(r.config) == d], "trustmae", b,
-                                                   (lo, hi), n_boot=T["bootstrap"])]])
-show(per_data, index=False)
-show(provenance(drecords))
+per_data = trustmae.per_data_table(effects, drop_records, levels, chapter.grids["bootstrap"])
+show(per_data.drop(columns="test images", errors="ignore"), index=False)
+show(provenance(drop_records))
 
 # %% [markdown]
 # ## Pixel AUROC against noise (not in the paper's figure, computed from the same runs)
 
 # %%
-pix = df.pivot_table(index="noise", columns="model", values="pixel_auroc", aggfunc="mean")
-show(pix)
+show(df.pivot_table(index="noise", columns="model", values="pixel_auroc", aggfunc="mean"))
 show(provenance(records))
 
 # %% [markdown]
@@ -231,40 +159,13 @@ show(provenance(records))
 # The image AUROC of the same reconstructions scored by the squared error alone is beside it.
 
 # %%
-from defectbook.evaluation import metrics
-
-tm = [r for r in records if r.config["method"] == "trustmae"]
-if tm:
-    diag = pd.DataFrame([{"noise": r.config["split"].get("ratio", 0.0),
-                          **{k: r.extras["history"][k][-1] for k in ("tr_pull", "tr_push", "tr_ignore", "delta1_mean", "dist_nearest_mean")},
-                          "slots used": r.extras["memory"]["slots_used"],
-                          "image AUROC (MSE x PD)": r.metrics["image_auroc"],
-                          "image AUROC (MSE only)": metrics.image_auroc(r.labels, r.extras["mse_scores_by_pooling"]["max"])}
-                         for r in tm]).groupby("noise").mean()
-    show(diag)
-    show(provenance(tm))
+trust_region = trustmae.trust_region_table(records)
+if len(trust_region):
+    show(trust_region)
+    show(provenance([r for r in records if r.config["method"] == "trustmae"]))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the paper finds TrustMAE losing less image AUROC to training noise than MemAE and
 # AE-MSE; decided by the difference of drops D and its paired bootstrap interval (section above).
-from defectbook.book.report import page_summary, verdict
-
-pref = ref.reindex(columns=["TrustMAE", "MemAE", "AE-MSE"])
-paper_drop = (pref.iloc[0] - pref.iloc[-1]) if len(pref) else pd.Series(dtype=float)
-none = {"difference": float("nan"), "low": float("nan"), "high": float("nan"), "n": 0, "word": "undecided"}
-lines = []
-for b in ("memae", "ae_l2"):
-    e = effects.get(b, none)
-    paper_d = paper_drop.get("TrustMAE", float("nan")) - paper_drop.get(LABELS[b], float("nan"))
-    what = (f"D = TrustMAE's drop minus {LABELS[b]}'s, image AUROC from {lo:.0%} to {hi:.0%} training noise, paired "
-            f"bootstrap over the test images of {e['n']} runs (data x seed)")
-    if b == "memae":   # the page's verdict line (glued as `verdict`)
-        lines.append(f"**Paper:** TrustMAE loses less image AUROC than MemAE and AE-MSE as the training noise grows "
-                     f"(Fig. 4; D against MemAE in supp. Table 4: {paper_d:+.3f}). " + verdict(e, what, paper_sign=-1))
-    else:
-        lines.append(f"Against {LABELS[b]} (paper: {paper_d:+.3f}): {what}: {e['difference']:+.3f} "
-                     f"(interval {e['low']:+.3f} to {e['high']:+.3f}): **{e['word']}**.")
-    if e["word"] == "no effect":
-        lines.append(f"Against {LABELS[b]} the interval holds zero and is narrower than 0.05: any difference of drops "
-                     f"lies within it.")
-page_summary(globals(), extra=" ".join(lines));
+page_summary(records + screened + drop_records, extra=trustmae.noise_verdict_text(
+    effects, ref, levels, lambda effect, claim: verdict(effect, claim, paper_sign=-1)));

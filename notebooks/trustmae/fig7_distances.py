@@ -30,27 +30,24 @@ n_examples = 4
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 import torch
 
-from defectbook.book.report import provenance, show
-from defectbook.evaluation import metrics
+from defectbook.analysis import trustmae
+from defectbook.book.report import claim_verdict, page_summary, provenance, show
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("trustmae", profile, data_root=data_root, seeds=[seed])
-dataset, category = S.categories([category] if category else None)[0]
-cfg = S.config("trustmae", dataset, category, seed=seed)
+chapter = spec.chapter("trustmae", profile, data_root=data_root, seeds=[seed])
+dataset, category = chapter.categories([category] if category else None)[0]
+cfg = chapter.config("trustmae", dataset, category, seed=seed)
 record = experiment.run(cfg)
 det, prep = experiment.fitted(cfg)         # the model run() kept: loaded, not trained again
 recon = det.reconstruct(prep.test)
 maps = {d: det.distance_map(prep.test, recon, d) for d in ("mse", "ssim", "pd", "mse*pd")}
 
 # %%
-if prep.masks is not None:
-    scores = pd.DataFrame({d: {"pixel AUROC": metrics.pixel_auroc(prep.masks.numpy(), m.numpy()),
-                               "image AUROC (max)": metrics.image_auroc(prep.labels, m.flatten(1).amax(1).numpy())}
-                           for d, m in maps.items()}).T
+scores = trustmae.distance_scores(maps, prep)
+if len(scores):
     show(scores)
 show(provenance([record], extra=f"perceptual distance: {det.pd_.label}"))
 
@@ -75,10 +72,7 @@ show(provenance([record], extra=f"perceptual distance: {det.pd_.label}"))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the perceptual distance separates defects better than the squared error.
-from defectbook.book.report import claim_verdict, page_summary
-
-dist = (scores.rename(index=str.upper).rename_axis("distance").reset_index() if prep.masks is not None else pd.DataFrame())
-page_summary(globals(), extra=claim_verdict(
-    dist, "distance", "PD", "MSE", "pixel AUROC",
+page_summary([record], extra=claim_verdict(
+    trustmae.distance_frame(scores), "distance", "PD", "MSE", "pixel AUROC",
     "the perceptual distance marks defective regions more clearly than the squared error (Sec. 3.4, Fig. 7); "
     "ours: pixel AUROC of the two distance maps over the test set"));

@@ -29,17 +29,17 @@ noise = 0.0            # training noise of the two models
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 
-from defectbook.book.report import provenance, show
+from defectbook.analysis import trustmae
+from defectbook.book.report import claim_verdict, page_summary, provenance, show
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("trustmae", profile, data_root=data_root, seeds=[seed])
-dataset, category = S.categories([category] if category else None)[0]
-split = S.noisy(noise) if noise else {"kind": "clean"}
-runs = {"sparse (top-k)": S.config("trustmae", dataset, category, seed=seed, split=split),
-        "dense (w/o SP)": S.config("trustmae", dataset, category, seed=seed, split=split, sparse=False)}
+chapter = spec.chapter("trustmae", profile, data_root=data_root, seeds=[seed])
+dataset, category = chapter.categories([category] if category else None)[0]
+split = chapter.noisy(noise) if noise else {"kind": "clean"}
+runs = {"sparse (top-k)": chapter.config("trustmae", dataset, category, seed=seed, split=split),
+        "dense (w/o SP)": chapter.config("trustmae", dataset, category, seed=seed, split=split, sparse=False)}
 records = dict(zip(runs, experiment.run_many(runs.values(), desc="fig8")))
 
 # %%
@@ -55,19 +55,13 @@ for i, (name, r) in enumerate(records.items()):
 plt.tight_layout()
 plt.show()
 
-stats = pd.DataFrame({name: {"non-zero weights per z_i": r.extras["memory"]["mean_nonzero_weights"],
-                             "slots used (share > 1e-4)": r.extras["memory"]["slots_used"],
-                             "largest slot share": max(r.extras["memory"]["train_usage"]),
-                             "image AUROC": r.metrics["image_auroc"]} for name, r in records.items()})
+stats = trustmae.memory_access_table(records)
 show(stats)
 show(provenance(records.values()))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: sparse addressing concentrates each latent vector on few slots.
-from defectbook.book.report import claim_verdict, page_summary
-
-access = pd.DataFrame({"addressing": list(stats.columns), "non-zero weights per latent vector": stats.loc["non-zero weights per z_i"].values})
-page_summary(globals(), extra=claim_verdict(
-    access, "addressing", "sparse (top-k)", "dense (w/o SP)", "non-zero weights per latent vector",
+page_summary(records.values(), extra=claim_verdict(
+    trustmae.access_frame(stats), "addressing", "sparse (top-k)", "dense (w/o SP)", "non-zero weights per latent vector",
     "without sparse addressing each latent vector spreads over all memory slots (Sec. 3.5, Fig. 8); ours: non-zero "
     "addressing weights per latent vector, sparse minus dense", paper_sign=-1));

@@ -31,28 +31,21 @@ noise = None           # None: the profile's delta2_noise
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 
-from defectbook.book.report import provenance, show
+from defectbook.analysis import trustmae
+from defectbook.book.report import claim_verdict, page_summary, provenance, show
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
-T, seeds = S.grids, S.seeds
-dataset, category = S.categories([category] if category else T["delta2_category"] or None)[0]   # paper: cable
-deltas = deltas if deltas is not None else T["delta2"]
-noise = noise if noise is not None else T["delta2_noise"]
-configs = [S.config("trustmae", dataset, category, seed=s, split=S.noisy(noise), delta2=float(d))
-           for d in deltas for s in seeds]
+chapter = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
+dataset, category = chapter.categories([category] if category else chapter.grids["delta2_category"] or None)[0]   # paper: cable
+deltas = deltas if deltas is not None else chapter.grids["delta2"]
+noise = noise if noise is not None else chapter.grids["delta2_noise"]
+configs = [chapter.config("trustmae", dataset, category, seed=s, split=chapter.noisy(noise), delta2=float(d))
+           for d in deltas for s in chapter.seeds]
 records = experiment.run_many(configs, desc="fig9 delta2")
-rows = []
-for c, r in zip(configs, records):
-    h = r.extras["history"]
-    rows.append({"delta2": c["params"]["delta2"], "seed": c["seed"], "image_auroc": r.metrics["image_auroc"],
-                 "pixel_auroc": r.metrics["pixel_auroc"], "pulled": h["tr_pull"][-1], "pushed": h["tr_push"][-1],
-                 "ignored": h["tr_ignore"][-1], "mean delta1": h["delta1_mean"][-1],
-                 "mean nearest distance": h["dist_nearest_mean"][-1]})
-df = pd.DataFrame(rows).groupby("delta2").mean(numeric_only=True).drop(columns="seed")
+runs = trustmae.threshold_runs(records)
+df = trustmae.threshold_table(runs)
 show(df)
 show(provenance(records))
 
@@ -72,10 +65,7 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: AUROC lower at delta_2 = 0 than at a larger delta_2.
-from defectbook.book.report import claim_verdict, page_summary
-
-runs = pd.DataFrame(rows)
-page_summary(globals(), extra=claim_verdict(
+page_summary(records, extra=claim_verdict(
     runs, "delta2", max(runs["delta2"]), min(runs["delta2"]), "image_auroc",
     f"a larger trust threshold beats delta_2 = 0 (Fig. 9); ours: delta_2 {max(runs['delta2']):g} against "
     f"{min(runs['delta2']):g}", pair_on=("seed",)));

@@ -30,15 +30,16 @@ n_examples = 4
 # %%
 import matplotlib.pyplot as plt
 
-from defectbook.book.report import provenance, show
+from defectbook.book.report import claim_verdict, page_summary, provenance, show
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("trustmae", profile, data_root=data_root, seeds=[seed])
-cats = S.categories(categories or S.grids["table_categories"])
-for dataset, category in cats:
-    cfg = S.config("trustmae", dataset, category, seed=seed)
+chapter = spec.chapter("trustmae", profile, data_root=data_root, seeds=[seed])
+records = []
+for dataset, category in chapter.categories(categories or chapter.grids["table_categories"]):
+    cfg = chapter.config("trustmae", dataset, category, seed=seed)
     record = experiment.run(cfg)
+    records.append(record)
     det, prep = experiment.fitted(cfg)
     idx = [i for i in range(len(prep.labels)) if prep.labels[i] == 1][:n_examples]
     recon = det.reconstruct(prep.test[idx])
@@ -63,10 +64,7 @@ for dataset, category in cats:
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: TrustMAE's distance maps mark the defects (pictures; measured as pixel AUROC against chance).
-from defectbook.book.report import claim_verdict, page_summary
-
-shown = experiment.frame([experiment.run(S.config("trustmae", d, c, seed=seed)) for d, c in cats])
-page_summary(globals(), extra=claim_verdict(
-    shown, "method", "trustmae", "chance", "pixel_auroc",
+page_summary(records, extra=claim_verdict(
+    experiment.frame(records), "method", "trustmae", "chance", "pixel_auroc",
     "TrustMAE's distance maps highlight the defects (Figs. 1-3, pictures only); ours: pixel AUROC of the "
     "maps shown against chance", reference=0.5));

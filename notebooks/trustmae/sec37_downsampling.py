@@ -27,36 +27,23 @@ seeds = None
 categories = None      # None: the profile's TrustMAE table categories
 
 # %%
-
-from defectbook.book.report import provenance, show
+from defectbook.analysis import trustmae
+from defectbook.book.report import claim_verdict, page_summary, provenance, show
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
-T, seeds = S.grids, S.seeds
-cats = S.categories(categories or T["table_categories"])
-configs = [S.config("trustmae", d, c, seed=s, n_down=n) for d, c in cats for n in T["sec37_n_down"] for s in seeds]
-records = experiment.run_many(configs, desc="sec3.7")
-df = experiment.frame(records)
-df["down-samplings"] = [c["params"]["n_down"] for c in configs]
-size = S.section["transform"]["resize"]
-df["latent grid"] = [f"{size // 2 ** n}x{size // 2 ** n}" for n in df["down-samplings"]]
-table = df.pivot_table(index=["category"], columns=["down-samplings", "latent grid"],
-                       values=["image_auroc", "pixel_auroc"], aggfunc="mean")
-show(table)
-default = {c: S.params("trustmae", c)["n_down"] for _, c in cats}
+chapter = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
+pairs = chapter.categories(categories or chapter.grids["table_categories"])
+settings = chapter.grids["sec37_n_down"]
+records = experiment.run_many([chapter.config("trustmae", d, c, seed=s, n_down=n) for d, c in pairs for n in settings
+                               for s in chapter.seeds], desc="sec3.7")
+df = trustmae.downsampling_frame(records, chapter.section["transform"]["resize"])
+show(trustmae.downsampling_table(df))
+default = {c: chapter.params("trustmae", c)["n_down"] for _, c in pairs}
 show("Setting the profile uses per category: " + ", ".join(f"{c}: {n}" for c, n in default.items()))
 show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: fewer down-samplings (smaller patches) work better on grid, screw, pill and capsule.
-from defectbook.book.report import claim_verdict, page_summary
-
-FINE = ["grid", "screw", "pill", "capsule"]
-fine = df[df["category"].isin(FINE)]
-n_lo, n_hi = min(T["sec37_n_down"]), max(T["sec37_n_down"])
-page_summary(globals(), extra=claim_verdict(
-    fine if len(fine) else df, "down-samplings", n_lo, n_hi, "image_auroc",
-    f"fewer down-samplings (smaller patches) work better on {', '.join(FINE)} (Sec. 3.7); ours: {n_lo} against "
-    f"{n_hi} on " + (", ".join(sorted(fine["data"].unique())) if len(fine) else
-                     "every category of the page (none of the four is among them)")));
+rows, claim = trustmae.downsampling_claim(df, settings)
+page_summary(records, extra=claim_verdict(rows, "down-samplings", min(settings), max(settings), "image_auroc", claim));

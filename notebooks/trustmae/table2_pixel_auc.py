@@ -29,26 +29,23 @@ categories = None      # None: the profile's TrustMAE table categories
 # %%
 import matplotlib.pyplot as plt
 
+from defectbook.analysis import trustmae
 from defectbook.book import paper_values, plotting
 from defectbook.book.report import provenance, show
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
-seeds, LABELS = S.seeds, spec.LABELS
-cats = S.categories(categories or S.grids["table_categories"])
-configs = [S.config(m, d, c, seed=s) for m in S.methods for d, c in cats for s in seeds]
-records = experiment.run_many(configs, desc="table2")
-df = experiment.frame(records)
-df["model"] = df["method"].map({**LABELS, "ae_l2": "AE-L2"})
+chapter = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
+pairs = chapter.categories(categories or chapter.grids["table_categories"])
+records = experiment.run_many([chapter.config(m, d, c, seed=s) for m in chapter.methods for d, c in pairs
+                               for s in chapter.seeds], desc="table2")
+df = trustmae.pixel_frame(records)
 
 # %%
-ours = df.pivot_table(index="model", columns="data", values="pixel_auroc", aggfunc="mean")  # synthetic:wood, mvtec:wood
-ours.insert(0, "mean", ours.mean(axis=1))
+ours = trustmae.category_table(df, "model", "data", "pixel_auroc")  # synthetic:wood, mvtec:wood
 show(ours)
-aupro = df.pivot_table(index="model", columns="data", values="aupro", aggfunc="mean")
 show("AUPRO (FPR ≤ 0.3; not reported by the paper):")
-show(aupro)
+show(df.pivot_table(index="model", columns="data", values="aupro", aggfunc="mean"))
 show(provenance(records))
 
 # %% [markdown]
@@ -61,21 +58,19 @@ show(paper[["mean"] + [c for c in paper.columns if f"mvtec:{c}" in ours.columns 
 
 # %% tags=["remove-cell"]
 # Page summary and the headline number for the book's intro.
-from defectbook.book.report import claim_verdict, glue_text  # noqa: E402
+from defectbook.book.report import claim_verdict, page_summary  # noqa: E402
 
-glue_text("summary", (
-    f"Noise-free training on {', '.join(sorted(df.data.unique()))} (seeds {', '.join(map(str, sorted(df.seed.unique())))}). "
-    "Mean pixel AUROC: " + ", ".join(f"{m} {v:.3f}" for m, v in ours["mean"].items()) + ".\n\n"
-    + claim_verdict(df, "model", "TrustMAE", "MemAE", "pixel_auroc", "TrustMAE above MemAE, pixel AUROC (Table 2)",
-                    paper_effect=float(paper.loc["TrustMAE-noise free", "mean"] - paper.loc["MemAE [12]", "mean"]))))
+page_summary(records, extra=(
+    trustmae.clean_training_text(df.data, df.seed, "pixel AUROC", ours["mean"]) + "\n\n" + claim_verdict(df, "model", "TrustMAE", "MemAE", "pixel_auroc", "TrustMAE above MemAE, pixel AUROC (Table 2)",
+                    paper_effect=float(paper.loc["TrustMAE-noise free", "mean"] - paper.loc["MemAE [12]", "mean"]))));
 
 # %% [markdown]
 # ## Maps beside the ground truth (first category)
 
 # %%
-first = [r for r in records if r.config["category"] == cats[0][1] and r.maps()]
+first = [r for r in records if r.config["category"] == pairs[0][1] and r.maps()]
 if first:
-    plotting.anomaly_grid([r.maps() for r in first], [LABELS[r.config["method"]] for r in first], n=5,
-                          suptitle=f"{cats[0][0]}:{cats[0][1]}")
+    plotting.anomaly_grid([r.maps() for r in first], [spec.LABELS[r.config["method"]] for r in first], n=5,
+                          suptitle=f"{pairs[0][0]}:{pairs[0][1]}")
     plt.show()
     show(provenance(first))

@@ -237,7 +237,7 @@ def _noise_record(method, ratio, seed, labels, scores, data="wood"):
 def test_drop_difference_finds_a_known_effect_and_its_sign():
     from sklearn.metrics import roc_auc_score
 
-    from defectbook.book.report import drop_difference
+    from defectbook.analysis.trustmae import drop_difference
 
     rng = np.random.default_rng(0)
     y = np.r_[np.zeros(150), np.ones(150)].astype(int)

@@ -366,3 +366,33 @@ def reconstructions(images, analysis: dict, masks, defects, index, title: str) -
     fig.suptitle(title, fontsize=9)
     plt.tight_layout()
     plt.show()
+
+
+#: The colour of each verdict of the reproducibility report.
+VERDICT_COLOURS = {"reproduced": "C2", "within noise": "C8", "not reproduced": "C3", "not comparable": "C7",
+                   "not computed": "0.85"}
+
+
+def verdict_bars(counts: pd.DataFrame, verdicts: Sequence[str], profile: str):
+    """The reproducibility report's verdicts per paper (``counts``: paper x verdict), as stacked bars: left,
+    every reproduced cell; right, the cells computed in this build, as shares (the verdicts proper).
+    Returns the figure."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), sharey=True)
+    papers = list(counts.index)
+    computed = counts[[v for v in verdicts if v != "not computed"]]
+    shares = computed.div(computed.sum(axis=1).where(lambda n: n > 0), axis=0).fillna(0.0)
+    for ax, bars, xlabel in ((axes[0], counts, "paper cells the book reproduces"),
+                             (axes[1], shares, "share of the cells computed in this build")):
+        left = np.zeros(len(papers))
+        for v in [v for v in verdicts if v in bars]:
+            vals = bars[v].values.astype(float)
+            ax.barh(papers, vals, left=left, color=VERDICT_COLOURS[v], label=v)
+            left += vals
+        ax.set_xlabel(xlabel)
+    axes[0].invert_yaxis()
+    axes[1].set_xlim(0, 1)
+    fig.suptitle(f"Verdicts per paper ({profile} profile)", fontsize=10)
+    handles, labels = axes[0].get_legend_handles_labels()
+    axes[1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
+    plt.tight_layout()
+    return fig

@@ -15,9 +15,8 @@ import pandas as pd
 
 from .. import DefectbookError
 from ..config import data_label
-from ..data.prepare import load_split_for
 from ..data.synthetic import CALIBRATION
-from ..evaluation.stats import drop_bootstrap, interval, paired_differences, verdict_word
+from ..evaluation.stats import interval, paired_differences, verdict_word
 from ..pipeline.spec import LABELS, differences
 from ..pipeline.store import Record
 
@@ -300,75 +299,6 @@ def page_summary(records: Iterable[Record], name: str = "summary", extra: str = 
     glue_text(name, text)
     return text
 
-
-
-def drop_difference(records: Iterable[Record], a: str = "trustmae", b: str = "memae", levels=(0.0, 0.4),
-                    n_boot: int = 2000, seed: int = 0, level: float = 0.95, image_ids="split") -> dict:
-    """TrustMAE's central claim as one statistic: the difference of drops
-    ``D = [AUROC_a(clean) - AUROC_a(noisy)] - [AUROC_b(clean) - AUROC_b(noisy)]`` in image AUROC, with
-    ``levels = (clean, noisy)`` training-noise ratios (a record's ``config["split"]["ratio"]``, 0 for a
-    clean split). The paper's effect is ``D < 0`` (``a`` loses less than ``b``).
-
-    Units are the ``(data, seed)`` pairs that have all four runs (``a`` and ``b`` at both levels); the
-    four runs of a unit must share one test set (identical labels and defect types, in order: the
-    noisy protocol's ``fixed_test``), else :class:`DefectbookError`. ``D`` is the mean of the units' D.
-
-    Interval: paired percentile bootstrap over test images. Each replicate draws, per data set and class,
-    a multinomial weight for every test image of that data set (the seeds of one data set share most of
-    their test images, so they are resampled together); every unit's four AUROCs are recomputed exactly
-    on those weights (ties count 1/2) and D is averaged over the units. It shows the sampling error of the
-    test images; training seeds enter as units. ``image_ids``: ``"split"`` (the test images' paths, from
-    the record's split), a callable ``record -> [M] ids``, or None (each unit's images are its own).
-
-    Returns ``{"difference", "low", "high", "width", "n" (units), "n_boot", "word", "units"}``; ``word``:
-    ``reproduced`` (interval below 0), ``reversed`` (above 0), ``no effect`` (holds 0 and narrower than
-    0.05) or ``undecided``; ``units``: a frame of the per-unit drops, D and test-set sizes.
-    """
-    clean, noisy = (float(x) for x in levels)
-    if image_ids == "split":
-        image_ids = lambda r: [s.path for s in load_split_for(r.config).test]  # noqa: E731
-
-    def ratio(r: Record) -> float:
-        s = r.config.get("split") or {}
-        return float(s.get("ratio", 0.0)) if s.get("kind") == "noisy" else 0.0
-
-    runs: dict = {}
-    for r in records:
-        m, x = r.config["method"], ratio(r)
-        if m in (a, b) and x in (clean, noisy):
-            runs.setdefault((data_label(r.config), r.config.get("seed")), {})[(m, x)] = r
-    need = [(a, clean), (a, noisy), (b, clean), (b, noisy)]
-    units, arrays = [], []
-    for (data, s), got in sorted(runs.items(), key=lambda kv: str(kv[0])):
-        if not all(k in got for k in need):
-            continue
-        four = [got[k] for k in need]
-        if any(r.labels != four[0].labels or r.defects != four[0].defects for r in four[1:]):
-            raise DefectbookError(f"{data}, seed {s}: the runs of {a} and {b} at noise {clean:g} and {noisy:g} were "
-                                  f"scored on different test sets (build the noisy splits with fixed_test=True)")
-        y = np.asarray(four[0].labels)
-        if y.all() or not y.any():
-            raise DefectbookError(f"{data}, seed {s}: the test set needs defect-free and defective images")
-        ids = [(data, s, i) for i in range(len(y))] if image_ids is None else [(data, i) for i in image_ids(four[0])]
-        if len(ids) != len(y) or len(set(ids)) != len(y):
-            raise DefectbookError(f"{data}, seed {s}: {len(ids)} image ids for {len(y)} test images (or repeated ids)")
-        sc = [np.asarray(r.scores, dtype=float) for r in four]
-        # the comparison matrix of each run [n_pos, n_neg]: 1 where a defective image outscores a defect-free one, 1/2 on ties
-        K = [np.sign(v[y == 1][:, None] - v[y == 0][None, :]) * 0.5 + 0.5 for v in sc]
-        auc = [float(k.mean()) for k in K]
-        units.append({"data": data, "seed": s, f"drop {a}": auc[0] - auc[1], f"drop {b}": auc[2] - auc[3],
-                      "D": (auc[0] - auc[1]) - (auc[2] - auc[3]), "n_test": len(y), "n_defective": int(y.sum())})
-        arrays.append((data, [i for i, v in zip(ids, y) if v == 1], [i for i, v in zip(ids, y) if v == 0], K))
-    table_ = pd.DataFrame(units)
-    if not units:
-        return {"difference": float("nan"), "low": float("nan"), "high": float("nan"), "width": float("nan"),
-                "n": 0, "n_boot": int(n_boot), "word": "undecided", "units": table_}
-    lo, hi = drop_bootstrap(arrays, n_boot, seed, level)
-    effect = {"difference": float(table_["D"].mean()), "low": lo, "high": hi}
-    word = verdict_word(effect, paper_sign=-1)
-    if word == "undecided" and hi - lo < 0.05:
-        word = "no effect"
-    return {**effect, "width": hi - lo, "n": len(units), "n_boot": int(n_boot), "word": word, "units": table_}
 
 
 #: How :func:`differences_view` names :func:`~defectbook.evaluation.stats.method_differences`' columns on a page.

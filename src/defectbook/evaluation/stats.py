@@ -99,7 +99,7 @@ def method_differences(records: Iterable, pairs, n_boot: int = 2000, seed: int =
 
 
 def drop_bootstrap(arrays: list, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-    """The paired percentile bootstrap interval of :func:`defectbook.book.report.drop_difference`'s D.
+    """The paired percentile bootstrap interval of :func:`defectbook.analysis.trustmae.drop_difference`'s D.
 
     ``arrays``: one ``(data, positive ids, negative ids, K)`` per unit, ``K`` the four runs' comparison
     matrices ``[n_pos, n_neg]`` (1 where a defective image outscores a defect-free one, 1/2 on ties).
