@@ -264,12 +264,9 @@ def _a(type_name: str) -> str:
 def _check_as_detector_param(name: str, value) -> None:
     """A notebook parameter without a typed default (``d = None``) that detectors take (``d`` of
     PaDiM, N-pad): an error when every detector taking it refuses ``value`` (their ``__init__`` checks)."""
-    import importlib
-
     errors = []
-    for method, where in REGISTRY.items():
-        module, cls = where.split(":")
-        known = parameter_names(getattr(importlib.import_module(module), cls))
+    for method in REGISTRY:
+        known = parameter_names(method)
         if known is None or name not in known or name in ("seed", "device"):
             continue
         try:

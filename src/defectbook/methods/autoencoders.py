@@ -26,6 +26,7 @@ from ..components.features import pad_batch
 from ..components.losses import ssim_loss, ssim_map
 from ..utils import progress, resolve_device
 from .base import Detector, Prediction, batches, check_params
+from .registry import register
 
 DISTANCES = ("mse", "ssim", "pd", "mse*pd")
 
@@ -321,6 +322,7 @@ class AutoEncoder(ReconstructionDetector):
         return loss, {self.loss: loss.item()}
 
 
+@register("ae_l2", label="AE-MSE")
 class AEL2(AutoEncoder):
     """AE-L2 ("AE-MSE" in TrustMAE's Fig. 4): :class:`AutoEncoder` with ``loss="l2"``."""
 
@@ -328,6 +330,7 @@ class AEL2(AutoEncoder):
         super().__init__(loss="l2", **kw)
 
 
+@register("ae_ssim", label="AE-SSIM")
 class AESSIM(AutoEncoder):
     """AE-SSIM: :class:`AutoEncoder` with ``loss="ssim"``."""
 

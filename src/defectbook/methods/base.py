@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from .. import DefectbookError, __version__
-from .registry import REGISTRY, build
+from .registry import REGISTRY, build, method_of
 
 #: bump when the layout of saved models changes
 MODEL_FORMAT = 2
@@ -164,11 +164,11 @@ class Detector:
         return path
 
     def _describe_saved(self) -> dict:
-        klass = f"{type(self).__module__}:{type(self).__qualname__}"
-        method = next((m for m, k in REGISTRY.items() if k == klass), None)
-        if method is None:
-            raise DefectbookError(f"{klass} is not a registered method: only registered detectors can be saved")
-        return {"class": klass, "method": method,
+        entry = method_of(type(self))
+        if entry is None:
+            raise DefectbookError(f"{type(self).__module__}:{type(self).__qualname__} is not a registered method: "
+                                  f"only registered detectors can be saved")
+        return {"class": entry.target, "method": entry.name,
                 "params": self.get_params(), "code_version": code_version(), "format": MODEL_FORMAT}
 
     @classmethod

@@ -44,6 +44,7 @@ from ..components.features import FEATURES, gaussian_blur, pad_batch, padded_cal
 from ..components.flows import coupling_flow, flow_loss, n_parameters, nll
 from ..utils import progress, resolve_device
 from .base import Detector, Prediction, check_params
+from .registry import register
 
 
 def rotation_angles(n: int) -> list[float]:
@@ -173,6 +174,7 @@ def identity_transforms(k: int = 1) -> list[dict]:
     return [{"angle": 0.0} for _ in range(k)]
 
 
+@register("differnet", label="DifferNet", record_version=2)
 class DifferNet(Detector):
     """DifferNet detector (see the module docstring for the method and the paper's settings).
 

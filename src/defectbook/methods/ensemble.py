@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from .. import DefectbookError
 from .base import Detector, Prediction, check_params
-from .registry import build
+from .registry import build, register
 
 
 def resize_images(images: torch.Tensor, size: int | None) -> torch.Tensor:
@@ -29,6 +29,7 @@ def resize_images(images: torch.Tensor, size: int | None) -> torch.Tensor:
     return F.interpolate(images, size=(size, size), mode=mode, **kw).clamp(0, 1)
 
 
+@register("ensemble", label="ensemble")
 class SizeEnsemble(Detector):
     """Members ``method`` (built with ``params``), one per entry of ``sizes`` (square sizes in pixels;
     None = the input size). ``fit`` / ``predict`` take images at the largest size."""

@@ -24,6 +24,7 @@ from .. import DefectbookError
 from ..utils import resolve_device
 from .base import Detector, Prediction, check_params
 from .differnet import MultiTransformFeatures, identity_transforms, random_transforms, rotation_angles
+from .registry import register
 
 
 class _FeatureBaseline(Detector):
@@ -84,6 +85,7 @@ def _effective_pca(asked: int | None, pca) -> dict:
     return {"effective_params": {"pca": ran}} if ran != asked else {}
 
 
+@register("knn", label="1-NN")
 class NearestNeighbor(_FeatureBaseline):
     """1-NN after PCA to ``pca`` dimensions and z-scoring (``pca=None`` keeps all dimensions)."""
 
@@ -120,6 +122,7 @@ class NearestNeighbor(_FeatureBaseline):
         return torch.cat(out).numpy()
 
 
+@register("ocsvm", label="OCSVM")
 class OCSVM(_FeatureBaseline):
     """One-class SVM (RBF) on z-scored features; score = ``-decision_function`` (higher = anomalous)."""
 

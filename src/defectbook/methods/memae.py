@@ -18,6 +18,7 @@ from torch import nn
 from .. import DefectbookError
 from .autoencoders import ReconstructionDetector, check_divisible
 from .base import check_params
+from .registry import register
 
 
 class MemAEMemory(nn.Module):
@@ -71,6 +72,7 @@ class MemAEGenerator(nn.Module):
         return self.decoder(z_hat), aux
 
 
+@register("memae", label="MemAE")
 class MemAE(ReconstructionDetector):
     """MemAE baseline: ``slots`` (128), ``latent`` (256), ``shrink`` (0.0025), ``entropy_weight``
     (0.0002), ``width`` channel multiplier (1 = original), ``epochs`` (200 in TrustMAE supp. B);

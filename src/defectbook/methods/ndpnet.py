@@ -47,6 +47,7 @@ from .. import DefectbookError
 from ..components.losses import feature_matching
 from .autoencoders import ReconstructionDetector, check_divisible
 from .base import Prediction, batches
+from .registry import register
 
 SEGMENTATIONS = ("msdsm", "pixel_gap", "msfr", "ssim")
 PERCEPTUAL = {"vgg16": ("vgg16", ["relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3"]),
@@ -263,6 +264,7 @@ def choose_reference(images: torch.Tensor, rule, seed: int) -> int:
     raise DefectbookError(f"reference must be 'random', 'medoid' or an index, got {rule!r}")
 
 
+@register("ndpnet", label="NDP-Net")
 class NDPNet(ReconstructionDetector):
     """NDP-Net detector (see the module docstring).
 

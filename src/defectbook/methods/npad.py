@@ -50,6 +50,7 @@ from ..components.memory import kmeans, kmeans_two_level, nearest
 from ..utils import progress, resolve_device
 from .base import Detector, Prediction, check_params
 from .padim import check_d
+from .registry import register
 
 CHANNEL_RULES = ("fewest_zeros", "most_zeros", "random")
 #: The switch sets of the paper's Table 3 (A: weighted Gaussians, B: aggregated features, C: neighbour-min,
@@ -114,6 +115,7 @@ def topk_image_score(m: torch.Tensor, e: torch.Tensor | None) -> torch.Tensor:
     return (m * e.sort(1).values).clamp_min(0).sqrt().mean(1)
 
 
+@register("npad", label="N-pad", record_version=2)
 class NPad(Detector):
     """N-pad detector (see the module docstring and NPAD_MATH.md).
 

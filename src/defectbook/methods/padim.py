@@ -19,6 +19,7 @@ from ..components.features import concat_layers, iter_embeddings, select_channel
 from ..components.gaussian import PixelGaussians
 from ..utils import resolve_device
 from .base import Detector, Prediction, check_params
+from .registry import register
 
 
 def check_d(method: str, d: int | None, total: int, backbone: str, layers) -> None:
@@ -29,6 +30,7 @@ def check_d(method: str, d: int | None, total: int, backbone: str, layers) -> No
                               f"choose d <= {total} (d={total} or None keeps them all)")
 
 
+@register("padim", label="PaDiM")
 class PaDiM(Detector):
     """PaDiM detector.
 

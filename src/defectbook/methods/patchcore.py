@@ -23,6 +23,7 @@ from ..components.features import iter_embeddings, local_average, to_image_maps
 from ..components.memory import greedy_coreset, nearest
 from ..utils import resolve_device
 from .base import Detector, Prediction, check_params
+from .registry import register
 
 
 def patch_features(maps: list[torch.Tensor], patch_size: int = 3, target_dim: int | None = 1024) -> torch.Tensor:
@@ -59,6 +60,7 @@ def reweighted_score(test_patch: torch.Tensor, memory: torch.Tensor, star: int, 
     return w * s_star
 
 
+@register("patchcore", label="PatchCore")
 class PatchCore(Detector):
     """PatchCore. Parameters: ``backbone``, ``layers`` (paper: WRN-50 layers 2 and 3), ``weights``,
     ``patch_size`` (3), ``target_dim`` (1024; None keeps all), ``coreset_ratio`` (0.1; 1 keeps all),

@@ -18,8 +18,10 @@ from ..components.features import concat_layers, iter_embeddings, to_image_maps
 from ..components.memory import nearest
 from ..utils import resolve_device
 from .base import Detector, Prediction, check_params
+from .registry import register
 
 
+@register("spade", label="SPADE")
 class SPADE(Detector):
     """SPADE. Parameters: ``backbone``, ``layers`` (pixel features), ``global_layer`` (image feature),
     ``weights``, ``k_images`` (50), ``k_pixels`` (1), ``sigma`` (4). With fewer training images than

@@ -37,6 +37,7 @@ from ..components.backbones import FeatureExtractor
 from ..components.losses import feature_matching, hinge_d_loss, hinge_g_loss, ssim_loss
 from .autoencoders import ReconstructionDetector, check_divisible
 from .base import check_params
+from .registry import register
 
 #: The feature loss networks: (backbone, layers, layer weights).
 FEATURE_NETS = {
@@ -184,6 +185,7 @@ class Discriminator(nn.Module):
         return self.head(x), feats
 
 
+@register("trustmae", label="TrustMAE", record_version=2)
 class TrustMAE(ReconstructionDetector):
     """TrustMAE detector.
 

@@ -1,14 +1,13 @@
 """Building detectors for a config and the model store: fitted models kept for reuse."""
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
 import logging
 
 from .. import DefectbookError, settings
 from ..config import normalize
-from ..methods import REGISTRY, build
+from ..methods import REGISTRY, build, registry
 from ..methods.base import Detector, _json_default, code_version, state_nbytes
 from ..paths import cache_dir
 from ..utils import resolve_device
@@ -31,8 +30,7 @@ def build_detector(config: dict):
     params = dict(c["params"])
     name = c["method"]
     if name in REGISTRY:
-        module, cls = REGISTRY[name].split(":")
-        sig = inspect.signature(getattr(importlib.import_module(module), cls).__init__)
+        sig = inspect.signature(registry.method(name).klass.__init__)   # its own __init__ only
         takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
         if "seed" in sig.parameters and "seed" not in params:
             params["seed"] = c["seed"]

@@ -77,7 +77,6 @@ and configs carry ``dry_run: true`` (hashed: a dry-run record never stands in fo
 from __future__ import annotations
 
 import copy
-import importlib
 import inspect
 from functools import lru_cache
 from pathlib import Path
@@ -88,7 +87,7 @@ from .. import DefectbookError, settings
 from ..components.backbones import SPECS
 from ..data import elpv
 from ..data.synthetic import CATEGORIES
-from ..methods import REGISTRY
+from ..methods import REGISTRY, registry
 from ..paths import data_root as default_data_root
 
 PROFILES = ("smoke", "cpu", "paper")
@@ -102,10 +101,8 @@ TRANSFORM_KEYS = {"resize": (int, type(None)), "crop": (int, type(None))}
 DATASET_KEYS = {"transform": dict, "params": dict, "split": dict, "categories": list}
 RULE_KEYS = {"categories": list, "methods": list, "params": dict}
 
-#: Display names of the methods (tables, legends).
-LABELS = {"padim": "PaDiM", "npad": "N-pad", "patchcore": "PatchCore", "spade": "SPADE", "differnet": "DifferNet",
-          "ocsvm": "OCSVM", "knn": "1-NN", "trustmae": "TrustMAE", "memae": "MemAE", "ae_l2": "AE-MSE",
-          "ae_ssim": "AE-SSIM", "ensemble": "ensemble", "ndpnet": "NDP-Net"}
+#: Display names of the methods (tables, legends), from their ``@register`` lines.
+LABELS: dict[str, str] = dict(registry.LABELS)
 
 #: Dry-run caps: images per split, and params capped where a method takes them (value: the cap).
 #: ``d`` (the Gaussian methods' kept channels): the per-position covariances at the paper's d = 550
@@ -156,27 +153,13 @@ def _keys(where: str, d: dict, required: dict, optional: dict | None = None) -> 
 
 @lru_cache(maxsize=None)
 def method_signature(method: str) -> dict[str, inspect.Parameter]:
-    """``name -> Parameter`` of a registered detector's ``__init__``, following ``**kw`` up the MRO.
-    A method whose chain ends in ``**params`` (``ensemble``) gets the key ``"**"``."""
-    if method not in REGISTRY:
-        raise DefectbookError(f"unknown method {method!r}; known: {', '.join(sorted(REGISTRY))}")
-    module, cls = REGISTRY[method].split(":")
-    klass = getattr(importlib.import_module(module), cls)
-    out: dict[str, inspect.Parameter] = {}
-    for k in klass.__mro__:
-        init = k.__dict__.get("__init__")
-        if init is None:
-            continue
-        params = list(inspect.signature(init).parameters.values())[1:]
-        var = False
-        for p in params:
-            if p.kind is p.VAR_KEYWORD:
-                var = True
-            elif p.kind is not p.VAR_POSITIONAL:
-                out.setdefault(p.name, p)
-        if not var:
-            return out
-    out["**"] = None  # type: ignore[assignment]
+    """``name -> Parameter`` of a registered detector's ``__init__``, following ``**kw`` up the MRO
+    (:func:`defectbook.methods.registry.parameters`). A method whose chain ends in ``**params``
+    (``ensemble``) gets the key ``"**"``."""
+    sig = registry.parameters(method)
+    out = {n: p for n, p in sig.items() if p.kind is not p.VAR_KEYWORD}
+    if len(out) < len(sig):
+        out["**"] = None  # type: ignore[assignment]
     return out
 
 
