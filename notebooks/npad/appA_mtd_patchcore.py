@@ -41,36 +41,30 @@ n_boot = 2000          # bootstrap resamples of the paired differences
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
-import seaborn as sns
 
-from defectbook.book.report import provenance, show
-from defectbook.evaluation.metrics import auroc_difference, auroc_interval
+from defectbook.analysis import npad as analysis
+from defectbook.book import paper_values, plotting
+from defectbook.book.report import page_summary, provenance, show, verdict
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
-G = S.grids["patchcore_gap"]
-train_sizes = list(G["train_sizes"] if train_sizes is None else train_sizes)
-controls = dict(G["controls"] if controls is None else controls)
-control_train = G.get("control_train")
-names = {"padim": "PaDiM", "patchcore": "PatchCore"}
+chapter = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
+gap = chapter.grids["patchcore_gap"]
+train_sizes = list(gap["train_sizes"] if train_sizes is None else train_sizes)
+controls = dict(gap["controls"] if controls is None else controls)
+control_train = gap.get("control_train")
+methods = ["padim", "patchcore"]
 
 
-def split_of(n):
-    """The clean MTD split with ``n`` training images (a seeded subset; None: DifferNet's whole list)."""
-    return {"kind": "clean", "max_train": n} if n else {"kind": "clean"}
+def configs(method, n, transform=None, **change):   # on MTD with n training images (None: DifferNet's whole list)
+    return chapter.configs(method, categories=[], real=["mtd"], split=analysis.mtd_split(n), transform=transform,
+                           **change)
 
 
-def configs(method, n, **change):
-    tf = change.pop("transform", None)
-    return S.configs(method, categories=[], real=["mtd"], split=split_of(n), transform=tf, **change)
-
-
-sizes = sorted(set(train_sizes), key=lambda n: n or 10 ** 9) + [None]
-size_cfgs = {(m, n): configs(m, n) for m in names for n in sizes}
-records_by = {k: experiment.run_many(v, desc=f"{names[k[0]]}, {k[1] or 'all'} training images") for k, v in size_cfgs.items()}
-records = [r for v in records_by.values() for r in v]
+sizes = analysis.training_sizes(train_sizes)
+runs = {(m, n): experiment.run_many(configs(m, n), desc=f"{spec.LABELS[m]}, {n or 'all'} training images")
+        for m in methods for n in sizes}
+records = analysis.records_of(runs)
 
 # %% [markdown]
 # ## AUROC against the number of training images
@@ -79,40 +73,12 @@ records = [r for v in records_by.values() for r in v]
 # training list, with paired bootstrap (`level=0.95`) intervals (the same test images throughout).
 
 # %%
-rows = []
-for n in sizes:
-    for seed_i, (pc, pd_) in enumerate(zip(records_by["patchcore", n], records_by["padim", n])):
-        if pc.labels != pd_.labels:
-            raise RuntimeError("PatchCore and PaDiM were scored on different test images")
-        row = {"training images": pc.extras.get("split", {}).get("n_train"), "seed": pc.config["seed"]}
-        for m, r in (("padim", pd_), ("patchcore", pc)):
-            ci = auroc_interval(r.labels, r.scores, n_boot=n_boot)
-            row.update({f"{names[m]}": ci["auroc"], f"{names[m]} low": ci["low"], f"{names[m]} high": ci["high"]})
-            if n is not None:
-                full = records_by[m, None][seed_i]
-                d = auroc_difference(r.labels, r.scores, full.scores, n_boot=n_boot)
-                row[f"{names[m]} − whole list"] = f"{d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
-            else:
-                row[f"{names[m]} − whole list"] = "—"
-        d = auroc_difference(pc.labels, pc.scores, pd_.scores, n_boot=n_boot)
-        row.update({"PatchCore − PaDiM": d["difference"], "95 % low": d["low"], "95 % high": d["high"]})
-        rows.append(row)
-curve = pd.DataFrame(rows, columns=["training images", "seed", "PaDiM", "PaDiM low", "PaDiM high", "PaDiM − whole list",
-                                    "PatchCore", "PatchCore low", "PatchCore high", "PatchCore − whole list",
-                                    "PatchCore − PaDiM", "95 % low", "95 % high"])
+curve = analysis.training_size_curve(runs, sizes, n_boot=n_boot)
 if len(curve):
-    show(curve[["training images", "seed", "PaDiM", "PatchCore", "PatchCore − PaDiM", "95 % low", "95 % high",
-                "PaDiM − whole list", "PatchCore − whole list"]], index=False)
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for i, m in enumerate(names.values()):
-        c = curve.groupby("training images")[[m, f"{m} low", f"{m} high"]].mean()
-        ax.errorbar(c.index, c[m], yerr=[c[m] - c[f"{m} low"], c[f"{m} high"] - c[m]], marker="o", capsize=3,
-                    label=m, color=sns.color_palette()[i])
-    ax.set_xlabel("training images (seeded subsets of DifferNet's list; the last point is the whole list)")
-    ax.set_ylabel("image AUROC (95 % bootstrap)")
-    ax.set_title("MTD: image AUROC against the size of the training set")
-    ax.legend(loc="lower right")
-    plt.tight_layout()
+    show(curve[analysis.CURVE_VIEW], index=False)
+    plotting.interval_curves(curve, "training images", [spec.LABELS[m] for m in methods],
+                             "training images (seeded subsets of DifferNet's list; the last point is the whole list)",
+                             "image AUROC (95 % bootstrap)", "MTD: image AUROC against the size of the training set")
     plt.show()
 else:
     show("MTD was not found under the data root, so nothing was computed "
@@ -129,46 +95,26 @@ show(provenance(records))
 # %%
 control_records = []
 if controls and records:
-    ref = experiment.run_many(configs("patchcore", control_train), desc="PatchCore reference")
-    base_padim = experiment.run_many(configs("padim", control_train), desc="PaDiM reference")
-    crow = []
-    for name, change in {"reference (profile settings)": {}, **controls}.items():
+    reference = experiment.run_many(configs("patchcore", control_train), desc="PatchCore reference")
+    padim = experiment.run_many(configs("padim", control_train), desc="PaDiM reference")
+    control_runs = {"reference (profile settings)": ({}, reference, padim)}
+    for name, change in controls.items():
         change = dict(change)
-        recs = ref if not change else experiment.run_many(configs("patchcore", control_train, **change), desc=name)
-        tf = change.get("transform")
-        pads = base_padim if tf is None else experiment.run_many(configs("padim", control_train, transform=tf),
-                                                                 desc=f"PaDiM, {name}")
-        control_records += recs + pads
-        for r, r0, p in zip(recs, ref, pads):
-            d0 = auroc_difference(r.labels, r.scores, r0.scores, n_boot=n_boot)
-            dp = auroc_difference(r.labels, r.scores, p.scores, n_boot=n_boot)
-            crow.append({"PatchCore": name, "training images": r.extras.get("split", {}).get("n_train"),
-                         "seed": r.config["seed"], "memory bank": r.extras.get("memory_size"),
-                         "image AUROC": r.metrics["image_auroc"],
-                         "− reference": f"{d0['difference']:+.3f} [{d0['low']:+.3f}, {d0['high']:+.3f}]" if change else "—",
-                         "− PaDiM": f"{dp['difference']:+.3f} [{dp['low']:+.3f}, {dp['high']:+.3f}]",
-                         "pixel AUROC": r.metrics.get("pixel_auroc")})
-    show(pd.DataFrame(crow), index=False)
+        patchcore = experiment.run_many(configs("patchcore", control_train, **change), desc=name)
+        transform = change.get("transform")
+        control_runs[name] = (change, patchcore, padim if transform is None else experiment.run_many(
+            configs("padim", control_train, transform=transform), desc=f"PaDiM, {name}"))
+    control_records = [r for _, recs, pads in control_runs.values() for r in recs + pads]
+    show(analysis.control_table(control_runs, n_boot=n_boot), index=False)
     show(provenance(control_records))
 elif records:
     show(f"The `{profile}` profile runs no controls (`patchcore_gap.controls` is empty).")
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the literature puts PatchCore above PaDiM on MTD; judged on the whole training list.
-from defectbook.book import paper_values
-from defectbook.book.report import page_summary, verdict
-
 paper = paper_values.load("npad_appA_mtd").set_index("method")
-whole = curve[curve["training images"] == curve["training images"].max()]
-effect = ({"difference": float(whole["PatchCore − PaDiM"].iloc[0]), "low": float(whole["95 % low"].iloc[0]),
-           "high": float(whole["95 % high"].iloc[0])} if len(whole) else {"n": 0})
-smallest = curve[curve["training images"] == curve["training images"].min()]
-extra = (f"**Paper (N-pad App. A):** PatchCore above PaDiM on MTD, image AUROC (paper: "
-         f"{paper.loc['PatchCore', 'image_auroc'] - paper.loc['PaDiM', 'image_auroc']:+.3f}). "
-         + verdict(effect, f"PatchCore minus PaDiM with the whole training list "
-                           f"({int(whole['training images'].iloc[0]) if len(whole) else '—'} images)"))
-if len(smallest) and len(whole) and smallest["training images"].iloc[0] != whole["training images"].iloc[0]:
-    extra += (f" With {int(smallest['training images'].iloc[0])} training images PatchCore minus PaDiM is "
-              f"{smallest['PatchCore − PaDiM'].iloc[0]:+.3f} [{smallest['95 % low'].iloc[0]:+.3f}, "
-              f"{smallest['95 % high'].iloc[0]:+.3f}].")
-page_summary(globals(), extra=extra);
+whole = analysis.gap_verdict(curve)
+page_summary(records + control_records, extra=(
+    f"**Paper (N-pad App. A):** PatchCore above PaDiM on MTD, image AUROC (paper: "
+    f"{analysis.paper_difference(paper, 'patchcore', 'padim'):+.3f}). "
+    + verdict(whole["effect"], whole["claim"]) + whole["smallest"]));

@@ -34,19 +34,17 @@ n_boot = 2000     # bootstrap resamples of the paired differences
 
 # %%
 import matplotlib.pyplot as plt
-import seaborn as sns
 
+from defectbook.analysis.npad import ORDER_PAIRS, auroc_interval_table
+from defectbook.book import plotting
 from defectbook.book.report import differences_view, provenance, show
 from defectbook.evaluation.stats import method_differences, pair_effect
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
-names = {"padim": "PaDiM", "patchcore": "PatchCore", "npad": "N-pad"}
-
-configs = [c for m in methods for c in S.configs(m, categories=[], real=["elpv"])]
+chapter = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
+configs = [c for m in methods for c in chapter.configs(m, categories=[], real=["elpv"])]
 records = experiment.run_many(configs, desc="ELPV")
-df = experiment.frame(records)
 
 # %% [markdown]
 # ## Image AUROC per method
@@ -54,25 +52,11 @@ df = experiment.frame(records)
 # each class), how much the AUROC of this many test images moves by sampling alone.
 
 # %%
-from defectbook.evaluation.metrics import auroc_interval
-
-if len(df):
-    rows = []
-    for r in records:
-        ci = auroc_interval(r.labels, r.scores, n_boot=n_boot)
-        split = r.extras.get("split", {})
-        rows.append({"data": f"ELPV {r.config['category']}", "seed": r.config["seed"], "method": names[r.config["method"]],
-                     "image AUROC": ci["auroc"], "95 % low": ci["low"], "95 % high": ci["high"],
-                     "training cells": split.get("n_train"), "test cells": len(r.labels),
-                     "defective test cells": int(sum(r.labels))})
-    import pandas as pd
-
-    table = pd.DataFrame(rows)
-    show(table, index=False)
-    show(provenance(records))
+if records:
+    show(auroc_interval_table(records, n_boot=n_boot), index=False)
 else:
     show("ELPV was not found (the PyPI package `elpv-dataset` is not installed), so nothing was computed.")
-    show(provenance(records))
+show(provenance(records))
 
 # %% [markdown]
 # ## The differences, with their intervals
@@ -82,24 +66,12 @@ else:
 # above zero, *reversed* below, *undecided* when it holds zero.
 
 # %%
-pairs = [("npad", "padim"), ("npad", "patchcore"), ("patchcore", "padim")]
-diffs = method_differences(records, pairs, n_boot=n_boot)
+diffs = method_differences(records, ORDER_PAIRS, n_boot=n_boot)
 if len(diffs):
-    view = differences_view(diffs, names, ("data", "seed", "comparison", "AUROC a", "AUROC b", "difference", "low",
-                                           "high", "word"), data=[d.replace("elpv:", "ELPV ") for d in diffs.data])
+    view = differences_view(diffs, spec.LABELS, ("data", "seed", "comparison", "AUROC a", "AUROC b", "difference",
+                                                 "low", "high", "word"), data=[d.replace("elpv:", "ELPV ") for d in diffs.data])
     show(view, index=False)
-    fig, ax = plt.subplots(figsize=(6.5, 0.6 + 0.45 * len(view)))
-    y = range(len(view))
-    label = [f"{c} ({d})" for c, d in zip(view.comparison, view.data)]
-    d, lo, hi = view["image AUROC difference"], view["95 % low"], view["95 % high"]
-    ax.errorbar(d, list(y), xerr=[d - lo, hi - d],
-                fmt="o", color=sns.color_palette()[0], capsize=3)
-    ax.axvline(0, color="0.4", lw=1, ls="--")
-    ax.set_yticks(list(y), label)
-    ax.invert_yaxis()
-    ax.set_xlabel("difference of image AUROC (95 % paired bootstrap)")
-    ax.set_title("ELPV: one method minus another on the same test cells")
-    plt.tight_layout()
+    plotting.difference_intervals(view, "ELPV: one method minus another on the same test cells")
     plt.show()
     show(provenance(records))
 else:
@@ -110,5 +82,5 @@ else:
 from defectbook.book.report import page_summary, verdict
 
 effect = pair_effect(diffs, "npad", "padim")
-page_summary(globals(), extra="**Paper (on MTD, asked here of ELPV):** N-pad above PaDiM, image AUROC. " + verdict(
+page_summary(records, extra="**Paper (on MTD, asked here of ELPV):** N-pad above PaDiM, image AUROC. " + verdict(
     effect, f"N-pad minus PaDiM on {effect.get('data', 'ELPV').replace('elpv:', 'ELPV ')}, image AUROC, paired bootstrap over the test cells"));

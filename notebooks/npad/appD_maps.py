@@ -27,19 +27,17 @@ lo, hi = 0.2, 0.8      # quantile window of the paper's visualisation
 
 # %%
 import matplotlib.pyplot as plt
+import numpy as np
 
 from defectbook.book import plotting
 from defectbook.book.report import provenance, show
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
-N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
-
-import numpy as np
-
-methods = {"padim": "PaDiM", "patchcore": "PatchCore", "npad": "N-pad"}
-by_method = {m: experiment.run_many(grid(m), desc=m) for m in methods}
+chapter = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
+methods = ["padim", "patchcore", "npad"]
+by_method = {m: experiment.run_many(chapter.configs(m), desc=m) for m in methods}
+records = [r for recs in by_method.values() for r in recs]
 
 # %%
 shown = []
@@ -50,7 +48,7 @@ for i in range(len(by_method["npad"])):
         continue
     ex = [{**e, "maps": np.stack([plotting.normalize_map(m.astype("float32"), lo, hi) for m in e["maps"]])} for e in ex]
     c = recs[0].config
-    plotting.anomaly_grid(ex, list(methods.values()), n=6, vmax=1.0,
+    plotting.anomaly_grid(ex, [spec.LABELS[m] for m in methods], n=6, vmax=1.0,
                           suptitle=f"{c['dataset']}:{c.get('category') or ''} (maps scaled to their {lo:.0%}-{hi:.0%} quantiles)")
     plt.show()
     shown += recs
@@ -60,7 +58,7 @@ show(provenance(shown))
 # Page summary and verdict: the paper's maps show N-pad localising defects better than PaDiM.
 from defectbook.book.report import claim_verdict, page_summary
 
-page_summary(globals(), extra=claim_verdict(
-    experiment.frame([r for recs in by_method.values() for r in recs]), "method", "npad", "padim", "pixel_auroc",
+page_summary(records, extra=claim_verdict(
+    experiment.frame(records), "method", "npad", "padim", "pixel_auroc",
     "N-pad's maps localise defects better than PaDiM's (Figs. 4-6, judged by eye); ours: pixel AUROC of the "
     "records whose maps are shown"));

@@ -34,13 +34,14 @@ threshold = 0.5
 # %%
 import matplotlib.pyplot as plt
 
+from defectbook.analysis.npad import at_threshold, precision_recall_table
 from defectbook.book import plotting
 from defectbook.book.report import provenance, show
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
-records = experiment.run_many([c for m in methods for c in S.configs(m)], desc="maps")
+chapter = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
+records = experiment.run_many([c for m in methods for c in chapter.configs(m)], desc="maps")
 shown = [r for r in records if r.maps()]
 
 # %%
@@ -53,42 +54,17 @@ show(provenance(shown))
 # recall pooled over its saved examples (a handful of test images, not the whole test set).
 
 # %%
-import numpy as np
-import pandas as pd
-
-from defectbook.config import data_label
-from defectbook.evaluation.metrics import pixel_precision_recall
-
-rows = []
-for r in shown:
-    m = r.maps()
-    if "masks" not in m or not m["masks"].any():
-        continue
-    maps = m["maps"].astype("float32")
-    scaled = (maps - maps.min()) / max(float(maps.max() - maps.min()), 1e-12)
-    for t in np.linspace(0.1, 0.9, 9):
-        rows.append({"method": spec.LABELS.get(r.config["method"]), "data": data_label(r.config),
-                     "threshold": round(float(t), 2), **pixel_precision_recall(m["masks"], scaled, t)})
-pr = pd.DataFrame(rows)
+pr = precision_recall_table(shown)
 if len(pr):
-    fig, ax = plt.subplots(1, 2, figsize=(9, 3), sharey=True)
-    for (meth, data), g in pr.groupby(["method", "data"]):
-        ax[0].plot(g["threshold"], g["precision"], "o-", label=f"{meth} · {data}")
-        ax[1].plot(g["threshold"], g["recall"], "o-", label=f"{meth} · {data}")
-    ax[0].set_title("precision"); ax[1].set_title("recall")
-    for a in ax:
-        a.set_xlabel("threshold (scaled map)")
-    ax[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
-    plt.tight_layout()
+    plotting.precision_recall_panels(pr)
     plt.show()
-    at = pr[pr["threshold"] == round(float(threshold), 2)].set_index(["method", "data"])[["precision", "recall", "flagged"]]
-    show(at)
+    show(at_threshold(pr, threshold))
 show(provenance(shown))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the paper's maps show N-pad localising defects better than PaDiM (as appD_maps).
 from defectbook.book.report import claim_verdict, page_summary
 
-page_summary(globals(), extra=claim_verdict(
+page_summary(records, extra=claim_verdict(
     experiment.frame(shown), "method", "npad", "padim", "pixel_auroc",
     "N-pad's maps localise defects better than PaDiM's (Figs. 4-6); ours: pixel AUROC of the runs explored here"));

@@ -27,29 +27,22 @@ seeds = None
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 
+from defectbook.analysis.npad import labelled_frame, metric_pivot, records_of
 from defectbook.book import plotting
 from defectbook.book.report import provenance, show
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
-N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
-
-
-records, rows = [], []
-for n in N["shots"]:
-    for m in ("npad", "patchcore"):
-        recs = experiment.run_many(grid(m, categories=N["sweep_category"], split={"kind": "few_shot", "n": n}), desc=f"{m} {n}-shot")
-        records += recs
-        rows.append(experiment.frame(recs).assign(shots=n))
-df = pd.concat(rows)
+chapter = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
+runs = {(n, m): experiment.run_many(chapter.configs(m, categories=chapter.grids["sweep_category"],
+                                                    split={"kind": "few_shot", "n": n}), desc=f"{m} {n}-shot")
+        for n in chapter.grids["shots"] for m in ("npad", "patchcore")}
+records = records_of(runs)
+df = labelled_frame(runs, ("shots", "method"))
 
 # %%
-table = df.pivot_table(index="shots", columns="method", values=["image_auroc", "pixel_auroc"], aggfunc="mean")
-table.columns = [f"{m.split('_')[0]} · {k}" for m, k in table.columns]
-show(table)
+show(metric_pivot(df, "shots", "method"))
 show(provenance(records))
 
 # %%
@@ -66,7 +59,7 @@ show(provenance(records))
 # Page summary and verdict: the paper finds N-pad strong with few training images (Sec. 4.4).
 from defectbook.book.report import claim_verdict, page_summary
 
-page_summary(globals(), extra=claim_verdict(
+page_summary(records, extra=claim_verdict(
     df, "method", "npad", "patchcore", "image_auroc",
     "N-pad passes the previous state of the art with a fraction of the training images (Sec. 4.4); ours: "
     "N-pad against PatchCore at each number of shots", pair_on=("data", "seed", "shots")));

@@ -29,57 +29,39 @@ seeds = None
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 
+from defectbook.analysis.npad import best_settings, labelled_frame, radius_frame, records_of, sweep_table
+from defectbook.book import plotting
 from defectbook.book.report import provenance, show
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
-N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
-
-
-PAPER_BEST = {"train_radius": 3, "infer_radius": 2, "shift": 4, "d": 550}
-records, rows = [], []
-for param, values in N["sweeps"].items():
-    for v in values:
-        recs = experiment.run_many(grid("npad", categories=N["sweep_category"], **{param: v}), desc=f"{param}={v}")
-        records += recs
-        rows.append(experiment.frame(recs).assign(param=param, value=v))
-df = pd.concat(rows)
-pc = experiment.run_many(grid("patchcore", categories=N["sweep_category"]), desc="patchcore")
+chapter = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
+category = chapter.grids["sweep_category"]
+runs = {(param, v): experiment.run_many(chapter.configs("npad", categories=category, **{param: v}), desc=f"{param}={v}")
+        for param, values in chapter.grids["sweeps"].items() for v in values}
+records = records_of(runs)
+df = labelled_frame(runs, ("param", "value"))
+patchcore = experiment.run_many(chapter.configs("patchcore", categories=category), desc="patchcore")
 
 # %%
-table = df.groupby(["param", "value"])[["pixel_auroc", "image_auroc"]].mean().round(4)
-show(table)
-best = df.groupby(["param", "value"])["pixel_auroc"].mean().groupby("param").idxmax().map(lambda t: t[1])
-show(pd.DataFrame({"our best (pixel AUROC)": best, "paper's best": pd.Series(PAPER_BEST)}))
-show(provenance(records + pc))
+show(sweep_table(df))
+show(best_settings(df))
+show(provenance(records + patchcore))
 
 # %%
 # The four sweeps on one y-range, so their effects compare at a glance; one legend right of the panels.
-fig, axes = plt.subplots(1, 4, figsize=(14, 3), sharey=True)
-for ax, (param, g) in zip(axes, df.groupby("param", sort=False)):
-    s = g.groupby("value")[["pixel_auroc", "image_auroc"]].mean()
-    ax.plot(s.index, s["pixel_auroc"], "o-", label="pixel AUROC")
-    ax.plot(s.index, s["image_auroc"], "s--", label="image AUROC")
-    if param == "d":
-        ax.axhline(experiment.frame(pc)["pixel_auroc"].mean(), color="k", ls=":", label="PatchCore pixel AUROC")
-    ax.set_xlabel(param)
-    ax.tick_params(labelleft=True)
-handles = {lab: h for ax in axes for h, lab in zip(*ax.get_legend_handles_labels())}
-axes[-1].legend(handles.values(), handles.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
-fig.suptitle("N-pad sweeps (Fig. 2 a-d)")
-plt.tight_layout()
+patchcore_pixel = experiment.frame(patchcore)["pixel_auroc"].mean()
+plotting.sweep_panels(df, {"d": ("PatchCore pixel AUROC", patchcore_pixel)}, title="N-pad sweeps (Fig. 2 a-d)")
 plt.show()
-show(provenance(records + pc))
+show(provenance(records + patchcore))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the paper finds a training neighbourhood (radius 3) better than a smaller one.
 from defectbook.book.report import claim_verdict, page_summary
 
-r = df[df.param == "train_radius"].assign(radius=lambda x: "radius " + x["value"].astype(str))
-page_summary(globals(), extra=claim_verdict(
+r = radius_frame(df)
+page_summary(records + patchcore, extra=claim_verdict(
     r, "radius", f"radius {r['value'].max()}", f"radius {r['value'].min()}", "pixel_auroc",
     "a larger training neighbourhood raises pixel AUROC (Fig. 2a: best at radius 3); ours: largest radius swept "
     "against the smallest"));

@@ -28,34 +28,24 @@ methods = ["padim", "patchcore", "spade", "npad"]
 # %%
 import matplotlib.pyplot as plt
 
+from defectbook.analysis.npad import paper_pro_average, pro_table
 from defectbook.book import paper_values
 from defectbook.book.report import provenance, show
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
-N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
-
-
-records = experiment.run_many([c for m in methods for c in grid(m)], desc="table 2")
+chapter = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
+records = experiment.run_many([c for m in methods for c in chapter.configs(m)], desc="table 2")
 df = experiment.frame(records)
 
 # %%
-names = {"padim": "PaDiM", "patchcore": "PatchCore", "spade": "SPADE", "npad": "N-pad"}
-df["data"] = df["dataset"] + ":" + df["category"].fillna("")  # synthetic:weave is never MVTec's weave
-table = df.pivot_table(index="data", columns="method", values="aupro", aggfunc="mean").rename(columns=names)
-table.loc["mean"] = table.mean()
 paper = paper_values.load("npad_table2_pro").pivot(index="category", columns="method", values="aupro")
-if not SYNTH:  # MVTec AD: the paper's value beside ours, category by category
-    ref = paper.rename(index=lambda c: "mean" if c == "average" else f"mvtec:{c}")
-    for m in names.values():
-        if m in ref:
-            table[f"{m} (paper)"] = ref[m].reindex(table.index).values
-show(table.rename_axis(columns=None))
+show(pro_table(df, paper, chapter.synthetic))
 show(provenance(records))
 show("**The paper's Table 2** (PRO, MVTec AD average, WRN-50 at 224 px)" +
-     ("; our categories are synthetic, so it is shown apart, for scale, and no difference is computed:" if SYNTH else ":"))
-show(paper.loc[["average"], [m for m in names.values() if m in paper.columns]].rename_axis(index=None, columns=None))
+     ("; our categories are synthetic, so it is shown apart, for scale, and no difference is computed:"
+      if chapter.synthetic else ":"))
+show(paper_pro_average(paper))
 
 # %% [markdown]
 # ## PRO against pixel AUROC
@@ -65,7 +55,7 @@ show(paper.loc[["average"], [m for m in names.values() if m in paper.columns]].r
 # %%
 fig, ax = plt.subplots(figsize=(4.5, 3.5))
 for m, g in df.groupby("method"):
-    ax.scatter(g["pixel_auroc"], g["aupro"], label=names.get(m, m))
+    ax.scatter(g["pixel_auroc"], g["aupro"], label=spec.LABELS.get(m, m))
 ax.set_xlabel("pixel AUROC"); ax.set_ylabel("PRO (FPR <= 0.3)"); ax.legend(fontsize=7)
 plt.show()
 show(provenance(records))
@@ -75,6 +65,6 @@ show(provenance(records))
 from defectbook.book.report import claim_verdict, page_summary
 
 avg = paper.loc["average"] if "average" in paper.index else {}
-page_summary(globals(), extra=claim_verdict(
+page_summary(records, extra=claim_verdict(
     df, "method", "npad", "padim", "aupro", "N-pad's PRO above PaDiM's (Table 2, MVTec AD average)",
     paper_effect=avg.get("N-pad", float("nan")) - avg.get("PaDiM", float("nan"))));

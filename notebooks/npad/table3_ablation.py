@@ -28,33 +28,24 @@ seeds = None
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 
+from defectbook.analysis.npad import ablation_table, labelled_frame, records_of
 from defectbook.book import paper_values
 from defectbook.book.report import provenance, show
 from defectbook.methods.npad import ABLATIONS
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
-N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
-
-
-rows, records = [], []
-for name, switches in ABLATIONS.items():
-    recs = experiment.run_many(grid("npad", categories=N["ablation_categories"], **switches), desc=name)
-    records += recs
-    rows.append(experiment.frame(recs).assign(experiment=name))
-df = pd.concat(rows)
+chapter = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
+categories = chapter.grids["ablation_categories"]
+runs = {name: experiment.run_many(chapter.configs("npad", categories=categories, **switches), desc=name)
+        for name, switches in ABLATIONS.items()}
+records = records_of(runs)
+df = labelled_frame(runs, "experiment")
 
 # %%
-cols = ["pixel_auroc", "image_auroc", "aupro"]
-table = df.groupby("experiment", sort=False)[cols].mean()
 paper = paper_values.load("npad_table3_ablation").set_index("experiment")
-table["pixel_auroc (paper)"] = paper["pixel_auroc"]
-table["modules"] = paper["modules"]
-table["error (ours)"] = 1 - table["pixel_auroc"]
-show(table)
+show(ablation_table(df, paper))
 show("Ours: mean over the categories " + ", ".join(sorted(df["category"].dropna().unique())) +
      "; paper: MVTec AD average (WRN-50, 224 px).")
 show(provenance(records))
@@ -71,6 +62,6 @@ show(provenance(records))
 # Page summary: the paper finds the full N-pad above module A alone (Exper1), pixel AUROC.
 from defectbook.book.report import claim_verdict, page_summary
 
-page_summary(globals(), extra=claim_verdict(
+page_summary(records, extra=claim_verdict(
     df, "experiment", "N-pad", "Exper1", "pixel_auroc", "the full N-pad above module A alone (Exper1), pixel AUROC (Table 3)",
     paper_effect=float(paper.loc["N-pad", "pixel_auroc"] - paper.loc["Exper1", "pixel_auroc"])));

@@ -29,33 +29,25 @@ seeds = None
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 
+from defectbook.analysis.npad import labelled_frame, mean_metrics, records_of, size_label
 from defectbook.book import paper_values, plotting
 from defectbook.book.report import provenance, show
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
-N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
-
-
-records, rows = [], []
-for t in N["image_sizes"]:
-    name = f"{t['crop']} crop of {t['resize']}" if t.get("crop") else f"{t['resize']} resize"
-    recs = experiment.run_many(grid("npad", categories=N["ablation_categories"], transform=t), desc=name)
-    records += recs
-    rows.append(experiment.frame(recs).assign(size=name))
+chapter = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
+categories = chapter.grids["ablation_categories"]
+runs = {size_label(t): experiment.run_many(chapter.configs("npad", categories=categories, transform=t),
+                                           desc=size_label(t)) for t in chapter.grids["image_sizes"]}
 # the ensemble row: N-pad at two crop sizes, maps and scores averaged (defectbook.methods.ensemble)
-sizes = S.params("ensemble")["sizes"]
-recs = experiment.run_many(grid("ensemble", categories=N["ablation_categories"]), desc="ensemble")
-records += recs
-rows.append(experiment.frame(recs).assign(size="ensemble " + " + ".join(f"{s} crop" for s in sizes)))
-df = pd.concat(rows)
+ensemble = "ensemble " + " + ".join(f"{s} crop" for s in chapter.params("ensemble")["sizes"])
+runs[ensemble] = experiment.run_many(chapter.configs("ensemble", categories=categories), desc="ensemble")
+records = records_of(runs)
+df = labelled_frame(runs, "size")
 
 # %%
-table = df.groupby("size", sort=False)[["pixel_auroc", "image_auroc", "aupro"]].mean()
-show(table)
+show(mean_metrics(df, "size"))
 show("Paper (pixel AUROC, MVTec, WRN-50):")
 show(paper_values.load("npad_table4_image_size"), index=False)
 show(provenance(records))
@@ -70,8 +62,8 @@ show(provenance(records))
 # Page summary and verdict: the paper's ensemble of two crop sizes beats the standard crop.
 from defectbook.book.report import claim_verdict, page_summary
 
-p4 = paper_values.load("npad_table4_image_size").set_index("setting")["pixel_auroc"]
+paper = paper_values.load("npad_table4_image_size").set_index("setting")["pixel_auroc"]
 order = list(df["size"].unique())   # the profile's standard crop first, the ensemble last
-page_summary(globals(), extra=claim_verdict(
+page_summary(records, extra=claim_verdict(
     df, "size", order[-1], order[0], "pixel_auroc", "the ensemble of two crop sizes above the standard crop (Table 4)",
-    paper_effect=p4["ensemble 224+336 crop"] - p4["224 crop"]));
+    paper_effect=paper["ensemble 224+336 crop"] - paper["224 crop"]));

@@ -29,35 +29,24 @@ seeds = None
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 
+from defectbook.analysis.npad import labelled_frame, records_of, weighting_table
 from defectbook.book import paper_values, plotting
 from defectbook.book.report import provenance, show
 from defectbook.methods.npad import ABLATIONS
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
-N, SYNTH, grid = S.grids, S.synthetic, S.configs   # grid(method, categories=..., real=..., **params): configs
-
-
-records, rows = [], []
-for w in N["weightings"]:
-    recs = experiment.run_many(grid("npad", categories=N["ablation_categories"], weighting=w,
-                                    **ABLATIONS[N["weighting_ablation"]]), desc=w)
-    records += recs
-    rows.append(experiment.frame(recs).assign(weighting=w))
-df = pd.concat(rows)
+chapter = spec.chapter("npad", profile, data_root=data_root, seeds=seeds)
+switches = ABLATIONS[chapter.grids["weighting_ablation"]]
+runs = {w: experiment.run_many(chapter.configs("npad", categories=chapter.grids["ablation_categories"], weighting=w,
+                                               **switches), desc=w) for w in chapter.grids["weightings"]}
+records = records_of(runs)
+df = labelled_frame(runs, "weighting")
 
 # %%
-table = df.groupby("weighting", sort=False)[["pixel_auroc", "image_auroc", "aupro"]].mean()
 paper = paper_values.load("npad_table5_weighting").set_index("weighting")
-table["pixel_auroc (paper)"] = paper["pixel_auroc"]
-share = {w: [r.extras.get("centre_weight_share") for r in records if r.config["params"]["weighting"] == w]
-         for w in N["weightings"]}
-table["mean weight share of the centre"] = [float(np.mean(share[w])) for w in table.index]
-show(table)
+show(weighting_table(df, records, paper))
 show(provenance(records))
 
 # %%
@@ -70,5 +59,5 @@ show(provenance(records))
 # Page summary: the paper finds Bhattacharyya weights above uniform ones (pixel AUROC).
 from defectbook.book.report import claim_verdict, page_summary
 
-page_summary(globals(), extra=claim_verdict(
+page_summary(records, extra=claim_verdict(
     df, "weighting", "bhattacharyya", "uniform", "pixel_auroc", "Bhattacharyya weights above uniform ones, pixel AUROC (Table 5)"));

@@ -31,16 +31,15 @@ backbone = None        # None: the profile's (cpu: efficientnet_lite0, paper: wi
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 
+from defectbook.analysis.npad import beside_paper, per_category_table
 from defectbook.book import paper_values, plotting
 from defectbook.book.report import provenance, show
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
-S = spec.chapter("padim", profile, data_root=data_root, seeds=seeds, d=d, backbone=backbone)
-P, configs = S.P, S.configs("padim", categories=categories)
-records = experiment.run_many(configs, desc="padim")
+chapter = spec.chapter("padim", profile, data_root=data_root, seeds=seeds, d=d, backbone=backbone)
+records = experiment.run_many(chapter.configs("padim", categories=categories), desc="padim")
 df = experiment.frame(records)
 
 # %% [markdown]
@@ -48,13 +47,7 @@ df = experiment.frame(records)
 # Image AUROC, pixel AUROC and AUPRO (integrated up to `fpr_limit=0.3`, normalised), mean over seeds.
 
 # %%
-cols = ["image_auroc", "pixel_auroc", "aupro", "fit_s", "predict_images_per_s", "peak_rss_mb"]
-table = df.groupby(["dataset", "category"], dropna=False)[cols].mean().reset_index()
-synth = table[table.dataset == "synthetic"]
-if len(synth):
-    mean_row = synth[cols].mean().to_frame().T.assign(dataset="synthetic", category="mean")
-    table = pd.concat([table, mean_row], ignore_index=True)
-show(table, index=False)
+show(per_category_table(df), index=False)
 show(provenance(records))
 
 # %% [markdown]
@@ -63,17 +56,12 @@ show(provenance(records))
 # backbone and size (see the provenance line), so differences in backbone and resolution apply.
 
 # %%
-paper = paper_values.load("npad_appA_mtd")
-mtd = df[df.dataset == "mtd"]
-if len(mtd):
-    ours = mtd[["image_auroc", "pixel_auroc", "aupro"]].mean()
-    ref = paper.set_index("method").loc["PaDiM"]
-    cmp = pd.DataFrame({"ours": ours, "paper (N-pad App. A, PaDiM)": ref.reindex(ours.index)})
-    cmp["Δ"] = cmp.iloc[:, 0] - cmp.iloc[:, 1]
-    show(cmp)
+comparison = beside_paper(df, paper_values.load("npad_appA_mtd"))
+if len(comparison):
+    show(comparison)
     show(provenance([r for r in records if r.config["dataset"] == "mtd"]))
 else:
-    show(f"No MTD result in this run (profile `{profile}` lists real data {P['real'] or 'none'}; MTD is used "
+    show(f"No MTD result in this run (profile `{profile}` lists real data {chapter.P['real'] or 'none'}; MTD is used "
          "when found under the data root: set `DEFECTBOOK_DATA` or the `data_root` parameter).")
 
 # %% [markdown]
@@ -118,7 +106,7 @@ if names:
 # Page summary and verdict: PaDiM detects defects (image AUROC above chance on every data set).
 from defectbook.book.report import claim_verdict, page_summary
 
-page_summary(globals(), extra=claim_verdict(
+page_summary(records, extra=claim_verdict(
     df, "method", "padim", "chance", "image_auroc",
     "PaDiM detects anomalies from pretrained features alone (Defard et al.); ours: image AUROC against chance on "
     "each data set of the page", reference=0.5));

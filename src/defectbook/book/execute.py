@@ -487,7 +487,6 @@ def present(notebook, note: str | None = None):
     deviations note under the title. Done when the jupytext source is converted, so the sources stay
     small. (Each page writes its own summary: a ``{glue:md} summary`` directive under its title and a
     ``report.page_summary(records)`` call.)"""
-
     chosen = {"hide-input", "remove-input", "remove-cell", "show-input", "hide-cell", "hide-output"}
     for cell in notebook.cells:
         if cell.cell_type == "code" and not chosen & set(_tags(cell)):

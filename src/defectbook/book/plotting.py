@@ -394,5 +394,81 @@ def verdict_bars(counts: pd.DataFrame, verdicts: Sequence[str], profile: str):
     fig.suptitle(f"Verdicts per paper ({profile} profile)", fontsize=10)
     handles, labels = axes[0].get_legend_handles_labels()
     axes[1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
+
+
+def interval_curves(curve: pd.DataFrame, x: str, names: Sequence[str], xlabel: str, ylabel: str, title: str):
+    """One line per name in ``names`` against ``curve[x]``: the mean of column ``name`` per ``x`` with
+    error bars to the means of ``"<name> low"`` and ``"<name> high"`` (e.g. a bootstrap interval)."""
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for i, m in enumerate(names):
+        c = curve.groupby(x)[[m, f"{m} low", f"{m} high"]].mean()
+        ax.errorbar(c.index, c[m], yerr=[c[m] - c[f"{m} low"], c[f"{m} high"] - c[m]], marker="o", capsize=3,
+                    label=m, color=sns.color_palette()[i])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    plt.tight_layout()
+    return fig
+
+
+def difference_intervals(view: pd.DataFrame, title: str, xlabel: str = "difference of image AUROC (95 % paired bootstrap)"):
+    """One row per comparison of ``view`` (:func:`defectbook.book.report.differences_view` with the
+    ``comparison``, ``data``, ``image AUROC difference``, ``95 % low`` and ``95 % high`` columns): the
+    difference with its interval as an error bar, and a dashed line at zero."""
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(6.5, 0.6 + 0.45 * len(view)))
+    y = range(len(view))
+    label = [f"{c} ({d})" for c, d in zip(view.comparison, view.data)]
+    d, lo, hi = view["image AUROC difference"], view["95 % low"], view["95 % high"]
+    ax.errorbar(d, list(y), xerr=[d - lo, hi - d], fmt="o", color=sns.color_palette()[0], capsize=3)
+    ax.axvline(0, color="0.4", lw=1, ls="--")
+    ax.set_yticks(list(y), label)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    plt.tight_layout()
+    return fig
+
+
+def sweep_panels(df: pd.DataFrame, reference: dict | None = None, title: str = ""):
+    """One panel per swept ``param`` of ``df`` (columns ``param``, ``value``, ``pixel_auroc``,
+    ``image_auroc``), on one y-range: the mean pixel and image AUROC per value; ``reference``
+    (param -> (label, value)) adds a dotted horizontal line to that param's panel. One legend, right of
+    the panels."""
+    reference = reference or {}
+    params = list(dict.fromkeys(df["param"]))
+    fig, axes = plt.subplots(1, len(params), figsize=(3.5 * len(params), 3), sharey=True, squeeze=False)
+    axes = axes[0]
+    for ax, (param, g) in zip(axes, df.groupby("param", sort=False)):
+        s = g.groupby("value")[["pixel_auroc", "image_auroc"]].mean()
+        ax.plot(s.index, s["pixel_auroc"], "o-", label="pixel AUROC")
+        ax.plot(s.index, s["image_auroc"], "s--", label="image AUROC")
+        if param in reference:
+            ax.axhline(reference[param][1], color="k", ls=":", label=reference[param][0])
+        ax.set_xlabel(param)
+        ax.tick_params(labelleft=True)
+    handles = {lab: h for ax in axes for h, lab in zip(*ax.get_legend_handles_labels())}
+    axes[-1].legend(handles.values(), handles.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                    frameon=False)
+    fig.suptitle(title)
+    plt.tight_layout()
+    return fig
+
+
+def precision_recall_panels(pr: pd.DataFrame):
+    """Precision (left) and recall (right) against ``threshold``, one line per ``method`` and ``data`` of
+    ``pr`` (:func:`defectbook.analysis.npad.precision_recall_table`'s columns); one legend, right."""
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3), sharey=True)
+    for (meth, data), g in pr.groupby(["method", "data"]):
+        ax[0].plot(g["threshold"], g["precision"], "o-", label=f"{meth} · {data}")
+        ax[1].plot(g["threshold"], g["recall"], "o-", label=f"{meth} · {data}")
+    ax[0].set_title("precision"); ax[1].set_title("recall")
+    for a in ax:
+        a.set_xlabel("threshold (scaled map)")
+    ax[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     plt.tight_layout()
     return fig
