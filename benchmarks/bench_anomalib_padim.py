@@ -110,7 +110,7 @@ def main() -> None:
         weights = "random"
     params = dict(backbone="efficientnet_lite0", layers=["layer1", "layer2", "layer3"], weights=weights, d=None,
                   eps=0.01, sigma=4.0, batch_size=a.batch_size)
-    cfg = spec.build("cpu", "npad", "padim", a.dataset, a.category, params,
+    cfg = spec.make_config("cpu", "npad", "padim", a.dataset, a.category, params,
                      split={"max_train": a.max_train, "max_test": a.max_test},
                      transform={"resize": a.size, "crop": None})
     prep = prepare(cfg)

@@ -32,7 +32,7 @@ def images(n: int, size: int, seed: int = 0) -> torch.Tensor:
 
 
 def bench(profile: str, steps: int) -> tuple[dict, NDPNet, torch.Tensor]:
-    cfg = spec.build(profile, "ndpnet", "ndpnet", "synthetic", "wood")
+    cfg = spec.make_config(profile, "ndpnet", "ndpnet", "synthetic", "wood")
     params = dict(cfg["params"]) | {"epochs": 1, "epochs2": 1}
     size = cfg["transform"]["resize"]
     x = images(params.get("batch_size", 8) * steps, size)

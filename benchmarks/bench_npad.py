@@ -104,7 +104,7 @@ def speed(a) -> None:
     backbone_time({}, warm)                    # load the libraries and weights once, outside the timings
     for method in a.methods.split(","):
         over = {"backbone": a.backbone, "weights": a.weights} if a.backbone else None
-        cfg = spec.build(a.profile, "npad", method, "synthetic", a.category, over,
+        cfg = spec.make_config(a.profile, "npad", method, "synthetic", a.category, over,
                          transform={"resize": a.size, "crop": None} if a.size else None)
         prep = prepare(cfg)
         params = {**cfg["params"], **a.set} if method == "npad" else cfg["params"]

@@ -45,7 +45,7 @@ def main() -> None:
     ap.add_argument("--category", default="weave")
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
-    cfg = spec.build(a.profile, "padim", "padim", "synthetic", a.category)
+    cfg = spec.make_config(a.profile, "padim", "padim", "synthetic", a.category)
     prep = prepare(cfg)
     params = cfg["params"]
     print(f"PaDiM on synthetic:{a.category}, profile {a.profile}: train {tuple(prep.train.shape)}, "

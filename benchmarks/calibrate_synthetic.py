@@ -145,11 +145,11 @@ def choose(seed: int = 1, log=print) -> tuple[float, dict, list]:
 def method_configs(cat: str) -> dict:
     from defectbook.pipeline import spec
 
-    return {"PaDiM d=100 (PaDiM chapter)": spec.build("cpu", "padim", "padim", "synthetic", cat),
-            "PaDiM d=64 (N-pad chapter)": spec.build("cpu", "npad", "padim", "synthetic", cat),
-            "N-pad": spec.build("cpu", "npad", "npad", "synthetic", cat),
-            "PatchCore": spec.build("cpu", "npad", "patchcore", "synthetic", cat),
-            "SPADE": spec.build("cpu", "npad", "spade", "synthetic", cat)}
+    return {"PaDiM d=100 (PaDiM chapter)": spec.make_config("cpu", "padim", "padim", "synthetic", cat),
+            "PaDiM d=64 (N-pad chapter)": spec.make_config("cpu", "npad", "padim", "synthetic", cat),
+            "N-pad": spec.make_config("cpu", "npad", "npad", "synthetic", cat),
+            "PatchCore": spec.make_config("cpu", "npad", "patchcore", "synthetic", cat),
+            "SPADE": spec.make_config("cpu", "npad", "spade", "synthetic", cat)}
 
 
 def run_methods(cats, log=print, only=None) -> dict:

@@ -49,7 +49,7 @@ def textures(n: int, size: int, seed: int) -> torch.Tensor:
 def params_for(method: str, P: dict, args) -> tuple[dict, int]:
     from defectbook.pipeline import spec
 
-    cfg = spec.build(P, spec.default_chapter(method), method, "mvtec", "wood")   # a texture: 5 down-samplings
+    cfg = spec.make_config(P, spec.default_chapter(method), method, "mvtec", "wood")   # a texture: 5 down-samplings
     p, t = dict(cfg["params"]), cfg["transform"]
     size = t.get("crop") or t.get("resize")
     if method in TRAINED:

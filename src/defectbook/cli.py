@@ -49,7 +49,7 @@ def _cmd_evaluate(a) -> int:
 
         if category not in CATEGORIES:
             raise DefectbookError(f"unknown synthetic category {category!r}; known: {', '.join(CATEGORIES)}")
-    cfg = spec.build(P, chapter, a.method, dataset, category, parse_params(a.param), seed=a.seed, data_root=a.data_root)
+    cfg = spec.make_config(P, chapter, a.method, dataset, category, parse_params(a.param), seed=a.seed, data_root=a.data_root)
     rec = run(cfg, force=a.force)
     print(json.dumps({"key": rec.key, "config": {k: cfg[k] for k in ("method", "dataset", "category", "params",
                                                                       "transform", "profile", "device")},

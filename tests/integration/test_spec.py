@@ -66,27 +66,27 @@ def test_build_layers_chapter_category_dataset_and_overrides():
     rules = [r for r in tm["category_params"] if "trustmae" in r.get("methods", tm["methods"])]
     screw_rule = {k: v for r in rules if "screw" in r["categories"] for k, v in r["params"].items()}
     assert screw_rule and not any("wood" in r["categories"] for r in rules)
-    c = spec.build("paper", "trustmae", "trustmae", "mvtec", "screw", {"delta2": 5.0})
-    wood = spec.build("paper", "trustmae", "trustmae", "mvtec", "wood")
+    c = spec.make_config("paper", "trustmae", "trustmae", "mvtec", "screw", {"delta2": 5.0})
+    wood = spec.make_config("paper", "trustmae", "trustmae", "mvtec", "wood")
     assert wood["params"] == tm["methods"]["trustmae"] and c["device"] == paper["device"]
     assert c["params"] == {**wood["params"], **screw_rule, "delta2": 5.0} != wood["params"]
-    assert spec.build("paper", "trustmae", "ae_l2", "mvtec", "wood")["transform"] == tm["method_transforms"]["ae_l2"]
+    assert spec.make_config("paper", "trustmae", "ae_l2", "mvtec", "wood")["transform"] == tm["method_transforms"]["ae_l2"]
     assert wood["transform"] == tm["transform"] != tm["method_transforms"]["ae_l2"]
     dn = cpu["differnet"]
-    mtd = spec.build("cpu", "differnet", "knn", "mtd")
+    mtd = spec.make_config("cpu", "differnet", "knn", "mtd")
     assert mtd["params"] == {**dn["methods"]["knn"], **dn["datasets"]["mtd"]["params"]} != dn["methods"]["knn"]
     assert mtd["transform"] == dn["datasets"]["mtd"]["transform"] and mtd["data"] == {}
-    syn = spec.build("cpu", "trustmae", "memae", "synthetic", "wood")
+    syn = spec.make_config("cpu", "trustmae", "memae", "synthetic", "wood")
     assert "dataset" not in syn["data"] and cpu["trustmae"]["data"].items() <= syn["data"].items()
     assert {k: v for k, v in cpu["data"].items() if k not in cpu["trustmae"]["data"] and k != "dataset"}.items() \
         <= syn["data"].items()
     smoke = spec.load("smoke")
-    capped = spec.build("smoke", "npad", "npad", "mtd")["split"]
+    capped = spec.make_config("smoke", "npad", "npad", "mtd")["split"]
     assert capped["kind"] == "clean" and 1 <= capped["max_train"] <= smoke["real_max_train"] and capped["max_test"] >= 1
-    assert spec.build("smoke", "npad", "npad", "mtd", split={"kind": "clean", "max_train": 3})["split"]["max_train"] == 3
-    assert spec.build("smoke", "npad", "npad", "synthetic", "weave")["split"] == {"kind": "clean"}
-    ens = spec.build("cpu", "npad", "ensemble", "synthetic", "weave")
-    assert ens["params"] == {**spec.build("cpu", "npad", "npad", "synthetic", "weave")["params"],
+    assert spec.make_config("smoke", "npad", "npad", "mtd", split={"kind": "clean", "max_train": 3})["split"]["max_train"] == 3
+    assert spec.make_config("smoke", "npad", "npad", "synthetic", "weave")["split"] == {"kind": "clean"}
+    ens = spec.make_config("cpu", "npad", "ensemble", "synthetic", "weave")
+    assert ens["params"] == {**spec.make_config("cpu", "npad", "npad", "synthetic", "weave")["params"],
                              **cpu["npad"]["methods"]["ensemble"]}
     assert ens["transform"] == cpu["npad"]["method_transforms"]["ensemble"] != cpu["npad"]["transform"]
     assert spec.differences(c) == {"delta2": 5.0}
@@ -97,9 +97,9 @@ def test_every_config_carries_the_profile_device_and_none_is_hashed_by_it():
     from defectbook.pipeline.keys import key_of
 
     for p in spec.PROFILES:
-        c = spec.build(p, "padim", "padim", "synthetic", "weave")
+        c = spec.make_config(p, "padim", "padim", "synthetic", "weave")
         assert c["device"] == spec.load(p)["device"]
-    c = spec.build("cpu", "padim", "padim", "synthetic", "weave")
+    c = spec.make_config("cpu", "padim", "padim", "synthetic", "weave")
     assert key_of(c) == key_of({**c, "device": "cuda"})
 
 
@@ -135,13 +135,13 @@ def test_noisy_split_keeps_one_test_set_across_noise_levels(tmp_path):
 def _signature_check(config):
     """The config's params bind to its detector's __init__ (and pass its own validation)."""
     m = config["method"]
-    spec.check_params(m, config["params"])
+    spec.check_profile_params(m, config["params"])
     module, cls = REGISTRY[m].split(":")
     inspect.signature(getattr(importlib.import_module(module), cls)).bind(**config["params"])
     build(m, **config["params"])
     if m == "ensemble":
         inner = dict(config["params"])
-        spec.check_params(inner.pop("method"), {k: v for k, v in inner.items() if k != "sizes"})
+        spec.check_profile_params(inner.pop("method"), {k: v for k, v in inner.items() if k != "sizes"})
 
 
 EVALUATED = sorted(m for m in REGISTRY if spec.method_chapters(m))
@@ -158,7 +158,7 @@ def test_evaluate_config_for_every_method_and_profile(method, profile, monkeypat
     monkeypatch.delenv("DEFECTBOOK_DRY_RUN", raising=False)
     ch = spec.default_chapter(method)
     P = spec.load(profile)
-    c = spec.build(profile, ch, method, "synthetic", "weave")
+    c = spec.make_config(profile, ch, method, "synthetic", "weave")
     assert c["params"] == spec.base_params(P, ch, method, "synthetic", "weave")
     assert c["transform"] == P[ch].get("method_transforms", {}).get(method, P[ch]["transform"])
     _signature_check(c)

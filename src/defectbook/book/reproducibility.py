@@ -39,7 +39,7 @@ from .. import DefectbookError
 from ..evaluation.metrics import image_auroc
 from ..evaluation.stats import interval
 from ..pipeline.keys import key_of
-from ..pipeline.spec import DRY_RUN, build, default_chapter, differences, dry_run, load, synthetic_data
+from ..pipeline.spec import DRY_RUN, default_chapter, differences, dry_run, load, make_config, synthetic_data
 from ..pipeline.spec import chapter as _chapter
 from ..pipeline.spec import dry_run as _dry
 from ..pipeline.store import Store
@@ -233,9 +233,9 @@ def _changed(config: dict) -> set:
 
 @lru_cache(maxsize=None)
 def _profile_transform(profile: str, chapter: str | None, method: str, dataset: str, category: str | None):
-    """The image transform :func:`defectbook.pipeline.spec.build` gives this method there (None: unknown)."""
+    """The image transform :func:`defectbook.pipeline.spec.make_config` gives this method there (None: unknown)."""
     try:
-        return build(profile, chapter or default_chapter(method), method, dataset, category)["transform"]
+        return make_config(profile, chapter or default_chapter(method), method, dataset, category)["transform"]
     except DefectbookError:
         return None
 
@@ -286,7 +286,7 @@ def _pick_dataset(recs: list, paper_data: str, primary: str | None, data_only: b
 
 
 def _capped(params: dict) -> dict:
-    """In the dry run, the params as :func:`defectbook.pipeline.spec.build` caps them (``DRY_RUN``)."""
+    """In the dry run, the params as :func:`defectbook.pipeline.spec.make_config` caps them (``DRY_RUN``)."""
     if not dry_run():
         return params
     caps = DRY_RUN["params"]

@@ -45,8 +45,8 @@ The ``ensemble`` method's params (``method``, ``sizes``) are laid over its membe
 
 Configs
 -------
-:func:`build` is the one function that makes experiment configs (see :mod:`defectbook.pipeline.run`):
-``build(profile, chapter, method, dataset, category, overrides, ...)`` takes the method's params
+:func:`make_config` is the one function that makes experiment configs (see :mod:`defectbook.pipeline.run`):
+``make_config(profile, chapter, method, dataset, category, overrides, ...)`` takes the method's params
 from the chapter, then ``category_params`` rules, then ``datasets[dataset].params``, then
 ``overrides``. :class:`Chapter` (``spec.chapter("npad", profile, ...)``, the notebooks' preamble)
 loops it over categories, real datasets and seeds; a notebook reads its grids from ``S.grids`` and
@@ -55,7 +55,7 @@ asks ``S.configs(method, categories=..., real=..., split=..., **params)`` (many)
 method) takes its own chapter's params and transform but this chapter's data and split caps, so
 that every method of a comparison sees the same images; ``S.pairs()`` lists the chapter's
 ``(dataset, category)`` pairs; ``S.noisy(r)`` is TrustMAE's noisy split with one
-test set for every ratio. ``defectbook evaluate`` calls :func:`build` with the method's own chapter
+test set for every ratio. ``defectbook evaluate`` calls :func:`make_config` with the method's own chapter
 (:func:`default_chapter`, or ``--chapter``).
 
 Porting a chapter file written before this schema: ``params:`` -> ``methods: {<method>: ...}``;
@@ -184,7 +184,7 @@ def _allowed(p: inspect.Parameter):
     return out
 
 
-def check_params(method: str, params: dict, where: str = "") -> None:
+def check_profile_params(method: str, params: dict, where: str = "") -> None:
     """Every key of ``params`` is a parameter of ``method``'s ``__init__`` and has its type."""
     sig = method_signature(method)
     where = where or f"method {method}"
@@ -226,7 +226,7 @@ def validate_chapter(file: str, profile: str, sec) -> None:
         if not isinstance(p, dict):
             raise DefectbookError(f"{where}: methods.{m} must be a mapping of parameters")
         try:
-            check_params(m, p, f"{where} methods.{m}")
+            check_profile_params(m, p, f"{where} methods.{m}")
         except DefectbookError as e:
             if "unknown method" in str(e):
                 raise DefectbookError(f"{where}: methods.{m}: {e}") from None
@@ -244,7 +244,7 @@ def validate_chapter(file: str, profile: str, sec) -> None:
             _validate_transform(f"{where} datasets.{ds}.transform", d["transform"])
         for m in sec["methods"]:
             if m != "ensemble":
-                check_params(m, d.get("params", {}), f"{where} datasets.{ds}.params")
+                check_profile_params(m, d.get("params", {}), f"{where} datasets.{ds}.params")
         _keys(f"{where} datasets.{ds}.split", d.get("split", {}), {},
               {"max_train": (int, type(None)), "max_test": (int, type(None))})
     for i, rule in enumerate(sec.get("category_params", [])):
@@ -255,7 +255,7 @@ def validate_chapter(file: str, profile: str, sec) -> None:
         for m in rule.get("methods", list(sec["methods"])):
             if m not in sec["methods"]:
                 raise DefectbookError(f"{w}: methods: {m!r} is not a method of this chapter")
-            check_params(m, rule["params"], w)
+            check_profile_params(m, rule["params"], w)
 
 
 @lru_cache(maxsize=None)
@@ -405,7 +405,7 @@ def synthetic_data(P: dict, chapter: str) -> dict:
     return {k: v for k, v in base.items() if k != "dataset"} | dict(P[chapter].get("data", {}))
 
 
-def build(profile: str | dict, chapter: str, method: str, dataset: str, category: str | None = None,
+def make_config(profile: str | dict, chapter: str, method: str, dataset: str, category: str | None = None,
           overrides: dict | None = None, *, split: dict | None = None, seed: int = 0, transform: dict | None = None,
           save_maps: int = 8, data_root=None) -> dict:
     """The experiment config of ``method`` on ``dataset:category`` with ``chapter``'s settings in ``profile``.
@@ -541,7 +541,7 @@ class Chapter:
         return (primary_categories(self.P, [category], self.data_root) or [("synthetic", category)])[0]
 
     def config(self, method: str, dataset: str, category: str | None = None, seed: int | None = None, **kw) -> dict:
-        """One config (see :func:`build`); keyword arguments that are not :func:`build`'s options are params."""
+        """One config (see :func:`make_config`); keyword arguments that are not :func:`make_config`'s options are params."""
         opts = {k: kw.pop(k) for k in ("split", "transform", "save_maps") if k in kw}
         sig = method_signature(method)
         over = {k: v for k, v in self.overrides.items() if k in sig or "**" in sig}
@@ -549,7 +549,7 @@ class Chapter:
         if home != self.name and dataset != "synthetic":     # a compared method: this chapter's split caps
             caps = {k: v for k, v in self.section.get("datasets", {}).get(dataset, {}).get("split", {}).items() if v}
             opts["split"] = {**caps, **dict(opts.get("split") or {"kind": "clean"})}
-        cfg = build(self.P, home, method, dataset, category, {**over, **kw}, seed=self.seeds[0] if seed is None
+        cfg = make_config(self.P, home, method, dataset, category, {**over, **kw}, seed=self.seeds[0] if seed is None
                     else seed, data_root=self.data_root, **opts)
         if home != self.name and dataset == "synthetic":     # ... and this chapter's synthetic data
             cfg["data"] = synthetic_data(self.P, self.name)
