@@ -117,9 +117,9 @@ def main() -> None:
     labels = np.asarray(prep.labels)
     fe = FeatureExtractor("efficientnet_lite0", params["layers"], weights)
     ref = anomalib_padim(fe)
-    print(f"PaDiM on {a.dataset}{':' + a.category if a.category else ''} at {a.size} px: train {tuple(prep.train.shape)}, "
-          f"test {tuple(prep.test.shape)} ({int(labels.sum())} anomalous), EfficientNet-Lite0 "
-          f"[{weights or 'imagenet'}] layers 1-3, all {sum(fe.channels)} channels, eps 0.01, "
+    print(f"PaDiM on {a.dataset}{':' + a.category if a.category else ''} at {a.size} px: train "
+          f"{tuple(prep.train.shape)}, test {tuple(prep.test.shape)} ({int(labels.sum())} anomalous), "
+          f"EfficientNet-Lite0 [{weights or 'imagenet'}] layers 1-3, all {sum(fe.channels)} channels, eps 0.01, "
           f"torch threads {torch.get_num_threads()}, best of {a.repeats} repeats (alternating)")
     rows = {"ours": [], "anomalib": []}
     with torch.no_grad():

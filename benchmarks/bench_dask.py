@@ -9,7 +9,8 @@ settings on ``--categories`` (default 2 synthetic categories: 8 configs). Both r
 thread per process (serial: this process; Dask: each of the ``--workers`` single-threaded worker
 processes) and fresh result stores, after the synthetic data are generated once. The Dask wall
 time is measured twice: with the cluster's start-up and the workers' first imports (what
-``--workers 2`` costs from the command line; paid once per batch) and without them. The records of both runs are compared (same keys, same metrics).
+``--workers 2`` costs from the command line; paid once per batch) and without them. The records of both runs are
+compared (same keys, same metrics).
 
 Estimate: the serial time of a grid is the sum of its per-config times; on W workers the wall
 time is the makespan of a longest-first assignment of those times to W workers, divided by the

@@ -51,9 +51,11 @@ def bench(profile: str, steps: int) -> tuple[dict, NDPNet, torch.Tensor]:
         det.predict(x[:8])
         pred_s = time.perf_counter() - t1
     ph = det.phase_seconds_
-    return ({"profile": profile, "size": size, "widths": params["widths"], "batch": det.batch_size, "steps/phase": steps,
+    return ({"profile": profile, "size": size, "widths": params["widths"], "batch": det.batch_size,
+             "steps/phase": steps,
              "phase1 s/step": round(ph["phase1"] / steps, 3), "phase2 s/step": round(ph["phase2"] / steps, 3),
-             "fit s": round(fit_s, 1), "predict ms/image": round(1000 * pred_s / 8, 1), "parameters": det.extras()["parameters"],
+             "fit s": round(fit_s, 1), "predict ms/image": round(1000 * pred_s / 8, 1),
+             "parameters": det.extras()["parameters"],
              "perceptual": label, **mem.as_dict(), "threads": torch.get_num_threads(), "device": str(det.device_)},
             det, x[:4])
 

@@ -42,7 +42,8 @@ def backbone_time(params: dict, images: torch.Tensor, copies: int = 1) -> tuple[
     """Seconds to build the extractor, and seconds of ``copies`` forward passes per image in the method's
     batches (a fit pays both; a predict only the passes)."""
     t0 = time.perf_counter()
-    fe = FeatureExtractor(params.get("backbone", "efficientnet_lite0"), params.get("layers", ("layer1", "layer2", "layer3")),
+    fe = FeatureExtractor(params.get("backbone", "efficientnet_lite0"),
+                          params.get("layers", ("layer1", "layer2", "layer3")),
                           params.get("weights"))
     t1 = time.perf_counter()
     bs = params.get("batch_size", 16)
@@ -81,8 +82,11 @@ def memory(a) -> None:
     print(f"train {a.n_train} x 3 x 224 x 224 (random pixels), test {a.n_test}; feature map {ex['feature_shape']}, "
           f"d = {ex['channels']}, centroids {ex.get('n_centroids')}, torch threads {torch.get_num_threads()}")
     print(f"stored precisions (two packed sets): {ex['stored_precision_mb']:.0f} MiB")
-    print(f"fit:     {fit_s:8.1f} s, peak RSS {m_fit.peak_rss_mb:8.0f} MiB (process start of fit {m_fit.start_rss_mb:.0f} MiB)")
-    print(f"predict: {pred_s:8.1f} s, peak RSS {m_pred.peak_rss_mb:8.0f} MiB ({ex['n_shifts']} shifted copies per image)")
+    print(f"fit:     {fit_s:8.1f} s, peak RSS {m_fit.peak_rss_mb:8.0f} MiB "
+          f"(process start of fit {m_fit.start_rss_mb:.0f} MiB)")
+    print(
+        f"predict: {pred_s:8.1f} s, peak RSS {m_pred.peak_rss_mb:8.0f} MiB ({ex['n_shifts']} shifted copies per image)"
+    )
     print(f"peak <= 6 GiB: {max(m_fit.peak_rss_mb, m_pred.peak_rss_mb) <= 6 * 1024}")
 
 

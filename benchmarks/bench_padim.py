@@ -53,8 +53,13 @@ def main() -> None:
     rows = []
     for r in range(a.repeats):
         bb_fit = backbone_only(params, prep.train)
-        bb_pred = backbone_only(params, prep.test, FeatureExtractor(params.get("backbone", "efficientnet_lite0"),
-                                                                    params.get("layers", ("layer1", "layer2", "layer3"))))
+        bb_pred = backbone_only(
+            params,
+            prep.test,
+            FeatureExtractor(
+                params.get("backbone", "efficientnet_lite0"), params.get("layers", ("layer1", "layer2", "layer3"))
+            ),
+        )
         with PeakMemory() as mem:
             t0 = time.perf_counter()
             det = build("padim", **params).fit(prep.train)

@@ -39,8 +39,10 @@ def bench(model: str, P: dict, steps: int, random_weights: bool) -> dict:
     h = det.history_
     step_s = det.seconds_per_step_
     return {"model": model, "size": size, "batch": bs, "steps": det.steps_, "s/step": round(step_s, 3),
-            "fit wall s": round(wall, 1), "parameters (M)": round(sum(p.numel() for p in det.model_.parameters()) / 1e6, 2),
-            "peak RSS MiB": round(mem.peak_rss_mb), **({"CUDA peak MiB": mem.as_dict()["cuda_peak_mb"]} if torch.cuda.is_available() else {}),
+            "fit wall s": round(wall, 1),
+            "parameters (M)": round(sum(p.numel() for p in det.model_.parameters()) / 1e6, 2),
+            "peak RSS MiB": round(mem.peak_rss_mb),
+            **({"CUDA peak MiB": mem.as_dict()["cuda_peak_mb"]} if torch.cuda.is_available() else {}),
             "finite loss": all(torch.isfinite(torch.tensor(v)).all().item() for v in h.values())}
 
 
@@ -49,7 +51,8 @@ def main() -> None:
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--models", default=",".join(profiles.load("cpu")["trustmae"]["methods"]))
-    ap.add_argument("--pretrained", action="store_true", help="resolve the real VGG-19 weights (default: random weights)")
+    ap.add_argument("--pretrained", action="store_true",
+                    help="resolve the real VGG-19 weights (default: random weights)")
     a = ap.parse_args()
     P = profiles.load(a.profile)
     print(f"profile {a.profile}, torch threads {torch.get_num_threads()}, device "

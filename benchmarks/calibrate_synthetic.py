@@ -13,8 +13,9 @@ The rule (generator version 3), method-free:
    the defect sizes (``SIZE``, shapes of the kinds) are kept and their areas reported.
 2. The common ratio ``r`` is the one of a grid at which a *pixel-difference baseline* (absolute difference
    of an image to the mean defect-free training image, in units of the same per-pixel standard deviation,
-   channel mean, Gaussian blur sigma 2, image score = the map's maximum) reaches a mean image AUROC over the six categories closest to the middle of
-   ``TARGET = (0.6, 0.8)``: defects neither invisible to a plain pixel comparison nor trivially found by it.
+   channel mean, Gaussian blur sigma 2, image score = the map's maximum) reaches a mean image AUROC over the six
+   categories closest to the middle of ``TARGET = (0.6, 0.8)``: defects neither invisible to a plain pixel comparison
+   nor trivially found by it.
 
 The amplitudes are fitted on seed 1 (images the book never uses); ``report`` measures the criterion on the
 book's seed-0 data for the previous generator (version 2, calibrated on PaDiM's AUROC: ``OLD_AMP``) and the
@@ -168,7 +169,9 @@ def run_methods(cats, log=print, only=None) -> dict:
             det = build_detector(cfg).fit(prep.train)
             scores = np.asarray(det.predict(prep.test).image_scores, np.float64)
             out.setdefault(name, {})[cat] = (prep.labels, scores)
-            log(f"  {cat:7s} {name:28s} AUROC {image_auroc(prep.labels, scores):.3f} ({time.perf_counter() - t0:.0f} s)")
+            log(
+                f"  {cat:7s} {name:28s} AUROC {image_auroc(prep.labels, scores):.3f} ({time.perf_counter() - t0:.0f} s)"
+            )
     return out
 
 

@@ -97,7 +97,9 @@ def compare(before: Path, after: Path, show: int = 20) -> dict:
               "only_before": sorted(set(b_pages) - set(a_pages)), "only_after": sorted(set(a_pages) - set(b_pages))}
     for name in sorted(set(b_pages) & set(a_pages)):
         (bl, bf), (al, af) = page_lines(b_pages[name]), page_lines(a_pages[name])
-        diff = [d for d in difflib.unified_diff(bl, al, lineterm="", n=0) if d[:1] in "+-" and d[:3] not in ("+++", "---")]
+        diff = [
+            d for d in difflib.unified_diff(bl, al, lineterm="", n=0) if d[:1] in "+-" and d[:3] not in ("+++", "---")
+        ]
         result["pages"][name] = {"lines": len(al), "numbers": sum(len(re.findall(r"\d+\.\d+", x)) for x in al),
                                  "same_text": not diff, "diff": diff[:show],
                                  "figures": len(af), "same_figures": sum(x == y for x, y in zip(bf, af))}

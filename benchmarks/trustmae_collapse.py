@@ -52,7 +52,8 @@ def main(argv=None) -> str:
     if a.ablations:
         runs += [(a.epochs[-1], {"trust_update": "both", k: v})
                  for k, v in (("lambda_trust", 0.0), ("lambda_margin", 0.0), ("lambda_trust", 0.1))]
-    rows = ["| run | epochs | steps | var ratio | err / mean-image err | image AUROC | encoder grad: rec | encoder grad: trust |",
+    rows = ["| run | epochs | steps | var ratio | err / mean-image err | image AUROC "
+            "| encoder grad: rec | encoder grad: trust |",
             "|---|---|---|---|---|---|---|---|"]
     for epochs, params in runs:
         tu = ", ".join(f"{k}={v}" for k, v in params.items())
@@ -74,7 +75,8 @@ def main(argv=None) -> str:
             g = torch.autograd.grad(loss, enc, retain_graph=True, allow_unused=True)
             norms.append(sum(v.pow(2).sum() for v in g if v is not None).sqrt().item())
         m.eval()
-        rows.append(f"| {tu} | {epochs} | {det.steps_} | {var_ratio:.4f} | {err:.3f} | {auc:.3f} | {norms[0]:.4f} | {norms[1]:.3f} |")
+        rows.append(f"| {tu} | {epochs} | {det.steps_} | {var_ratio:.4f} | {err:.3f} | {auc:.3f} "
+                    f"| {norms[0]:.4f} | {norms[1]:.3f} |")
         print(rows[-1], flush=True)
         if a.png:
             import matplotlib
@@ -96,12 +98,17 @@ def main(argv=None) -> str:
                          f"var ratio {var_ratio:.3f}, err/mean-image err {err:.3f}", fontsize=9)
             plt.tight_layout()
             Path(a.png).mkdir(parents=True, exist_ok=True)
-            fig.savefig(Path(a.png) / f"trustmae_{a.category}_{'_'.join(f'{k}{v}' for k, v in params.items())}_{epochs}ep.png", dpi=60)
+            fig.savefig(
+                Path(a.png) / f"trustmae_{a.category}_{'_'.join(f'{k}{v}' for k, v in params.items())}_{epochs}ep.png",
+                dpi=60,
+            )
             plt.close(fig)
     out = "\n".join(rows)
     if a.write:
-        Path(a.write).write_text(f"Output of `python benchmarks/trustmae_collapse.py {' '.join(argv or sys.argv[1:])}` "
-                                 f"(profile {a.profile}, synthetic {a.category}, clean split, seed 0, CPU, one thread):\n\n{out}\n")
+        Path(a.write).write_text(
+            f"Output of `python benchmarks/trustmae_collapse.py {' '.join(argv or sys.argv[1:])}` "
+            f"(profile {a.profile}, synthetic {a.category}, clean split, seed 0, CPU, one thread):\n\n{out}\n"
+        )
     return out
 
 

@@ -20,8 +20,8 @@
 # cells (mono- and polycrystalline, image labels only: the defect-free cells train, the held-out
 # defect-free cells and the cells with defect probability >= 2/3 test; see `defectbook.data.elpv`) and
 # MTD where it is found under the data root. Image AUROC with a bootstrap interval (`level=0.95`) over the test
-# images (`defectbook.evaluation.metrics.auroc_interval`); pixel AUROC and PRO (AUPRO up to `fpr_limit=0.3`) where the data
-# have masks (not ELPV). In the `cpu` profile the methods that train a network run on the profile's
+# images (`defectbook.evaluation.metrics.auroc_interval`); pixel AUROC and PRO (AUPRO up to `fpr_limit=0.3`) where the
+# data have masks (not ELPV). In the `cpu` profile the methods that train a network run on the profile's
 # `expensive_data` only (a dash in the table: not run), to keep the chapter within its time budget.
 
 # %% tags=["parameters"]
@@ -65,7 +65,8 @@ pixel = benchmark.pixel_tables(df, order)
 for heading, pixel_table in pixel.items():
     show(heading)
     show(pixel_table)
-show(benchmark.no_maps_text(df) if pixel else "No data set of this run has pixel masks: pixel metrics are not available.")
+show(benchmark.no_maps_text(df) if pixel
+     else "No data set of this run has pixel masks: pixel metrics are not available.")
 show(provenance(records))
 
 # %% [markdown]

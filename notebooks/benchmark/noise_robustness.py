@@ -63,7 +63,8 @@ show(provenance(records))
 # %%
 fig, ax = plt.subplots(figsize=(8, 3.6))
 plotting.curves(df.assign(noise=100 * df["noise"], method=df["model"]), "noise", "image_auroc", hue="method", ax=ax,
-                title=f"image AUROC against training noise ({', '.join(data_label({'dataset': d, 'category': c}) for d, c in pairs)})")
+                title="image AUROC against training noise "
+                      f"({', '.join(data_label({'dataset': d, 'category': c}) for d, c in pairs)})")
 ax.set_xlabel("defective images in training (%)")
 plt.tight_layout()
 plt.show()

@@ -18,8 +18,8 @@
 # Generated from the records of this build, not written: for every cell of the four papers' tables
 # (and the figure points with printed numbers) that a notebook of the book reproduces, the paper's
 # value, ours (mean over seeds), the difference, the seeds, a Student-t interval over them
-# (`level=0.95`), the seed-to-seed standard deviation and a verdict. Which cells are reproduced and from which records is declared in
-# `src/defectbook/paper_values/reproductions.yaml`; the tolerances, in `paper_values/tolerances.csv`,
+# (`level=0.95`), the seed-to-seed standard deviation and a verdict. Which cells are reproduced and from which records
+# is declared in `src/defectbook/paper_values/reproductions.yaml`; the tolerances, in `paper_values/tolerances.csv`,
 # were declared before any result was looked at, as ReScience replications do. The rules
 # (`defectbook.book.reproducibility`):
 #

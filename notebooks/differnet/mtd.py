@@ -50,7 +50,8 @@ else:
     show("**MTD was not found under the data root** (set `DEFECTBOOK_DATA` or `data_root`): a synthetic "
          "texture stands in below, so these are *not* MTD numbers.")
     dataset, category = "synthetic", "weave"
-configs = [chapter.config(m, dataset, category, seed=s, save_maps=0) for s in chapter.seeds for m in differnet.MTD_METHODS]
+configs = [chapter.config(m, dataset, category, seed=s, save_maps=0)
+           for s in chapter.seeds for m in differnet.MTD_METHODS]
 records = experiment.run_many(configs, desc="differnet mtd")
 paper = paper_values.load("differnet_table2_mtd").set_index("method")["image_auroc"]
 
@@ -83,8 +84,8 @@ show(provenance(records))
 
 # %% [markdown]
 # ## Fig. 5: ROC curves, and Fig. 6: histogram of DifferNet's scores
-# The paper notes that about half of the defective tiles are found without any false positive; the figure's legend gives our
-# AUROC and the printed line our recall at zero false positives.
+# The paper notes that about half of the defective tiles are found without any false positive; the figure's legend gives
+# our AUROC and the printed line our recall at zero false positives.
 
 # %%
 first_seed = [r for r in records if r.config["seed"] == records[0].config["seed"]]
@@ -108,8 +109,8 @@ show(provenance([dn], extra=f"flow parameters {dn.extras['flow_parameters']:,}, 
 # ## Image AUROC against cost (DifferNet)
 # What holds DifferNet back on MTD at this profile, and what more compute buys: the profile's
 # DifferNet beside the changes of the profile's `mtd_cost` grid, one at a time (empty at `cpu`, where the
-# profile's own run already takes this page's time; the `paper` profile adds a larger image), each with its image AUROC (a `0.95`
-# bootstrap interval over the test images) against the seconds its fit and predict took in this build.
+# profile's own run already takes this page's time; the `paper` profile adds a larger image), each with its image AUROC
+# (a `0.95` bootstrap interval over the test images) against the seconds its fit and predict took in this build.
 # A change of the test rotations keeps the training bank, whose backbone features then come from the
 # feature cache (`cache hits` > 0): they are counted once, in the profile's row, and the other rows'
 # `fit + predict s` leave them out. The one-factor-at-a-time sweep at `cpu` (image size, backbone layer,

@@ -19,8 +19,8 @@
 # this run on this machine: inference time per test image (the runner's timed `predict` over the
 # whole test set, divided by the number of images; batch sizes as each method's settings) against
 # image AUROC. The paper's Fig. 11 is a plot whose points are not printed as numbers; its text gives
-# NDP-Net's time (`paper_values/ndpnet_fig11_points.csv`, read as ms on a V100) and Table II gives each method's mean image AUROC:
-# those are the paper's points we can place (`paper_values/ndpnet_fig11_points.csv`).
+# NDP-Net's time (`paper_values/ndpnet_fig11_points.csv`, read as ms on a V100) and Table II gives each method's mean
+# image AUROC: those are the paper's points we can place (`paper_values/ndpnet_fig11_points.csv`).
 
 # %% tags=["parameters"]
 profile = "cpu"        # smoke | cpu | paper

@@ -63,7 +63,8 @@ show(provenance([record]))
 
 # %%
 defective = torch.from_numpy(prep.labels == 1)
-weights = ndpnet.ffm_weights(det, prep.test[defective][:8], prep.masks[defective][:8] if prep.masks is not None else None)
+weights = ndpnet.ffm_weights(det, prep.test[defective][:8],
+                             prep.masks[defective][:8] if prep.masks is not None else None)
 show("Mean FFM branch weights on defective test images:\n\n" + md_table(weights, index=False))
 show(provenance([record]))
 

@@ -29,7 +29,8 @@ profile = "cpu"
 data_root = None
 seeds = None
 methods = ["padim", "patchcore", "npad"]
-ablation = None   # Table 3 switch sets also run on MTD, e.g. ["Exper1", "Exper4"]; None: the profile's `mtd_ablation`, [] skips
+# Table 3 switch sets also run on MTD, e.g. ["Exper1", "Exper4"]; None: the profile's `mtd_ablation`, [] skips
+ablation = None
 n_boot = 2000     # bootstrap resamples of the paired differences
 
 # %%
@@ -69,7 +70,8 @@ show(provenance(records))  # without MTD it says that nothing was computed
 diffs = method_differences(records, analysis.ORDER_PAIRS, n_boot=n_boot)
 if len(diffs):
     show(differences_view(diffs, spec.LABELS, ("difference", "low", "high", "word", "paper", "pixel difference",
-                                               "pixel, paper"), **analysis.paper_pair_differences(diffs, paper)), index=False)
+                                               "pixel, paper"), **analysis.paper_pair_differences(diffs, paper)),
+         index=False)
     show(provenance(records))
 else:
     show("No pair of methods on MTD to compare (MTD absent, or fewer than two of `methods`).")
@@ -94,9 +96,9 @@ else:
 # ## Which module carries the image-level AUROC?
 # The Table 3 switch sets of `ablation` (A: weighted Gaussians, B: aggregated features, C: neighbour-min,
 # D: shifting; the profile's `mtd_ablation` grid: each set is one more N-pad run on the whole split, so the
-# `cpu` profile runs none and the `paper` profile three) on the same MTD split, plus Exper1 with training radius 0 (A alone without neighbours:
-# PaDiM's per-position Gaussian with N-pad's channel rule). Each row gives the configured image score,
-# PaDiM's rule (maximum of the map) applied to the same run, and the pixel AUROC.
+# `cpu` profile runs none and the `paper` profile three) on the same MTD split, plus Exper1 with training radius 0 (A
+# alone without neighbours: PaDiM's per-position Gaussian with N-pad's channel rule). Each row gives the configured
+# image score, PaDiM's rule (maximum of the map) applied to the same run, and the pixel AUROC.
 
 # %%
 ablation_records = []
@@ -107,7 +109,8 @@ if ablation and len(variants):
     show(analysis.mtd_ablation_table(runs, records), index=False)
     show(provenance(ablation_records + [r for r in records if r.config["method"] == "padim"]))
 else:
-    show(f"No MTD ablation in this run: the `{profile}` profile's `mtd_ablation` grid is empty (or no N-pad record on MTD). "
+    show(f"No MTD ablation in this run: the `{profile}` profile's `mtd_ablation` grid is empty "
+         "(or no N-pad record on MTD). "
          "Rerun the page with, e.g., `-p ablation='[Exper1, Exper4, Exper5]'` to add it.")
 
 # %% [markdown]

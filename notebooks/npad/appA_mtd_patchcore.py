@@ -16,10 +16,10 @@
 # ```
 #
 # Both N-pad's Appendix A and PatchCore's own evaluations put PatchCore well above PaDiM on Magnetic Tile
-# Defects (the paper's row is on the MTD page; the summary above quotes its difference). An earlier `cpu` build of {doc}`the MTD page <appA_mtd>`,
-# run on a seeded sample of 300 training and 300 test images, had PatchCore *below* PaDiM. This page looks
-# for the cause by measurement, one factor at a time, on the whole MTD test set (191 defect-free and 392
-# defective tiles):
+# Defects (the paper's row is on the MTD page; the summary above quotes its difference). An earlier `cpu` build of
+# {doc}`the MTD page <appA_mtd>`, run on a seeded sample of 300 training and 300 test images, had PatchCore *below*
+# PaDiM. This page looks for the cause by measurement, one factor at a time, on the whole MTD test set (191 defect-free
+# and 392 defective tiles):
 #
 # - **the number of training images**: PatchCore and PaDiM trained on seeded subsets of DifferNet's
 #   training list (`train_sizes`) and on the whole list;

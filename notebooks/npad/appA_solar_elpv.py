@@ -69,7 +69,8 @@ show(provenance(records))
 diffs = method_differences(records, ORDER_PAIRS, n_boot=n_boot)
 if len(diffs):
     view = differences_view(diffs, spec.LABELS, ("data", "seed", "comparison", "AUROC a", "AUROC b", "difference",
-                                                 "low", "high", "word"), data=[d.replace("elpv:", "ELPV ") for d in diffs.data])
+                                                 "low", "high", "word"),
+                            data=[d.replace("elpv:", "ELPV ") for d in diffs.data])
     show(view, index=False)
     plotting.difference_intervals(view, "ELPV: one method minus another on the same test cells")
     plt.show()
@@ -83,4 +84,5 @@ from defectbook.book.report import page_summary, verdict
 
 effect = pair_effect(diffs, "npad", "padim")
 page_summary(records, extra="**Paper (on MTD, asked here of ELPV):** N-pad above PaDiM, image AUROC. " + verdict(
-    effect, f"N-pad minus PaDiM on {effect.get('data', 'ELPV').replace('elpv:', 'ELPV ')}, image AUROC, paired bootstrap over the test cells"));
+    effect, f"N-pad minus PaDiM on {effect.get('data', 'ELPV').replace('elpv:', 'ELPV ')}, image AUROC, "
+    "paired bootstrap over the test cells"));

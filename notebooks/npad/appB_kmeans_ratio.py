@@ -16,8 +16,8 @@
 # ```
 #
 # Reproduces Appendix B of N-pad: image AUROC as the number of k-means centroids (a fraction of all
-# training feature vectors) shrinks (`kmeans_ratio` from `0.25` down to `0.005`). The centroids enter only the image score
-# (Eq. 12-14), so the pixel maps do not change.
+# training feature vectors) shrinks (`kmeans_ratio` from `0.25` down to `0.005`). The centroids enter only the image
+# score (Eq. 12-14), so the pixel maps do not change.
 
 # %% tags=["parameters"]
 profile = "cpu"

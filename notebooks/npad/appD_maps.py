@@ -49,7 +49,8 @@ for i in range(len(by_method["npad"])):
     ex = [{**e, "maps": np.stack([plotting.normalize_map(m.astype("float32"), lo, hi) for m in e["maps"]])} for e in ex]
     c = recs[0].config
     plotting.anomaly_grid(ex, [spec.LABELS[m] for m in methods], n=6, vmax=1.0,
-                          suptitle=f"{c['dataset']}:{c.get('category') or ''} (maps scaled to their {lo:.0%}-{hi:.0%} quantiles)")
+                          suptitle=f"{c['dataset']}:{c.get('category') or ''} "
+                                   f"(maps scaled to their {lo:.0%}-{hi:.0%} quantiles)")
     plt.show()
     shown += recs
 show(provenance(shown))

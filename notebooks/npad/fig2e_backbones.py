@@ -42,8 +42,8 @@ usable, skipped = usable_backbones(backbones, chapter.dry_run)   # a dry run use
 for message in skipped:
     show(message)
 # a dry run runs every backbone and every rule, but not every pair (see defectbook.pipeline.spec)
-runs = {(b, rule): experiment.run_many(chapter.configs("npad", categories=chapter.grids["ablation_categories"], backbone=b,
-                                                       **backbones[b], channel_rule=rule), desc=rule)
+runs = {(b, rule): experiment.run_many(chapter.configs("npad", categories=chapter.grids["ablation_categories"],
+                                                       backbone=b, **backbones[b], channel_rule=rule), desc=rule)
         for b in usable for rule in (rules if b == usable[0] or not chapter.dry_run else rules[:1])}
 records = records_of(runs)
 df = labelled_frame(runs, ("backbone", "rule"))

@@ -83,7 +83,8 @@ flows = avg.loc[["FastFlow", "PEFM", "CFLOW-AD"]]
 show(flows)
 
 # %% [markdown]
-# ## Per-category image and pixel AUROC (bars: mean over seeds, with a bootstrap interval, `ci=95`, where there are several)
+# ## Per-category image and pixel AUROC
+# Bars: mean over seeds, with a bootstrap interval (`ci=95`) where there are several.
 
 # %%
 # One y-range for both panels (it reaches down to the lowest bar of either); one legend, right of them.

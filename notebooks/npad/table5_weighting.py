@@ -60,4 +60,5 @@ show(provenance(records))
 from defectbook.book.report import claim_verdict, page_summary
 
 page_summary(records, extra=claim_verdict(
-    df, "weighting", "bhattacharyya", "uniform", "pixel_auroc", "Bhattacharyya weights above uniform ones, pixel AUROC (Table 5)"));
+    df, "weighting", "bhattacharyya", "uniform", "pixel_auroc",
+    "Bhattacharyya weights above uniform ones, pixel AUROC (Table 5)"));

@@ -109,12 +109,12 @@ show(provenance(records))
 # paper profile: MTD and ELPV, hundreds of test images each) and the seeds of `drop_seeds`, at the two end levels
 # only. The cpu profile runs one unit here, to keep the page within a few minutes; the same statistic over five data
 # sets (synthetic wood and carpet, MTD, ELPV mono and poly) and three seeds is `benchmarks/trustmae_noise_power.py`
-# (its output, `benchmarks/trustmae_noise_power.md`, states the verdict there, with its running time). Each (data, seed) is one unit whose four runs share one test set
-# (checked). The interval (`level=0.95`) is a paired bootstrap over test images (`analysis.trustmae.drop_difference`: every
-# unit's test images resampled within each class, the same resample for its four runs, D averaged over the units);
-# beside it a Student-t interval over the units' D, which also holds the spread between seeds and data sets. The
-# verdict: *reproduced* when the bootstrap interval lies below zero, *reversed* above it, *no effect* when it holds
-# zero and is narrower than `0.05`, *undecided* otherwise.
+# (its output, `benchmarks/trustmae_noise_power.md`, states the verdict there, with its running time). Each (data, seed)
+# is one unit whose four runs share one test set (checked). The interval (`level=0.95`) is a paired bootstrap over test
+# images (`analysis.trustmae.drop_difference`: every unit's test images resampled within each class, the same resample
+# for its four runs, D averaged over the units); beside it a Student-t interval over the units' D, which also holds the
+# spread between seeds and data sets. The verdict: *reproduced* when the bootstrap interval lies below zero, *reversed*
+# above it, *no effect* when it holds zero and is narrower than `0.05`, *undecided* otherwise.
 
 # %%
 drop_records = experiment.run_many(trustmae.drop_configs(chapter, models, levels, seeds), desc="drop difference")

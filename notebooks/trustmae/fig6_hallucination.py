@@ -44,7 +44,8 @@ chapter = spec.chapter("trustmae", profile, data_root=data_root, seeds=[seed])
 dataset, category = chapter.categories([category] if category else None)[0]
 noise = noise if noise is not None else max(chapter.grids["noise"])
 cfg = {"with TR": chapter.config("trustmae", dataset, category, seed=seed, split=chapter.noisy(noise)),
-       "w/o TR": chapter.config("trustmae", dataset, category, seed=seed, split=chapter.noisy(noise), trust_region=False)}
+       "w/o TR": chapter.config("trustmae", dataset, category, seed=seed, split=chapter.noisy(noise),
+                                trust_region=False)}
 records = experiment.run_many(cfg.values(), desc="fig6 records")   # metrics first: run() keeps the fitted models
 fitted = {k: experiment.fitted(c) for k, c in cfg.items()}         # ... which are loaded here, not trained again
 prep = fitted["with TR"][1]

@@ -38,7 +38,8 @@ from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
 chapter = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
-dataset, category = chapter.categories([category] if category else chapter.grids["delta2_category"] or None)[0]   # paper: cable
+# paper: cable
+dataset, category = chapter.categories([category] if category else chapter.grids["delta2_category"] or None)[0]
 deltas = deltas if deltas is not None else chapter.grids["delta2"]
 noise = noise if noise is not None else chapter.grids["delta2_noise"]
 configs = [chapter.config("trustmae", dataset, category, seed=s, split=chapter.noisy(noise), delta2=float(d))

@@ -63,7 +63,8 @@ for dataset, category in chapter.categories(categories or chapter.grids["table_c
     show(provenance([record]))
 
 # %% tags=["remove-cell"]
-# Page summary and verdict: TrustMAE's distance maps mark the defects (pictures; measured as pixel AUROC against chance).
+# Page summary and verdict: TrustMAE's distance maps mark the defects (pictures; measured as pixel AUROC
+# against chance).
 page_summary(records, extra=claim_verdict(
     experiment.frame(records), "method", "trustmae", "chance", "pixel_auroc",
     "TrustMAE's distance maps highlight the defects (Figs. 1-3, pictures only); ours: pixel AUROC of the "

@@ -49,11 +49,13 @@ def _cmd_evaluate(a) -> int:
 
         if category not in CATEGORIES:
             raise DefectbookError(f"unknown synthetic category {category!r}; known: {', '.join(CATEGORIES)}")
-    cfg = spec.make_config(P, chapter, a.method, dataset, category, parse_params(a.param), seed=a.seed, data_root=a.data_root)
+    cfg = spec.make_config(P, chapter, a.method, dataset, category, parse_params(a.param), seed=a.seed,
+                           data_root=a.data_root)
     rec = run(cfg, force=a.force)
     print(json.dumps({"key": rec.key, "config": {k: cfg[k] for k in ("method", "dataset", "category", "params",
                                                                       "transform", "profile", "device")},
-                      "metrics": rec.metrics, "timings": rec.timings, "memory": rec.memory, "notes": rec.notes}, indent=1))
+                      "metrics": rec.metrics, "timings": rec.timings, "memory": rec.memory, "notes": rec.notes},
+                     indent=1))
     return 0
 
 
@@ -195,11 +197,13 @@ def parser() -> argparse.ArgumentParser:
     w.set_defaults(func=_cmd_weights)
 
     b = sub.add_parser("book", help="build the Jupyter Book from the executed notebooks")
-    b.add_argument("--builder", default="html", choices=["html", "dirhtml", "singlehtml", "pdfhtml", "latex", "linkcheck"],
+    b.add_argument("--builder", default="html",
+                   choices=["html", "dirhtml", "singlehtml", "pdfhtml", "latex", "linkcheck"],
                    help="Jupyter Book builder")
     b.set_defaults(func=_cmd_book)
 
-    s = sub.add_parser("store", help="check every stored artifact: records, maps, models, feature cache, synthetic data")
+    s = sub.add_parser("store",
+                       help="check every stored artifact: records, maps, models, feature cache, synthetic data")
     s.add_argument("action", choices=["verify"], help="verify: check each artifact, list what is refused and why "
                                                       "(exit 1 when anything is)")
     s.add_argument("--cache", default=None, help="the cache folder (default: $DEFECTBOOK_CACHE, else <repo>/_cache)")

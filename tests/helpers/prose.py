@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-UNITS = r"(?:%|‰|\s(?:s|h)|ms|sec|secs|seconds?|min|minutes?|hours?|GiB|MiB|KiB|GB|MB|KB|kB|TB)"  # "4s + 1" is not seconds
+# "4s + 1" is not seconds
+UNITS = r"(?:%|‰|\s(?:s|h)|ms|sec|secs|seconds?|min|minutes?|hours?|GiB|MiB|KiB|GB|MB|KB|kB|TB)"
 NUMBER = re.compile(
     r"(?<![\w.\-/#])"                        # not inside a word, path, version or anchor
     r"(?:\d+\.\d+|\.\d+"                     # a decimal number

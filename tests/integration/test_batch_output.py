@@ -52,8 +52,10 @@ def test_setup_logging_writes_a_file_once(tmp_path):
 def test_kernel_logs_to_the_batch_file_without_the_tcp_notice(silenced, tmp_path, monkeypatch, capfd):
     src = tmp_path / "grp" / "nb.py"
     src.parent.mkdir()
-    src.write_text('# %% tags=["parameters"]\nprofile = "cpu"\n\n# %%\nfrom defectbook.pipeline import run as experiment\n'
-                   'experiment.log.info("hello from the " + "kernel")\n')
+    src.write_text(
+        '# %% tags=["parameters"]\nprofile = "cpu"\n\n# %%\nfrom defectbook.pipeline import run as experiment\n'
+        'experiment.log.info("hello from the " + "kernel")\n'
+    )
     log_file = tmp_path / "batch.log"
     monkeypatch.setenv("DEFECTBOOK_LOG", str(log_file))
     if not silenced:

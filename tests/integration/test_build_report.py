@@ -202,7 +202,8 @@ def test_batch_writes_the_report_with_each_notebook_attributed(toy, monkeypatch,
     (src / "a.py").write_text(NOTEBOOK.format(name="a", extra=""))
     (src / "b.py").write_text(NOTEBOOK.format(name="b", extra="raise RuntimeError('deliberate')"))
     monkeypatch.setenv("TOY_ROOT", str(toy))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("PYTHONPATH",
+                       os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setattr(reproduce, "discover", lambda only=None, base=None: [src / "a.py", src / "b.py"])
     out = tmp_path / "executed"

@@ -150,7 +150,11 @@ def test_mtd_replica_paper_and_random(tmp_path):
         assert len(s.train) == 8 and len(s.test) == 2 + 10 and s.info["split"] == "paper"
     assert {x.defect for x in s.test} == {"good", "blowhole", "break", "crack", "fray", "uneven"}
     assert all(x.mask is None for x in s.test if x.label == 0) and all(x.mask for x in s.test if x.label)
-    r1, r2, r3 = load_mtd(tmp_path, "random", seed=0), load_mtd(tmp_path, "random", seed=0), load_mtd(tmp_path, "random", seed=1)
+    r1, r2, r3 = (
+        load_mtd(tmp_path, "random", seed=0),
+        load_mtd(tmp_path, "random", seed=0),
+        load_mtd(tmp_path, "random", seed=1),
+    )
     assert r1.train == r2.train and len(r1.train) == 8
     assert {x.path for x in r1.train} != {x.path for x in r3.train} or True  # seeds may collide on 10 images
     x = load_images(s.test[:3], make_transform(16))

@@ -186,7 +186,8 @@ def test_notebooks_at_once_share_the_cluster(env):
     root, store = env["root"], env["tmp"] / "notebooks"
     extra = cfg(root, seed=9, params={"d": 8, "batch_size": 8}, save_maps=2)
     grids = {"nb/a": grid(root), "nb/b": grid(root)[2:] + [extra]}
-    code = ("import json, sys\nfrom defectbook.pipeline import run as experiment\nfrom defectbook.pipeline.store import Store\n"
+    code = ("import json, sys\nfrom defectbook.pipeline import run as experiment\n"
+            "from defectbook.pipeline.store import Store\n"
             "experiment.run_many(json.loads(sys.argv[1]), Store(sys.argv[2]))\n")
 
     def run_one(name):
@@ -196,7 +197,8 @@ def test_notebooks_at_once_share_the_cluster(env):
         return Outcome(name, "ok" if p.returncode == 0 else "FAILED", time.perf_counter() - t0, p.stderr[-500:])
 
     out = io.StringIO()
-    outcomes = executors.notebooks_on_cluster(list(grids), run_one, scheduler=env["cluster"].scheduler_address, stream=out)
+    outcomes = executors.notebooks_on_cluster(list(grids), run_one, scheduler=env["cluster"].scheduler_address,
+                                              stream=out)
     assert [(o.notebook, o.status) for o in outcomes] == [("nb/a", "ok"), ("nb/b", "ok")], outcomes
     distinct = {key_of(c) for g in grids.values() for c in g}
     assert sorted(valid_records(Store(store))) == sorted(distinct)

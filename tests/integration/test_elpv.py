@@ -60,7 +60,8 @@ def test_bad_arguments(fake_elpv):
 
 def test_clear_error_without_the_package(monkeypatch):
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "elpv_dataset" else real(name, *a))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name,
+                        *a: None if name == "elpv_dataset" else real(name, *a))
     assert not elpv.available()
     with pytest.raises(DefectbookError, match="pip install elpv-dataset"):
         load_split("elpv", "mono")

@@ -136,7 +136,9 @@ def test_another_methods_model_is_refused(toy):
     experiment.run(a)
     pa = model_path(a)
     g = torch.Generator().manual_seed(0)
-    other = build("spade", k_images=2, layers=["layer1"], global_layer="layer3").fit(torch.rand(3, 3, 32, 32, generator=g))
+    other = build("spade", k_images=2, layers=["layer1"], global_layer="layer3").fit(
+        torch.rand(3, 3, 32, 32, generator=g)
+    )
     other.save(pa, key=key_of(a))
     with pytest.raises(DefectbookError, match="method 'spade' instead of 'padim'"):
         load_model(a, "cpu")

@@ -26,13 +26,16 @@ def edit(path, fn):
 
 @pytest.mark.parametrize("change, match", [
     (lambda d: d["cpu"].update(colour="red"), r"padim.yaml \[cpu\]: unknown key 'colour'"),
-    (lambda d: d["cpu"]["methods"]["padim"].update(dd=3), r"padim.yaml \[cpu\] methods.padim: padim has no parameter 'dd'"),
-    (lambda d: d["cpu"]["methods"]["padim"].update(d="many"), r"padim.yaml \[cpu\] methods.padim: padim parameter 'd' has the wrong type"),
+    (lambda d: d["cpu"]["methods"]["padim"].update(dd=3),
+     r"padim.yaml \[cpu\] methods.padim: padim has no parameter 'dd'"),
+    (lambda d: d["cpu"]["methods"]["padim"].update(d="many"),
+     r"padim.yaml \[cpu\] methods.padim: padim parameter 'd' has the wrong type"),
     (lambda d: d["paper"].pop("transform"), r"padim.yaml \[paper\]: missing key 'transform'"),
     (lambda d: d["cpu"].update(methods={}), r"padim.yaml \[cpu\]: key 'methods' names no method"),
     (lambda d: d["cpu"]["methods"].update(magic={}), r"padim.yaml \[cpu\]: methods.magic: unknown method 'magic'"),
     (lambda d: d["smoke"].update(categories=3), r"padim.yaml \[smoke\]: key 'categories' must be list or str"),
-    (lambda d: d["smoke"]["transform"].update(resize="big"), r"padim.yaml \[smoke\] transform: key 'resize' must be int"),
+    (lambda d: d["smoke"]["transform"].update(resize="big"),
+     r"padim.yaml \[smoke\] transform: key 'resize' must be int"),
     (lambda d: d.pop("smoke"), r"padim.yaml lacks smoke"),
 ])
 def test_a_broken_profile_file_names_the_file_and_key(profile_dir, change, match):
@@ -70,7 +73,9 @@ def test_build_layers_chapter_category_dataset_and_overrides():
     wood = spec.make_config("paper", "trustmae", "trustmae", "mvtec", "wood")
     assert wood["params"] == tm["methods"]["trustmae"] and c["device"] == paper["device"]
     assert c["params"] == {**wood["params"], **screw_rule, "delta2": 5.0} != wood["params"]
-    assert spec.make_config("paper", "trustmae", "ae_l2", "mvtec", "wood")["transform"] == tm["method_transforms"]["ae_l2"]
+    assert (
+        spec.make_config("paper", "trustmae", "ae_l2", "mvtec", "wood")["transform"] == tm["method_transforms"]["ae_l2"]
+    )
     assert wood["transform"] == tm["transform"] != tm["method_transforms"]["ae_l2"]
     dn = cpu["differnet"]
     mtd = spec.make_config("cpu", "differnet", "knn", "mtd")
@@ -83,7 +88,10 @@ def test_build_layers_chapter_category_dataset_and_overrides():
     smoke = spec.load("smoke")
     capped = spec.make_config("smoke", "npad", "npad", "mtd")["split"]
     assert capped["kind"] == "clean" and 1 <= capped["max_train"] <= smoke["real_max_train"] and capped["max_test"] >= 1
-    assert spec.make_config("smoke", "npad", "npad", "mtd", split={"kind": "clean", "max_train": 3})["split"]["max_train"] == 3
+    assert (
+        spec.make_config("smoke", "npad", "npad", "mtd", split={"kind": "clean", "max_train": 3})["split"]["max_train"]
+        == 3
+    )
     assert spec.make_config("smoke", "npad", "npad", "synthetic", "weave")["split"] == {"kind": "clean"}
     ens = spec.make_config("cpu", "npad", "ensemble", "synthetic", "weave")
     assert ens["params"] == {**spec.make_config("cpu", "npad", "npad", "synthetic", "weave")["params"],
@@ -267,7 +275,8 @@ def test_notebook_paper_configs_fit_their_detectors(nb, tmp_path, monkeypatch):
     matplotlib.use("Agg")
     from defectbook.data.replica import write_replica
 
-    monkeypatch.setenv("DEFECTBOOK_DATA", str(write_replica(tmp_path / "data", size=32, n_train=1, n_good=1, n_defect=1)))
+    monkeypatch.setenv("DEFECTBOOK_DATA",
+                       str(write_replica(tmp_path / "data", size=32, n_train=1, n_good=1, n_defect=1)))
     monkeypatch.setenv("DEFECTBOOK_DRY_RUN", "1")
     configs = notebook_configs(nb, "paper")
     assert configs, f"{nb.name} built no config"

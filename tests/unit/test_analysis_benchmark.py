@@ -38,7 +38,10 @@ def test_comparison_cells_ranks_and_summary():
     cells = benchmark.auroc_cells(records, mean, n_boot=50)
     assert cells.loc["synthetic:wood", "PaDiM"] == "0.900 [1.00, 1.00]", "mean over seeds, the first seed's interval"
     assert cells.loc["elpv:mono", "N-pad"] == "—"
-    assert benchmark.test_sizes_text(records) == "Test images per data set (defective): synthetic:wood 4 (2), elpv:mono 4 (2)."
+    assert (
+        benchmark.test_sizes_text(records)
+        == "Test images per data set (defective): synthetic:wood 4 (2), elpv:mono 4 (2)."
+    )
     rank = benchmark.rank_table(mean)
     assert list(rank.index) == ["PaDiM", "N-pad"] and list(rank["mean rank"]) == [1.0, 2.0]
     assert rank.loc["PaDiM", "mean image AUROC"] == pytest.approx(0.9)
@@ -127,7 +130,9 @@ def test_benchmark_grids_of_the_smoke_profile():
     chapter = spec.chapter("benchmark", "smoke")
     pairs = chapter.categories()[:1]
     few = benchmark.fewshot_configs(chapter, ["padim"], pairs, [2, 4])
-    assert [c["split"].get("n") for c in few] == [n for n in (2, 4) for _ in chapter.seeds] + [None] * len(chapter.seeds)
+    assert [c["split"].get("n") for c in few] == [n for n in (2, 4) for _ in chapter.seeds] + [None] * len(
+        chapter.seeds
+    )
     noisy = benchmark.noise_configs(chapter, ["padim"], [("synthetic", pairs[0][1])], [0.0, 0.4])
     assert [c["split"]["ratio"] for c in noisy] == [x for x in (0.0, 0.4) for _ in chapter.seeds]
     assert all(c["data"] == spec.synthetic_data(chapter.P, chapter.grids["noise_data"]) for c in noisy)
@@ -142,6 +147,6 @@ def test_reproducibility_counts_glued_and_summarised():
     assert glued["npad_reproduced"] == 2 and glued["npad_not_computed"] == 3 and glued["trustmae_within_noise"] == 0
     report = pd.DataFrame({"verdict": ["reproduced", "reproduced", "not computed", "not computed", "not computed"]})
     text = benchmark.report_summary(report, counts, 7, "smoke", verdicts)
-    assert text.startswith("Profile smoke: 5 paper cells reproduced by the book's notebooks, 2 of them computed in this "
-                           "build from 7 records. N-pad: 2 reproduced, 3 not computed (of 5).")
+    assert text.startswith("Profile smoke: 5 paper cells reproduced by the book's notebooks, 2 of them computed in "
+                           "this build from 7 records. N-pad: 2 reproduced, 3 not computed (of 5).")
     assert text.endswith("every computed cell is not comparable.")

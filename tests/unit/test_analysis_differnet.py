@@ -45,7 +45,10 @@ def test_table1_adds_a_mean_row_and_puts_the_paper_only_beside_mvtec_and_means()
                        "data": ["synthetic:wood", "synthetic:grid", "mvtec:wood"] * 2, "seed": [0] * 6,
                        "column": ["DifferNet"] * 3 + ["1-NN"] * 3, "image_auroc": [0.8, 0.6, 0.9, 0.5, 0.7, 0.85]})
     columns = differnet.table1_columns(16)
-    assert list(columns)[-1] == "DifferNet (16 shots)" and columns["DifferNet (16 shots)"][1] == {"kind": "few_shot", "n": 16}
+    assert list(columns)[-1] == "DifferNet (16 shots)" and columns["DifferNet (16 shots)"][1] == {
+        "kind": "few_shot",
+        "n": 16,
+    }
     table = differnet.table1_table(df, columns)
     assert list(table.columns) == ["1-NN", "DifferNet"], "in the order of the columns, those that ran"
     assert table.loc[("synthetic", "mean"), "DifferNet"] == pytest.approx(0.7)

@@ -11,7 +11,8 @@ from defectbook.pipeline.store import Record
 
 
 def rec(method, category="wood", seed=0, image=0.8, pixel=0.7, per_s=50.0, env=None):
-    return Record(key=f"{method}{category}{seed}", config={"method": method, "dataset": "synthetic", "category": category,
+    return Record(key=f"{method}{category}{seed}",
+                  config={"method": method, "dataset": "synthetic", "category": category,
                                                           "seed": seed, "profile": "smoke"},
                   metrics={"image_auroc": image, "pixel_auroc": pixel, "aupro": pixel / 2},
                   timings={"fit_s": 1.0, "predict_s": 1.0, "predict_images_per_s": per_s}, memory={"peak_rss_mb": 10.0},
@@ -87,7 +88,10 @@ def test_map_aurocs_and_the_fused_map_against_the_best_single_scale():
     maps = {"am1": good, "am2": 1 - good, "am3": good * 0.5, "msdsm": good}
     res = ndpnet.map_aurocs(maps, labels, masks)
     assert list(res["map"]) == ndpnet.MULTISCALE_MAPS
-    assert res.set_index("map").loc["am2", "pixel AUROC"] == 0.0 and res.set_index("map").loc["am1", "image AUROC (max)"] == 1.0
+    assert (
+        res.set_index("map").loc["am2", "pixel AUROC"] == 0.0
+        and res.set_index("map").loc["am1", "image AUROC (max)"] == 1.0
+    )
     res.loc[res["map"] == "am1", "pixel AUROC"] = 0.2
     assert ndpnet.multiscale_claim(res)["b"] == "am3"
     assert ndpnet.multiscale_claim(pd.DataFrame())["b"] == "am3"

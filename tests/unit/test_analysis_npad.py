@@ -235,7 +235,8 @@ def test_control_table_against_the_reference_and_padim():
 
 
 def test_auroc_interval_table():
-    recs = [rec("patchcore", 3, "elpv", "mono", scores=THREE_QUARTERS, labels=LABELS4, extras={"split": {"n_train": 8}})]
+    recs = [rec("patchcore", 3, "elpv", "mono", scores=THREE_QUARTERS, labels=LABELS4,
+                extras={"split": {"n_train": 8}})]
     table = npad.auroc_interval_table(recs, n_boot=50)
     row = table.iloc[0]
     assert row["data"] == "ELPV mono" and row["method"] == "PatchCore" and row["image AUROC"] == pytest.approx(0.75)
@@ -255,7 +256,10 @@ def test_precision_recall_of_a_scaled_map(tmp_path):
     assert pr["precision"].iloc[0] == pytest.approx(0.5) and pr["recall"].iloc[0] == 1.0   # 2 flagged, 1 defect
     assert pr["flagged"].iloc[0] == pytest.approx(0.5) and pr["precision"].iloc[1] == 1.0
     at = npad.at_threshold(pr, 0.9)
-    assert list(at.columns) == ["precision", "recall", "flagged"] and at.loc[("N-pad", "synthetic:wood"), "flagged"] == 0.25
+    assert (
+        list(at.columns) == ["precision", "recall", "flagged"]
+        and at.loc[("N-pad", "synthetic:wood"), "flagged"] == 0.25
+    )
 
 
 def test_per_category_table_and_mtd_beside_the_paper():

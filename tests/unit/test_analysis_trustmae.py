@@ -62,8 +62,12 @@ def test_units_side_by_side_with_page_or_method_names():
     page = trustmae.units_table(effects)
     assert list(page["seed"]) == [0, 1]
     assert list(page["drop TrustMAE"]) == pytest.approx([0.25, 0.0])
-    assert list(page["drop MemAE"]) == pytest.approx([0.5, 0.5]) and list(page["drop AE-MSE"]) == pytest.approx([0.25, 0.25])
-    assert list(page["D vs MemAE"]) == pytest.approx([-0.25, -0.5]) and list(page["D vs AE-MSE"]) == pytest.approx([0.0, -0.25])
+    assert list(page["drop MemAE"]) == pytest.approx([0.5, 0.5]) and list(page["drop AE-MSE"]) == pytest.approx(
+        [0.25, 0.25]
+    )
+    assert list(page["D vs MemAE"]) == pytest.approx([-0.25, -0.5]) and list(page["D vs AE-MSE"]) == pytest.approx(
+        [0.0, -0.25]
+    )
     script = trustmae.units_table(effects, label_drops=False)
     assert {"drop trustmae", "drop memae", "drop ae_l2", "D vs MemAE"} <= set(script.columns)
     assert trustmae.units_table({}).empty
@@ -83,11 +87,14 @@ def test_per_data_set_difference_has_one_row_per_baseline_and_data():
 def test_drop_table_and_its_sign_sentence():
     curves = pd.DataFrame({"TrustMAE": [0.9, 0.85], "MemAE": [0.9, 0.6], "AE-MSE": [0.8, 0.6]},
                           index=pd.Index([0.0, 0.4], name="noise"))
-    records = [noisy("trustmae", 0.0, 0, AUROC_1), noisy("trustmae", 0.0, 1, AUROC_05), noisy("memae", 0.4, 0, AUROC_075)]
+    records = [noisy("trustmae", 0.0, 0, AUROC_1), noisy("trustmae", 0.0, 1, AUROC_05),
+               noisy("memae", 0.4, 0, AUROC_075)]
     table = trustmae.drop_table(curves, records, [0.0, 0.4], n_boot=50)
     assert list(table["drop"]) == pytest.approx([0.05, 0.3, 0.2])
     assert table.loc["TrustMAE", "95 % interval at 0%"] == "[1.000, 1.000]", "the first record of a model and level"
-    assert table.loc["TrustMAE", "95 % interval at 40%"] == "" and table.loc["MemAE", "95 % interval at 40%"].startswith("[")
+    assert table.loc["TrustMAE", "95 % interval at 40%"] == "" and table.loc[
+        "MemAE", "95 % interval at 40%"
+    ].startswith("[")
     text = trustmae.drop_sign_text(table["drop"], [0.0, 0.4], "cpu")
     assert "TrustMAE's image AUROC changes by -0.050" in text and "**appears**" in text and "margin of 0.150" in text
     assert "**does not appear**" in trustmae.drop_sign_text(pd.Series({"TrustMAE": 0.3, "MemAE": 0.2, "AE-MSE": 0.4}),
@@ -97,7 +104,8 @@ def test_drop_table_and_its_sign_sentence():
 
 def test_noise_verdict_quotes_the_papers_difference_of_drops():
     paper = trustmae.paper_noise_curves(pd.DataFrame({"method": ["Ours", "Ours", "MemAE", "MemAE", "AE-MSE", "AE-MSE"],
-                                                      "noise": [0.0, 0.4] * 3, "mean": [0.9, 0.85, 0.9, 0.7, 0.8, 0.7]}))
+                                                      "noise": [0.0, 0.4] * 3,
+                                                      "mean": [0.9, 0.85, 0.9, 0.7, 0.8, 0.7]}))
     assert list(paper.columns) == ["AE-MSE", "MemAE", "TrustMAE"]
     effects = trustmae.drop_effects(two_seeds(), trustmae.DROP_MODELS, [0.0, 0.4], n_boot=20, image_ids=None)
     seen = []
@@ -140,7 +148,9 @@ def test_trust_region_table_averages_the_last_epoch_per_noise_level():
 def test_the_ablation_reads_without_pd_from_the_same_models():
     runs = [("full", {"split": {"ratio": 0.1}, "category": "wood"}), ("w/o TR", {"split": {}, "category": "wood"}),
             ("w/o SP", {"split": {"ratio": 0.1}, "category": "wood"})]
-    records = [noisy("trustmae", 0.1, 0, AUROC_1, mse_scores_by_pooling={"max": s}) for s in (AUROC_075, AUROC_05, AUROC_1)]
+    records = [
+        noisy("trustmae", 0.1, 0, AUROC_1, mse_scores_by_pooling={"max": s}) for s in (AUROC_075, AUROC_05, AUROC_1)
+    ]
     for r, auc in zip(records, (0.9, 0.8, 0.7)):
         r.metrics["image_auroc"] = auc
     df = trustmae.ablation_frame(runs, records)
@@ -153,7 +163,8 @@ def test_the_ablation_reads_without_pd_from_the_same_models():
 
 def test_delta2_runs_and_their_mean_over_seeds():
     def run(delta2, seed, auc):
-        history = {"tr_pull": [0.5], "tr_push": [0.2], "tr_ignore": [0.3], "delta1_mean": [1.0], "dist_nearest_mean": [2.0]}
+        history = {"tr_pull": [0.5], "tr_push": [0.2], "tr_ignore": [0.3], "delta1_mean": [1.0],
+                   "dist_nearest_mean": [2.0]}
         r = noisy("trustmae", 0.3, seed, AUROC_1, history=history)
         r.config["params"] = {"delta2": delta2}
         r.metrics.update(image_auroc=auc, pixel_auroc=0.5)

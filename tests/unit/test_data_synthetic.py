@@ -43,7 +43,8 @@ def test_generate_layout_and_determinism(tmp_path):
     assert digests(a) == digests(b)  # same bytes twice
     c = generate(tmp_path / "c", **{**TINY, "n_train": 3, "categories": ["screw"]})
     da, dc = digests(a), digests(c)
-    assert all(da[k] == dc[k] for k in dc if k.startswith("screw/") and k != "screw/train/good/002.png")  # per-image streams
+    # per-image streams
+    assert all(da[k] == dc[k] for k in dc if k.startswith("screw/") and k != "screw/train/good/002.png")
     d = generate(tmp_path / "d", **{**TINY, "seed": 1, "categories": ["screw"]})
     assert digests(d)["screw/train/good/000.png"] != da["screw/train/good/000.png"]
     with pytest.raises(DefectbookError, match="not empty"):

@@ -70,7 +70,8 @@ def test_cholesky_storage_matches_precision_scoring():
 
 def test_concat_layers_channel_subset_equals_slicing_the_concatenation():
     g = torch.Generator().manual_seed(0)
-    maps = [torch.rand(2, 3, 8, 8, generator=g), torch.rand(2, 5, 4, 4, generator=g), torch.rand(2, 4, 2, 2, generator=g)]
+    maps = [torch.rand(2, 3, 8, 8, generator=g), torch.rand(2, 5, 4, 4, generator=g),
+            torch.rand(2, 4, 2, 2, generator=g)]
     full = concat_layers(maps)
     for ch in ([0, 4, 9, 11], [3, 4, 5, 6, 7], [11, 0, 5], list(range(12))):
         ch = torch.tensor(ch)

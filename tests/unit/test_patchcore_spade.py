@@ -44,7 +44,10 @@ def test_patchcore_full_coreset_scores_training_images_zero(data):
     pred = det.predict(train[:2])
     # distances to itself: zero up to float32 round-off of |a|^2 + |b|^2 - 2ab
     assert abs(pred.maps).max() < 0.1 and abs(pred.image_scores).max() < 0.1
-    assert build("patchcore", coreset_ratio=1.0, num_neighbors=0).fit(train[:6]).predict(train[10:12]).image_scores.min() > 1
+    assert (
+        build("patchcore", coreset_ratio=1.0, num_neighbors=0).fit(train[:6]).predict(train[10:12]).image_scores.min()
+        > 1
+    )
     small = build("patchcore", coreset_ratio=0.1).fit(train[:6])
     assert small.memory_.shape[0] == round(0.1 * small.n_patches_)
 
@@ -79,6 +82,8 @@ def test_reweighting_is_eq7_computed_directly():
 def test_spade_uses_k_nearest_images(data):
     train, test = data
     one = build("spade", k_images=1).fit(train).predict(train[:2])
-    assert abs(one.image_scores).max() < 0.05 < build("spade", k_images=1).fit(train[2:]).predict(train[:2]).image_scores.min()                     # a training image is its own nearest
+    # a training image is its own nearest
+    assert abs(one.image_scores).max() < 0.05 < (
+        build("spade", k_images=1).fit(train[2:]).predict(train[:2]).image_scores.min())
     with pytest.raises(DefectbookError):
         build("patchcore", coreset_ratio=0)

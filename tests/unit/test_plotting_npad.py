@@ -22,7 +22,8 @@ def test_difference_intervals_one_row_per_comparison():
                          "image AUROC difference": [0.1, -0.2], "95 % low": [0.0, -0.3], "95 % high": [0.2, -0.1]})
     fig = plotting.difference_intervals(view, "ELPV")
     (ax,) = fig.axes
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["N-pad − PaDiM (ELPV mono)", "N-pad − PatchCore (ELPV mono)"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["N-pad − PaDiM (ELPV mono)",
+                                                            "N-pad − PatchCore (ELPV mono)"]
     plt.close(fig)
 
 

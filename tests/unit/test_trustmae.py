@@ -20,7 +20,8 @@ def test_topk_weights_sum_to_one_with_k_nonzeros():
     assert torch.allclose(w.sum(1), torch.ones(50), atol=1e-6)
     assert ((w > 0).sum(1) == 3).all()
     # the kept slots are the 3 nearest ones
-    assert torch.equal(torch.sort(w.topk(3, 1).indices, 1).values, torch.sort(dist.topk(3, 1, largest=False).indices, 1).values)
+    assert torch.equal(torch.sort(w.topk(3, 1).indices, 1).values,
+                       torch.sort(dist.topk(3, 1, largest=False).indices, 1).values)
     dense, _ = Memory(16, 8, k=None).address(torch.randn(5, 8))
     assert ((dense > 0).sum(1) == 16).all() and torch.allclose(dense.sum(1), torch.ones(5), atol=1e-6)
     with pytest.raises(DefectbookError):
@@ -117,7 +118,9 @@ def _wood(n: int, size: int, seed: int) -> torch.Tensor:
     from defectbook.data.synthetic import render_sample
 
     rng = np.random.default_rng(seed)
-    imgs = [torch.from_numpy(render_sample("wood", None, rng, size)[0]).permute(2, 0, 1).float() / 255 for _ in range(n)]
+    imgs = [
+        torch.from_numpy(render_sample("wood", None, rng, size)[0]).permute(2, 0, 1).float() / 255 for _ in range(n)
+    ]
     return torch.stack(imgs)
 
 
@@ -229,7 +232,8 @@ def _noise_record(method, ratio, seed, labels, scores, data="wood"):
     from defectbook.pipeline.store import Record
 
     split = {"kind": "noisy", "ratio": ratio, "fixed_test": True}
-    return Record(key=f"{method}{ratio}{seed}{data}", metrics={}, timings={}, memory={}, scores=list(map(float, scores)),
+    return Record(key=f"{method}{ratio}{seed}{data}", metrics={}, timings={}, memory={},
+                  scores=list(map(float, scores)),
                   labels=list(map(int, labels)), defects=["good" if v == 0 else "crack" for v in labels],
                   config={"method": method, "dataset": "synthetic", "category": data, "seed": seed, "split": split})
 
@@ -244,7 +248,8 @@ def test_drop_difference_finds_a_known_effect_and_its_sign():
     sep = lambda shift: rng.normal(size=300) + shift * y   # noqa: E731 - AUROC grows with shift
     recs, direct = [], []
     for s in range(3):
-        runs = {("trustmae", 0.0): sep(2.0), ("trustmae", 0.4): sep(1.8), ("memae", 0.0): sep(2.0), ("memae", 0.4): sep(0.3)}
+        runs = {("trustmae", 0.0): sep(2.0), ("trustmae", 0.4): sep(1.8), ("memae", 0.0): sep(2.0),
+                ("memae", 0.4): sep(0.3)}
         recs += [_noise_record(m, x, s, y, v) for (m, x), v in runs.items()]
         auc = {k: roc_auc_score(y, v) for k, v in runs.items()}
         direct.append(auc["trustmae", 0.0] - auc["trustmae", 0.4] - auc["memae", 0.0] + auc["memae", 0.4])
@@ -283,8 +288,11 @@ def test_noise_levels_share_one_test_set(isolated):
     from defectbook.pipeline import spec
 
     S = spec.chapter("trustmae", "smoke")
-    tests = [[(s.path, s.label) for s in load_split_for(S.config("trustmae", "synthetic", "washer", seed=1, split=S.noisy(r))).test]
+    tests = [[(s.path, s.label) for s in load_split_for(S.config("trustmae", "synthetic", "washer", seed=1,
+                                                                 split=S.noisy(r))).test]
              for r in (0.0, 0.2, 0.4)]
     assert tests[0] == tests[1] == tests[2] and {lab for _, lab in tests[0]} == {0, 1}
-    trains = [load_split_for(S.config("memae", "synthetic", "washer", seed=1, split=S.noisy(r))).train for r in (0.0, 0.4)]
+    trains = [
+        load_split_for(S.config("memae", "synthetic", "washer", seed=1, split=S.noisy(r))).train for r in (0.0, 0.4)
+    ]
     assert not any(s.label for s in trains[0]) and any(s.label for s in trains[1])

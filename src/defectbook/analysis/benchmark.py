@@ -27,7 +27,11 @@ def runs_on(grids: dict, method: str, dataset: str, category: str | None) -> boo
     """Whether ``method`` runs on ``(dataset, category)``: the expensive (trained) methods of ``grids``
     only on its ``expensive_data`` (``"all"``: everywhere), the others everywhere."""
     where = grids["expensive_data"]
-    return method not in grids["expensive"] or where == "all" or data_label({"dataset": dataset, "category": category}) in where
+    return (
+        method not in grids["expensive"]
+        or where == "all"
+        or data_label({"dataset": dataset, "category": category}) in where
+    )
 
 
 def comparison_configs(chapter: Chapter, methods: Iterable[str]) -> list[dict]:
@@ -191,12 +195,19 @@ def cost_table(configs: list[dict], records: list[Record], floors: dict) -> pd.D
 
 def cost_note(configs: list[dict], records: list[Record], remeasured: list[str], remeasure: bool) -> str:
     """The line under the cost table: data, test images, torch threads, and where each time was measured."""
-    return (f"Data: {data_label(configs[0])}, {len(records[0].labels)} test images; threads: {torch.get_num_threads()}; "
-            f"floor measured in this kernel, the methods' times when their records were computed"
-            + ("" if not remeasured else f", except {', '.join(remeasured)}: measured again in this kernel with the "
-               "feature cache off" if remeasure else f"; {', '.join(remeasured)}: backbone features served by the build's "
-               "feature cache from an earlier run (their feature extraction is not in their times)")
-            + ".")
+    return (
+        f"Data: {data_label(configs[0])}, {len(records[0].labels)} test images; threads: {torch.get_num_threads()}; "
+        f"floor measured in this kernel, the methods' times when their records were computed"
+        + (
+            ""
+            if not remeasured
+            else f", except {', '.join(remeasured)}: measured again in this kernel with the feature cache off"
+            if remeasure
+            else f"; {', '.join(remeasured)}: backbone features served by the build's "
+            "feature cache from an earlier run (their feature extraction is not in their times)"
+        )
+        + "."
+    )
 
 
 def cost_summary(cost: pd.DataFrame) -> str:
@@ -293,7 +304,10 @@ def report_summary(report: pd.DataFrame, counts: pd.DataFrame, n_records: int, p
     verdicts = list(verdicts)
     parts = [f"{paper}: " + ", ".join(f"{int(row[v])} {v}" for v in verdicts if row[v]) + f" (of {int(row['total'])})"
              for paper, row in counts.iterrows()]
-    return (f"Profile {profile}: {len(report)} paper cells reproduced by the book's notebooks, "
-            f"{int((report['verdict'] != 'not computed').sum())} of them computed in this build from {n_records} records. "
-            + "; ".join(parts) + "."
-            + (" Smoke profile: tiny data and models, every computed cell is not comparable." if profile == "smoke" else ""))
+    return (
+        f"Profile {profile}: {len(report)} paper cells reproduced by the book's notebooks, "
+        f"{int((report['verdict'] != 'not computed').sum())} of them computed in this build from {n_records} records. "
+        + "; ".join(parts)
+        + "."
+        + (" Smoke profile: tiny data and models, every computed cell is not comparable." if profile == "smoke" else "")
+    )

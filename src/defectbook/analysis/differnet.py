@@ -30,7 +30,8 @@ def fewshot_configs(chapter: Chapter, categories=None, shots=None, subsets=None)
     grids = chapter.grids
     cats = categories if categories is not None else grids["fewshot_categories"]
     return [c for n in (shots or grids["shots"]) for c in
-            chapter.configs("differnet", categories=cats, real=grids["fewshot_real"], seeds=range(subsets or grids["subsets"]),
+            chapter.configs("differnet", categories=cats, real=grids["fewshot_real"],
+                            seeds=range(subsets or grids["subsets"]),
                             split={"kind": "few_shot", "n": n}, save_maps=0, snapshots=0)]
 
 
@@ -59,7 +60,8 @@ def localization_configs(chapter: Chapter, categories=None, backbones=None) -> t
     cats = categories if categories is not None else grids["localize_categories"]
     configs, label_of = [], []
     for bb in (backbones or list(grids["localize_backbones"])):
-        extra = dict(grids["localize_backbones"].get(bb) or {"backbone": bb, **({"layer": "pool5"} if bb == "alexnet" else {})})
+        extra = dict(grids["localize_backbones"].get(bb) or {"backbone": bb,
+                                                             **({"layer": "pool5"} if bb == "alexnet" else {})})
         if extra["backbone"] == "alexnet":   # AlexNet's pool5 needs inputs of at least 64 px
             size = chapter.section["transform"].get("crop") or chapter.section["transform"]["resize"]
             extra["scales"] = [s for s in chapter.params("differnet")["scales"] if s * size >= 64] or [1.0]
@@ -83,8 +85,8 @@ def localization_tables(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def localization_claim(df: pd.DataFrame, backbone: str) -> dict:
     """Fig. 8's verdict (``claim_verdict`` keyword arguments): pixel AUROC of ``backbone``'s maps against chance."""
     return dict(df=df[df["backbone"] == backbone], by="backbone", a=backbone, b="chance", value="pixel_auroc",
-                claim=f"DifferNet's gradient maps localise defects without pixel-level training (Fig. 8, pictures only); "
-                      f"ours: pixel AUROC of the {backbone} maps against chance", reference=0.5)
+                claim=f"DifferNet's gradient maps localise defects without pixel-level training (Fig. 8, pictures "
+                      f"only); ours: pixel AUROC of the {backbone} maps against chance", reference=0.5)
 
 
 # --- Table 1 -------------------------------------------------------------------------------------
@@ -118,7 +120,8 @@ def table1_table(df: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
 
 
 #: The paper-values file's columns of Table 1 under the page's column names.
-TABLE1_PAPER_COLUMNS = {"ocsvm": "OCSVM", "knn": "1-NN", "differnet": "DifferNet", "differnet_16shots": "DifferNet (16 shots)"}
+TABLE1_PAPER_COLUMNS = {"ocsvm": "OCSVM", "knn": "1-NN", "differnet": "DifferNet",
+                        "differnet_16shots": "DifferNet (16 shots)"}
 
 
 def table1_beside_paper(table: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
@@ -142,9 +145,12 @@ def table1_beside_paper(table: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFram
 
 def table1_means_text(df: pd.DataFrame, columns: Iterable[str]) -> str:
     """``Mean image AUROC over <data> (seeds ...): OCSVM 0.700, ...`` for the Table 1 columns that ran."""
-    return (f"Mean image AUROC over {', '.join(sorted(df.data.str.rstrip(':').unique()))} "
-            f"(seeds {', '.join(map(str, sorted(df.seed.unique())))}): "
-            + ", ".join(f"{c} {df[df.column == c].image_auroc.mean():.3f}" for c in columns if (df.column == c).any()) + ".")
+    return (
+        f"Mean image AUROC over {', '.join(sorted(df.data.str.rstrip(':').unique()))} "
+        f"(seeds {', '.join(map(str, sorted(df.seed.unique())))}): "
+        + ", ".join(f"{c} {df[df.column == c].image_auroc.mean():.3f}" for c in columns if (df.column == c).any())
+        + "."
+    )
 
 
 def table1_claim(df: pd.DataFrame, paper: pd.DataFrame) -> dict:
@@ -293,14 +299,15 @@ def cost_configs(chapter: Chapter, grid: dict, base: dict, dataset: str, categor
         change = dict(change)
         size = change.pop("resize", None)
         tf = dict(base["transform"], resize=size) if size else None
-        out[label] = chapter.config("differnet", dataset, category, seed=base["seed"], save_maps=0, transform=tf, **change)
+        out[label] = chapter.config("differnet", dataset, category, seed=base["seed"], save_maps=0, transform=tf,
+                                    **change)
     return out
 
 
 def cost_row(record: Record, n_boot: int = 1000) -> dict:
     """One DifferNet run's setting and cost: image size, layer, test rotations, training bank, epochs,
-    jitter (None where the config has no such parameter), feature dimension, image AUROC with its 0.95 bootstrap interval (``low``, ``high``), fit and
-    predict seconds and the feature-cache hits."""
+    jitter (None where the config has no such parameter), feature dimension, image AUROC with its 0.95 bootstrap
+    interval (``low``, ``high``), fit and predict seconds and the feature-cache hits."""
     ci = auroc_interval(record.labels, record.scores, n_boot=n_boot)
     p, ex, t = record.config["params"], record.extras, record.timings
     return {"image size": record.config["transform"]["resize"], "layer": layer_name(p), "bank": p.get("train_bank"),
@@ -321,7 +328,9 @@ def cost_table(records: dict[str, Record], n_boot: int = 1000) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("setting")
 
 
-def run_cost(chapter: Chapter, base: Record, configs: list[dict], dataset: str, category: str | None) -> dict[str, Record]:
+def run_cost(
+    chapter: Chapter, base: Record, configs: list[dict], dataset: str, category: str | None
+) -> dict[str, Record]:
     """Run the chapter's ``mtd_cost`` grid as changes of ``base`` (the profile's DifferNet record, whose
     config is among ``configs``): label -> record, the profile's own run first under ``profile``."""
     cfg = next(c for c in configs if c["method"] == "differnet" and c["seed"] == base.config["seed"])

@@ -92,9 +92,16 @@ def perception_claim(table: pd.DataFrame) -> dict:
     """Fig. 2's verdict (``claim_verdict`` keyword arguments): the encoder trained with ``L_def_per``
     above the one without, pixel AUROC of :func:`perception_table`, paired by layer."""
     per_layer = table.melt(id_vars="encoder", var_name="layer", value_name="pixel_auroc")
-    return dict(df=per_layer, by="encoder", a="with L_def_per", b="without L_def_per", value="pixel_auroc",
-                claim="L_def_per makes the encoder perceive defects (Fig. 2); ours: pixel AUROC of the feature-difference "
-                      "maps against the artificial masks, paired by encoder layer", pair_on=("layer",))
+    return dict(
+        df=per_layer,
+        by="encoder",
+        a="with L_def_per",
+        b="without L_def_per",
+        value="pixel_auroc",
+        claim="L_def_per makes the encoder perceive defects (Fig. 2); ours: pixel AUROC of the feature-difference "
+        "maps against the artificial masks, paired by encoder layer",
+        pair_on=("layer",),
+    )
 
 
 # --- Figs. 3 and 5: the reference-based attention module -------------------------------------------
@@ -105,7 +112,9 @@ def rbfrm_panels(x: torch.Tensor, reference: torch.Tensor, scale: float) -> list
     the width, at softmax ``scale``."""
     ks = [k for k in (2, 4, 8, 16) if x.shape[-1] % k == 0]
     return [("(1) defective", x[0].permute(1, 2, 0)), ("(2) reference", reference[0].permute(1, 2, 0))] + [
-        (f"({3 + j}) RBFRM K={k}", rbfrm(x, reference, k, scale)[0].clamp(0, 1).permute(1, 2, 0)) for j, k in enumerate(ks)]
+        (f"({3 + j}) RBFRM K={k}", rbfrm(x, reference, k, scale)[0].clamp(0, 1).permute(1, 2, 0))
+        for j, k in enumerate(ks)
+    ]
 
 
 def rbam_panels(detector, x: torch.Tensor, reference: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
@@ -144,14 +153,21 @@ def ffm_weights(detector, images: torch.Tensor, masks: torch.Tensor | None) -> p
 def repair_claim(weights: pd.DataFrame, ks) -> dict:
     """Figs. 3 and 5's verdict (``claim_verdict`` keyword arguments): the FFM's weight on the repaired
     branches (``F_rep<K>``, K in ``ks``) inside defects against everywhere, paired by layer and branch."""
-    rows = [{k: v for k, v in r.items() if not pd.isna(v)} for r in weights.to_dict("records")]   # a layer without a defect lacks the "in defect" columns
+    # a layer without a defect lacks the "in defect" columns
+    rows = [{k: v for k, v in r.items() if not pd.isna(v)} for r in weights.to_dict("records")]
     long = pd.DataFrame([{"layer": r["layer"], "branch": b, "where": w, "weight": r.get(col)}
                          for r in rows for b in [f"F_rep{k}" for k in ks]
                          for w, col in (("in defect", f"{b} in defect"), ("everywhere", b)) if col in r])
-    return dict(df=long, by="where", a="in defect", b="everywhere", value="weight",
-                claim="the RBAM replaces defective features by repaired ones (Sec. III-B, Figs. 3 and 5); ours: the FFM's "
-                      "weight on the repaired branches inside defects against everywhere, paired by layer and branch",
-                pair_on=("layer", "branch"))
+    return dict(
+        df=long,
+        by="where",
+        a="in defect",
+        b="everywhere",
+        value="weight",
+        claim="the RBAM replaces defective features by repaired ones (Sec. III-B, Figs. 3 and 5); ours: the FFM's "
+        "weight on the repaired branches inside defects against everywhere, paired by layer and branch",
+        pair_on=("layer", "branch"),
+    )
 
 
 # --- Fig. 7: multi-scale maps ----------------------------------------------------------------------
@@ -187,8 +203,8 @@ def example_indices(labels: np.ndarray, n: int) -> list[int]:
 def segmentation_claim(df: pd.DataFrame) -> dict:
     """The reconstruction pages' verdict (``claim_verdict`` keyword arguments): NDP-Net's pixel AUROC against chance."""
     return dict(df=df, by="method", a="ndpnet", b="chance", value="pixel_auroc",
-                claim="NDP-Net's segmentations follow the defects (Figs. 9, 10 and 12, pictures only); ours: pixel AUROC "
-                      "of the maps shown against chance", reference=0.5)
+                claim="NDP-Net's segmentations follow the defects (Figs. 9, 10 and 12, pictures only); ours: pixel "
+                      "AUROC of the maps shown against chance", reference=0.5)
 
 
 # --- Table V: DAGM ---------------------------------------------------------------------------------
@@ -206,8 +222,8 @@ def dagm_claim(records: Iterable[Record], paper: pd.DataFrame) -> dict:
     """Table V's verdict (``claim_verdict`` keyword arguments): NDP-Net's pixel AUROC per class against
     ACDN's printed ``average`` (``paper`` indexed by ``method``)."""
     return dict(df=experiment.frame(records), by="method", a="ndpnet", b="ACDN", value="pixel_auroc",
-                claim="NDP-Net above every other method of Table V on DAGM, the best of them ACDN; ours: NDP-Net's pixel "
-                      "AUROC per class against ACDN's printed average", reference=float(paper["average"]["ACDN"]))
+                claim="NDP-Net above every other method of Table V on DAGM, the best of them ACDN; ours: NDP-Net's "
+                      "pixel AUROC per class against ACDN's printed average", reference=float(paper["average"]["ACDN"]))
 
 
 # --- Table VI: ablation ----------------------------------------------------------------------------
@@ -265,8 +281,8 @@ def ablation_claim(table: pd.DataFrame, paper: pd.DataFrame) -> dict:
                           for v, y in zip(table["variant"], table["pixel AUROC"]) if v != FULL
                           for m, x in (("full model", full), ("variant", y))])
     return dict(df=pairs, by="model", a="full model", b="variant", value="pixel_auroc",
-                claim="every part of NDP-Net helps: the full model above each variant B-F, pixel AUROC (Table VI; paper: "
-                      "the mean of the quoted drops)", pair_on=("variant",),
+                claim="every part of NDP-Net helps: the full model above each variant B-F, pixel AUROC (Table VI; "
+                      "paper: the mean of the quoted drops)", pair_on=("variant",),
                 paper_effect=float(-paper["delta_pixel_auroc"].mean()))
 
 
@@ -322,5 +338,6 @@ def texture_claim(df: pd.DataFrame, paper: pd.DataFrame) -> dict:
     """Tables II-IV's verdict (``claim_verdict`` keyword arguments): NDP-Net's pixel AUROC above
     TrustMAE's; the paper's effect from Table III's ``mean`` (``paper`` indexed by ``method``)."""
     return dict(df=df, by="method", a="ndpnet", b="trustmae", value="pixel_auroc",
-                claim="NDP-Net localises defects better than the reconstruction methods, TrustMAE among them (Table III, "
-                      "MVTec AD textures)", paper_effect=float(paper.loc["NDP-Net", "mean"] - paper.loc["TrustMAE", "mean"]))
+                claim="NDP-Net localises defects better than the reconstruction methods, TrustMAE among them (Table "
+                      "III, MVTec AD textures)",
+                paper_effect=float(paper.loc["NDP-Net", "mean"] - paper.loc["TrustMAE", "mean"]))

@@ -119,8 +119,8 @@ def drop_sign_text(drop: pd.Series, levels, profile: str) -> str | None:
     return (f"From {lo:.0%} to {hi:.0%} noise TrustMAE's image AUROC changes by {-drop['TrustMAE']:+.3f}, "
             f"AE-MSE's by {-drop['AE-MSE']:+.3f} and MemAE's by {-drop['MemAE']:+.3f}: in sign the paper's effect "
             f"**{'appears' if holds else 'does not appear'}** in this run"
-            + (f", by a margin of {gap:.3f}; compare it with the width of the intervals above before reading it as an effect"
-               if holds else "")
+            + (f", by a margin of {gap:.3f}; compare it with the width of the intervals above "
+               "before reading it as an effect" if holds else "")
             + (" (smoke profile: meaningless)." if profile == "smoke" else "."))
 
 
@@ -199,7 +199,8 @@ def drop_difference(records: Iterable[Record], a: str = "trustmae", b: str = "me
         if len(ids) != len(y) or len(set(ids)) != len(y):
             raise DefectbookError(f"{data}, seed {s}: {len(ids)} image ids for {len(y)} test images (or repeated ids)")
         sc = [np.asarray(r.scores, dtype=float) for r in four]
-        # the comparison matrix of each run [n_pos, n_neg]: 1 where a defective image outscores a defect-free one, 1/2 on ties
+        # the comparison matrix of each run [n_pos, n_neg]: 1 where a defective image outscores a defect-free one,
+        # 1/2 on ties
         K = [np.sign(v[y == 1][:, None] - v[y == 0][None, :]) * 0.5 + 0.5 for v in sc]
         auc = [float(k.mean()) for k in K]
         units.append({"data": data, "seed": s, f"drop {a}": auc[0] - auc[1], f"drop {b}": auc[2] - auc[3],
@@ -315,7 +316,8 @@ def trust_region_table(records: Iterable[Record]) -> pd.DataFrame:
                           **{k: r.extras["history"][k][-1] for k in keys},
                           "slots used": r.extras["memory"]["slots_used"],
                           "image AUROC (MSE x PD)": r.metrics["image_auroc"],
-                          "image AUROC (MSE only)": metrics.image_auroc(r.labels, r.extras["mse_scores_by_pooling"]["max"])}
+                          "image AUROC (MSE only)": metrics.image_auroc(r.labels,
+                                                                        r.extras["mse_scores_by_pooling"]["max"])}
                          for r in tm]).groupby("noise").mean()
 
 
@@ -331,25 +333,30 @@ def noise_verdict_text(effects: dict, paper: pd.DataFrame, levels, verdict: Call
     for b in ("memae", "ae_l2"):
         e = effects.get(b, none)
         paper_d = paper_drop.get("TrustMAE", float("nan")) - paper_drop.get(LABELS[b], float("nan"))
-        what = (f"D = TrustMAE's drop minus {LABELS[b]}'s, image AUROC from {lo:.0%} to {hi:.0%} training noise, paired "
-                f"bootstrap over the test images of {e['n']} runs (data x seed)")
+        what = (f"D = TrustMAE's drop minus {LABELS[b]}'s, image AUROC from {lo:.0%} to {hi:.0%} training noise, "
+                f"paired bootstrap over the test images of {e['n']} runs (data x seed)")
         if b == "memae":
-            lines.append(f"**Paper:** TrustMAE loses less image AUROC than MemAE and AE-MSE as the training noise grows "
-                         f"(Fig. 4; D against MemAE in supp. Table 4: {paper_d:+.3f}). " + verdict(e, what))
+            lines.append(f"**Paper:** TrustMAE loses less image AUROC than MemAE and AE-MSE as the training noise "
+                         f"grows (Fig. 4; D against MemAE in supp. Table 4: {paper_d:+.3f}). " + verdict(e, what))
         else:
             lines.append(f"Against {LABELS[b]} (paper: {paper_d:+.3f}): {what}: {e['difference']:+.3f} "
                          f"(interval {e['low']:+.3f} to {e['high']:+.3f}): **{e['word']}**.")
         if e["word"] == "no effect":
-            lines.append(f"Against {LABELS[b]} the interval holds zero and is narrower than 0.05: any difference of drops "
-                         f"lies within it.")
+            lines.append(f"Against {LABELS[b]} the interval holds zero and is narrower than 0.05: any difference of "
+                         f"drops lies within it.")
     return " ".join(lines)
 
 
 def ablation_configs(chapter: Chapter, categories, levels) -> list[tuple[str, dict]]:
     """Fig. 5's trained variants (:data:`ABLATION_TRAINED`) on each category, noise level and seed:
     ``[(variant, config)]``."""
-    return [(name, chapter.config("trustmae", d, c, seed=s, split=chapter.noisy(n), **switches))
-            for name, switches in ABLATION_TRAINED.items() for d, c in categories for n in levels for s in chapter.seeds]
+    return [
+        (name, chapter.config("trustmae", d, c, seed=s, split=chapter.noisy(n), **switches))
+        for name, switches in ABLATION_TRAINED.items()
+        for d, c in categories
+        for n in levels
+        for s in chapter.seeds
+    ]
 
 
 def ablation_frame(runs: list[tuple[str, dict]], records: list[Record]) -> pd.DataFrame:
@@ -371,7 +378,9 @@ def ablation_frame(runs: list[tuple[str, dict]], records: list[Record]) -> pd.Da
 
 def ablation_table(df: pd.DataFrame) -> pd.DataFrame:
     """Mean image AUROC per variant (rows, :data:`ABLATION_ORDER`) and noise level of :func:`ablation_frame`."""
-    return df.pivot_table(index="variant", columns="noise", values="image_auroc", aggfunc="mean").reindex(ABLATION_ORDER)
+    return df.pivot_table(index="variant", columns="noise", values="image_auroc", aggfunc="mean").reindex(
+        ABLATION_ORDER
+    )
 
 
 def paper_ablation(paper: pd.DataFrame) -> pd.DataFrame:
@@ -399,10 +408,15 @@ def memory_contamination(fitted: dict, prep, transform: dict) -> pd.DataFrame:
         normal_d = nd[torch.from_numpy(train_labels == 0)].flatten()
         bad = torch.from_numpy(train_labels == 1)
         in_mask = nd[bad][m[bad]] if bad.any() else torch.tensor([])
-        rows.append({"model": name, "normal image patches": normal_d.mean().item(),
-                     "defective image, in mask": in_mask.mean().item() if len(in_mask) else float("nan"),
-                     "ratio (defect / normal)": (in_mask.mean() / normal_d.mean()).item() if len(in_mask) else float("nan"),
-                     "n defective training images": int(bad.sum())})
+        rows.append(
+            {
+                "model": name,
+                "normal image patches": normal_d.mean().item(),
+                "defective image, in mask": in_mask.mean().item() if len(in_mask) else float("nan"),
+                "ratio (defect / normal)": (in_mask.mean() / normal_d.mean()).item() if len(in_mask) else float("nan"),
+                "n defective training images": int(bad.sum()),
+            }
+        )
     return pd.DataFrame(rows)
 
 

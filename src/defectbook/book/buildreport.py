@@ -11,8 +11,8 @@ How the numbers are gathered:
   in this build (data loading, fit, predict, feature extraction inside fit and predict; a reused record
   spends none). One ``os.write`` per line on an ``O_APPEND`` descriptor: lines from several processes
   never interleave.
-* :data:`defectbook.components.clock.clock` accumulates seconds per phase in this process (``clock.add("features", s)`` in
-  :class:`defectbook.components.backbones.FeatureExtractor`), read before and after each phase by ``run``. On
+* :data:`defectbook.components.clock.clock` accumulates seconds per phase in this process (``clock.add("features", s)``
+  in :class:`defectbook.components.backbones.FeatureExtractor`), read before and after each phase by ``run``. On
   CUDA the kernels run asynchronously, so feature extraction there counts the time to queue them
   (fit and predict are the whole phases' wall time either way).
 * :func:`write` aggregates the ledger with the notebooks' outcomes into ``build_report.json``
@@ -119,7 +119,8 @@ def _notebook_rows(outcomes: dict, ledger: list[dict], order: list[str], now: fl
                      "reused": sum(e["status"] == "reused" for e in exps),
                      "models_trained": sum(e["status"] == "trained" for e in models),
                      "models_loaded": sum(e["status"] == "loaded" for e in models),
-                     "fit_s_saved": round(sum(e.get("fit_s_saved") or 0.0 for e in models if e["status"] == "loaded"), 1),
+                     "fit_s_saved": round(sum(e.get("fit_s_saved") or 0.0 for e in models if e["status"] == "loaded"),
+                                          1),
                      "phases": {k: round(v, 2) for k, v in ph.items()},
                      "methods": [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in m.items()}
                                  for m in sorted(methods.values(), key=lambda m: str(m["method"]))]})
@@ -150,7 +151,8 @@ def aggregate(build: dict, outcomes: dict, ledger: list[dict], order: list[str],
     wall = (build.get("finished") or now) - build["started"]
     return {"build": build | {"wall_s": round(wall, 1)}, "notebooks": rows, "totals": totals,
             "methods": [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in m.items()}
-                        for m in sorted(by_method.values(), key=lambda m: -(m["fit_s"] + m["predict_s"] + m["data_s"]))]}
+                        for m in sorted(by_method.values(),
+                                        key=lambda m: -(m["fit_s"] + m["predict_s"] + m["data_s"]))]}
 
 
 def write(report: dict, out_dir: Path, archive: Path | None = None) -> Path:
@@ -202,7 +204,8 @@ def _provenance(b: dict) -> str:
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(b['started']))}; machine: {m.get('cpu')}, "
             f"{m.get('usable_cores')} usable of {m.get('cores')} cores, {m.get('torch_threads')} torch threads per "
             f"process (OMP_NUM_THREADS={m.get('omp_num_threads')}){', GPU ' + m['gpu'] if m.get('gpu') else ''}; "
-            f"device {dev}; {'a Dask cluster (' + str(b['cluster']) + ')' if b.get('cluster') else 'notebooks one after another'}; "
+            f"device {dev}; "
+            f"{'a Dask cluster (' + str(b['cluster']) + ')' if b.get('cluster') else 'notebooks one after another'}; "
             f"model reuse {'on' if b.get('model_reuse', True) else 'off (`--no-model-reuse`)'}; commit {commit}; "
             f"defectbook {b.get('version')}.")
 
@@ -218,14 +221,26 @@ def _page_from_report(report: dict, out_dir: Path) -> str:
              "model is *trained* or *loaded* from the model store. *Configs* counts a notebook's distinct experiment "
              "configs, *computed* and *reused* its calls (a notebook may ask for a record twice). Phase times are "
              "those spent in this build.\n\n")
-    text += (f"The batch {state}: **{_fmt_s(b['wall_s'])}** of wall time for {len(rows)} notebook(s) "
-             f"({t['ok']} ok, {t['failed']} failed); {t['configs']} experiment configs, {t['computed']} computed "
-             f"and {t['reused']} reused from the store; {t['models_trained']} picture models trained and "
-             f"{t['models_loaded']} loaded"
-             + (f" (loading them instead of training saved about **{_fmt_s(t['fit_s_saved'])}**: the fit time "
-                "recorded when each was trained)" if t.get("fit_s_saved") else "") + "."
-             + (f" The notebooks' kernels used {_fmt_s(b['kernels_cpu_s'])} of CPU time in all (against the wall "
-                "time: how much the batch waited, e.g. on a machine shared with other work)." if b.get("kernels_cpu_s") is not None else "") + "\n\n")
+    text += (
+        f"The batch {state}: **{_fmt_s(b['wall_s'])}** of wall time for {len(rows)} notebook(s) "
+        f"({t['ok']} ok, {t['failed']} failed); {t['configs']} experiment configs, {t['computed']} computed "
+        f"and {t['reused']} reused from the store; {t['models_trained']} picture models trained and "
+        f"{t['models_loaded']} loaded"
+        + (
+            f" (loading them instead of training saved about **{_fmt_s(t['fit_s_saved'])}**: the fit time "
+            "recorded when each was trained)"
+            if t.get("fit_s_saved")
+            else ""
+        )
+        + "."
+        + (
+            f" The notebooks' kernels used {_fmt_s(b['kernels_cpu_s'])} of CPU time in all (against the wall "
+            "time: how much the batch waited, e.g. on a machine shared with other work)."
+            if b.get("kernels_cpu_s") is not None
+            else ""
+        )
+        + "\n\n"
+    )
     text += _provenance(b) + "\n\n"
     if rows:
         img = _chart(rows, out_dir)

@@ -587,7 +587,8 @@ def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_d
 
             first = [nb for nb in nbs if f"{nb.parent.name}/{nb.stem}" not in LAST]
             outcomes = notebooks_on_cluster(
-                first, lambda nb: report.run(nb, lambda: execute(nb, executed_path(nb, out_dir), profile, params, timeout)),
+                first, lambda nb: report.run(nb,
+                                             lambda: execute(nb, executed_path(nb, out_dir), profile, params, timeout)),
                 workers=workers, scheduler=scheduler, stream=stream) if first else []
         rest = [nb for nb in nbs if f"{nb.parent.name}/{nb.stem}" in LAST] if (workers or scheduler) else nbs
         for i, nb in enumerate(rest, len(nbs) - len(rest) + 1):

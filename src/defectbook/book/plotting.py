@@ -332,7 +332,8 @@ def map_rows(images, masks, maps: dict, index, titles: Sequence[str] = ("input",
              size: float = 2.0) -> None:
     """One row per test image in ``index``: the image (``images[i]``, ``[3, H, W]``), its ground truth
     (``masks[i]``, if any) and each map of ``maps`` (title -> ``[N, H, W]``, indexed like the images), jet."""
-    fig, ax = plt.subplots(len(index), 2 + len(maps), figsize=(size * (2 + len(maps)), size * len(index)), squeeze=False)
+    fig, ax = plt.subplots(len(index), 2 + len(maps), figsize=(size * (2 + len(maps)), size * len(index)),
+                           squeeze=False)
     for j, i in enumerate(index):
         ax[j, 0].imshow(np.asarray(images[i].permute(1, 2, 0)))
         if masks is not None:
@@ -355,7 +356,8 @@ def reconstructions(images, analysis: dict, masks, defects, index, title: str) -
     for j, i in enumerate(index):
         ax[0, j].imshow(images[i].permute(1, 2, 0).numpy())
         ax[1, j].imshow(analysis["recon"][j].permute(1, 2, 0).numpy())
-        ax[2, j].imshow(analysis["msdsm"][j].numpy(), cmap="jet", vmin=0, vmax=max(1e-6, float(analysis["msdsm"].max())))
+        ax[2, j].imshow(analysis["msdsm"][j].numpy(), cmap="jet", vmin=0,
+                        vmax=max(1e-6, float(analysis["msdsm"].max())))
         if masks is not None:
             ax[3, j].imshow(masks[i].numpy(), cmap="gray", vmin=0, vmax=1)
         ax[0, j].set_title(str(defects[i]), fontsize=8)
@@ -414,7 +416,8 @@ def interval_curves(curve: pd.DataFrame, x: str, names: Sequence[str], xlabel: s
     return fig
 
 
-def difference_intervals(view: pd.DataFrame, title: str, xlabel: str = "difference of image AUROC (95 % paired bootstrap)"):
+def difference_intervals(view: pd.DataFrame, title: str,
+                         xlabel: str = "difference of image AUROC (95 % paired bootstrap)"):
     """One row per comparison of ``view`` (:func:`defectbook.book.report.differences_view` with the
     ``comparison``, ``data``, ``image AUROC difference``, ``95 % low`` and ``95 % high`` columns): the
     difference with its interval as an error bar, and a dashed line at zero."""

@@ -193,9 +193,9 @@ def claim_verdict(df: pd.DataFrame, by: str, a, b, value: str, claim: str, paper
     ``df[by] == a`` score higher in ``value`` than those with ``df[by] == b`` (``paper_sign=-1``: lower;
     by default the sign of ``paper_effect``, else higher).
     The difference is paired on ``pair_on`` (same test images) and judged by its interval
-    (:func:`~defectbook.evaluation.stats.paired_effect`, :func:`verdict`): *agrees*, *disagrees* or *undecided*. The line also counts
-    the pairs that go the paper's way and, given ``paper_effect`` (the paper's own ``a - b``), quotes it.
-    With ``reference`` (e.g. ``0.5``, chance) the rows of ``a`` are compared with that constant and ``b``
+    (:func:`~defectbook.evaluation.stats.paired_effect`, :func:`verdict`): *agrees*, *disagrees* or *undecided*. The
+    line also counts the pairs that go the paper's way and, given ``paper_effect`` (the paper's own ``a - b``), quotes
+    it. With ``reference`` (e.g. ``0.5``, chance) the rows of ``a`` are compared with that constant and ``b``
     names it (``"chance"``).
     Returns ``"**Paper:** <claim>. **Ours agrees ...**: a minus b, value: +0.020 (interval ..., n=15); ..."``.
     """
@@ -209,7 +209,8 @@ def claim_verdict(df: pd.DataFrame, by: str, a, b, value: str, claim: str, paper
     effect = interval(diffs.values)
     paper = f" (paper: {paper_effect:+.{digits}f})" if paper_effect is not None and not math.isnan(paper_effect) else ""
     name = lambda x: LABELS.get(x, x) if isinstance(x, str) else f"{x:g}" if isinstance(x, float) else str(x)  # noqa: E731
-    line = f"**Paper:** {claim}{paper}. " + verdict(effect, f"{name(a)} minus {name(b)}, {METRIC_NAMES.get(value, value)}",
+    line = f"**Paper:** {claim}{paper}. " + verdict(effect,
+                                                    f"{name(a)} minus {name(b)}, {METRIC_NAMES.get(value, value)}",
                                                      paper_sign=paper_sign, digits=digits)
     if len(diffs):
         line = line[:-1] + f"; the paper's way in {int((paper_sign * diffs > 0).sum())} of {len(diffs)} pairs."
@@ -308,9 +309,9 @@ DIFFERENCE_COLUMNS = {"difference": "image AUROC difference", "low": "95 % low",
 
 def differences_view(diffs: pd.DataFrame, names: dict, columns: Iterable[str] = ("difference", "low", "high", "word"),
                      **extra) -> pd.DataFrame:
-    """:func:`~defectbook.evaluation.stats.method_differences`' rows as a page shows them: a ``comparison`` column (``names[a] − names[b]``;
-    first unless ``columns`` places it) and ``columns`` (``extra``: name -> one value per row, added before the
-    selection), under the names of :data:`DIFFERENCE_COLUMNS`."""
+    """:func:`~defectbook.evaluation.stats.method_differences`' rows as a page shows them: a ``comparison`` column
+    (``names[a] − names[b]``; first unless ``columns`` places it) and ``columns`` (``extra``: name -> one value per row,
+    added before the selection), under the names of :data:`DIFFERENCE_COLUMNS`."""
     view = diffs.assign(comparison=[f"{names[a]} − {names[b]}" for a, b in zip(diffs.a, diffs.b)], **extra)
     cols = list(columns) if "comparison" in columns else ["comparison", *columns]
     return view[cols].rename(columns=DIFFERENCE_COLUMNS)

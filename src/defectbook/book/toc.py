@@ -16,13 +16,19 @@ def toc(base: Path | None = None) -> dict:
     """The Jupyter Book table of contents for the notebooks and chapters that exist."""
     base = base or root()
     parts = [{"caption": "Using this book", "chapters": [{"file": "book/rerun"}, {"file": BUILD_REPORT_PAGE}]}]
-    groups = sorted({p.parent.name for p in discover(base=base / "notebooks")}, key=lambda g: GROUPS.get(g, ("", 99))[1])
+    groups = sorted({p.parent.name for p in discover(base=base / "notebooks")},
+                    key=lambda g: GROUPS.get(g, ("", 99))[1])
     for g in groups:
         sections = [{"file": f"book/executed/{g}/{nb.stem}"} for nb in discover(f"{g}/*", base / "notebooks")]
         chapter = {"file": f"book/{g}", "sections": sections}
         parts.append({"caption": GROUPS.get(g, (g, 0))[0], "chapters": [chapter]})
-    notes = [{"file": f"book/reproducibility/{g}"} for g in groups if (base / "book" / "reproducibility" / f"{g}.md").is_file()]
-    parts.append({"caption": "Reproducibility", "chapters": [{"file": "book/reproducibility/index", "sections": notes}]})
+    notes = [
+        {"file": f"book/reproducibility/{g}"}
+        for g in groups
+        if (base / "book" / "reproducibility" / f"{g}.md").is_file()
+    ]
+    parts.append({"caption": "Reproducibility",
+                  "chapters": [{"file": "book/reproducibility/index", "sections": notes}]})
     return {"format": "jb-book", "root": "book/intro", "parts": parts}
 
 

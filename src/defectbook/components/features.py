@@ -32,7 +32,9 @@ from ..utils import progress
 from .backbones import FeatureExtractor
 
 
-def concat_layers(maps: list[torch.Tensor], mode: str = "nearest", channels: torch.Tensor | None = None) -> torch.Tensor:
+def concat_layers(
+    maps: list[torch.Tensor], mode: str = "nearest", channels: torch.Tensor | None = None
+) -> torch.Tensor:
     """Upsample each ``[B, C_l, h_l, w_l]`` to the largest ``h x w`` and concatenate: ``[B, sum C_l, h, w]``.
 
     ``channels`` (indices into the concatenation, e.g. PaDiM's random draw): only those, in that order,

@@ -279,8 +279,8 @@ def weighted_gaussians(mean: torch.Tensor, cov: torch.Tensor, shape: tuple[int, 
     """N-pad's weighted Gaussians (Eq. 6) from per-position moments: ``(mean~ [P, C], precision packed [P, T])``.
 
     With ``w_k = weights[k, p] / sum_k weights[k, p]`` over the neighbours ``q_k = p + o_k``:
-    ``mean~_p = sum_k w_k mean_q``, ``Sigma~_p = N / (N - ddof) * sum_k w_k (cov_q + (mean_q - mean~_p)(...)^T) + eps I``,
-    which equals the weighted covariance of all ``N x K`` training vectors of the neighbourhood about
+    ``mean~_p = sum_k w_k mean_q``, ``Sigma~_p = N / (N - ddof) * sum_k w_k (cov_q + (mean_q - mean~_p)(...)^T) + eps
+    I``, which equals the weighted covariance of all ``N x K`` training vectors of the neighbourhood about
     ``mean~_p``. ``cov`` is the biased packed covariance of :func:`moments`. With ``radius = 0`` and
     ``ddof = 1`` this is PaDiM's Gaussian.
     """

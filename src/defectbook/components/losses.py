@@ -30,7 +30,9 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 
     input size. 1 = identical patches.
     """
     if x.shape != y.shape or x.ndim != 4:
-        raise DefectbookError(f"ssim needs two [B, C, H, W] tensors of one shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise DefectbookError(
+            f"ssim needs two [B, C, H, W] tensors of one shape, got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
     c = x.shape[1]
     w = _gaussian_window(window, sigma, c, x.device, x.dtype)
     pad = window // 2

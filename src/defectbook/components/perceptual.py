@@ -84,7 +84,9 @@ class SpatialPerceptualDistance(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if x.shape != y.shape:
-            raise DefectbookError(f"perceptual distance needs two images of one shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+            raise DefectbookError(
+                f"perceptual distance needs two images of one shape, got {tuple(x.shape)} and {tuple(y.shape)}"
+            )
         n = x.shape[0]
         feats = self.extractor(torch.cat([x, y]))
         out = x.new_zeros(n, *x.shape[-2:])

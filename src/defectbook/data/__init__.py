@@ -62,7 +62,9 @@ def load_split(dataset: str, category: str | None = None, root=None, **kw) -> Sp
         from .mvtec import load_mvtec
 
         if category not in synthetic.CATEGORIES:
-            raise DefectbookError(f"synthetic category must be one of {', '.join(synthetic.CATEGORIES)}, got {category!r}")
+            raise DefectbookError(
+                f"synthetic category must be one of {', '.join(synthetic.CATEGORIES)}, got {category!r}"
+            )
         kw = dict(kw)
         cache = kw.pop("cache_dir", None) or (_default_cache() / "synthetic")
         kw.pop("categories", None)

@@ -140,7 +140,9 @@ def mask_array(path: Path, threshold: int | None = None) -> np.ndarray:
         raise DefectbookError(f"cannot read mask {path}: {e.__class__.__name__}") from None
     if arr.ndim == 3:  # RGB(A) mask: usable only when its colour channels agree
         if not (arr[..., :3] == arr[..., :1]).all():
-            raise DefectbookError(f"mask {path} is a colour image with differing channels; save it as one-channel 0/255")
+            raise DefectbookError(
+                f"mask {path} is a colour image with differing channels; save it as one-channel 0/255"
+            )
         arr = arr[..., 0]
     if arr.dtype == bool:
         return arr.astype(np.uint8)
@@ -152,8 +154,10 @@ def mask_array(path: Path, threshold: int | None = None) -> np.ndarray:
     top = values.max() if values.size else 0
     if not (set(values.tolist()) <= {0, 1} or set(values.tolist()) <= {0, 255}):
         shown = ", ".join(str(v) for v in values[:6].tolist()) + (", ..." if values.size > 6 else "")
-        raise DefectbookError(f"mask {path} is not binary (values {shown}); masks must hold {{0, 1}} or {{0, 255}}: "
-                              f"binarise it (a loader may declare a threshold for a dataset with soft masks, as MTD does)")
+        raise DefectbookError(
+            f"mask {path} is not binary (values {shown}); masks must hold {{0, 1}} or {{0, 255}}: "
+            f"binarise it (a loader may declare a threshold for a dataset with soft masks, as MTD does)"
+        )
     return (arr > 0).astype(np.uint8) if top else np.zeros(arr.shape, np.uint8)
 
 

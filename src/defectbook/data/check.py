@@ -119,7 +119,9 @@ def check(root, full: bool = True) -> tuple[str, list[str]]:
         for c in cats:
             attempt(c, lambda c=c: load_mvtec(mv, c))
     else:
-        partial = sorted(d.name for d in mv.iterdir() if d.is_dir() and ((d / "train").is_dir() != (d / "test").is_dir()))
+        partial = sorted(
+            d.name for d in mv.iterdir() if d.is_dir() and ((d / "train").is_dir() != (d / "test").is_dir())
+        )
         for c in partial:
             problems.append(f"{c}: wrong layout: MVTec categories need both train/ and test/")
 

@@ -59,11 +59,13 @@ def add_data_parser(subparsers, load_profile) -> argparse.ArgumentParser:
     s.add_argument("--profile", default=None, help="write the profile's synthetic dataset where experiments read it")
     s.add_argument("--size", type=int, default=DEFAULTS["size"], help="image side in pixels")
     s.add_argument("--n-train", type=int, default=DEFAULTS["n_train"], help="defect-free training images per category")
-    s.add_argument("--n-test-good", type=int, default=DEFAULTS["n_test_good"], help="defect-free test images per category")
+    s.add_argument("--n-test-good", type=int, default=DEFAULTS["n_test_good"],
+                   help="defect-free test images per category")
     s.add_argument("--n-test-defect", type=int, default=DEFAULTS["n_test_defect"], help="per defect kind")
     s.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="random seed of the generator")
     s.add_argument("--difficulty", type=float, default=DEFAULTS["difficulty"], help=">1: subtler defects")
-    s.add_argument("--categories", nargs="+", choices=list(CATEGORIES), default=None, help="categories to write (default: all)")
+    s.add_argument("--categories", nargs="+", choices=list(CATEGORIES), default=None,
+                   help="categories to write (default: all)")
     s.set_defaults(func=_cmd_synth, load_profile=load_profile)
 
     f = sub.add_parser("fetch", help="download, verify and extract a public dataset")

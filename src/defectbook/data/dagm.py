@@ -60,7 +60,9 @@ def read_labels(part: Path) -> list[tuple[Path, int, Path | None]]:
         if not f:
             continue
         if len(f) < 3 or f[1] not in ("0", "1"):
-            raise DefectbookError(f"{lab} line {i}: expected 'index, label 0/1, image file, 0, label file', got {line.strip()!r}")
+            raise DefectbookError(
+                f"{lab} line {i}: expected 'index, label 0/1, image file, 0, label file', got {line.strip()!r}"
+            )
         img = part / f[2]
         if not img.is_file():
             raise DefectbookError(f"{lab} line {i}: image {img} not found")
@@ -87,7 +89,9 @@ def load_dagm(root: Path | str, class_id) -> Split:
     name = class_name(class_id)
     cdir = category_dir(base, name, "DAGM")
     if not cdir.is_dir():
-        raise DefectbookError(f"DAGM class {name} not found under {base} (found: {', '.join(list_classes(base)) or 'none'})")
+        raise DefectbookError(
+            f"DAGM class {name} not found under {base} (found: {', '.join(list_classes(base)) or 'none'})"
+        )
     for part in ("Train", "Test"):
         if not (cdir / part).is_dir():
             raise DefectbookError(f"wrong layout: {cdir} has no {part} folder (DAGM: ClassN/Train, ClassN/Test)")

@@ -86,7 +86,9 @@ def read_labels(base: Path | None = None) -> list[tuple[Path, float, str]]:
         if not parts:
             continue
         if len(parts) != 3 or parts[2] not in CATEGORIES:
-            raise DefectbookError(f"{base / 'labels.csv'} line {i + 1}: expected 'path probability mono|poly', got {line!r}")
+            raise DefectbookError(
+                f"{base / 'labels.csv'} line {i + 1}: expected 'path probability mono|poly', got {line!r}"
+            )
         rows.append((base / parts[0], float(parts[1]), parts[2]))
     return rows
 
@@ -101,7 +103,9 @@ def load_elpv(category: str, defective: float = 2 / 3, train_ratio: float = 0.8,
     if category not in CATEGORIES:
         raise DefectbookError(f"elpv category must be one of {', '.join(CATEGORIES)}, got {category!r}")
     if not any(abs(defective - p) < 1e-3 for p in PROBABILITIES[1:]):
-        raise DefectbookError(f"elpv: defective must be one of 1/3, 2/3, 1 (the annotated probabilities), got {defective}")
+        raise DefectbookError(
+            f"elpv: defective must be one of 1/3, 2/3, 1 (the annotated probabilities), got {defective}"
+        )
     if not 0 < train_ratio < 1:
         raise DefectbookError(f"train_ratio must be between 0 and 1 (exclusive), got {train_ratio}")
     rows = [r for r in read_labels(base) if r[2] == category]
@@ -109,7 +113,9 @@ def load_elpv(category: str, defective: float = 2 / 3, train_ratio: float = 0.8,
     bad = [(p, prob) for p, prob, _ in rows if prob >= defective - 1e-3]
     n_train = int(np.floor(train_ratio * len(free) + 1e-9))
     if n_train < 1 or n_train >= len(free):
-        raise DefectbookError(f"train_ratio {train_ratio} leaves no images on one side of {len(free)} defect-free cells")
+        raise DefectbookError(
+            f"train_ratio {train_ratio} leaves no images on one side of {len(free)} defect-free cells"
+        )
     chosen = set(seeded_rng(seed, "elpv", category).permutation(len(free))[:n_train].tolist())
     train = [Sample(p, 0, "good", None, category) for i, p in enumerate(free) if i in chosen]
     test = [Sample(p, 0, "good", None, category) for i, p in enumerate(free) if i not in chosen]

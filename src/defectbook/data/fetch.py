@@ -71,7 +71,9 @@ def verify(path: Path, sha256: str | None) -> bool:
         return False
     got = file_sha256(path)
     if got.lower() != sha256.lower():
-        raise DefectbookError(f"checksum mismatch for {path.name}: expected sha256 {sha256}, got {got}; delete it and retry")
+        raise DefectbookError(
+            f"checksum mismatch for {path.name}: expected sha256 {sha256}, got {got}; delete it and retry"
+        )
     return True
 
 

@@ -22,7 +22,9 @@ def _stat(path: Path) -> list:
     try:
         st = path.stat()
     except OSError:
-        raise DefectbookError(f"data file {path} is missing or unreadable; run `defectbook data check` on its root") from None
+        raise DefectbookError(
+            f"data file {path} is missing or unreadable; run `defectbook data check` on its root"
+        ) from None
     return [st.st_size, st.st_mtime_ns]
 
 

@@ -38,7 +38,9 @@ def load_folder(normal_dir, abnormal_dir=None, mask_dir=None, test_split_ratio: 
     if test_split_ratio > 0:
         n_test = max(1, n_test)
     if n_test >= len(normal):
-        raise DefectbookError(f"test_split_ratio {test_split_ratio} leaves no training images of {len(normal)} normal ones")
+        raise DefectbookError(
+            f"test_split_ratio {test_split_ratio} leaves no training images of {len(normal)} normal ones"
+        )
     perm = seeded_rng(seed, "folder").permutation(len(normal))
     test_idx = set(perm[:n_test].tolist())
     train = [Sample(p, 0, "good", None, category) for i, p in enumerate(normal) if i not in test_idx]

@@ -33,10 +33,13 @@ def find_mtd(root: Path | str) -> Path:
     root = Path(root)
     if not root.is_dir():
         raise DefectbookError(f"MTD root {root} does not exist or is not a folder")
-    for cand in (root, root / "mtd", root / "Magnetic-tile-defect-datasets.", root / "Magnetic-tile-defect-datasets.-master"):
+    for cand in (root, root / "mtd", root / "Magnetic-tile-defect-datasets.",
+                 root / "Magnetic-tile-defect-datasets.-master"):
         if (cand / FREE).is_dir():
             return cand
-    raise DefectbookError(f"wrong layout: no Magnetic Tile Defects under {root} (expected {FREE}/Imgs/*.jpg there or in mtd/)")
+    raise DefectbookError(
+        f"wrong layout: no Magnetic Tile Defects under {root} (expected {FREE}/Imgs/*.jpg there or in mtd/)"
+    )
 
 
 def _images(folder: Path) -> list[Path]:
@@ -76,7 +79,9 @@ def load_mtd(root: Path | str, split: str = "paper", seed: int = 0, train_ratio:
             raise DefectbookError(f"train_ratio must be between 0 and 1 (exclusive), got {train_ratio}")
         n_train = int(np.floor(train_ratio * len(free) + 1e-9))
         if n_train < 1 or n_train >= len(free):
-            raise DefectbookError(f"train_ratio {train_ratio} leaves no images on one side of {len(free)} defect-free images")
+            raise DefectbookError(
+                f"train_ratio {train_ratio} leaves no images on one side of {len(free)} defect-free images"
+            )
         perm = seeded_rng(seed, "mtd").permutation(len(free))
         chosen = {free[i].name for i in perm[:n_train]}
         info_split = {"split": "random", "seed": int(seed), "train_ratio": float(train_ratio)}
@@ -85,7 +90,9 @@ def load_mtd(root: Path | str, split: str = "paper", seed: int = 0, train_ratio:
     counts = {}
     for d in DEFECT_DIRS:
         if not (base / d).is_dir():
-            raise DefectbookError(f"wrong layout: {base} has no {d} folder (MTD needs {FREE} and {', '.join(DEFECT_DIRS)})")
+            raise DefectbookError(
+                f"wrong layout: {base} has no {d} folder (MTD needs {FREE} and {', '.join(DEFECT_DIRS)})"
+            )
         kind = d[3:].lower()
         imgs = _images(base / d)
         for p in imgs:

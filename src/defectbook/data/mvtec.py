@@ -76,9 +76,13 @@ def load_mvtec(root: Path | str, category: str) -> Split:
     name = cat.name
     train_dir, test_dir, gt_dir = cat / "train" / "good", cat / "test", cat / "ground_truth"
     if not train_dir.is_dir():
-        raise DefectbookError(f"wrong layout: {cat} has no train/good folder (MVTec layout: CAT/train/good, CAT/test/<defect>)")
+        raise DefectbookError(
+            f"wrong layout: {cat} has no train/good folder (MVTec layout: CAT/train/good, CAT/test/<defect>)"
+        )
     if not test_dir.is_dir():
-        raise DefectbookError(f"wrong layout: {cat} has no test folder (MVTec layout: CAT/train/good, CAT/test/<defect>)")
+        raise DefectbookError(
+            f"wrong layout: {cat} has no test folder (MVTec layout: CAT/train/good, CAT/test/<defect>)"
+        )
     has_masks = gt_dir.is_dir()
     train = [Sample(p, 0, "good", None, name) for p in list_images(train_dir)]
     if not train:

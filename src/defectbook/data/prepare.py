@@ -60,7 +60,9 @@ def load_split_for(config: dict):
     else:
         root = c["data_root"] or default_data_root()
         if root is None and c["dataset"] not in PACKAGED:   # ELPV: read from its installed package
-            raise DefectbookError(f"dataset {c['dataset']!r} needs a data root: pass --data-root or set DEFECTBOOK_DATA")
+            raise DefectbookError(
+                f"dataset {c['dataset']!r} needs a data root: pass --data-root or set DEFECTBOOK_DATA"
+            )
     split = load_split(c["dataset"], c["category"], root=root, **kw)
     s, seed = c["split"], c["seed"]
     kind = s.get("kind", "clean")
@@ -71,8 +73,10 @@ def load_split_for(config: dict):
     elif kind != "clean":
         raise DefectbookError(f"unknown split kind {kind!r}; known: clean, noisy, few_shot")
     if s.get("max_train") or s.get("max_test"):
-        split = Split(_subset(split.train, s.get("max_train"), seed), _subset(split.test, s.get("max_test"), seed, True),
-                      split.has_masks, dict(split.info, capped={"max_train": s.get("max_train"), "max_test": s.get("max_test")}))
+        split = Split(_subset(split.train, s.get("max_train"), seed),
+                      _subset(split.test, s.get("max_test"), seed, True),
+                      split.has_masks,
+                      dict(split.info, capped={"max_train": s.get("max_train"), "max_test": s.get("max_test")}))
     return split
 
 

@@ -47,7 +47,9 @@ def noisy_split(split: Split, ratio: float, seed: int = 0, fixed_test: bool = Fa
         k, keep = 0, n_norm
     else:
         if movable == 0:
-            raise DefectbookError(f"noise ratio {ratio}: the test set has {len(defective)} defective images, none can move into training")
+            raise DefectbookError(
+                f"noise ratio {ratio}: the test set has {len(defective)} defective images, none can move into training"
+            )
         k = max(1, round(ratio * n_norm / (1 - ratio)))
         keep = n_norm
         if k > movable:
@@ -71,7 +73,9 @@ def noisy_split(split: Split, ratio: float, seed: int = 0, fixed_test: bool = Fa
                      "n_test_defective": len(defective) - len(moved_paths), "fixed_test": bool(fixed_test)}
     info["noise_ratio"] = achieved
     if not math.isclose(achieved, ratio, abs_tol=0.02) and ratio > 0:
-        info["noise"]["note"] = f"achieved defect ratio {achieved:.3f} differs from the requested {ratio:.3f} (small counts)"
+        info["noise"]["note"] = (
+            f"achieved defect ratio {achieved:.3f} differs from the requested {ratio:.3f} (small counts)"
+        )
     return Split(train, test, split.has_masks, info)
 
 

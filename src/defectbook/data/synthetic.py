@@ -71,8 +71,8 @@ DEFAULTS = {"size": 128, "n_train": 60, "n_test_good": 20, "n_test_defect": 8, "
 #: How the defects' strengths were chosen, in words (every synthetic page's provenance line says it).
 CALIBRATION = ("synthetic data calibrated without any compared method: every defect kind changes its pixels by "
                "the same multiple of the per-pixel variation of the normal images, that multiple set so that a "
-               "pixel-difference baseline (distance to the mean normal image) finds the defects neither trivially nor not at all "
-               "(benchmarks/calibrate_synthetic.md)")
+               "pixel-difference baseline (distance to the mean normal image) finds the defects neither trivially nor "
+               "not at all (benchmarks/calibrate_synthetic.md)")
 
 # Base strength of each defect at difficulty 1 (contrast as a share of the local intensity range;
 # sizes as a share of the image side). AMP is calibrated without any detector (version 3): each kind's
@@ -352,7 +352,8 @@ def _defect(cat: str, kind: str, sc: Scene, rng, S: int, difficulty: float) -> n
             a = _stroke(yy, xx, pts, width * rng.uniform(0.9, 1.3))
             if rng.random() < 0.5:  # a branch
                 j = rng.integers(3, 9)
-                br = _curve(rng, pts[j, 0], pts[j, 1], length * 0.4, heading + rng.choice([-1, 1]) * 0.8, n=5, wiggle=0.4)
+                br = _curve(rng, pts[j, 0], pts[j, 1], length * 0.4, heading + rng.choice([-1, 1]) * 0.8, n=5,
+                            wiggle=0.4)
                 a = np.maximum(a, _stroke(yy, xx, br, width * 0.9))
             sign = -1.0
         else:
@@ -424,7 +425,9 @@ def render_pair(category: str, kind: str | None, rng, size: int, difficulty: flo
         mask = (img != clean).any(-1)
         if mask.sum() >= 3:
             return clean, img, mask
-    raise DefectbookError(f"synthetic {category}/{kind}: could not place a visible defect (difficulty {difficulty} too high?)")
+    raise DefectbookError(
+        f"synthetic {category}/{kind}: could not place a visible defect (difficulty {difficulty} too high?)"
+    )
 
 
 def contrast_ratio(clean: np.ndarray, image: np.ndarray, mask: np.ndarray, normal_sd: np.ndarray) -> float:
@@ -445,7 +448,9 @@ def render_sample(category: str, kind: str | None, rng, size: int, difficulty: f
 # --- dataset writing ------------------------------------------------------------------------------
 
 def _params(categories=None, size=128, n_train=60, n_test_good=20, n_test_defect=8, seed=0, difficulty=1.0) -> dict:
-    cats = list(CATEGORIES) if categories is None else ([categories] if isinstance(categories, str) else list(categories))
+    cats = (
+        list(CATEGORIES) if categories is None else ([categories] if isinstance(categories, str) else list(categories))
+    )
     unknown = [c for c in cats if c not in CATEGORIES]
     if unknown:
         raise DefectbookError(f"unknown synthetic category {unknown[0]!r}; known: {', '.join(CATEGORIES)}")

@@ -31,7 +31,8 @@ def interval(values: Iterable[float], level: float = 0.95) -> dict:
 
 
 def verdict_word(effect: dict, paper_sign: int = 1) -> str:
-    """``reproduced``, ``reversed`` or ``undecided``: where the interval of ``effect`` lies (see :func:`defectbook.book.report.verdict`)."""
+    """``reproduced``, ``reversed`` or ``undecided``: where the interval of ``effect`` lies
+    (see :func:`defectbook.book.report.verdict`)."""
     d, lo, hi = (float(effect.get(k, float("nan"))) for k in ("difference", "low", "high"))
     if any(math.isnan(v) for v in (d, lo, hi)):
         return "undecided"

@@ -190,7 +190,9 @@ class Detector:
         try:
             state = torch.load(path / "state.pt", map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001 - an unreadable file is one clear error
-            raise DefectbookError(f"{path / 'state.pt'} is not readable ({e.__class__.__name__}): fit it again") from None
+            raise DefectbookError(
+                f"{path / 'state.pt'} is not readable ({e.__class__.__name__}): fit it again"
+            ) from None
         det._set_state(state, device)
         det._saved_meta = meta
         return det
@@ -257,7 +259,9 @@ def batches(images: torch.Tensor, batch_size: int) -> Iterator[torch.Tensor]:
         yield images[i : i + batch_size]
 
 
-_RULE = re.compile(r"^(?P<kind>int|float)(?:(?P<op>>=|>|<=|<)(?P<v>[-+.\deE]+)|(?P<lb>[\[(])(?P<a>[-+.\deE]+),(?P<b>[-+.\deE]+)(?P<rb>[\])]))?(?P<none>\?)?$")
+_RULE = re.compile(
+    r"^(?P<kind>int|float)(?:(?P<op>>=|>|<=|<)(?P<v>[-+.\deE]+)|(?P<lb>[\[(])(?P<a>[-+.\deE]+),(?P<b>[-+.\deE]+)(?P<rb>[\])]))?(?P<none>\?)?$"
+)
 
 
 def check_params(method: str, **specs: tuple) -> None:
@@ -292,7 +296,9 @@ def check_params(method: str, **specs: tuple) -> None:
             ok = (value >= a if m["lb"] == "[" else value > a) and (value <= b if m["rb"] == "]" else value < b)
         if not ok:
             what = "an integer" if kind == "int" else "a number"
-            dom = f" {m['op']} {m['v']}" if m["op"] else (f" in {m['lb']}{m['a']}, {m['b']}{m['rb']}" if m["lb"] else "")
+            dom = (
+                f" {m['op']} {m['v']}" if m["op"] else (f" in {m['lb']}{m['a']}, {m['b']}{m['rb']}" if m["lb"] else "")
+            )
             raise DefectbookError(f"{method}: parameter {name} must be {what}{dom}{' or None' if m['none'] else ''}, "
                                   f"got {value!r}")
 
@@ -300,7 +306,9 @@ def check_params(method: str, **specs: tuple) -> None:
 def check_choice(method: str, name: str, value, choices) -> None:
     """A :class:`DefectbookError` unless ``value`` is one of ``choices``."""
     if value not in tuple(choices):
-        raise DefectbookError(f"{method}: parameter {name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+        raise DefectbookError(
+            f"{method}: parameter {name} must be one of {', '.join(map(repr, choices))}, got {value!r}"
+        )
 # --- encoding of fitted state for torch.save(..., weights_only-readable) -----------------------------------
 
 @dataclass

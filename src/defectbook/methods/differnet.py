@@ -178,10 +178,10 @@ def identity_transforms(k: int = 1) -> list[dict]:
 class DifferNet(Detector):
     """DifferNet detector (see the module docstring for the method and the paper's settings).
 
-    Features: ``backbone``, ``layer`` (a name, or a list whose pooled features are concatenated), ``weights`` (None = ImageNet, a path, or ``"random"``),
-    ``scales`` (``[1.0]`` = single scale). Flow: ``n_blocks``, ``width``, ``hidden_layers``, ``clamp``.
-    Training: ``epochs`` (one epoch = every training image once, under one random transform),
-    ``batch_size``, ``lr``, ``weight_decay``, ``train_transforms`` (False: untransformed images
+    Features: ``backbone``, ``layer`` (a name, or a list whose pooled features are concatenated), ``weights`` (None =
+    ImageNet, a path, or ``"random"``), ``scales`` (``[1.0]`` = single scale). Flow: ``n_blocks``, ``width``,
+    ``hidden_layers``, ``clamp``. Training: ``epochs`` (one epoch = every training image once, under one random
+    transform), ``batch_size``, ``lr``, ``weight_decay``, ``train_transforms`` (False: untransformed images
     only), ``jitter`` (brightness/contrast half-range, 0.15 for MTD), ``train_bank`` (K random
     transforms per image precomputed once; None = fresh random transforms every epoch, as the paper).
     Test: ``test_transforms`` (1/4/16/64 evenly spaced rotations). Localization: ``localize``,
@@ -192,7 +192,8 @@ class DifferNet(Detector):
     name = "differnet"
 
     def __init__(self, backbone: str = "efficientnet_lite0", layer: str | Sequence[str] = "layer4",
-                 weights: str | None = None, scales: Sequence[float] = (1.0, 0.5, 0.25), n_blocks: int = 8, width: int = 2048,
+                 weights: str | None = None, scales: Sequence[float] = (1.0, 0.5, 0.25), n_blocks: int = 8,
+                 width: int = 2048,
                  hidden_layers: int = 3, clamp: float = 3.0, epochs: int = 192, batch_size: int = 96,
                  lr: float = 2e-4, weight_decay: float = 0.0, train_transforms: bool = True, jitter: float = 0.0,
                  train_bank: int | None = None, standardize: bool = True, test_transforms: int = 64,
@@ -203,7 +204,8 @@ class DifferNet(Detector):
                      batch_size=(batch_size, "int>=1"), lr=(lr, "float>0"), weight_decay=(weight_decay, "float>=0"),
                      jitter=(jitter, "float[0,1)"), train_bank=(train_bank, "int>=1?"),
                      test_transforms=(test_transforms, "int"), localize_transforms=(localize_transforms, "int>=1"),
-                     sigma=(sigma, "float>=0"), snapshots=(snapshots, "int>=0"), feature_batch=(feature_batch, "int>=1"),
+                     sigma=(sigma, "float>=0"), snapshots=(snapshots, "int>=0"),
+                     feature_batch=(feature_batch, "int>=1"),
                      seed=(seed, "int"))
         self.backbone, self.layer, self.weights, self.scales = backbone, layer, weights, list(scales)
         self.n_blocks, self.width, self.hidden_layers, self.clamp = n_blocks, width, hidden_layers, clamp

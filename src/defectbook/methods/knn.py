@@ -35,10 +35,16 @@ class _FeatureBaseline(Detector):
                  train_bank: int = 8, test_transforms: int = 64, feature_batch: int = 16, seed: int = 0,
                  device: str | None = "cpu"):
         check_params(self.name, jitter=(jitter, "float[0,1)"), train_bank=(train_bank, "int>=1"),
-                     test_transforms=(test_transforms, "int"), feature_batch=(feature_batch, "int>=1"), seed=(seed, "int"))
+                     test_transforms=(test_transforms, "int"), feature_batch=(feature_batch, "int>=1"),
+                     seed=(seed, "int"))
         self.backbone, self.layer, self.weights, self.scales = backbone, layer, weights, list(scales)
         self.train_transforms, self.jitter, self.train_bank = train_transforms, float(jitter), int(train_bank)
-        self.test_transforms, self.feature_batch, self.seed, self.device = int(test_transforms), feature_batch, seed, device
+        self.test_transforms, self.feature_batch, self.seed, self.device = (
+            int(test_transforms),
+            feature_batch,
+            seed,
+            device,
+        )
         resolve_device(device)        # an unavailable device is a clear error here, not at fit
         if self.train_bank < 1:
             raise DefectbookError(f"{self.name}: train_bank must be >= 1, got {train_bank}")

@@ -67,7 +67,9 @@ class Encoder(nn.Module):
     def __init__(self, widths):
         super().__init__()
         chans = [3, *widths]
-        self.stages = nn.ModuleList(_block(a, b, 1 if i == 0 else 2) for i, (a, b) in enumerate(zip(chans[:-1], chans[1:])))
+        self.stages = nn.ModuleList(
+            _block(a, b, 1 if i == 0 else 2) for i, (a, b) in enumerate(zip(chans[:-1], chans[1:]))
+        )
 
     def forward(self, x):
         out = []
@@ -110,7 +112,9 @@ def rbfrm(features: torch.Tensor, reference: torch.Tensor, k: int, scale: float 
     if h % k or w % k:
         raise DefectbookError(f"RBFRM: feature map {h}x{w} is not divisible into {k}x{k} patches")
     if reference.shape[1:] != features.shape[1:]:
-        raise DefectbookError(f"RBFRM: reference {tuple(reference.shape)} does not match features {tuple(features.shape)}")
+        raise DefectbookError(
+            f"RBFRM: reference {tuple(reference.shape)} does not match features {tuple(features.shape)}"
+        )
     p = F.unfold(features, k, stride=k).transpose(1, 2)                 # [B, N, C k k]
     r = F.unfold(reference, k, stride=k).transpose(1, 2)                # [1 or B, N, C k k]
     s = F.normalize(p, dim=-1, eps=1e-8) @ F.normalize(r, dim=-1, eps=1e-8).transpose(1, 2)   # [B, N, N_ref]
@@ -171,7 +175,8 @@ def fuse_maps(maps, weights=(0.2, 0.2, 0.6), size=None, smooth: int = 5) -> torc
     if len(maps) != len(weights):
         raise DefectbookError(f"{len(maps)} anomaly maps for {len(weights)} weights")
     size = size or maps[0].shape[-2:]
-    out = sum(w * (m if m.shape[-2:] == tuple(size) else F.interpolate(m, size=size, mode="bilinear", align_corners=False))
+    out = sum(w * (m if m.shape[-2:] == tuple(size) else F.interpolate(m, size=size, mode="bilinear",
+                                                                       align_corners=False))
               for w, m in zip(weights, maps))
     return mean_filter(out, smooth)
 
@@ -479,7 +484,8 @@ class NDPNet(ReconstructionDetector):
         outs, aux = self.model_.repair(feats[2:])
         res = []
         for i, l in enumerate(RBAM_LAYERS):
-            d = {"layer": l + 1, "f_ad": feats[l].cpu(), "reference": self.model_.references[i].cpu(), "f_out": outs[i].cpu()}
+            d = {"layer": l + 1, "f_ad": feats[l].cpu(), "reference": self.model_.references[i].cpu(),
+                 "f_out": outs[i].cpu()}
             if aux:
                 d |= {"repaired": [r.cpu() for r in aux[i]["repaired"]], "weights": aux[i]["weights"].cpu()}
             res.append(d)

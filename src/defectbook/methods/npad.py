@@ -148,14 +148,17 @@ class NPad(Detector):
                  weights: str | None = None, d: int | None = 100, channel_rule: str = "fewest_zeros",
                  train_radius: int = 3, infer_radius: int = 2, agg_radius: int | None = None, beta: float = 0.25,
                  weighting: str = "bhattacharyya", eps: float = 0.01, ddof: int = 0, kmeans_ratio: float = 0.1,
-                 kmeans_iters: int = 10, kmeans_mode: str = "lloyd", topk: float = 0.01, use_weighted: bool = True, use_aggregated: bool = True,
+                 kmeans_iters: int = 10, kmeans_mode: str = "lloyd", topk: float = 0.01, use_weighted: bool = True,
+                 use_aggregated: bool = True,
                  use_neighbour_min: bool = True, use_shift: bool = True, use_centroids: bool = True,
                  image_map: str = "weighted", shift: int = 4, shift_mode: str = "axes", sigma: float = 4.0,
                  seed: int = 0, batch_size: int = 16, score_batch: int = 64, unpack_limit_mb: float = 512,
                  device: str | None = "cpu"):
-        check_params("npad", d=(d, "int>=1?"), train_radius=(train_radius, "int>=0"), infer_radius=(infer_radius, "int>=0"),
+        check_params("npad", d=(d, "int>=1?"), train_radius=(train_radius, "int>=0"),
+                     infer_radius=(infer_radius, "int>=0"),
                      agg_radius=(agg_radius, "int>=0?"), beta=(beta, "float>0"), eps=(eps, "float>0"),
-                     ddof=(ddof, "int[0,1]"), kmeans_ratio=(kmeans_ratio, "float(0,1]"), kmeans_iters=(kmeans_iters, "int>=1"),
+                     ddof=(ddof, "int[0,1]"), kmeans_ratio=(kmeans_ratio, "float(0,1]"),
+                     kmeans_iters=(kmeans_iters, "int>=1"),
                      topk=(topk, "float>0"), shift=(shift, "int>=0"), sigma=(sigma, "float>=0"), seed=(seed, "int"),
                      batch_size=(batch_size, "int>=1"), score_batch=(score_batch, "int>=1"),
                      unpack_limit_mb=(unpack_limit_mb, "float>0"))
@@ -179,7 +182,12 @@ class NPad(Detector):
         self.agg_radius, self.beta, self.weighting, self.eps, self.ddof = agg_radius, beta, weighting, eps, ddof
         if kmeans_mode not in ("lloyd", "two_level"):
             raise DefectbookError(f"unknown kmeans_mode {kmeans_mode!r}; known: lloyd, two_level")
-        self.kmeans_ratio, self.kmeans_iters, self.kmeans_mode, self.topk = kmeans_ratio, kmeans_iters, kmeans_mode, topk
+        self.kmeans_ratio, self.kmeans_iters, self.kmeans_mode, self.topk = (
+            kmeans_ratio,
+            kmeans_iters,
+            kmeans_mode,
+            topk,
+        )
         self.use_weighted, self.use_aggregated = use_weighted, use_aggregated
         self.use_neighbour_min, self.use_shift, self.use_centroids = use_neighbour_min, use_shift, use_centroids
         self.image_map, self.shift, self.shift_mode, self.sigma = image_map, shift, shift_mode, sigma

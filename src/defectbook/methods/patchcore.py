@@ -97,7 +97,8 @@ class PatchCore(Detector):
         return patch_features(maps, self.patch_size, self.target_dim)
 
     def _embed(self, images: torch.Tensor, desc: str) -> torch.Tensor:
-        return torch.cat(list(iter_embeddings(self.extractor_, images, self.batch_size, desc, self._post, self.device_)))
+        return torch.cat(list(iter_embeddings(self.extractor_, images, self.batch_size, desc, self._post,
+                                              self.device_)))
 
     def _fit(self, images: torch.Tensor) -> None:
         self.device_ = resolve_device(self.device)

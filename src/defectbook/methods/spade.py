@@ -46,7 +46,9 @@ class SPADE(Detector):
 
     def _rebuild(self) -> None:
         """On load: the frozen backbone, rebuilt from the parameters (not stored)."""
-        self.extractor_ = FeatureExtractor(self.backbone, list(self.layers) + [self.global_layer], self.weights).to(self.device_)
+        self.extractor_ = FeatureExtractor(self.backbone, list(self.layers) + [self.global_layer], self.weights).to(
+            self.device_
+        )
 
     def _post(self, maps: list[torch.Tensor]) -> torch.Tensor:
         pix = concat_layers(maps[:-1])

@@ -216,7 +216,8 @@ class TrustMAE(ReconstructionDetector):
                  distance: str | None = None, **kw):
         check_params("trustmae", width=(width, "int>=1"), latent=(latent, "int>=1"), n_down=(n_down, "int>=1"),
                      slots=(slots, "int>=1"), k=(k, "int>=1"), delta1=(delta1, "float>0?"), delta2=(delta2, "float>=0"),
-                     margin=(margin, "float>=0"), lambda_rec=(lambda_rec, "float>=0"), lambda_ssim=(lambda_ssim, "float>=0"),
+                     margin=(margin, "float>=0"), lambda_rec=(lambda_rec, "float>=0"),
+                     lambda_ssim=(lambda_ssim, "float>=0"),
                      lambda_vgg=(lambda_vgg, "float>=0"), lambda_gan=(lambda_gan, "float>=0"),
                      lambda_feat=(lambda_feat, "float>=0"), lambda_margin=(lambda_margin, "float>=0"),
                      lambda_trust=(lambda_trust, "float>=0"), disc_width=(disc_width, "int>=1"),
@@ -224,13 +225,21 @@ class TrustMAE(ReconstructionDetector):
         if k > slots:
             raise DefectbookError(f"trustmae: parameter k must be in [1, slots={slots}], got {k}")
         if trust_update not in TRUST_UPDATES:
-            raise DefectbookError(f"trustmae: trust_update must be one of {', '.join(TRUST_UPDATES)}, got {trust_update!r}")
+            raise DefectbookError(
+                f"trustmae: trust_update must be one of {', '.join(TRUST_UPDATES)}, got {trust_update!r}"
+            )
         if feature_net not in (None, *FEATURE_NETS):
             raise DefectbookError(f"unknown feature_net {feature_net!r}; known: None, {', '.join(FEATURE_NETS)}")
         if n_down < 1:
             raise DefectbookError(f"n_down must be >= 1, got {n_down}")
         super().__init__(epochs=epochs, distance=distance or ("mse*pd" if perceptual else "mse"), **kw)
-        self.width, self.latent, self.n_down, self.slots, self.k = int(width), int(latent), int(n_down), int(slots), int(k)
+        self.width, self.latent, self.n_down, self.slots, self.k = (
+            int(width),
+            int(latent),
+            int(n_down),
+            int(slots),
+            int(k),
+        )
         self.sparse, self.trust_region, self.perceptual = sparse, trust_region, perceptual
         self.delta1, self.delta2, self.margin = delta1, float(delta2), float(margin)
         self.lambdas = {"rec": lambda_rec, "ssim": lambda_ssim, "vgg": lambda_vgg, "gan": lambda_gan,

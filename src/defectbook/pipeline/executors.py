@@ -287,7 +287,10 @@ _announced: set = set()
 
 def _bar(desc: str, total: int, stream):
     """A tqdm bar over finished tasks, only on a terminal (and unless DEFECTBOOK_PROGRESS=0)."""
-    if settings.get("DEFECTBOOK_PROGRESS", "1") in ("0", "false", "no") or not getattr(stream, "isatty", lambda: False)():
+    if (
+        settings.get("DEFECTBOOK_PROGRESS", "1") in ("0", "false", "no")
+        or not getattr(stream, "isatty", lambda: False)()
+    ):
         return None
     from tqdm import tqdm
 

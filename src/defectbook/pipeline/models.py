@@ -47,8 +47,8 @@ def model_path(config: dict):
 
 def keep_model(detector, config: dict, limit_mb: float | None = None) -> bool:
     """Save a fitted detector under :func:`model_path` when its state takes at most ``limit_mb``
-    (default ``DEFECTBOOK_MODEL_LIMIT_MB``, 16; 0 keeps none; none with ``DEFECTBOOK_REUSE_MODELS=0``). :func:`run` calls it for every
-    experiment: the cpu profile's networks (about 1 MiB) are kept, so a picture notebook loads them;
+    (default ``DEFECTBOOK_MODEL_LIMIT_MB``, 16; 0 keeps none; none with ``DEFECTBOOK_REUSE_MODELS=0``). :func:`run`
+    calls it for every experiment: the cpu profile's networks (about 1 MiB) are kept, so a picture notebook loads them;
     Gaussian banks (tens of MiB and more) and paper-size networks (TrustMAE: 96 MiB, times hundreds
     of configs) are not, and :func:`fitted` keeps those it trains itself. Returns whether it was saved."""
     if not settings.model_reuse():

@@ -12,7 +12,8 @@ same config (hash) is returned without recomputation. A config is a plain dict::
 
 ``split`` may also cap the sizes (``max_train``, ``max_test``: seeded subsets) for the smoke
 profile. ``data_root`` (where real data lies), ``profile``, ``device`` and ``spec`` (the chapter
-the config was built from) are recorded but not hashed. Configs are built by :func:`defectbook.pipeline.spec.make_config`.
+the config was built from) are recorded but not hashed. Configs are built by
+:func:`defectbook.pipeline.spec.make_config`.
 """
 from __future__ import annotations
 

@@ -541,7 +541,8 @@ class Chapter:
         return (primary_categories(self.P, [category], self.data_root) or [("synthetic", category)])[0]
 
     def config(self, method: str, dataset: str, category: str | None = None, seed: int | None = None, **kw) -> dict:
-        """One config (see :func:`make_config`); keyword arguments that are not :func:`make_config`'s options are params."""
+        """One config (see :func:`make_config`); keyword arguments that are not :func:`make_config`'s options
+        are params."""
         opts = {k: kw.pop(k) for k in ("split", "transform", "save_maps") if k in kw}
         sig = method_signature(method)
         over = {k: v for k, v in self.overrides.items() if k in sig or "**" in sig}

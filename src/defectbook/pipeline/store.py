@@ -157,7 +157,8 @@ class Store:
             payload.pop("store")
             payload = json.loads(json.dumps(payload, default=_jsonable))  # what is written is what is checksummed
             payload["checksum"] = record.checksum = record_checksum(payload)
-            _atomic_write(self.path(record.key), lambda f: f.write(json.dumps(payload, indent=1, default=_jsonable)), "w")
+            _atomic_write(self.path(record.key), lambda f: f.write(json.dumps(payload, indent=1, default=_jsonable)),
+                          "w")
         return record
 
     def keys(self) -> list[str]:
@@ -170,7 +171,9 @@ class Store:
 def record_checksum(payload: dict) -> str:
     """SHA-256 of a record's JSON content (every field but ``checksum`` and ``store``; key order ignored)."""
     body = {k: v for k, v in payload.items() if k not in ("checksum", "store")}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=_jsonable).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":"), default=_jsonable).encode()
+    ).hexdigest()
 
 
 def _refused(path: Path, why: str) -> None:
