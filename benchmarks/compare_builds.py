@@ -9,7 +9,8 @@ and compared; so is the reproducibility report. Figures are compared by the SHA-
 
 A page is "same" when its lines are equal after masking what may differ between two honest builds
 of the same code: commit hashes and code versions, dates and clock times, and durations (a number
-followed by ``s``, ``ms``, ``min`` or in a column named as a time). Everything else, every AUROC and
+followed by ``s``, ``ms``, ``min``), and the cells of table columns that measure the machine (time,
+throughput, memory). Everything else, every AUROC and
 every count, must match exactly; a page whose remaining lines differ is listed with those lines.
 """
 from __future__ import annotations
@@ -31,8 +32,17 @@ MASKS = [
     (re.compile(r"\b\d+(\.\d+)?(e[-+]?\d+)?\s?(s|ms|min|h|seconds?|minutes?)\b"), "<duration>"),
     (re.compile(r"0x[0-9a-f]+"), "<address>"),
 ]
-#: HTML table columns whose cells are durations (their values are masked)
-TIME_COLUMN = re.compile(r"(time|\(s\)|\(ms\)|\bs/|seconds|wall|cpu s|fps|per image|throughput)", re.I)
+#: table columns (HTML or Markdown) whose cells measure the machine, not the method: durations,
+#: throughputs and memory; their values are masked
+TIME_COLUMN = re.compile(r"(time|\(s\)|\(ms\)|\bs/|_s$|_s\b|per_s|seconds|wall|cpu s|fps|per image|throughput|"
+                         r"rss|_mb\b|\bMB\b|\bGB\b|memory)", re.I)
+
+
+def executed(nb_path: Path) -> bool:
+    """Whether papermill ran the page to its end (a page still running, or one a stopped build left
+    unexecuted, has no end time)."""
+    nb = nbformat.read(nb_path, as_version=4)
+    return bool(nb.metadata.get("papermill", {}).get("end_time")) and not nb.metadata["papermill"].get("exception")
 
 
 def executed_root(path: Path) -> Path:
@@ -50,9 +60,27 @@ def _html_lines(html: str) -> list[str]:
         cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[hd].*?>(.*?)</t[hd]>", row, flags=re.S)]
         if "<th" in row and not header:
             header = cells
-        masked = ["<duration>" if i < len(header) and TIME_COLUMN.search(header[i]) and row is not rows[0] else c
+        masked = ["<measured>" if i < len(header) and TIME_COLUMN.search(header[i]) and row is not rows[0] else c
                   for i, c in enumerate(cells)]
         out.append(" | ".join(masked))
+    return out
+
+
+def _markdown_lines(text: str) -> list[str]:
+    """Markdown text line by line; in a table, the cells of measurement columns masked."""
+    out, header = [], []
+    for line in text.splitlines():
+        if not line.lstrip().startswith("|"):
+            header = []
+            out.append(line)
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not header:
+            header = cells
+            out.append(line)
+            continue
+        out.append(" | ".join("<measured>" if i < len(header) and TIME_COLUMN.search(header[i]) else c
+                              for i, c in enumerate(cells)))
     return out
 
 
@@ -74,7 +102,7 @@ def page_lines(nb_path: Path) -> tuple[list[str], list[str]]:
             if "text/html" in data:
                 lines += _html_lines("".join(data["text/html"]))
             elif "text/markdown" in data:
-                lines += "".join(data["text/markdown"]).splitlines()
+                lines += _markdown_lines("".join(data["text/markdown"]))
             elif "text/plain" in data:
                 lines += "".join(data["text/plain"]).splitlines()
             if "image/png" in data:
@@ -91,8 +119,10 @@ def mask(line: str) -> str:
 
 def compare(before: Path, after: Path, show: int = 20) -> dict:
     b_root, a_root = executed_root(before), executed_root(after)
-    b_pages = {p.relative_to(b_root).as_posix(): p for p in b_root.rglob("*.ipynb")}
-    a_pages = {p.relative_to(a_root).as_posix(): p for p in a_root.rglob("*.ipynb")}
+    b_pages = {p.relative_to(b_root).as_posix(): p for p in b_root.rglob("*.ipynb")
+               if not p.name.startswith(".") and executed(p)}
+    a_pages = {p.relative_to(a_root).as_posix(): p for p in a_root.rglob("*.ipynb")
+               if not p.name.startswith(".") and executed(p)}
     result = {"before": str(before), "after": str(after), "pages": {},
               "only_before": sorted(set(b_pages) - set(a_pages)), "only_after": sorted(set(a_pages) - set(b_pages))}
     for name in sorted(set(b_pages) & set(a_pages)):
@@ -115,13 +145,17 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     r = compare(args.before, args.after, args.show)
     same = [n for n, p in r["pages"].items() if p["same_text"]]
-    print(f"{len(r['pages'])} pages in both builds; {len(same)} show the same text and numbers "
+    print(f"{len(r['pages'])} pages executed in both builds; {len(same)} show the same text and numbers "
           f"({sum(p['numbers'] for n, p in r['pages'].items() if p['same_text'])} decimal numbers)")
     print(f"figures: {sum(p['same_figures'] for p in r['pages'].values())} of "
           f"{sum(p['figures'] for p in r['pages'].values())} identical PNGs")
+    odd = [f"{n} ({p['figures'] - p['same_figures']} of {p['figures']})" for n, p in r["pages"].items()
+           if p["same_figures"] < p["figures"]]
+    if odd:
+        print(f"pages whose PNGs differ: {', '.join(odd)}")
     for key in ("only_before", "only_after"):
         if r[key]:
-            print(f"{key.replace('_', ' ')}: {', '.join(r[key])}")
+            print(f"executed {key.replace('_', ' ')}: {', '.join(r[key])}")
     for name, p in r["pages"].items():
         if not p["same_text"]:
             print(f"\n## {name}: differs ({len(p['diff'])} lines shown)")

@@ -19,6 +19,7 @@ from ..data.synthetic import CALIBRATION
 from ..evaluation.stats import interval, paired_differences, verdict_word
 from ..pipeline.spec import LABELS, differences
 from ..pipeline.store import Record
+from . import plotting  # noqa: F401  (its import sets the book's figure style, so every page's figures share it)
 
 
 def provenance(records: Iterable[Record], extra: str = "") -> str:
