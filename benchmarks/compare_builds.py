@@ -38,6 +38,10 @@ TIME_COLUMN = re.compile(r"(time|\(s\)|\(ms\)|\bs/|_s$|_s\b|per_s|seconds|wall|c
                          r"rss|_mb\b|\bMB\b|\bGB\b|memory)", re.I)
 
 
+#: the prefix of the output keys of glued values
+GLUE = "application/papermill.record/"
+
+
 def executed(nb_path: Path) -> bool:
     """Whether papermill ran the page to its end (a page still running, or one a stopped build left
     unexecuted, has no end time)."""
@@ -93,7 +97,13 @@ def page_lines(nb_path: Path) -> tuple[list[str], list[str]]:
         if cell.cell_type != "code":
             continue
         for out in cell.get("outputs", []):
-            data = out.get("data", {})
+            data = dict(out.get("data", {}))
+            glued = {k.removeprefix(GLUE): v for k, v in data.items() if k.startswith(GLUE)}
+            if glued:   # a value glued into the prose (myst-nb's glue): compared under its name
+                name = out.get("metadata", {}).get("scrapbook", {}).get("name", "?")
+                text = "".join(glued.get("text/markdown") or glued.get("text/plain") or "")
+                lines += [f"[glue {name}] {line}" for line in text.splitlines()]
+                continue
             if "text" in out:
                 text = out["text"] if isinstance(out["text"], str) else "".join(out["text"])
                 if out.get("name") == "stderr":
