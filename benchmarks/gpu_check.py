@@ -98,11 +98,11 @@ def _walk(v, name: str, out: list):
 
     if isinstance(v, torch.Tensor):
         out.append((name, v))
-    elif isinstance(v, nn.Module):
-        out += [(f"{name}.{k}", t) for k, t in v.state_dict().items()]
-    elif isinstance(v, Detector):
-        for k, x in vars(v).items():
+    elif isinstance(v, Detector):        # its buffers and submodules, and its unregistered parts
+        for k, x in [*v.named_buffers(recurse=False), *v.named_children(), *vars(v).items()]:
             _walk(x, f"{name}.{k}", out)
+    elif isinstance(v, nn.Module):
+        out += [(f"{name}.{k}", t) for k, t in v.state_dict().items() if isinstance(t, torch.Tensor)]
     elif isinstance(v, (list, tuple)):
         for i, x in enumerate(v):
             _walk(x, f"{name}[{i}]", out)
@@ -119,13 +119,13 @@ def modules_of(det) -> list[nn.Module]:
     from defectbook.methods.base import Detector
 
     mods = []
-    for k, v in vars(det).items():
-        if isinstance(v, nn.Module):
-            mods.append(v)
-        elif isinstance(v, Detector):
+    for v in [*det.children(), *vars(det).values()]:    # submodules, and parts kept out of the state
+        if isinstance(v, Detector):
             mods += modules_of(v)
-        elif isinstance(v, list):
+        elif isinstance(v, (list, nn.ModuleList)) and any(isinstance(x, Detector) for x in v):
             mods += [m for x in v if isinstance(x, Detector) for m in modules_of(x)]
+        elif isinstance(v, nn.Module):
+            mods.append(v)
     feats = getattr(det, "features_", None)
     if feats is not None and hasattr(feats, "extractor"):
         mods.append(feats.extractor)

@@ -52,9 +52,12 @@ def images():
 def test_runs_on_cpu_and_round_trips_exactly(method, images, tmp_path):
     train, test = images
     det = build(method, device="cpu", **TINY[method]).fit(train)
-    for name, v in vars(det).items():                      # fitted tensors live on the asked device
+    for name, v in [*det.state_dict().items(), *vars(det).items()]:   # fitted tensors live on the asked device
         if isinstance(v, torch.Tensor):
             assert v.device.type == "cpu", name
+    state = det.state_dict()                               # the fitted state: buffers and trained weights
+    assert not any("extractor" in k or "features_" in k for k in state), "a frozen backbone is stored"
+    assert any(isinstance(v, torch.Tensor) for v in state.values()) or method in ("knn", "ocsvm"), sorted(state)
     before = det.predict(test)
     assert np.isfinite(before.image_scores).all()
     path = det.save(tmp_path / method)
@@ -68,6 +71,17 @@ def test_runs_on_cpu_and_round_trips_exactly(method, images, tmp_path):
         assert after.maps is None
     else:
         np.testing.assert_array_equal(after.maps, before.maps)
+
+
+def test_fitted_statistics_are_buffers_of_the_fitted_shape(images):
+    """PaDiM's Gaussians are buffers; a new detector takes their shapes from the state it loads."""
+    det = build("padim", **TINY["padim"]).fit(images[0])
+    state = det.state_dict()
+    assert state["gaussians_.chol"].shape[1:] == (16, 16) and state["idx_"].shape == (16,)
+    fresh = build("padim", **TINY["padim"])
+    fresh.load_state_dict(state)
+    assert torch.equal(fresh.gaussians_.chol, state["gaussians_.chol"]) and fresh.fitted_
+    np.testing.assert_array_equal(fresh.predict(images[1]).maps, det.predict(images[1]).maps)
 
 
 def test_state_is_read_with_weights_only(images, tmp_path):

@@ -79,14 +79,20 @@ def test_saved_parameters_are_validated_as_for_build(padim_folder):
         Detector.load(padim_folder)
 
 
-def test_a_nested_detector_in_the_state_is_a_registered_class_too(padim_folder):
-    """An ensemble's members are stored inside ``state.pt``: a crafted member naming other code is refused."""
-    state = torch.load(padim_folder / "state.pt", weights_only=True)
-    evil = {"class": "defectbook.cli:main", "method": "padim", "params": {"argv": ["toc"]}}
-    state["__map__"].append(["member_", {"__detector__": json.dumps(evil), "state": {"__map__": []}}])
+def test_a_state_file_can_set_fitted_values_only(padim_folder):
+    """``state.pt`` holds tensors and plain values; its extra state may not name a parameter (which
+    would change what ``_rebuild`` builds) nor an attribute outside the fitted ones."""
+    clean = torch.load(padim_folder / "state.pt", weights_only=True)
+    for crafted in ({"backbone": "resnet50"}, {"_init_params": {}}, {"extractor_": None}):
+        state = dict(clean, _extra_state=clean["_extra_state"] | crafted)
+        torch.save(state, padim_folder / "state.pt")
+        _rewrite_meta(padim_folder, state_sha256=file_sha256(padim_folder / "state.pt"))
+        with pytest.raises(DefectbookError, match="not fitted values: refused"):
+            Detector.load(padim_folder)
+    state = dict(clean, extra_weights=torch.zeros(3), **{"gaussians_.mean": torch.zeros(2, 2)})
     torch.save(state, padim_folder / "state.pt")
     _rewrite_meta(padim_folder, state_sha256=file_sha256(padim_folder / "state.pt"))
-    with pytest.raises(DefectbookError, match="registered class"):
+    with pytest.raises(DefectbookError, match="does not fit a padim"):
         Detector.load(padim_folder)
 
 
@@ -197,12 +203,12 @@ def test_a_full_disk_while_writing_a_record_is_one_clear_error(toy, monkeypatch)
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(results.os, "fsync", full)
-    with pytest.raises(DefectbookError, match="no space left on the device.*nothing partial"):
-        experiment.run(cfg(toy))
+    with monkeypatch.context() as m:          # undone on leaving; the toy store's settings stay
+        m.setattr(results.os, "fsync", full)
+        with pytest.raises(DefectbookError, match="no space left on the device.*nothing partial"):
+            experiment.run(cfg(toy))
     root = Store().root
     assert not list(root.glob("*.json")) and not list(root.glob("*.tmp")) and not list(root.glob("*.npz"))
-    monkeypatch.undo()
     assert cli_main(["store", "verify", "--no-rekey"]) == 0
 
 

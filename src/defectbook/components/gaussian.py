@@ -13,6 +13,7 @@ import torch
 
 from .. import DefectbookError
 from ..utils import progress
+from .fitted import FittedModule
 
 
 def covariance(x: torch.Tensor, mean: torch.Tensor, eps: float) -> torch.Tensor:
@@ -58,10 +59,10 @@ def mahalanobis_cholesky(x: torch.Tensor, mean: torch.Tensor, chol: torch.Tensor
     return z.square().sum(1).sqrt().T
 
 
-class PixelGaussians:
-    """One Gaussian per position, fitted on ``[N, C, P]`` features; stored as means ``[P, C]`` and the
-    covariances' Cholesky factors ``chol [P, C, C]`` (scoring is one triangular solve per position;
-    :attr:`precision` gives the inverse covariances on demand).
+class PixelGaussians(FittedModule):
+    """One Gaussian per position, fitted on ``[N, C, P]`` features; stored as buffers: means ``[P, C]``
+    and the covariances' Cholesky factors ``chol [P, C, C]`` (scoring is one triangular solve per
+    position; :attr:`precision` gives the inverse covariances on demand, cached, not saved).
 
     >>> g = PixelGaussians(eps=0.01).fit(torch.randn(20, 4, 9))
     >>> g.score(torch.randn(2, 4, 9)).shape
@@ -69,9 +70,12 @@ class PixelGaussians:
     """
 
     def __init__(self, eps: float = 0.01, chunk: int = 512):
+        super().__init__()
         self.eps = eps
         self.chunk = chunk
-        self.chol = self._precision = None
+        self.register_buffer("mean", None)
+        self.register_buffer("chol", None)
+        self.register_buffer("_precision", None, persistent=False)
 
     def fit(self, features: torch.Tensor) -> "PixelGaussians":
         if features.ndim != 3:

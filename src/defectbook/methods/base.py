@@ -7,19 +7,19 @@
   ``maps [B, H, W]`` at input resolution (``None`` for image-level-only methods);
 * ``save(path)`` / ``Detector.load(path)``: a fitted detector kept on disk (a folder with
   ``params.json``, the method's registered name, the constructor's arguments, the code version and
-  the SHA-256 of the state, itself checksummed; and ``state.pt``, the fitted state as tensors and
-  plain values written with ``torch.save`` and read back with ``weights_only=True``: no pickled
-  code). Frozen pretrained networks are rebuilt from the parameters, not stored.
+  the SHA-256 of the state, itself checksummed; and ``state.pt``, the detector's ``state_dict()``:
+  a detector is an ``nn.Module`` whose fitted tensors are buffers and trained networks submodules,
+  written with ``torch.save`` and read back with ``weights_only=True``: no pickled code). Frozen
+  pretrained networks are rebuilt from the parameters, not stored.
 
 Loading runs no code named by the folder: a model is rebuilt only as the registered class of its
 method (:data:`defectbook.methods.REGISTRY`), through :func:`defectbook.methods.build`, so its
-parameters are validated exactly as for a new detector; nested detectors (an ensemble's members)
-likewise, and the only other objects a state may hold are :data:`_PLAIN_CLASSES`.
+parameters are validated exactly as for a new detector (an ensemble builds its members from its
+own parameters); then ``load_state_dict`` fills it, strictly (every saved tensor has its place).
 """
 from __future__ import annotations
 
 import hashlib
-import importlib
 import inspect
 import json
 import os
@@ -36,16 +36,17 @@ import torch
 from torch import nn
 
 from .. import DefectbookError, __version__
+from ..components.fitted import FittedModule, from_plain, to_plain
+from ..utils import resolve_device
 from .registry import REGISTRY, build, method_of
 
 #: bump when the layout of saved models changes
-MODEL_FORMAT = 2
+MODEL_FORMAT = 3
 #: the modules whose code decides what a fitted model holds (their source is hashed into the code version)
-_MODEL_CODE = ("methods", "components/backbones.py", "components/features.py", "components/gaussian.py",
+_MODEL_CODE = ("methods", "components/backbones.py", "components/features.py", "components/fitted.py",
+               "components/gaussian.py",
                "components/memory.py", "components/flows.py", "components/losses.py", "components/perceptual.py",
                "utils.py")
-#: plain helper classes whose attributes may be saved inside a detector's state
-_PLAIN_CLASSES = {"defectbook.components.gaussian:PixelGaussians"}
 
 
 @lru_cache(maxsize=1)
@@ -77,11 +78,15 @@ class Prediction:
                 raise ValueError(f"maps must be [B, H, W] with B = {len(self.image_scores)}, got {self.maps.shape}")
 
 
-class Detector:
+class Detector(FittedModule):
     """Base class: input checks, batching, the fitted flag, saving and loading. Subclasses implement
-    ``_fit(images)`` and ``_predict(images) -> Prediction``; for :meth:`save` / :meth:`load` they name
-    in ``_rebuilt`` the fitted attributes that ``_rebuild()`` recreates from the parameters (frozen
-    backbones, optimisers) instead of storing them."""
+    ``_fit(images)`` and ``_predict(images) -> Prediction``.
+
+    A detector is an ``nn.Module``: a fitted tensor (a public attribute ending in ``_``) becomes a
+    buffer, a trained network a submodule, so the fitted state is ``state_dict()``; other fitted values
+    (numbers, sizes, lists, NumPy arrays) are its extra state. Subclasses name in ``_rebuilt`` the
+    fitted attributes that ``_rebuild()`` recreates from the parameters on load (frozen backbones,
+    optimisers, discriminators, what is refitted from stored values): these are kept out of the state."""
 
     name = "detector"
     batch_size: int = 16
@@ -91,12 +96,29 @@ class Detector:
     def __new__(cls, *args, **kwargs):
         # remember the constructor's arguments (what a saved model is rebuilt from)
         obj = super().__new__(cls)
+        nn.Module.__init__(obj)          # subclasses set plain parameters in __init__ without super().__init__()
         sig = inspect.signature(cls.__init__)
         params = {}
         for k, v in list(sig.bind_partial(None, *args, **kwargs).arguments.items())[1:]:
             params.update(v if sig.parameters[k].kind is inspect.Parameter.VAR_KEYWORD else {k: v})
         obj._init_params = params
         return obj
+
+    def __setattr__(self, name: str, value) -> None:
+        if (_fitted_name(name) and name in type(self)._rebuilt) or (
+                name.startswith("_") and isinstance(value, (nn.Module, torch.Tensor))):
+            self._modules.pop(name, None)
+            self._buffers.pop(name, None)
+            object.__setattr__(self, name, value)     # rebuilt parts and private caches: never in the state
+        elif _fitted_name(name) and isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter):
+            if name not in self._buffers:
+                self.__dict__.pop(name, None)
+            self.register_buffer(name, value)
+        elif name in self._buffers and value is not None:   # a fitted tensor replaced by another kind of value
+            del self._buffers[name]
+            super().__setattr__(name, value)
+        else:
+            super().__setattr__(name, value)
 
     def get_params(self) -> dict:
         """The arguments this detector was built with (defaults left out)."""
@@ -121,13 +143,48 @@ class Detector:
         raise NotImplementedError
 
     # --- persistence -------------------------------------------------------------------------------
-    def _state(self) -> dict:
-        """The fitted state to store: every public attribute ending in ``_`` less :attr:`_rebuilt`."""
-        skip = set(self._rebuilt) | {"fitted_"}
-        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_") and k not in skip}
+    def get_extra_state(self) -> dict:
+        """The fitted values that are neither buffers nor submodules (less :attr:`_rebuilt`), in a form
+        ``torch.load(weights_only=True)`` reads."""
+        skip = set(type(self)._rebuilt) | {"fitted_"}
+        empty = {k: None for k, v in self._buffers.items() if v is None and _fitted_name(k)}   # not in state_dict
+        return to_plain(empty | {k: v for k, v in vars(self).items() if _fitted_name(k) and k not in skip})
+
+    def set_extra_state(self, state: dict) -> None:
+        """Set the stored fitted values; only fitted names (public, ending in ``_``, not rebuilt) are
+        accepted, so a state file cannot change a parameter or a method."""
+        if not isinstance(state, dict):
+            raise DefectbookError(f"{self.name}: the stored fitted values are not a mapping")
+        bad = [k for k in state if not (isinstance(k, str) and _fitted_name(k)) or k in type(self)._rebuilt]
+        if bad:
+            raise DefectbookError(f"{self.name}: the stored state names {', '.join(map(repr, bad))}, which are not "
+                                  f"fitted values: refused")
+        for k, v in from_plain(state, getattr(self, "device_", "cpu")).items():
+            setattr(self, k, v)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        # the fitted values first (they size what _rebuild makes), then the rebuilt parts and submodules,
+        # then the ordinary copy; torch loads the submodules made here afterwards
+        if hasattr(self, "device"):
+            self.device_ = resolve_device(self.device)
+        if prefix + "_extra_state" in state_dict:
+            self.set_extra_state(state_dict[prefix + "_extra_state"])
+        for key, saved in state_dict.items():
+            name = key[len(prefix):]
+            if key.startswith(prefix) and "." not in name and _fitted_name(name) and name not in type(self)._rebuilt:
+                setattr(self, name, saved.to(getattr(self, "device_", "cpu")))   # a fitted buffer, any shape
+        self._rebuild()
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+        self.fitted_ = True
 
     def _rebuild(self) -> None:
-        """Recreate the :attr:`_rebuilt` attributes after the stored state is set (default: the device)."""
+        """Recreate the :attr:`_rebuilt` attributes and the (still untrained) submodules after the stored
+        values are set, before their weights are loaded (default: nothing)."""
+
+    def _loaded(self) -> None:
+        """Restore what the stored state implies but does not hold, after :meth:`load` (default: nothing)."""
 
     def save(self, path: str | os.PathLike, key: str | None = None) -> Path:
         """Write the fitted detector to folder ``path`` (replaced atomically, one writer at a time);
@@ -145,7 +202,11 @@ class Detector:
             raise disk_error(e, path) from None
         try:
             share_as_umask(tmp, folder=True)
-            torch.save(_encode(self._state(), self.name), tmp / "state.pt")
+            try:
+                state = {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in self.state_dict().items()}
+            except TypeError as e:
+                raise DefectbookError(f"{self.name}: {e}") from None
+            torch.save(state, tmp / "state.pt")
             meta = self._describe_saved() | {"key": key, "state_sha256": file_sha256(tmp / "state.pt")}
             meta = json.loads(json.dumps(meta, default=_json_default))
             meta["checksum"] = _meta_checksum(meta)
@@ -193,33 +254,24 @@ class Detector:
             raise DefectbookError(
                 f"{path / 'state.pt'} is not readable ({e.__class__.__name__}): fit it again"
             ) from None
-        det._set_state(state, device)
+        try:
+            det.load_state_dict(state)
+        except (RuntimeError, TypeError, ValueError, KeyError, AttributeError) as e:
+            raise DefectbookError(f"{path / 'state.pt'} does not fit a {meta['method']} built with its "
+                                  f"saved parameters ({str(e).splitlines()[0][:300]}): fit it again") from None
+        det.eval()
+        for m in det.modules():
+            if isinstance(m, Detector):
+                if hasattr(m, "device_"):
+                    m.to(m.device_)
+                m._loaded()
         det._saved_meta = meta
         return det
 
-    def _set_state(self, state: dict, override: str | None = None) -> None:
-        """Set the encoded fitted ``state`` (see :func:`_encode`); ``override``: the device asked of
-        :meth:`load` (passed on to nested detectors)."""
-        from ..utils import resolve_device
 
-        if hasattr(self, "device"):
-            self.device_ = resolve_device(self.device)
-        device = getattr(self, "device_", torch.device("cpu"))
-        modules = {}
-        for k, v in _decode(state, device, override).items():
-            if isinstance(v, _ModuleState):
-                modules[k] = v.state
-            else:
-                setattr(self, k, v)
-        self._rebuild()
-        for k, sd in modules.items():
-            getattr(self, k).load_state_dict(sd)
-            getattr(self, k).eval()
-        self.fitted_ = True
-        self._loaded()
-
-    def _loaded(self) -> None:
-        """Restore what the stored state implies but does not hold, after :meth:`load` (default: nothing)."""
+def _fitted_name(name: str) -> bool:
+    """A fitted attribute's name: public, ending in ``_`` (scikit-learn's convention)."""
+    return name.endswith("_") and not name.startswith("_")
 
 
 #: how far outside [0, 1] an image value may lie (resampling overshoot) before the batch is refused
@@ -309,32 +361,17 @@ def check_choice(method: str, name: str, value, choices) -> None:
         raise DefectbookError(
             f"{method}: parameter {name} must be one of {', '.join(map(repr, choices))}, got {value!r}"
         )
-# --- encoding of fitted state for torch.save(..., weights_only-readable) -----------------------------------
-
-@dataclass
-class _ModuleState:
-    state: dict
-
-
 def state_nbytes(detector: "Detector") -> int:
-    """Bytes of the state :meth:`Detector.save` would write (tensors, arrays, module weights)."""
+    """Bytes of the tensors :meth:`Detector.save` would write (buffers, module weights, stored arrays)."""
     def size(v) -> int:
         if isinstance(v, torch.Tensor):
             return v.numel() * v.element_size()
-        if isinstance(v, nn.Module):
-            return sum(size(t) for t in v.state_dict().values())
-        if isinstance(v, np.ndarray):
-            return v.nbytes
-        if isinstance(v, Detector):
-            return state_nbytes(v)
-        if isinstance(v, (list, tuple)):
+        if isinstance(v, (list, tuple)) and not isinstance(v, torch.Size):
             return sum(size(x) for x in v)
         if isinstance(v, dict):
             return sum(size(x) for x in v.values())
-        if hasattr(v, "__dict__") and not isinstance(v, type):
-            return size(vars(v))
         return 0
-    return size(detector._state())
+    return size(detector.state_dict())
 
 
 def _json_default(o):
@@ -395,66 +432,3 @@ def _instantiate(meta: dict, device: str | None) -> "Detector":
     if device is not None:
         params["device"] = device
     return build(method, **params)
-
-
-def _encode(v, where: str):
-    """Tensors, numbers, strings, lists, tuples, dicts, modules (their state dict), NumPy arrays,
-    nested detectors and :data:`_PLAIN_CLASSES` objects -> a structure ``torch.load(weights_only=True)`` reads."""
-    if isinstance(v, torch.Tensor):
-        return v.detach().cpu()
-    if isinstance(v, nn.Module):
-        return {"__module__": {k: t.detach().cpu() for k, t in v.state_dict().items()}}
-    if isinstance(v, Detector):
-        return {"__detector__": json.dumps(v._describe_saved(), default=_json_default),
-                "state": _encode(v._state(), v.name)}
-    if isinstance(v, np.ndarray):
-        return {"__numpy__": torch.from_numpy(np.ascontiguousarray(v))}
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, torch.device):
-        return str(v)
-    if v is None or isinstance(v, (bool, int, float, str)):
-        return v
-    if isinstance(v, torch.Size):
-        return {"__size__": list(v)}
-    if isinstance(v, tuple):
-        return {"__tuple__": [_encode(x, where) for x in v]}
-    if isinstance(v, list):
-        return [_encode(x, where) for x in v]
-    if isinstance(v, dict):
-        return {"__map__": [[k, _encode(x, where)] for k, x in v.items()]}
-    cls = f"{type(v).__module__}:{type(v).__qualname__}"
-    if cls in _PLAIN_CLASSES:
-        return {"__object__": cls, "state": _encode(vars(v), where)}
-    raise DefectbookError(f"{where}: cannot save a fitted attribute of type {cls}")
-
-
-def _decode(v, device: torch.device, override: str | None = None):
-    if isinstance(v, torch.Tensor):
-        return v.to(device)
-    if isinstance(v, list):
-        return [_decode(x, device, override) for x in v]
-    if not isinstance(v, dict):
-        return v
-    if "__module__" in v:
-        return _ModuleState(v["__module__"])
-    if "__numpy__" in v:
-        return v["__numpy__"].numpy()
-    if "__size__" in v:
-        return torch.Size(v["__size__"])
-    if "__tuple__" in v:
-        return tuple(_decode(x, device, override) for x in v["__tuple__"])
-    if "__map__" in v:
-        return {k: _decode(x, device, override) for k, x in v["__map__"]}
-    if "__detector__" in v:
-        det = _instantiate(json.loads(v["__detector__"]), override)   # a registered class, or refused
-        det._set_state(v["state"], override)
-        return det
-    if "__object__" in v:
-        if v["__object__"] not in _PLAIN_CLASSES:
-            raise DefectbookError(f"refusing to load an object of class {v['__object__']}")
-        module, qual = v["__object__"].split(":")
-        obj = object.__new__(getattr(importlib.import_module(module), qual))
-        obj.__dict__.update(_decode(v["state"], device, override))
-        return obj
-    raise DefectbookError(f"unreadable saved state entry with keys {sorted(v)}")

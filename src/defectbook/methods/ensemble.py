@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from .. import DefectbookError
 from .base import Detector, Prediction, check_params
@@ -48,7 +49,12 @@ class SizeEnsemble(Detector):
         self.method, self.sizes, self.params = method, [None if s is None else int(s) for s in sizes], params
 
     def _fit(self, images: torch.Tensor) -> None:
-        self.members_ = [build(self.method, **self.params).fit(resize_images(images, s)) for s in self.sizes]
+        self.members_ = nn.ModuleList(build(self.method, **self.params).fit(resize_images(images, s))
+                                      for s in self.sizes)
+
+    def _rebuild(self) -> None:
+        """On load: the members, built from the parameters; each loads its own stored state."""
+        self.members_ = nn.ModuleList(build(self.method, **self.params) for _ in self.sizes)
 
     def _predict(self, images: torch.Tensor) -> Prediction:
         h, w = images.shape[-2:]

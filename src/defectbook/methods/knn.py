@@ -61,10 +61,9 @@ class _FeatureBaseline(Detector):
         self.train_vectors_ = feats.reshape(-1, feats.shape[-1]).double().cpu().numpy()   # scikit-learn: CPU
         self._fit_vectors(self.train_vectors_)
 
-    def _state(self) -> dict:
-        """Stored: the training vectors; the scikit-learn models are refitted from them on load
-        (deterministic and cheap next to the backbone features; no pickled objects)."""
-        return {"train_vectors_": self.train_vectors_}
+    #: stored: the training vectors; the scikit-learn models and what they give are refitted from them
+    #: on load (deterministic and cheap next to the backbone features; no pickled objects)
+    _rebuilt = ("device_", "features_", "extractor_", "mu_", "sd_", "pca_", "pmu_", "psd_", "bank_", "svm_")
 
     def _rebuild(self) -> None:
         self.features_ = MultiTransformFeatures(self.backbone, self.layer, self.weights, self.scales,

@@ -57,8 +57,10 @@ class PaDiM(Detector):
     _rebuilt = ("device_", "extractor_")
 
     def _rebuild(self) -> None:
-        """On load: the frozen backbone, rebuilt from the parameters (not stored)."""
+        """On load: the frozen backbone, rebuilt from the parameters (not stored), and empty Gaussians
+        (their buffers are stored)."""
         self.extractor_ = FeatureExtractor(self.backbone, self.layers, self.weights).to(self.device_)
+        self.gaussians_ = PixelGaussians(self.eps)
 
     def _embeddings(self, images: torch.Tensor, desc: str):
         # the kept channels are picked per layer before upsampling (no copies of the dropped ones)
