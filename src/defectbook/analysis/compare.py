@@ -47,7 +47,7 @@ def configs(profile: str, data: UserData, methods: Iterable[str] | None = None, 
     methods = list(methods or chapter.compare)
     unknown = [m for m in methods if m not in spec.LABELS]
     if unknown or not methods:
-        raise DefectbookError(f"unknown method {unknown[0] if unknown else '(none given)'}; known: "
+        raise DefectbookError(f"unknown method {unknown[0] if unknown else '(none given)'!r}; known: "
                               f"{', '.join(chapter.compare)}")
     return [chapter.config(m, data.dataset, data.category, seed=s) for m in methods for s in chapter.seeds]
 

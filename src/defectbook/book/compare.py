@@ -29,9 +29,10 @@ def notebook() -> Path:
 
 def compare(data_root, out, category: str | None = None, dataset: str | None = None, profile: str = "cpu",
             methods=None, seeds=None, fpr: float = 0.05, cheapest: str = "predict", workers=None,
-            timeout: int | None = None, stream=sys.stderr) -> dict:
+            timeout: int | None = None, stream=None) -> dict:
     """Check the data, run every method, execute and render the page; returns ``{"data", "notebook", "html",
     "model"}`` (paths). A failed page is a :class:`~defectbook.DefectbookError` naming its error."""
+    stream = stream or sys.stderr
     data = analysis.user_data(data_root, category, dataset)
     print(f"data: {data.describe()}", file=stream, flush=True)
     if cheapest not in analysis.COSTS:

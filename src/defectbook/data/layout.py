@@ -85,6 +85,11 @@ def find_layout(root, category: str | None = None) -> tuple[str, str | None, Pat
         return "mvtec", base.name, base.parent
     if _is_folder(base):
         return "folder", category, root
+    partial = [n for n in ("train", "test") if (base / n).is_dir()]
+    if partial:
+        missing = "test" if partial == ["train"] else "train"
+        raise DefectbookError(f"wrong layout: {base} has {partial[0]}/ but no {missing}/ folder ({_contents(base)}); "
+                              f"expected the {MVTEC_HELP}")
     if category is None:
         cats = sorted(d.name for d in base.iterdir() if d.is_dir() and (_is_mvtec(d) or _is_folder(d)))
         if len(cats) == 1:
