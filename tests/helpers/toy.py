@@ -44,7 +44,8 @@ def write_toy_folder(root, mvtec_root):
     import shutil
 
     cat = mvtec_root / "mvtec" / "toy"
-    for i, p in enumerate(sorted((cat / "train" / "good").glob("*.png")) + sorted((cat / "test" / "good").glob("*.png"))):
+    normal = sorted((cat / "train" / "good").glob("*.png")) + sorted((cat / "test" / "good").glob("*.png"))
+    for i, p in enumerate(normal):
         (root / "normal").mkdir(parents=True, exist_ok=True)
         shutil.copy(p, root / "normal" / f"n{i:03d}.png")
     for sub, dest in (("test/stain", "abnormal"), ("ground_truth/stain", "masks")):

@@ -437,7 +437,8 @@ def _execute(nb: Path, out: Path, profile: str, params: dict | None = None, time
         nbformat.write(notebook, src)
         err, interrupted = "", None
         try:
-            pm.execute_notebook(str(src), str(dest), parameters={"profile": profile, **page_parameters(nb), **(params or {})},
+            pm.execute_notebook(str(src), str(dest),
+                                parameters={"profile": profile, **page_parameters(nb), **(params or {})},
                                 kernel_name="python3", cwd=str(nb.parent), progress_bar=False,
                                 execution_timeout=timeout, report_mode=False,
                                 extra_arguments=KERNEL_ARGS)

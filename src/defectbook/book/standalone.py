@@ -18,10 +18,11 @@ GLUE_PREFIX = "application/papermill.record/"
 _DIRECTIVE = re.compile(r"```\{(?P<name>[\w:-]+)\}[ \t]*(?P<arg>[^\n]*)\n(?P<body>.*?)```", re.S)
 _INLINE_GLUE = re.compile(r"\{glue:text\}`(?P<name>[\w.-]+)(?::[^`]*)?`")
 
-STYLE = """body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
-color:#222;line-height:1.5}table{border-collapse:collapse;margin:.8em 0;font-size:.9em}th,td{border:1px solid #ccc;
-padding:.25em .6em}th{background:#f3f3f3}img{max-width:100%}pre{background:#f7f7f7;padding:.6em;overflow-x:auto;
-font-size:.85em}.note{border-left:4px solid #4a90d9;background:#f4f8fd;padding:.4em .9em;margin:.8em 0}
+STYLE = """body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:2em auto;
+padding:0 1em;color:#222;line-height:1.5}table{border-collapse:collapse;margin:.8em 0;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.25em .6em}th{background:#f3f3f3}img{max-width:100%}
+pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.85em}
+.note{border-left:4px solid #4a90d9;background:#f4f8fd;padding:.4em .9em;margin:.8em 0}
 .error{border-left:4px solid #c33;background:#fdf3f3}details{margin:.6em 0}summary{cursor:pointer;color:#555}"""
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .. import DefectbookError
 from . import load_split
-from .base import IMAGE_SUFFIXES, Split, category_dir, image_size, list_images
+from .base import IMAGE_SUFFIXES, Split, category_dir, image_size
 from .folder import ABNORMAL_DIRS, MASK_DIRS, NORMAL_DIRS
 
 #: the fewest images of each part a comparison accepts
@@ -95,7 +95,8 @@ def find_layout(root, category: str | None = None) -> tuple[str, str | None, Pat
         if len(cats) == 1:
             return find_layout(root, cats[0])
         if cats:
-            raise DefectbookError(f"{root} holds {len(cats)} categories ({', '.join(cats)}): choose one with --category")
+            raise DefectbookError(f"{root} holds {len(cats)} categories ({', '.join(cats)}): "
+                                  f"choose one with --category")
     raise DefectbookError(f"wrong layout: {base} is in neither layout ({_contents(base)}); expected the "
                           f"{MVTEC_HELP}, or the {FOLDER_HELP}")
 
@@ -148,36 +149,35 @@ def check_counts(split: Split, where: dict, minimum: dict | None = None) -> None
                                   f"least {minimum[part]}")
 
 
+def _counted(dataset: str, category, root, split: Split) -> UserData:
+    return UserData(dataset, category, None if root is None else str(root), len(split.train),
+                    sum(s.label == 0 for s in split.test), sum(s.label == 1 for s in split.test), split.has_masks)
+
+
 def user_data(root=None, category: str | None = None, dataset: str | None = None,
               minimum: dict | None = None) -> UserData:
-    """The checked images of a comparison. ``dataset`` None: found under ``root`` (:func:`find_layout`),
-    loaded, and checked (:func:`check_counts`, :func:`check_masks`) before anything is trained; ``mtd`` or
-    ``elpv``: that dataset (``root``: the data root of MTD; ELPV is read from its installed package)."""
-    if dataset in NAMED:
-        split = load_split(dataset, category, root=root)
-        data_root = root
-        where = {part: split.info.get("name", dataset) for part in MIN_IMAGES}
-        masks: list[Path] = []
-    elif dataset not in (None, "mvtec", "folder"):
+    """The checked images of a comparison. ``dataset`` None (or the layout's name): found under ``root``
+    (:func:`find_layout`), loaded, and checked (:func:`check_counts`, :func:`check_masks`) before anything is
+    trained; ``mtd`` or ``elpv``: that dataset as its loader reads it (``root``: the data root of MTD; ELPV is
+    read from its installed package), not checked further."""
+    if dataset in NAMED:            # the book's data sets: their loaders check them, their sizes are known
+        return _counted(dataset, category, root, load_split(dataset, category, root=root))
+    if dataset not in (None, "mvtec", "folder"):
         raise DefectbookError(f"unknown dataset {dataset!r} for a comparison; known: mvtec, folder, "
                               f"{', '.join(NAMED)} (or none: found from the folder's layout)")
+    found, category, data_root = find_layout(root, category)
+    if dataset is not None and dataset != found:
+        raise DefectbookError(f"wrong layout: {root} is in the {found} layout, not {dataset}")
+    base = data_root / category if category else data_root
+    split = load_split(found, category, root=data_root)
+    if found == "mvtec":
+        where = {"training": base / "train" / "good", "defect-free test": base / "test" / "good",
+                 "defective test": base / "test" / "<defect>"}
     else:
-        found, category, data_root = find_layout(root, category)
-        if dataset is not None and dataset != found:
-            raise DefectbookError(f"wrong layout: {root} is in the {found} layout, not {dataset}")
-        dataset = found
-        base = data_root / category if category else data_root
-        split = load_split(dataset, category, root=data_root)
-        if dataset == "mvtec":
-            where = {"training": base / "train" / "good", "defect-free test": base / "test" / "good",
-                     "defective test": base / "test" / "<defect>"}
-        else:
-            normal, abnormal = _first(base, NORMAL_DIRS), _first(base, ABNORMAL_DIRS)
-            ratio = split.info.get("test_split_ratio")
-            where = {"training": normal, "defect-free test": f"{normal} (a share of {ratio} held out for test)",
-                     "defective test": abnormal or f"{base}/abnormal (missing)"}
-        masks = _mask_folders(dataset, base)
+        normal, abnormal = _first(base, NORMAL_DIRS), _first(base, ABNORMAL_DIRS)
+        where = {"training": normal, "defect-free test": f"{normal} (a share of "
+                 f"{split.info.get('test_split_ratio')} held out for test)",
+                 "defective test": abnormal or f"{base}/abnormal (missing)"}
     check_counts(split, where, minimum)
-    check_masks(split, masks)
-    return UserData(dataset, category, None if data_root is None else str(data_root), len(split.train),
-                    sum(s.label == 0 for s in split.test), sum(s.label == 1 for s in split.test), split.has_masks)
+    check_masks(split, _mask_folders(found, base))
+    return _counted(found, category, data_root, split)

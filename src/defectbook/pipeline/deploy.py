@@ -9,7 +9,8 @@
 :func:`predict_folder` reads it back (:meth:`Detector.load` checks the detector; a ``deploy.json`` that fails
 its checksum is refused) and scores new images: ``scores.csv`` (one row per image: file, score, and whether
 it is above the threshold) and, for a method with anomaly maps, ``maps/<name>.npy`` (the map, float32, at
-the transform's resolution; ``<name>``: the image's, see :func:`map_names`) and ``maps/<name>.png`` (the map in colour, one scale for every image of the run).
+the transform's resolution; ``<name>``: the image's, see :func:`map_names`) and ``maps/<name>.png`` (the map in
+colour, one scale for every image of the run).
 """
 from __future__ import annotations
 
