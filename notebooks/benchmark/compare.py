@@ -41,8 +41,8 @@ from defectbook.book.report import page_summary, provenance, show
 from defectbook.pipeline import spec
 
 data = compare.user_data(data_root, category, dataset)
-show(f"**Data:** {data.describe()}.")
 records = compare.run(compare.configs(profile, data, methods, seeds))
+show(compare.data_text(data, records))
 n_boot = spec.chapter("benchmark", profile).grids["bootstrap"]
 
 # %% [markdown]

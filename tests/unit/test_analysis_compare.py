@@ -119,6 +119,14 @@ def test_recommendation_text_names_method_threshold_and_rates(records):
     assert f"score > {thr['threshold']:.4g}" in text and "fastest prediction (50 images/s)" in text
 
 
+def test_data_line_says_when_the_runs_use_fewer_images(records):
+    data = UserData("mtd", None, "/x", 20, N, N, True)
+    assert compare.data_text(data, records).endswith("pixel masks.")
+    capped = UserData("mtd", None, "/x", 761, 191, 392, True)
+    assert "the runs use 20 training and 80 test images (40 defect-free, 40 defective" in \
+        compare.data_text(capped, records)
+
+
 def test_configs_every_method_of_the_book_with_its_own_chapter(tmp_path):
     data = UserData("folder", None, str(tmp_path), 10, 2, 2, False)
     cfgs = compare.configs("smoke", data)

@@ -31,7 +31,7 @@ from ..pipeline.deploy import save_deployable
 from ..pipeline.store import Record
 
 __all__ = ["UserData", "user_data", "configs", "run", "metric_table", "differences", "verdict", "cost_table",
-           "recommend", "threshold", "examples", "recommendation_text", "save_model", "COSTS"]
+           "recommend", "threshold", "examples", "data_text", "recommendation_text", "save_model", "COSTS"]
 
 #: what "cheapest" means: column of :func:`cost_table`, whether a smaller value is cheaper, and its words
 COSTS = {"predict": ("predict (images/s)", False, "fastest prediction", "images/s"),
@@ -195,6 +195,18 @@ def examples(records: list[Record], table: pd.DataFrame, n_methods: int = 3) -> 
     r = first[table.loc[names[0], "method"]]
     titles = ["defect-free" if r.labels[i] == 0 else f"defective: {r.defects[i]}" for i in out[0]["index"]]
     return out, names, titles
+
+
+def data_text(data: UserData, records: list[Record]) -> str:
+    """One line: the data set, what it holds, and the images the runs used (fewer where the profile caps them)."""
+    r = _first_seed(records)[0]
+    used = (r.extras["split"]["n_train"], r.labels.count(0), r.labels.count(1))
+    found = (data.n_train, data.n_test_normal, data.n_test_defective)
+    line = (f"**Data:** {data.describe()}")
+    if used != found:
+        line += (f"; the runs use {used[0]} training and {used[1] + used[2]} test images ({used[1]} defect-free, "
+                 f"{used[2]} defective: seeded subsets, the profile's caps)")
+    return line + "."
 
 
 def recommendation_text(rec: dict, thr: dict, table: pd.DataFrame, data: UserData) -> str:
