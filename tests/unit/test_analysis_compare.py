@@ -136,5 +136,10 @@ def test_configs_every_method_of_the_book_with_its_own_chapter(tmp_path):
     assert all(c["dataset"] == "folder" and c["data_root"] == str(tmp_path) for c in cfgs)
     assert {c["spec"]["chapter"] for c in cfgs if c["method"] == "padim"} == {"padim"}
     assert [c["seed"] for c in compare.configs("smoke", data, ["knn"], seeds=[0, 1])] == [0, 1]
+    mtd = compare.configs("smoke", UserData("mtd", None, str(tmp_path), 10, 2, 2, True))
+    assert {str(c["split"]) for c in mtd} == {str({"kind": "clean", "max_train": 8, "max_test": 32})}, \
+        "one test set for every method, whatever its own chapter caps"
+    cpu = compare.configs("cpu", UserData("mtd", None, str(tmp_path), 10, 2, 2, True), ["padim"])
+    assert cpu[0]["split"] == {"kind": "clean", "max_train": 60, "max_test": 80}, "the benchmark's caps"
     with pytest.raises(DefectbookError, match="unknown method 'nope'"):
         compare.configs("smoke", data, ["knn", "nope"])

@@ -42,14 +42,21 @@ WORDS = {"reproduced": "better", "reversed": "worse", "undecided": "no differenc
 
 def configs(profile: str, data: UserData, methods: Iterable[str] | None = None, seeds=None) -> list[dict]:
     """The experiment configs of ``methods`` (None: every method of the book, the benchmark's ``compare``
-    list) on ``data``, one per method and seed (None: the profile's seeds), methods in the given order."""
+    list) on ``data``, one per method and seed (None: the profile's seeds), methods in the given order. Every
+    method gets one split, so all score the same test images: the benchmark's caps for the data set, else the
+    profile's ``real_max_train`` (test: 4x), else none (written out, so no method's own chapter caps it)."""
     chapter = spec.chapter("benchmark", profile, data_root=data.root, seeds=seeds)
     methods = list(methods or chapter.compare)
     unknown = [m for m in methods if m not in spec.LABELS]
     if unknown or not methods:
         raise DefectbookError(f"unknown method {unknown[0] if unknown else '(none given)'!r}; known: "
                               f"{', '.join(chapter.compare)}")
-    return [chapter.config(m, data.dataset, data.category, seed=s) for m in methods for s in chapter.seeds]
+    caps = chapter.section.get("datasets", {}).get(data.dataset, {}).get("split", {})
+    cap = chapter.P.get("real_max_train")
+    split = {"kind": "clean", "max_train": caps.get("max_train") or cap,
+             "max_test": caps.get("max_test") or (4 * cap if cap else None)}
+    return [chapter.config(m, data.dataset, data.category, seed=s, split=dict(split))
+            for m in methods for s in chapter.seeds]
 
 
 def run(configs: list[dict], store=None) -> list[Record]:
