@@ -69,8 +69,10 @@ show(provenance(records))
 
 # %% [markdown]
 # ## What each method costs
-# Fit time and prediction speed (test images per second, the whole `predict`) from each record, peak memory
-# (resident set size of the process during fit and predict). Each method keeps its own chapter's image size.
+# Fit time and prediction speed (test images per second, the whole `predict`) from each record; memory: the
+# resident set size of the process during fit and predict (`peak RSS`, which includes what the process held
+# before, e.g. the methods run before it in the same process) and its rise above the start of the fit (`RSS
+# added`: the method's own). Each method keeps its own chapter's image size.
 # The backbone feature cache is off for these runs, so each time includes its own feature extraction
 # (`features from cache` marks a record that found features computed earlier, e.g. reused from another page).
 

@@ -18,7 +18,8 @@ def record(method, scores, seed=0, fit=1.0, speed=10.0, rss=500.0, pixel=None, h
     return Record(key=f"{method}{seed}", config={"method": method, "dataset": "folder", "category": None,
                                                  "seed": seed, "transform": {"resize": 64, "crop": None}},
                   metrics={"image_auroc": image_auroc(LABELS, scores), "pixel_auroc": pixel, "aupro": pixel},
-                  timings={"fit_s": fit, "predict_images_per_s": speed}, memory={"peak_rss_mb": rss},
+                  timings={"fit_s": fit, "predict_images_per_s": speed},
+                  memory={"peak_rss_mb": rss, "start_rss_mb": 400.0},
                   scores=scores, labels=list(LABELS), defects=["good"] * N + ["crack"] * N,
                   extras={"split": {"n_train": 20}, "feature_cache_hits": hits})
 
@@ -72,6 +73,7 @@ def test_costs_flag_cached_features_and_keep_the_largest_memory(records):
     records = records + [record("padim", separated(4.0, 3), seed=1, fit=20.0, rss=900.0, hits=3)]
     c = compare.cost_table(records)
     assert c.loc["PaDiM", "fit (s)"] == 15.0 and c.loc["PaDiM", "peak RSS (MB)"] == 900.0
+    assert c.loc["PaDiM", "RSS added (MB)"] == 500.0 and c.loc["1-NN", "RSS added (MB)"] == 100.0
     assert bool(c.loc["PaDiM", "features from cache"]) and not bool(c.loc["1-NN", "features from cache"])
     assert "GPU peak (MB)" not in c, "not recorded on a CPU"
 

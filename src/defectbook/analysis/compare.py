@@ -35,7 +35,8 @@ __all__ = ["UserData", "user_data", "configs", "run", "metric_table", "differenc
 
 #: what "cheapest" means: column of :func:`cost_table`, whether a smaller value is cheaper, and its words
 COSTS = {"predict": ("predict (images/s)", False, "fastest prediction", "images/s"),
-         "fit": ("fit (s)", True, "fastest fit", "s"), "memory": ("peak RSS (MB)", True, "least peak memory", "MB")}
+         "fit": ("fit (s)", True, "fastest fit", "s"),
+         "memory": ("RSS added (MB)", True, "least memory added during fit and predict", "MB")}
 #: the words of :func:`verdict` for "method minus the best"
 WORDS = {"reproduced": "better", "reversed": "worse", "undecided": "no difference shown"}
 
@@ -125,7 +126,9 @@ def differences(records: list[Record], best: str, n_boot: int = 1000, level: flo
 
 def cost_table(records: list[Record]) -> pd.DataFrame:
     """One row per method (display name): ``fit (s)`` and ``predict (images/s)`` (mean over seeds), ``peak RSS
-    (MB)`` (the largest; process memory during fit and predict), ``GPU peak (MB)`` where recorded, ``training
+    (MB)`` (the largest; the process's resident memory during fit and predict, which includes what the process
+    held before, e.g. earlier methods' runs in the same process) and ``RSS added (MB)`` (the largest rise above
+    the resident memory at the start of the fit: the method's own), ``GPU peak (MB)`` where recorded, ``training
     images``, ``test images``, ``image size``, and ``features from cache`` (True: some backbone features of the
     record were served by the feature cache, so its times leave out their extraction)."""
     rows = []
@@ -133,12 +136,15 @@ def cost_table(records: list[Record]) -> pd.DataFrame:
         t = r.config["transform"]
         rows.append({"model": spec.LABELS[r.config["method"]], "fit (s)": r.timings["fit_s"],
                      "predict (images/s)": r.timings["predict_images_per_s"],
-                     "peak RSS (MB)": r.memory.get("peak_rss_mb"), "GPU peak (MB)": r.memory.get("cuda_peak_mb"),
+                     "peak RSS (MB)": r.memory.get("peak_rss_mb"),
+                     "RSS added (MB)": r.memory["peak_rss_mb"] - r.memory["start_rss_mb"]
+                     if r.memory.get("start_rss_mb") is not None else None,
+                     "GPU peak (MB)": r.memory.get("cuda_peak_mb"),
                      "training images": r.extras["split"]["n_train"], "test images": len(r.labels),
                      "image size": t.get("crop") or t["resize"],
                      "features from cache": r.extras.get("feature_cache_hits", 0) > 0, "method": r.config["method"]})
     df = pd.DataFrame(rows)
-    agg = {c: ("max" if c in ("peak RSS (MB)", "GPU peak (MB)", "features from cache") else
+    agg = {c: ("max" if c in ("peak RSS (MB)", "RSS added (MB)", "GPU peak (MB)", "features from cache") else
                "first" if c in ("training images", "test images", "image size", "method") else "mean")
            for c in df.columns if c != "model"}
     df = df.groupby("model", sort=False).agg(agg)
