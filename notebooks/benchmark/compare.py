@@ -47,9 +47,9 @@ n_boot = spec.chapter("benchmark", profile).grids["bootstrap"]
 
 # %% [markdown]
 # ## Image AUROC, pixel AUROC and PRO
-# Image AUROC (mean over seeds) with the 95 % bootstrap interval of the first seed's run over its test images
-# (`low`, `high`; resampled within each class); pixel AUROC and PRO (AUPRO up to a false-positive rate of 0.3)
-# where the data have pixel masks and the method gives maps. Best image AUROC first.
+# Image AUROC (mean over seeds) with the bootstrap interval (`level=0.95`) of the first seed's run over its test
+# images (`low`, `high`; resampled within each class); pixel AUROC and PRO (AUPRO up to `fpr_limit=0.3`) where
+# the data have pixel masks and the method gives maps. Best image AUROC first.
 
 # %%
 table = compare.metric_table(records, n_boot)
