@@ -1,4 +1,5 @@
-"""defectbook: data, evaluate, reproduce, weights, store, book, toc (the console script of the defectbook package).
+"""defectbook: data, evaluate, compare, predict, reproduce, weights, store, book, toc (the console script of the
+defectbook package).
 
 Examples::
 
@@ -6,6 +7,8 @@ Examples::
     defectbook data check ../shared/data/mtd
     defectbook evaluate --method padim --dataset mtd --profile cpu --data-root ../shared/data
     defectbook reproduce --profile smoke --only 'padim/*' -p seeds=[0,1]
+    defectbook compare ~/parts --category bracket --out report   # every method on your images
+    defectbook predict report/model ~/parts/new --out scored
     defectbook weights list
     defectbook weights fetch wide_resnet50_2 vgg19
     defectbook store verify                                  # check every stored artifact
@@ -18,6 +21,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from . import DefectbookError, __version__, settings
 
@@ -86,10 +90,7 @@ def _evaluate_help() -> str:
 def _cmd_reproduce(a) -> int:
     from .book.execute import parse_params, reproduce
 
-    if a.workers is not None and a.workers != "auto":
-        if not a.workers.strip().isdigit() or int(a.workers) < 1:
-            raise DefectbookError(f"--workers must be a whole number >= 1 or 'auto', got {a.workers!r}")
-        a.workers = int(a.workers)
+    a.workers = _workers(a.workers)
     if a.timeout is not None and a.timeout < 1:
         raise DefectbookError(f"--timeout must be a number of seconds >= 1 per cell, got {a.timeout} "
                               f"(leave it out for no limit)")
@@ -98,6 +99,44 @@ def _cmd_reproduce(a) -> int:
     outcomes = reproduce(a.profile, a.only, parse_params(a.param), timeout=a.timeout, workers=a.workers,
                          scheduler=a.scheduler, dry_run=a.dry_run, model_reuse=False if a.no_model_reuse else None)
     return 0 if all(o.status == "ok" for o in outcomes) else 1
+
+
+def _workers(value):
+    """``--workers`` as ``reproduce`` takes it: a whole number >= 1, ``auto``, or None."""
+    if value is None or value == "auto":
+        return value
+    if not value.strip().isdigit() or int(value) < 1:
+        raise DefectbookError(f"--workers must be a whole number >= 1 or 'auto', got {value!r}")
+    return int(value)
+
+
+def _cmd_compare(a) -> int:
+    from .book.compare import compare
+    from .book.execute import parse_value
+    from .utils import setup_logging
+
+    setup_logging()
+    methods = [m.strip() for m in a.methods.split(",") if m.strip()] if a.methods else None
+    seeds = parse_value(a.seeds) if a.seeds else None
+    if seeds is not None:
+        seeds = [seeds] if isinstance(seeds, int) else seeds
+        if not isinstance(seeds, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+            raise DefectbookError(f"--seeds must be a list of whole numbers, e.g. [0,1,2], got {a.seeds!r}")
+    compare(a.root, a.out, a.category, a.dataset, a.profile, methods, seeds, a.fpr, a.cheapest,
+            _workers(a.workers), a.timeout)
+    return 0
+
+
+def _cmd_predict(a) -> int:
+    from .pipeline.deploy import predict_folder
+    from .utils import setup_logging
+
+    setup_logging()
+    res = predict_folder(a.model, a.images, a.out, device=a.device)
+    print(f"{res['n']} images scored: {res['scores']}"
+          + (f"; {res['anomalous']} above the threshold {res['threshold']:.4g}" if res["threshold"] is not None else "")
+          + (f"; {len(res['maps'])} maps in {Path(a.out) / 'maps'}" if res["maps"] else "; the method gives no maps"))
+    return 0
 
 
 def _cmd_weights(a) -> int:
@@ -187,6 +226,35 @@ def parser() -> argparse.ArgumentParser:
                         "store (DEFECTBOOK_REUSE_MODELS=0), to measure what model reuse saves in the build report")
     r.set_defaults(func=_cmd_reproduce)
 
+    c = sub.add_parser("compare", help="every method of the book on a folder of your images: one HTML page, a "
+                                       "recommendation, and its model for `defectbook predict`",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=COMPARE_LAYOUTS)
+    c.add_argument("root", metavar="ROOT", help="your images: MVTec layout or normal/abnormal/masks folders (below)")
+    c.add_argument("--category", default=None, help="a category folder under ROOT (needed when it holds several)")
+    c.add_argument("--dataset", default=None, choices=["mvtec", "folder", "mtd", "elpv"],
+                   help="default: found from ROOT's layout; mtd: ROOT is the data root holding mtd/; elpv: the "
+                        "installed ELPV package (--category mono or poly)")
+    c.add_argument("--profile", default="cpu", choices=PROFILES, help="whose settings each method gets")
+    c.add_argument("--methods", default=None, metavar="A,B,...", help="comma-separated methods (default: every "
+                                                                      "method of the book)")
+    c.add_argument("--seeds", default=None, metavar="[0,1,...]", help="seeds (default: the profile's)")
+    c.add_argument("--fpr", type=float, default=0.05, help="false-positive rate on the defect-free test images "
+                                                           "that sets the recommended method's threshold")
+    c.add_argument("--cheapest", default="predict", choices=["predict", "fit", "memory"],
+                   help="what cheapest means: fastest prediction, fastest fit or least peak memory")
+    c.add_argument("--out", default="compare", help="folder for compare.html, compare.ipynb and model/")
+    c.add_argument("--workers", default=None, metavar="N", help="run the experiments on a local Dask cluster of N "
+                                                                "workers ('auto': one per GPU, else per core)")
+    c.add_argument("--timeout", type=int, default=None, help="seconds per notebook cell (default: no limit)")
+    c.set_defaults(func=_cmd_compare)
+
+    pr = sub.add_parser("predict", help="score new images with a model saved by `defectbook compare`")
+    pr.add_argument("model", metavar="MODEL", help="the model folder (compare's OUT/model)")
+    pr.add_argument("images", metavar="IMAGES", nargs="+", help="image files or folders of images")
+    pr.add_argument("--out", default="predictions", help="folder for scores.csv and maps/")
+    pr.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: the device it was fitted on)")
+    pr.set_defaults(func=_cmd_predict)
+
     w = sub.add_parser("weights", help="list or fetch the papers' ImageNet backbone weights")
     w.add_argument("action", choices=["list", "fetch"],
                    help="list: each backbone's weight file, where it is looked for, present or absent; fetch: download")
@@ -219,6 +287,18 @@ def parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_cmd_toc)
     _show_defaults(p)
     return p
+
+
+COMPARE_LAYOUTS = """layouts of ROOT (checked before anything is trained):
+  MVTec:  ROOT/<category>/train/good, ROOT/<category>/test/good, ROOT/<category>/test/<defect>,
+          optional ROOT/<category>/ground_truth/<defect>/<name>_mask.png (ROOT may be the category folder)
+  folder: ROOT[/<category>]/normal (or good), abnormal (or defect), optional masks (<name>.png or
+          <name>_mask.png); a seeded fifth of the normal images is held out for test
+examples:
+  defectbook compare ~/parts --category bracket --out bracket-report
+  defectbook compare ~/parts/bracket --methods padim,patchcore,knn --workers 2
+  defectbook predict bracket-report/model ~/parts/new --out scored
+"""
 
 
 def _methods() -> list[str]:

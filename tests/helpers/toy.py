@@ -36,3 +36,18 @@ def cfg(root, **kw):
          "transform": {"resize": 48, "crop": None}, "data_root": str(root), "profile": "smoke", "save_maps": 3}
     c.update(kw)
     return c
+
+
+def write_toy_folder(root, mvtec_root):
+    """The toy category of ``mvtec_root`` (:func:`write_toy_mvtec`) in the folder layout under ``root``: its
+    defect-free images in ``normal/``, the defective ones in ``abnormal/``, their masks in ``masks/``."""
+    import shutil
+
+    cat = mvtec_root / "mvtec" / "toy"
+    normal = sorted((cat / "train" / "good").glob("*.png")) + sorted((cat / "test" / "good").glob("*.png"))
+    for i, p in enumerate(normal):
+        (root / "normal").mkdir(parents=True, exist_ok=True)
+        shutil.copy(p, root / "normal" / f"n{i:03d}.png")
+    for sub, dest in (("test/stain", "abnormal"), ("ground_truth/stain", "masks")):
+        shutil.copytree(cat / sub, root / dest)
+    return root

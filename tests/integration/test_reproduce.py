@@ -3,7 +3,7 @@ import pytest
 import yaml
 
 from defectbook import DefectbookError
-from defectbook.book.execute import Outcome, discover, execute, parse_params, summary
+from defectbook.book.execute import Outcome, discover, execute, parse_params, source_of, summary
 from defectbook.book.toc import toc
 from defectbook.paths import repo_root
 
@@ -18,7 +18,7 @@ def test_toc_is_up_to_date():
 def test_every_notebook_has_parameters_cell_and_chapter():
     assert NOTEBOOKS, "no notebooks found"
     for nb in NOTEBOOKS:
-        text = nb.read_text()
+        text = source_of(nb).read_text()
         assert 'tags=["parameters"]' in text, nb
         assert "profile" in text.split('tags=["parameters"]')[1].split("# %%")[0], nb
         assert (repo_root() / "book" / f"{nb.parent.name}.md").is_file(), f"chapter page for {nb.parent.name}"

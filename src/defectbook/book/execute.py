@@ -69,10 +69,57 @@ def root() -> Path:
     return r
 
 
+#: A group's pages executed from another notebook source with their own parameters: ``notebooks/<group>/pages.yaml``
+#: maps a page name to ``{source: <notebook name in the group>, parameters: {name: value}}``. Each page is
+#: ``notebooks/<group>/<page>.py`` in :func:`discover` (a path with no file: :func:`source_of` gives the source,
+#: :func:`page_parameters` its parameters); a source that pages name is executed only as those pages.
+PAGES_FILE = "pages.yaml"
+
+
+def pages(group: Path) -> dict:
+    """``{page: {"source": Path, "parameters": dict}}`` of a group folder's :data:`PAGES_FILE` (empty without
+    one); an error naming the file for a page that is not a mapping, names a missing source or shadows a file."""
+    f = Path(group) / PAGES_FILE
+    if not f.is_file():
+        return {}
+    doc = yaml.safe_load(f.read_text()) or {}
+    out = {}
+    for name, page in (doc.items() if isinstance(doc, dict) else [(None, doc)]):
+        if not isinstance(page, dict) or set(page) - {"source", "parameters"} or \
+                not isinstance(page.get("parameters", {}), dict):
+            raise DefectbookError(f"{f}: page {name!r} must be a mapping {{source: NAME, parameters: {{...}}}}")
+        src = Path(group) / f"{page.get('source')}.py"
+        if not src.is_file():
+            raise DefectbookError(f"{f}: page {name!r} names source {page.get('source')!r}, which is not a notebook "
+                                  f"of {Path(group).name}/")
+        if (Path(group) / f"{name}.py").is_file():
+            raise DefectbookError(f"{f}: page {name!r} has the name of a notebook source of {Path(group).name}/")
+        out[str(name)] = {"source": src, "parameters": dict(page.get("parameters") or {})}
+    return out
+
+
+def source_of(nb: Path) -> Path:
+    """The notebook source a page executes: the page's own file, or the source its group's pages name."""
+    page = pages(nb.parent).get(nb.stem)
+    return page["source"] if page else nb
+
+
+def page_parameters(nb: Path) -> dict:
+    """The parameters a page of :data:`PAGES_FILE` gives its source ({} for a notebook source itself)."""
+    page = pages(nb.parent).get(nb.stem)
+    return dict(page["parameters"]) if page else {}
+
+
 def discover(only: str | list[str] | None = None, base: Path | None = None) -> list[Path]:
-    """Notebook sources under ``notebooks/``, ordered by group, filtered by glob(s) on ``group/name``."""
+    """Notebook pages under ``notebooks/`` (sources, and the pages of :data:`PAGES_FILE` in place of the sources
+    they name), ordered by group, filtered by glob(s) on ``group/name``."""
     base = base or root() / "notebooks"
-    nbs = [p for p in base.glob("*/*.py") if not p.name.startswith("_")]
+    nbs = []
+    for group in sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []:
+        listed = pages(group)
+        named = {page["source"] for page in listed.values()}
+        nbs += [p for p in group.glob("*.py") if not p.name.startswith("_") and p not in named]
+        nbs += [group / f"{name}.py" for name in listed]
     if only:
         pats = [only] if isinstance(only, str) else list(only)
         nbs = [p for p in nbs if any(fnmatch.fnmatch(f"{p.parent.name}/{p.stem}", pat) or fnmatch.fnmatch(p.stem, pat)
@@ -148,7 +195,7 @@ def _parameters_cell(nb: Path) -> list:
     """The statements of a notebook source's parameters cell (papermill's ``parameters`` tag)."""
     import ast
 
-    text = nb.read_text()
+    text = source_of(nb).read_text()
     if 'tags=["parameters"]' not in text:
         return []
     cell = text.split('tags=["parameters"]', 1)[1].split("\n", 1)[-1].split("# %%")[0]
@@ -380,7 +427,7 @@ def _execute(nb: Path, out: Path, profile: str, params: dict | None = None, time
     out.parent.mkdir(parents=True, exist_ok=True)
     failed = out.with_name(f"{out.stem}.failed.ipynb")
     t0 = time.perf_counter()
-    notebook = present(jupytext.read(nb), deviations_note(nb))
+    notebook = present(jupytext.read(source_of(nb)), deviations_note(nb))
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.cells.insert(0, nbformat.v4.new_code_cell(   # which notebook the kernel's experiments belong to
         f"import os\nos.environ[{NOTEBOOK_ENV!r}] = {name!r}", metadata={"tags": ["remove-cell", IDENTITY_TAG]}))
@@ -390,7 +437,8 @@ def _execute(nb: Path, out: Path, profile: str, params: dict | None = None, time
         nbformat.write(notebook, src)
         err, interrupted = "", None
         try:
-            pm.execute_notebook(str(src), str(dest), parameters={"profile": profile, **(params or {})},
+            pm.execute_notebook(str(src), str(dest),
+                                parameters={"profile": profile, **page_parameters(nb), **(params or {})},
                                 kernel_name="python3", cwd=str(nb.parent), progress_bar=False,
                                 execution_timeout=timeout, report_mode=False,
                                 extra_arguments=KERNEL_ARGS)

@@ -475,3 +475,27 @@ def precision_recall_panels(pr: pd.DataFrame):
     ax[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     plt.tight_layout()
     return fig
+
+
+def map_panels(examples: Sequence[dict], names: Sequence[str], titles: Sequence[str], n: int = 6):
+    """Columns: up to ``n`` test images (``titles``: defective or defect-free); first row the image (the ground
+    truth outlined in white where there is one), then one row per method (``names``; ``examples``: their
+    ``Record.maps()``, the same test images): its anomaly map in one colour scale per method, with a colour bar."""
+    base = examples[0]
+    k = min(n, len(base["images"]))
+    fig, axes = plt.subplots(1 + len(examples), k, figsize=(1.7 * k + 0.8, 1.7 * (1 + len(examples))), squeeze=False)
+    for j in range(k):
+        axes[0, j].imshow(base["images"][j])
+        if "masks" in base and base["masks"][j].any():
+            axes[0, j].contour(base["masks"][j], levels=[0.5], colors="white", linewidths=0.8)
+        axes[0, j].set_title(titles[j], fontsize=7)
+    for r, ex in enumerate(examples, 1):
+        lo, hi = float(np.min(ex["maps"][:k])), float(np.max(ex["maps"][:k]))
+        for j in range(k):
+            im = axes[r, j].imshow(ex["maps"][j].astype(np.float32), cmap="jet", vmin=lo, vmax=max(hi, lo + 1e-12))
+        fig.colorbar(im, ax=list(axes[r, :]), fraction=0.02, pad=0.01, label="score")
+        axes[r, 0].set_ylabel(names[r - 1], fontsize=8)
+    axes[0, 0].set_ylabel("image")
+    for a in axes.flat:
+        a.set_xticks([]); a.set_yticks([]); a.grid(False)
+    return fig

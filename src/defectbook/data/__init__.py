@@ -108,12 +108,12 @@ def load_split(dataset: str, category: str | None = None, root=None, **kw) -> Sp
         return load_dagm(base, category)
     # folder without explicit directories: root[/category]/{normal,good}, {abnormal,defect}, {masks,ground_truth}
     from .base import category_dir
-    from .folder import load_folder
+    from .folder import ABNORMAL_DIRS, MASK_DIRS, NORMAL_DIRS, load_folder
 
     d = category_dir(base, category, "folder") if category else base
-    normal = next((d / n for n in ("normal", "good") if (d / n).is_dir()), None)
+    normal = next((d / n for n in NORMAL_DIRS if (d / n).is_dir()), None)
     if normal is None:
         raise DefectbookError(f"wrong layout: {d} has no normal/ (or good/) folder; pass normal_dir=...")
-    abnormal = next((d / n for n in ("abnormal", "defect") if (d / n).is_dir()), None)
-    masks = next((d / n for n in ("masks", "ground_truth") if (d / n).is_dir()), None)
+    abnormal = next((d / n for n in ABNORMAL_DIRS if (d / n).is_dir()), None)
+    masks = next((d / n for n in MASK_DIRS if (d / n).is_dir()), None)
     return load_folder(normal, abnormal, masks, category=category or d.name, **kw)

@@ -11,6 +11,11 @@ from pathlib import Path
 from .. import DefectbookError
 from .base import IMAGE_SUFFIXES, Sample, Split, list_images, seeded_rng
 
+#: the sub-folder names of a folder dataset found under its root, in the order they are looked for
+NORMAL_DIRS = ("normal", "good")
+ABNORMAL_DIRS = ("abnormal", "defect")
+MASK_DIRS = ("masks", "ground_truth")
+
 
 def _dir(p, what: str) -> Path:
     p = Path(p)
