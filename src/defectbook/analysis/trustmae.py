@@ -499,13 +499,13 @@ def downsampling_claim(df: pd.DataFrame, settings) -> tuple[pd.DataFrame, str]:
 
 def pooled_frame(records: Iterable[Record]) -> pd.DataFrame:
     """Table 1's rows: one per record and pooling (TrustMAE max and mean, MemAE max), ``method``,
-    ``category`` (``dataset:category``), ``seed`` and the ``image_auroc`` of that pooled score."""
+    ``category`` (``dataset:category``), ``seed``, the record's ``key`` and the ``image_auroc`` of that pooled score."""
     rows = []
     for r in records:
         name = LABELS[r.config["method"]]
         for pooling in ("max", "mean") if r.config["method"] == "trustmae" else ("max",):
             rows.append({"method": f"{name} ({pooling})" if r.config["method"] == "trustmae" else name,
-                         "category": f"{r.config['dataset']}:{r.config['category']}", "seed": r.config["seed"],
+                         "category": f"{r.config['dataset']}:{r.config['category']}", "seed": r.config["seed"], "key": r.key,
                          "image_auroc": metrics.image_auroc(r.labels, r.extras["scores_by_pooling"][pooling])})
     return pd.DataFrame(rows)
 

@@ -7,16 +7,19 @@ verdict on the paper's effect (:func:`verdict`).
 """
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
 from .. import DefectbookError
+from ..analysis import claims
 from ..config import data_label
 from ..data.synthetic import CALIBRATION
-from ..evaluation.stats import interval, paired_differences, verdict_word
+from ..paths import claims_dir
 from ..pipeline.spec import LABELS, differences
 from ..pipeline.store import Record
 from . import plotting  # noqa: F401  (its import sets the book's figure style, so every page's figures share it)
@@ -156,66 +159,80 @@ def table(df: pd.DataFrame | pd.Series, digits: int = 3, index: bool = True, per
 #: How a verdict names a metric column.
 METRIC_NAMES = {"image_auroc": "image AUROC", "pixel_auroc": "pixel AUROC", "aupro": "PRO (AUPRO)"}
 
-
-def verdict(effect: dict, claim: str, paper_sign: int = 1, unit: str = "", digits: int = 3) -> str:
-    """One line on whether the paper's effect is seen, decided by the interval alone.
-
-    ``effect`` has ``difference``, ``low``, ``high`` (as :func:`~defectbook.evaluation.stats.interval` or
-    :func:`defectbook.evaluation.metrics.auroc_difference` return); the paper's effect is a difference of sign
-    ``paper_sign``. *Reproduced* (ours agrees) when the whole interval lies on the paper's side of zero,
-    *reversed* (ours disagrees) when it lies on the other side, *undecided* when it holds zero or cannot
-    be computed; an undecided line says which way the mean leans. The word is also glued as ``verdict``
-    (``{glue}`page.ipynb::verdict` `` in a chapter's text). :func:`claim_verdict` builds ``effect`` from a
-    page's result frame.
-    """
-    d, lo, hi = (float(effect.get(k, float("nan"))) for k in ("difference", "low", "high"))
-    word = verdict_word(effect, paper_sign)
-    f = lambda v: MISSING if math.isnan(v) else f"{v:+.{digits}f}{unit}"  # noqa: E731
-    n = f", n={effect['n']}" if "n" in effect else ""
-    ci = f"interval {f(lo)} to {f(hi)}{n}" if not math.isnan(lo) else f"no interval{n}"
-    if effect.get("n") == 0:
-        ci = "no pair of runs to compare on this page"
-    glue_value("verdict", word)
-    head = {"reproduced": "Ours agrees with the paper (effect reproduced)",
-            "reversed": "Ours disagrees with the paper (effect reversed)"}.get(word, "Paper's effect undecided")
-    lean = ""
-    if word == "undecided" and not math.isnan(d) and d != 0:
-        why = "" if math.isnan(lo) else "the interval holds zero; "
-        lean = f"; {why}the mean leans {'with' if paper_sign * d > 0 else 'against'} the paper"
-    return f"**{head}**: {claim}: {f(d)} ({ci}){lean}."
+#: What each verdict word says, for the sentences and the glossary.
+WORDS = {"agrees": "ours agrees with the paper", "disagrees": "ours disagrees with the paper",
+         "undecided": "undecided", "not testable": "not testable here"}
 
 
-def claim_verdict(df: pd.DataFrame, by: str, a, b, value: str, claim: str, paper_sign: int | None = None,
-                  paper_effect: float | None = None, pair_on=("data", "seed"), digits: int = 3,
-                  reference: float | None = None) -> str:
-    """A page's computed verdict: what the paper claims and whether our records agree.
+def _signed(v, digits: int = 3) -> str:
+    return MISSING if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:+.{digits}f}"
 
-    ``df`` is the page's result frame (one row per run); the paper claims that the rows with
-    ``df[by] == a`` score higher in ``value`` than those with ``df[by] == b`` (``paper_sign=-1``: lower;
-    by default the sign of ``paper_effect``, else higher).
-    The difference is paired on ``pair_on`` (same test images) and judged by its interval
-    (:func:`~defectbook.evaluation.stats.paired_effect`, :func:`verdict`): *agrees*, *disagrees* or *undecided*. The
-    line also counts the pairs that go the paper's way and, given ``paper_effect`` (the paper's own ``a - b``), quotes
-    it. With ``reference`` (e.g. ``0.5``, chance) the rows of ``a`` are compared with that constant and ``b``
-    names it (``"chance"``).
-    Returns ``"**Paper:** <claim>. **Ours agrees ...**: a minus b, value: +0.020 (interval ..., n=15); ..."``.
-    """
-    if paper_sign is None:
-        paper_sign = -1 if paper_effect is not None and paper_effect < 0 else 1
-    if reference is None:
-        diffs = paired_differences(df, by, a, b, value, pair_on)
-    else:
-        diffs = paired_differences(pd.concat([df, df.assign(**{by: b, value: reference})]), by, a, b, value, pair_on)
-        b = f"{b} ({reference:.{digits}f})"
-    effect = interval(diffs.values)
+
+def _name(x) -> str:
+    return LABELS.get(x, x) if isinstance(x, str) else f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def verdict_sentence(j: dict, paper_effect: float | None = None, digits: int = 3) -> str:
+    """A judgement of :func:`defectbook.analysis.claims.judge` in words: the claim (with the paper's own
+    effect when given), the verdict word and, per competitor, our effect, its interval and how it was
+    computed."""
+    c = j["claim"]
     paper = f" (paper: {paper_effect:+.{digits}f})" if paper_effect is not None and not math.isnan(paper_effect) else ""
-    name = lambda x: LABELS.get(x, x) if isinstance(x, str) else f"{x:g}" if isinstance(x, float) else str(x)  # noqa: E731
-    line = f"**Paper:** {claim}{paper}. " + verdict(effect,
-                                                    f"{name(a)} minus {name(b)}, {METRIC_NAMES.get(value, value)}",
-                                                     paper_sign=paper_sign, digits=digits)
-    if len(diffs):
-        line = line[:-1] + f"; the paper's way in {int((paper_sign * diffs > 0).sum())} of {len(diffs)} pairs."
-    return line
+    metric = METRIC_NAMES.get(c.metric, c.metric)
+    what = f"drop from the lowest to the highest {c.over} minus that of" if c.design == "drop" else "minus"
+    parts = []
+    for r in j["rows"].to_dict("records"):
+        head = f"{_name(j['subject'])} {what} {_name(r['competitor'])}"
+        if r["word"] == "not testable":
+            parts.append(f"{head}: not testable here ({r['method']})")
+            continue
+        lo, hi = r["low"], r["high"]
+        ci = f"[{_signed(lo, digits)}, {_signed(hi, digits)}]" if not math.isnan(lo) else "no interval"
+        aside = f", {r['set aside']} set aside at the ceiling or floor" if r["set aside"] else ""
+        parts.append(f"{head}: {_signed(r['difference'], digits)} {ci} ({r['method']}, {r['units']} units{aside}, "
+                     f"the paper's way in {r['agreeing units']}): {r['word']}")
+    body = "; ".join(parts) if parts else "no run of this page compares them"
+    return (f"**Paper:** {c.claim}{paper} **Verdict: {WORDS[j['word']]}** ({metric}, the ledger's "
+            f"[{c.id}](claims-ledger) rule): {body}.")
+
+
+def claim_verdict(claim_id: str, frame: pd.DataFrame, records: Iterable[Record] = (), paper_effect: float | None = None,
+                  reference: float | None = None, n_boot: int = 2000, digits: int = 3) -> str:
+    """A page's verdict on the ledger's claim ``claim_id`` (:mod:`defectbook.analysis.claims`), from the
+    page's result ``frame`` and ``records`` (per-image scores, provenance): the one rule of
+    :mod:`defectbook.evaluation.stats`. The word is glued as ``verdict``; the judgement is left in
+    :func:`defectbook.paths.claims_dir` for the ledger page. Returns :func:`verdict_sentence`."""
+    records = list(records)
+    j = claims.judge(claim_id, frame, records, reference=reference, n_boot=n_boot)
+    glue_value("verdict", j["word"])
+    profiles = sorted({str(r.config.get("profile")) for r in records}) or ["unknown"]
+    dry = any(r.config.get("dry_run") for r in records)
+    save_judgement(claims.judgement_record(j, profiles[0], dry, paper_effect)
+                   | {"records": sorted({r.key for r in records})})
+    return verdict_sentence(j, paper_effect, digits)
+
+
+def judgement_folder(profile: str, dry_run: bool = False) -> Path:
+    """Where the judgements of one profile's pages lie (:func:`defectbook.paths.claims_dir`)."""
+    return claims_dir() / (f"{profile}-dry-run" if dry_run else profile)
+
+
+def save_judgement(record: dict) -> Path:
+    """Write one page's judgement (JSON) for the ledger page; atomic, one file per claim."""
+    folder = judgement_folder(record["profile"], record["dry_run"])
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{record['id']}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1, default=str))
+    tmp.replace(path)
+    return path
+
+
+def load_judgements(profile: str, dry_run: bool = False) -> list[dict]:
+    """The judgements the pages of ``profile`` left (:func:`save_judgement`), in the ledger's order."""
+    folder = judgement_folder(profile, dry_run)
+    found = {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
+    return [found[i] for i in claims.ledger() if i in found]
 
 
 def glue_text(name: str, markdown: str) -> None:
