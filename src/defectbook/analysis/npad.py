@@ -249,12 +249,6 @@ def paper_pair_differences(diffs: pd.DataFrame, paper: pd.DataFrame) -> dict[str
             for name, column in (("paper", "image_auroc"), ("pixel, paper", "pixel_auroc"))}
 
 
-def mtd_claim(paper: pd.DataFrame) -> str:
-    """Appendix A's claim on MTD with the paper's N-pad minus PaDiM (image AUROC), for a page summary."""
-    return (f"**Paper:** N-pad above PaDiM on Magnetic Tile Defects, image AUROC (Appendix A; "
-            f"paper: {paper_difference(paper, 'npad', 'padim'):+.3f}). ")
-
-
 def score_variant_table(records: Iterable[Record], n_boot: int = 2000) -> pd.DataFrame:
     """N-pad's image-score readings on one run: per N-pad record with score variants, the image AUROC
     of the configured score and of each reading of :data:`~defectbook.methods.npad.SCORE_VARIANTS`,

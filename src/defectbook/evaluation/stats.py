@@ -242,10 +242,3 @@ def drop_bootstrap(arrays: list, n_boot: int = 2000, seed: int = 0, level: float
     q = (1 - level) / 2
     lo, hi = float(np.quantile(boot, q)), float(np.quantile(boot, 1 - q))
     return lo, hi
-
-
-def pair_effect(diffs: pd.DataFrame, a: str, b: str) -> dict:
-    """The first row of :func:`method_differences` comparing ``a`` with ``b`` (the first data set and seed), as
-    the ``effect`` of :func:`verdict`; ``{"n": 0}`` (no pair to compare) when there is none."""
-    row = diffs[(diffs.a == a) & (diffs.b == b)] if len(diffs) else diffs
-    return row.iloc[0].to_dict() if len(row) else {"n": 0}
