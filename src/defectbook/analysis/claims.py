@@ -207,7 +207,7 @@ def _compare(c: Claim, frame: pd.DataFrame, records: dict, subject, comp, refere
     name = comp if comp is not None else f"{reference:.3f} (reference)"
     units = _units(c, frame, subject, comp, reference)
     row = {"competitor": name, "difference": math.nan, "low": math.nan, "high": math.nan, "units": len(units),
-           "set aside": 0, "agreeing units": 0, "method": "—", "word": "undecided", "keys": []}
+           "set aside": 0, "agreeing units": 0, "method": "—", "word": "undecided", "keys": [], "data": ""}
     if not len(units):
         return row | {"word": "not testable", "method": "not run on this page"}
     if c.band:
@@ -217,6 +217,7 @@ def _compare(c: Claim, frame: pd.DataFrame, records: dict, subject, comp, refere
         if not len(units):
             return row | {"word": "not testable", "method": f"every unit at the {band[0]}"}
     row["keys"] = sorted({k for t in units["terms"] for _, k, _ in t if k is not None})
+    row["data"] = ", ".join(sorted({str(d).rstrip(":") for d in units["data"]}))
     row["agreeing units"] = int((c.sign * units["effect"] > 0).sum())
     image = None
     if c.metric in IMAGE_METRICS:
@@ -258,7 +259,7 @@ def judge(claim_id: str, frame: pd.DataFrame, records: Iterable[Record] = (), re
         comps = [None]
     rows = [_compare(c, frame, by_key, subject, b, ref, n_boot, seed) for b in comps] if len(frame) else []
     table = pd.DataFrame(rows, columns=["competitor", "difference", "low", "high", "units", "set aside",
-                                        "agreeing units", "method", "word", "keys"])
+                                        "agreeing units", "method", "word", "keys", "data"])
     word = stats.combine_words(table["word"]) if len(table) else "not testable"
     return {"claim": c, "subject": subject, "rows": table, "word": word}
 
@@ -293,12 +294,13 @@ def scorecard(judgements: Iterable[dict]) -> pd.DataFrame:
     for c in ledger().values():
         j = by_id.get(c.id)
         row = {"paper": PAPERS[c.paper], "id": c.id, "central": c.central, "page": c.page, "claim": c.claim,
-               "effect": math.nan, "low": math.nan, "high": math.nan, "against": "—", "units": 0,
+               "data": "—", "effect": math.nan, "low": math.nan, "high": math.nan, "against": "—", "units": 0,
                "verdict": "not run", "trend over scale": None}
         if j and j["rows"]:
             worst = min(j["rows"], key=lambda r: (c.sign * r["low"]) if r["low"] is not None else -np.inf)
             row.update(effect=_num(worst["difference"]), low=_num(worst["low"]), high=_num(worst["high"]),
-                       against=worst["competitor"], units=int(worst["units"] or 0), verdict=j["word"])
+                       against=worst["competitor"], units=int(worst["units"] or 0), verdict=j["word"],
+                       data=worst.get("data") or "—")
         elif j:
             row["verdict"] = j["word"]
         rows.append(row)
@@ -316,3 +318,23 @@ def counts(card: pd.DataFrame) -> pd.DataFrame:
     t = t.reindex([p for p in PAPERS.values() if p in set(card["paper"])]).fillna(0).astype(int)
     t["claims"] = t.sum(axis=1)
     return t
+
+
+def seed_cost(judgements: Iterable[dict], records: Iterable[Record]) -> pd.DataFrame:
+    """What one more seed of every judged claim would cost at this profile, per paper: the claims judged,
+    their records, the seeds they ran, and the measured compute (fit + predict seconds of the records, in
+    minutes) per seed; a record shared by several claims counts once."""
+    recs = {r.key: r for r in records}
+    rows = []
+    for paper, name in PAPERS.items():
+        js = [j for j in judgements if j["paper"] == paper]
+        keys = sorted({k for j in js for k in j.get("records", []) if k in recs})
+        if not js:
+            continue
+        seeds = sorted({recs[k].config.get("seed") for k in keys}, key=str)
+        minutes = sum(float(recs[k].timings.get("fit_s") or 0) + float(recs[k].timings.get("predict_s") or 0)
+                      for k in keys) / 60
+        rows.append({"paper": name, "claims judged": len(js), "records": len(keys), "seeds run": len(seeds),
+                     "compute (min)": minutes, "one more seed (min)": minutes / max(len(seeds), 1)})
+    return pd.DataFrame(rows, columns=["paper", "claims judged", "records", "seeds run", "compute (min)",
+                                       "one more seed (min)"])

@@ -83,7 +83,7 @@ def discover(only: str | list[str] | None = None, base: Path | None = None) -> l
 
 #: Notebooks that read every other notebook's records (the generated reproducibility report): they run
 #: after all others, also when notebooks run several at once on a cluster.
-LAST = ("benchmark/reproducibility",)
+LAST = ("benchmark/claims_ledger", "benchmark/reproducibility")
 
 
 # A notebook's place within its chapter follows the paper: tables, figures, sections, then other

@@ -212,6 +212,23 @@ def claim_verdict(claim_id: str, frame: pd.DataFrame, records: Iterable[Record] 
     return verdict_sentence(j, paper_effect, digits)
 
 
+def _page_link(page: str, text: str) -> str:
+    return f"{{doc}}`{text} </book/executed/{page}>`"
+
+
+def scorecard_table(card: pd.DataFrame, central_only: bool = False) -> pd.DataFrame:
+    """:func:`defectbook.analysis.claims.scorecard` as the book shows it: the claim linked to its page, the data,
+    our effect against the competitor that decides it, with its interval, and the verdict."""
+    card = card[card["central"]] if central_only else card
+    return pd.DataFrame({
+        "paper": card["paper"], "claim": [_page_link(p, i.split(".", 1)[1].replace("_", " "))
+                                          for p, i in zip(card["page"], card["id"])],
+        "data": card["data"], "against": [_name(a) for a in card["against"]],
+        "effect [95 % interval]": [f"{_signed(e)} [{_signed(lo)}, {_signed(hi)}]" if not math.isnan(e) else MISSING
+                                   for e, lo, hi in zip(card["effect"], card["low"], card["high"])],
+        "verdict": card["verdict"], "trend over scale": card["trend over scale"]})
+
+
 def judgement_folder(profile: str, dry_run: bool = False) -> Path:
     """Where the judgements of one profile's pages lie (:func:`defectbook.paths.claims_dir`)."""
     return claims_dir() / (f"{profile}-dry-run" if dry_run else profile)
