@@ -71,7 +71,8 @@ show("SPADE and PaDiM print no image AUROC in the paper (—). " +
 glue_value("headline_ours", df[df.method == "npad"].image_auroc.mean())
 glue_value("headline_paper", float(avg.loc["N-pad", "image_auroc"]))
 glue_value("headline_data", ", ".join(sorted(df["data"].unique())))
-page_summary(records, extra=headline(df, methods) + "\n\n" + claim_verdict("npad.table1_image_auroc", df, records, paper_effect=float(avg.loc["N-pad", "image_auroc"] - avg.loc["PaDiM", "image_auroc"])));
+page_summary(records, extra=headline(df, methods) + "\n\n" + claim_verdict("npad.table1_image_auroc", df, records,
+    paper_effect=float(avg.loc["N-pad", "image_auroc"] - avg.loc["PaDiM", "image_auroc"])));
 
 # %% [markdown]
 # ## The paper's other columns (flow-based methods, paper values only)

@@ -63,4 +63,5 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the full model above the one with neither perceptual distance nor trust region.
-page_summary(records, extra=claim_verdict("trustmae.fig5_ablation", df, records, paper_effect=float(ref.loc["ours"].mean() - ref.loc["ours w/o PD w/o TR"].mean())));
+page_summary(records, extra=claim_verdict("trustmae.fig5_ablation", df, records,
+    paper_effect=float(ref.loc["ours"].mean() - ref.loc["ours w/o PD w/o TR"].mean())));

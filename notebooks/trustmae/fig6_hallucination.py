@@ -81,4 +81,5 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: without the trust region the memory absorbs defects, so detection suffers.
-page_summary(records, extra=claim_verdict("trustmae.fig6_trust_region", experiment.frame(records).assign(model=list(cfg)), records));
+page_summary(records, extra=claim_verdict(
+    "trustmae.fig6_trust_region", experiment.frame(records).assign(model=list(cfg)), records));

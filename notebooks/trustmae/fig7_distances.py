@@ -72,4 +72,5 @@ show(provenance([record], extra=f"perceptual distance: {det.pd_.label}"))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the perceptual distance separates defects better than the squared error.
-page_summary([record], extra=claim_verdict("trustmae.fig7_perceptual_distance", trustmae.distance_frame(scores), [record]));
+page_summary([record], extra=claim_verdict(
+    "trustmae.fig7_perceptual_distance", trustmae.distance_frame(scores), [record]));

@@ -61,4 +61,5 @@ show(provenance(records.values()))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: sparse addressing concentrates each latent vector on few slots.
-page_summary(records.values(), extra=claim_verdict("trustmae.fig8_sparse_addressing", trustmae.access_frame(stats), records.values()));
+page_summary(records.values(), extra=claim_verdict(
+    "trustmae.fig8_sparse_addressing", trustmae.access_frame(stats), records.values()));

@@ -36,7 +36,7 @@ def test_no_page_computes_its_own_verdict():
         calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "claim_verdict"]
         for call in calls:
             first = call.args[0] if call.args else None
-            assert isinstance(first, ast.Constant) and first.value in ledger, f"{name}: claim_verdict without a ledger id"
+            assert isinstance(first, ast.Constant) and first.value in ledger, f"{name}: no ledger id"
             assert ledger[first.value].page == name, f"{name} judges {first.value}, a claim of another page"
         assert name in REPORT or not re.search(r"\b(reproduced|reversed)\b", " ".join(
             ln for ln in nb.read_text().splitlines() if ln.startswith("#") and "verdict" in ln)), \
