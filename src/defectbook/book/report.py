@@ -15,11 +15,12 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from .. import DefectbookError
+from .. import DefectbookError, settings
 from ..analysis import claims
 from ..config import data_label
 from ..data.synthetic import CALIBRATION
-from ..paths import claims_dir
+from ..paths import claims_dir, shown_dir
+from ..pipeline.ledger import NOTEBOOK_ENV
 from ..pipeline.spec import LABELS, differences
 from ..pipeline.store import Record
 from . import plotting  # noqa: F401  (its import sets the book's figure style, so every page's figures share it)
@@ -212,7 +213,8 @@ def claim_verdict(claim_id: str, frame: pd.DataFrame, records: Iterable[Record] 
     return verdict_sentence(j, paper_effect, digits)
 
 
-def _page_link(page: str, text: str) -> str:
+def page_link(page: str, text: str) -> str:
+    """A link to the executed page ``group/notebook``, reading ``text``."""
     return f"{{doc}}`{text} </book/executed/{page}>`"
 
 
@@ -221,7 +223,7 @@ def scorecard_table(card: pd.DataFrame, central_only: bool = False) -> pd.DataFr
     our effect against the competitor that decides it, with its interval, and the verdict."""
     card = card[card["central"]] if central_only else card
     return pd.DataFrame({
-        "paper": card["paper"], "claim": [_page_link(p, i.split(".", 1)[1].replace("_", " "))
+        "paper": card["paper"], "claim": [page_link(p, i.split(".", 1)[1].replace("_", " "))
                                           for p, i in zip(card["page"], card["id"])],
         "data": card["data"], "against": [_name(a) for a in card["against"]],
         "effect [95 % interval]": [f"{_signed(e)} [{_signed(lo)}, {_signed(hi)}]" if not math.isnan(e) else MISSING
@@ -250,6 +252,34 @@ def load_judgements(profile: str, dry_run: bool = False) -> list[dict]:
     folder = judgement_folder(profile, dry_run)
     found = {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
     return [found[i] for i in claims.ledger() if i in found]
+
+
+def shown_folder(profile: str, dry_run: bool = False) -> Path:
+    """Where the pages of one profile list the records they show (:func:`defectbook.paths.shown_dir`)."""
+    return shown_dir() / (f"{profile}-dry-run" if dry_run else profile)
+
+
+def save_shown(page: str, records: Iterable[Record]) -> Path | None:
+    """Write the keys of the records page ``page`` (``group/notebook``) shows, per profile and dry-run mode of
+    the records (atomic; one file per page); None when there is no record (nothing to name)."""
+    records = list(records)
+    if not records:
+        return None
+    profile = str(records[0].config.get("profile"))
+    folder = shown_folder(profile, bool(records[0].config.get("dry_run")))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{page.replace('/', '__')}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"page": page, "records": sorted({r.key for r in records})}, indent=1))
+    tmp.replace(path)
+    return path
+
+
+def load_shown(profile: str, dry_run: bool = False) -> dict[str, set]:
+    """``page -> keys of the records it showed`` in the last run of each page of ``profile`` (:func:`save_shown`)."""
+    folder = shown_folder(profile, dry_run)
+    found = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    return {f["page"]: set(f["records"]) for f in found}
 
 
 def glue_text(name: str, markdown: str) -> None:
@@ -305,6 +335,8 @@ def page_summary(records: Iterable[Record], name: str = "summary", extra: str = 
             raise DefectbookError(f"page_summary takes records, got {type(r).__name__}")
         unique.setdefault(r.key, r)
     records = list(unique.values())
+    if settings.get(NOTEBOOK_ENV):      # a batch build: name the page's records for the reproducibility report
+        save_shown(settings.get(NOTEBOOK_ENV), records)
     if not records:
         text = "This page computes no detector records (it shows the data, a model's internals or maps)."
     else:
