@@ -116,4 +116,4 @@ paper = paper_values.load("npad_appA_mtd").set_index("method")
 whole = runs.get(("patchcore", None), []) + runs.get(("padim", None), [])
 page_summary(records + control_records, extra=claim_verdict(
     "npad.appA_patchcore_vs_padim", experiment.frame(whole), whole, n_boot=n_boot,
-    paper_effect=analysis.paper_difference(paper, "patchcore", "padim")) + analysis.gap_verdict(curve)["smallest"]);
+    paper_effect=analysis.paper_difference(paper, "patchcore", "padim")) + analysis.smallest_gap_sentence(curve));

@@ -31,7 +31,7 @@ def test_timing_frame_turns_throughput_into_ms_per_image_and_names_the_device():
     assert list(df["ms per image"]) == [20.0, 5.0] and list(df["model"]) == ["NDP-Net", "AE-SSIM"]
     assert list(df["device"]) == ["x86_64 CPU", "x86_64 + CUDA"] and set(ndpnet.TIMING_COLUMNS) <= set(df.columns)
     paper = pd.DataFrame({"method": ["NDP-Net", "AE-SSIM"], "image_auroc_percent": [95.0, 70.0]})
-    assert ndpnet.timing_claim(df, paper, "synthetic:wood")["paper_effect"] == pytest.approx(0.25)
+    assert ndpnet.timing_claim(df, paper)["paper_effect"] == pytest.approx(0.25)
 
 
 def test_dagm_table_means_seeds_then_classes_with_a_population_std():

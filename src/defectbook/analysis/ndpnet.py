@@ -46,7 +46,7 @@ def timing_frame(records: list[Record]) -> pd.DataFrame:
     return df
 
 
-def timing_claim(df: pd.DataFrame, paper: pd.DataFrame, data: str) -> dict:
+def timing_claim(df: pd.DataFrame, paper: pd.DataFrame) -> dict:
     """Fig. 11's verdict (``claim_verdict`` keyword arguments): NDP-Net's image AUROC above AE-SSIM's,
     the paper's effect from ``paper`` (columns ``method``, ``image_auroc_percent``)."""
     points = paper.set_index("method")["image_auroc_percent"] / 100
