@@ -68,7 +68,7 @@ if stale:
 # %% [markdown]
 # ## Every claim
 # `effect`: the paper's method minus the competitor named under `against` (for a claim with several
-# competitors, the one whose interval comes closest to contradicting the paper), with its 95 % interval.
+# competitors, the one whose interval comes closest to contradicting the paper), with its `0.95` interval.
 # `trend over scale`: how the effect moves from the `smoke` to the `cpu` and `paper` profiles, once a
 # scale ladder fills it.
 

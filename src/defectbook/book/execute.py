@@ -53,7 +53,7 @@ from ..utils import log, setup_logging
 from .buildreport import aggregate, machine, read_ledger, write
 
 GROUPS = {  # group -> (part caption, order)
-    "padim": ("Foundation: PaDiM end to end", 0),
+    "padim": ("Foundation (PaDiM)", 0),
     "npad": ("N-pad (neighbouring pixels)", 1),
     "differnet": ("DifferNet (normalizing flow)", 2),
     "trustmae": ("TrustMAE (memory-augmented auto-encoder)", 3),
