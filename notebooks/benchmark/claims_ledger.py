@@ -74,8 +74,11 @@ if stale:
 
 # %%
 show(report.scorecard_table(card), index=False)
-glue_text("scorecard", table(counts) + "\n\n" + table(report.scorecard_table(card, central_only=True)
-                                                      .drop(columns="trend over scale"), index=False))
+central = {link: report.scorecard_table(card, True, link).drop(columns="trend over scale")
+           for link in (report.page_link, report.intro_link)}   # Markdown here, HTML for the introduction
+glue_text("scorecard", table(counts) + "\n\n" + table(central[report.page_link], index=False),
+          report.html_table(counts.rename_axis(columns=None).reset_index(), index=False)
+          + report.html_table(central[report.intro_link], index=False))
 
 # %% [markdown]
 # ## The ledger as declared

@@ -7,6 +7,7 @@ verdict on the paper's effect (:func:`verdict`).
 """
 from __future__ import annotations
 
+import html
 import json
 import math
 from pathlib import Path
@@ -218,12 +219,18 @@ def page_link(page: str, text: str) -> str:
     return f"{{doc}}`{text} </book/executed/{page}>`"
 
 
-def scorecard_table(card: pd.DataFrame, central_only: bool = False) -> pd.DataFrame:
-    """:func:`defectbook.analysis.claims.scorecard` as the book shows it: the claim linked to its page, the data,
-    our effect against the competitor that decides it, with its interval, and the verdict."""
+def intro_link(page: str, text: str) -> str:
+    """An HTML link to the executed page ``group/notebook`` from the introduction (``book/intro``)."""
+    return f'<a href="executed/{page}.html">{html.escape(text)}</a>'
+
+
+def scorecard_table(card: pd.DataFrame, central_only: bool = False, link=page_link) -> pd.DataFrame:
+    """:func:`defectbook.analysis.claims.scorecard` as the book shows it: the claim linked to its page (``link``:
+    :func:`page_link`, or :func:`intro_link` for HTML), the data, our effect against the competitor that decides
+    it, with its interval, and the verdict."""
     card = card[card["central"]] if central_only else card
     return pd.DataFrame({
-        "paper": card["paper"], "claim": [page_link(p, i.split(".", 1)[1].replace("_", " "))
+        "paper": card["paper"], "claim": [link(p, i.split(".", 1)[1].replace("_", " "))
                                           for p, i in zip(card["page"], card["id"])],
         "data": card["data"], "against": [_name(a) for a in card["against"]],
         "effect [95 % interval]": [f"{_signed(e)} [{_signed(lo)}, {_signed(hi)}]" if not math.isnan(e) else MISSING
@@ -282,16 +289,35 @@ def load_shown(profile: str, dry_run: bool = False) -> dict[str, set]:
     return {f["page"]: set(f["records"]) for f in found}
 
 
-def glue_text(name: str, markdown: str) -> None:
-    """Glue Markdown under ``name`` for the page's summary (``{glue:md}`name` ``); outside a
-    notebook kernel it is printed instead."""
+class _Both:
+    """Markdown for this page's ``{glue:md}`` and HTML for another page's ``{glue}`` with ``:doc:`` (myst-nb
+    pastes HTML, text and images from another document, never Markdown)."""
+
+    def __init__(self, markdown: str, html_text: str):
+        self.markdown, self.html = markdown, html_text
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+
+def glue_text(name: str, markdown: str, html_text: str | None = None) -> None:
+    """Glue Markdown under ``name`` for the page's summary (``{glue:md}`name` ``), with ``html_text`` beside it
+    for another page (``{glue} name`` with ``:doc:``); outside a notebook kernel it is printed instead."""
     try:
         from IPython.display import Markdown
         from myst_nb import glue
 
-        glue(name, Markdown(markdown), display=False)
+        glue(name, Markdown(markdown) if html_text is None else _Both(markdown, html_text), display=False)
     except ImportError:  # pragma: no cover
         print(markdown)
+
+
+def html_table(df: pd.DataFrame, index: bool = True) -> str:
+    """``df`` as an HTML table in the book's table style (its cells already text or numbers; links kept)."""
+    return df.to_html(index=index, escape=False, border=0, classes=["table"], na_rep=MISSING)
 
 
 class _Plain:
