@@ -349,6 +349,10 @@ def glue_value(name: str, value) -> None:
         print(f"{name}: {value}")
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def page_summary(records: Iterable[Record], name: str = "summary", extra: str = "") -> str:
     """A page's summary from the records its notebook computed (passed explicitly; the same record
     passed twice counts once): what ran (methods, data, seeds, profile) and the mean of each metric
@@ -376,14 +380,14 @@ def page_summary(records: Iterable[Record], name: str = "summary", extra: str = 
         n_test = sorted({len(r.labels) for r in records if r.labels})
         sizes = (f"; {n_test[0]}" + (f" to {n_test[-1]}" if len(n_test) > 1 else "") + " test images per run"
                  if n_test else "")
-        text = (f"Computed from {len(records)} records (profile {', '.join(profiles)}; data "
+        text = (f"Computed from {_count(len(records), 'record')} (profile {', '.join(profiles)}; data "
                 f"{', '.join(data[:6]) + (f' and {len(data) - 6} more' if len(data) > 6 else '')}; "
-                f"seeds {', '.join(map(str, seeds))}{sizes}).")
+                f"{'seed' if len(seeds) == 1 else 'seeds'} {', '.join(map(str, seeds))}{sizes}).")
         if metrics:
             means = df.groupby("method")[metrics].mean()
             parts = []
             for m in metrics:
-                vals = ", ".join(f"{meth} {v:.3f}" for meth, v in means[m].items() if not math.isnan(v))
+                vals = ", ".join(f"{LABELS.get(meth, meth)} {v:.3f}" for meth, v in means[m].items() if not math.isnan(v))
                 parts.append(f"{m.replace('_', ' ')}: {vals}")
             text += " Mean over all runs of the page, " + "; ".join(parts) + "."
         if "smoke" in profiles:
