@@ -387,7 +387,8 @@ def page_summary(records: Iterable[Record], name: str = "summary", extra: str = 
             means = df.groupby("method")[metrics].mean()
             parts = []
             for m in metrics:
-                vals = ", ".join(f"{LABELS.get(meth, meth)} {v:.3f}" for meth, v in means[m].items() if not math.isnan(v))
+                vals = ", ".join(f"{LABELS.get(meth, meth)} {v:.3f}" for meth, v in means[m].items()
+                                 if not math.isnan(v))
                 parts.append(f"{m.replace('_', ' ')}: {vals}")
             text += " Mean over all runs of the page, " + "; ".join(parts) + "."
         if "smoke" in profiles:
