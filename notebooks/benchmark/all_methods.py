@@ -22,7 +22,7 @@
 # MTD where it is found under the data root. Image AUROC with a bootstrap interval (`level=0.95`) over the test
 # images (`defectbook.evaluation.metrics.auroc_interval`); pixel AUROC and PRO (AUPRO up to `fpr_limit=0.3`) where the
 # data have masks (not ELPV). In the `cpu` profile the methods that train a network run on the profile's
-# `expensive_data` only (a dash in the table: not run), to keep the chapter within its time budget.
+# `expensive_data` only (a dash in the table: not run), to keep the chapter's build time on two CPU cores in bounds.
 
 # %% tags=["parameters"]
 profile = "cpu"        # smoke | cpu | paper

@@ -16,22 +16,23 @@
 # ```
 #
 # Generated from the records of this build, not written: for every cell of the four papers' tables
-# (and the figure points with printed numbers) that a notebook of the book reproduces, the paper's
-# value, ours (mean over seeds), the difference, the seeds, a Student-t interval over them
-# (`level=0.95`), the seed-to-seed standard deviation and a verdict. Which cells are reproduced and from which records
-# is declared in `src/defectbook/paper_values/reproductions.yaml`; the tolerances, in `paper_values/tolerances.csv`,
-# were declared before any result was looked at, as ReScience replications do. The rules
-# (`defectbook.book.reproducibility`):
+# (and the figure points with printed numbers) that a page of the book reproduces, the paper's value,
+# ours (mean over seeds), the difference, the seeds and a word from the {doc}`glossary <../../glossary>`.
+# Each cell quotes the records that **its page** shows in this build (the page is named and linked
+# beside the cell, with the keys of the records), so a cell's value is the one on that page, never
+# another page's split or another chapter's runs. Which cells are reproduced, on which page, is declared
+# beside the paper values (`reproductions.yaml`); the tolerances (`tolerances.csv`) were declared before
+# any result was looked at, as ReScience replications do. The words:
 #
-# - **not computed**: no record of this build (profile, dry run) matches the cell; the notebook that
-#   computes it did not run, or the profile does not run that category, variant or noise level;
-# - **not comparable**: our records ran on other data than the paper's (synthetic stand-ins, a mean
-#   over fewer categories), with another backbone (EfficientNet-Lite0 instead of WRN-50 or AlexNet),
-#   in the smoke profile or the dry run, or the column is never comparable (times on other hardware);
-# - **reproduced**: |ours − paper| ≤ the table's tolerance;
-# - **within noise**: |ours − paper| ≤ tolerance + `noise_k` × our standard deviation over seeds
-#   (two seeds or more);
-# - **not reproduced**: otherwise.
+# - **value matches**: our setting is the paper's, and |ours − paper| ≤ the table's tolerance (or ≤ the
+#   tolerance + `noise_k` × our standard deviation over seeds, with two seeds or more);
+# - **value differs**: our setting is the paper's, and the difference is larger;
+# - **comparable but for the backbone or scale**: the paper's own real data (e.g. Magnetic Tile Defects),
+#   but another backbone (EfficientNet-Lite0 instead of WRN-50 or AlexNet) or a reduced profile (smaller
+#   images, fewer epochs); the difference is shown, and *why* says whether it is within the tolerance;
+# - **not comparable**: other data than the paper's (synthetic stand-ins, a mean over fewer categories),
+#   the smoke profile or the dry run, or a column that never compares (times on other hardware);
+# - **not computed**: the page did not run in this build, or ran no record for the cell.
 #
 # This page runs after every other notebook of the build (`defectbook reproduce` orders it last).
 
@@ -52,15 +53,15 @@ keys = {k for ks in report["records"] for k in ks}
 used = [r for r in records if r.key in keys]     # the records the report's cells come from (provenance)
 
 # %% tags=["remove-cell"]
-# Page summary, and one glued count per paper and verdict (``<paper>_<verdict>``, e.g. ``npad_reproduced``)
-# and the counts table (``verdict_counts``) for the chapters' notes and the closing note.
+# Page summary, and one glued count per paper and word (``<paper>_<word>``, e.g. ``npad_value_matches``)
+# and the counts table (``cell_counts``) for the chapters' notes and the closing note.
 for name, n in benchmark.verdict_glue(counts, reproducibility.PAPERS, reproducibility.VERDICTS).items():
     glue_value(name, n)
-glue_text("verdict_counts", table(counts))    # the counts table, for {glue:md} in the closing note
+glue_text("cell_counts", table(counts))    # the counts table, for {glue:md} in the closing note
 page_summary(used, extra=benchmark.report_summary(report, counts, len(used), profile, reproducibility.VERDICTS));
 
 # %% [markdown]
-# ## Verdicts per paper
+# ## The cells per paper
 
 # %%
 show(counts)
@@ -70,39 +71,33 @@ show("Spread: the standard deviation of our value over seeds, per cell, among th
 show(provenance(used))
 
 # %%
-# Left: every reproduced cell; right: the cells computed in this build, as shares (the verdicts proper).
+# Left: every cell the pages reproduce; right: the cells computed in this build, as shares.
 plotting.verdict_bars(counts, reproducibility.VERDICTS, profile)
 plt.show()
 show(provenance(used))
 
 # %% [markdown]
 # ## Not computed in this build
-# Cells with no matching record (grouped by paper row; `columns`: the categories or metrics missing).
+# Cells with no record of their page (grouped by paper row; `columns`: the categories or metrics missing).
 
 # %%
 miss = reproducibility.missing(report)
 if len(miss):
     show(miss, index=False)
 else:
-    show("Every reproduced cell has a record in this build.")
+    show("Every reproduced cell has a record of its page in this build.")
 
 # %% [markdown]
 # ## The full report, per paper
-# Only cells computed in this build (the others are listed above). `ours`: mean over seeds;
-# `Δ` = ours − paper; `sd (seeds)`: standard deviation over seeds; `interval`: Student-t (`level=0.95`)
-# interval of the mean over seeds (— for one seed); `data`: the data our value comes from (the number
-# of categories averaged for a mean or a row without category).
+# Only cells computed in this build (the others are listed above). `cell`: table · row · column ·
+# category; `ours`: mean over seeds; `Δ` = ours − paper; `page`: the page whose records the cell quotes;
+# `records`: their keys in the record store.
 
 # %%
-cols = ["table", "row", "column", "category", "paper value", "ours", "Δ", "sd (seeds)", "seeds", "interval",
-        "data", "tolerance", "verdict", "why"]
 for paper in reproducibility.PAPERS.values():
-    part = report[(report["paper"] == paper) & (report["verdict"] != "not computed")]
+    part = reproducibility.view(report[report["paper"] == paper])
     show(f"### {paper}")
-    if len(part):
-        show(part[cols], index=False)
-    else:
-        show(f"No cell of {paper} was computed in this build.")
+    show(part, index=False) if len(part) else show(f"No cell of {paper} was computed in this build.")
 
 # %% [markdown]
 # ## Paper rows shown but not rerun

@@ -53,4 +53,4 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: AUROC rises with the number of training images (a few dozen suffice).
-page_summary(records, extra=claim_verdict(**differnet.fewshot_claim(df)));
+page_summary(records, extra=claim_verdict("differnet.fig7_fewshot", records=records, **differnet.fewshot_claim(df)));

@@ -72,4 +72,5 @@ for backbone in dict.fromkeys(label_of):
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: DifferNet's gradient maps localise defects (pictures only; pixel AUROC against chance).
-page_summary(records, extra=claim_verdict(**differnet.localization_claim(df, label_of[0])));
+page_summary(records, extra=claim_verdict(
+    "differnet.fig8_localization", records=records, **differnet.localization_claim(df, label_of[0])));

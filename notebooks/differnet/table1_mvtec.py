@@ -72,4 +72,4 @@ show(provenance(records, extra="paper: MVTec AD, AlexNet, 448 px, best epoch on 
 for name, value in differnet.headline(df, paper).items():
     glue_value(name, value)
 page_summary(records, extra=differnet.table1_means_text(df, columns) + "\n\n"
-             + claim_verdict(**differnet.table1_claim(df, paper)));
+             + claim_verdict("differnet.table1_vs_knn_ocsvm", records=records, **differnet.table1_claim(df, paper)));

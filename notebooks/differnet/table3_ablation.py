@@ -64,4 +64,5 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: configuration G (multi-scale, training and 64 test transforms) above A.
-page_summary(records, extra=claim_verdict(**differnet.ablation_claim(df, paper)));
+page_summary(records, extra=claim_verdict(
+    "differnet.table3_ablation", records=records, **differnet.ablation_claim(df, paper)));

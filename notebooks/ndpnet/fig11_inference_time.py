@@ -51,4 +51,5 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: NDP-Net's image AUROC above AE-SSIM's (the paper's Fig. 11 points).
-page_summary(records, extra=claim_verdict(**ndpnet.timing_claim(df, paper, f"{dataset}:{cat}")));
+page_summary(records, extra=claim_verdict(
+    "ndpnet.fig11_vs_ae_ssim", records=records, **ndpnet.timing_claim(df, paper)));

@@ -64,4 +64,5 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: with L_def_per the encoder separates artificial defects better.
-page_summary(records, extra=claim_verdict(**ndpnet.perception_claim(perception)));
+page_summary(records, extra=claim_verdict(
+    "ndpnet.fig2_perception", records=records, **ndpnet.perception_claim(perception)));

@@ -70,4 +70,5 @@ show(provenance([record]))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the RBAM repairs defective features (measured: FFM weight on repaired branches in defects).
-page_summary([record], extra=claim_verdict(**ndpnet.repair_claim(weights, det.ks)));
+page_summary([record], extra=claim_verdict(
+    "ndpnet.fig5_rbam", records=[record], **ndpnet.repair_claim(weights, det.ks)));

@@ -59,4 +59,4 @@ show(provenance([record]))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the fused map localises better than any single-scale map.
-page_summary([record], extra=claim_verdict(**ndpnet.multiscale_claim(res)));
+page_summary([record], extra=claim_verdict("ndpnet.fig7_fusion", records=[record], **ndpnet.multiscale_claim(res)));

@@ -48,4 +48,5 @@ for dataset, category in ndpnet.chosen(chapter.pairs(), only):
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: NDP-Net's maps mark the defects (pictures; pixel AUROC against chance).
-page_summary(records, extra=claim_verdict(**ndpnet.segmentation_claim(experiment.frame(records))));
+page_summary(records, extra=claim_verdict(
+    "ndpnet.qualitative_maps", records=records, **ndpnet.segmentation_claim(experiment.frame(records))));

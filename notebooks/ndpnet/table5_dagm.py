@@ -52,4 +52,5 @@ show(paper, index=False, digits=2)
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: NDP-Net's pixel AUROC on DAGM above the best other method of Table V (ACDN).
-page_summary(records, extra=claim_verdict(**ndpnet.dagm_claim(records, paper.set_index("method"))));
+page_summary(records, extra=claim_verdict(
+    "ndpnet.table5_dagm", records=records, **ndpnet.dagm_claim(records, paper.set_index("method"))));

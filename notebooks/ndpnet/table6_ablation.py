@@ -65,4 +65,5 @@ show(provenance(list(records.values())))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the full model (A) above every variant B-F (Table VI, pixel AUROC).
-page_summary(records.values(), extra=claim_verdict(**ndpnet.ablation_claim(ours, paper)));
+page_summary(records.values(), extra=claim_verdict(
+    "ndpnet.table6_switches", records=records.values(), **ndpnet.ablation_claim(ours, paper)));

@@ -74,4 +74,5 @@ for name, title in [("ndpnet_table2_image_auroc", "Table II"), ("ndpnet_table3_p
 for name, value in ndpnet.headline(df, paper_values.load("ndpnet_table2_image_auroc").set_index("method")).items():
     glue_value(name, value)
 page_summary(records, extra=claim_verdict(
-    **ndpnet.texture_claim(df, paper_values.load("ndpnet_table3_pixel_auroc").set_index("method"))));
+    "ndpnet.pixel_auroc_vs_reconstruction", records=records, **ndpnet.texture_claim(df,
+    paper_values.load("ndpnet_table3_pixel_auroc").set_index("method"))));

@@ -38,8 +38,8 @@ import matplotlib.pyplot as plt
 
 from defectbook.analysis import npad as analysis
 from defectbook.book import paper_values, plotting
-from defectbook.book.report import differences_view, page_summary, provenance, show, verdict
-from defectbook.evaluation.stats import method_differences, pair_effect
+from defectbook.book.report import claim_verdict, differences_view, page_summary, provenance, show
+from defectbook.evaluation.stats import method_differences
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
@@ -62,8 +62,8 @@ show(provenance(records))  # without MTD it says that nothing was computed
 # ## The differences, with their intervals
 # Each row is one method minus another on the same test images: the difference of image AUROC with a (`level=0.95`)
 # paired bootstrap interval (test images resampled within each class, both AUROCs recomputed on every
-# resample), the verdict the interval gives (*reproduced*: the whole interval above zero, as the paper's
-# ordering N-pad > PatchCore > PaDiM has it; *reversed*: below; *undecided*: it holds zero), the paper's
+# resample), the verdict the interval gives (*agrees*: the whole interval above zero, as the paper's
+# ordering N-pad > PatchCore > PaDiM has it; *disagrees*: below; *undecided*: it holds zero), the paper's
 # difference, and the difference of pixel AUROC (pooled pixels, no interval).
 
 # %%
@@ -126,7 +126,7 @@ if with_maps:
     show(provenance(with_maps))
 
 # %% tags=["remove-cell"]
-# Page summary and verdict: the paper finds N-pad above PaDiM on MTD (image AUROC), judged by the paired bootstrap.
-effect = pair_effect(diffs, "npad", "padim")
-page_summary(records + ablation_records, extra=analysis.mtd_claim(paper) + verdict(
-    effect, "N-pad minus PaDiM, image AUROC, paired bootstrap over the test images"));
+# Page summary and verdict: the paper finds N-pad above PaDiM and PatchCore on MTD (image AUROC).
+page_summary(records + ablation_records, extra=claim_verdict(
+    "npad.vs_padim_patchcore_real", experiment.frame(records), records, n_boot=n_boot,
+    paper_effect=analysis.paper_difference(paper, "npad", "padim")));

@@ -44,7 +44,7 @@ import matplotlib.pyplot as plt
 
 from defectbook.analysis import npad as analysis
 from defectbook.book import paper_values, plotting
-from defectbook.book.report import page_summary, provenance, show, verdict
+from defectbook.book.report import claim_verdict, page_summary, provenance, show
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
@@ -113,8 +113,7 @@ elif records:
 # %% tags=["remove-cell"]
 # Page summary and verdict: the literature puts PatchCore above PaDiM on MTD; judged on the whole training list.
 paper = paper_values.load("npad_appA_mtd").set_index("method")
-whole = analysis.gap_verdict(curve)
-page_summary(records + control_records, extra=(
-    f"**Paper (N-pad App. A):** PatchCore above PaDiM on MTD, image AUROC (paper: "
-    f"{analysis.paper_difference(paper, 'patchcore', 'padim'):+.3f}). "
-    + verdict(whole["effect"], whole["claim"]) + whole["smallest"]));
+whole = runs.get(("patchcore", None), []) + runs.get(("padim", None), [])
+page_summary(records + control_records, extra=claim_verdict(
+    "npad.appA_patchcore_vs_padim", experiment.frame(whole), whole, n_boot=n_boot,
+    paper_effect=analysis.paper_difference(paper, "patchcore", "padim")) + analysis.smallest_gap_sentence(curve));

@@ -38,7 +38,7 @@ import matplotlib.pyplot as plt
 from defectbook.analysis.npad import ORDER_PAIRS, auroc_interval_table
 from defectbook.book import plotting
 from defectbook.book.report import differences_view, provenance, show
-from defectbook.evaluation.stats import method_differences, pair_effect
+from defectbook.evaluation.stats import method_differences
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
@@ -62,8 +62,8 @@ show(provenance(records))
 # ## The differences, with their intervals
 # Each method minus another on the same test cells, with a paired bootstrap (`level=0.95`) interval (test cells
 # resampled within each class, both AUROCs recomputed on every resample) and the verdict it gives for the
-# ordering of N-pad's paper on MTD (N-pad > PatchCore > PaDiM): *reproduced* when the whole interval lies
-# above zero, *reversed* below, *undecided* when it holds zero.
+# ordering of N-pad's paper on MTD (N-pad > PatchCore > PaDiM): *agrees* when the whole interval lies
+# above zero, *disagrees* below, *undecided* when it holds zero.
 
 # %%
 diffs = method_differences(records, ORDER_PAIRS, n_boot=n_boot)
@@ -80,9 +80,6 @@ else:
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the paper's ordering on MTD (N-pad above PaDiM), asked of ELPV.
-from defectbook.book.report import page_summary, verdict
+from defectbook.book.report import claim_verdict, page_summary
 
-effect = pair_effect(diffs, "npad", "padim")
-page_summary(records, extra="**Paper (on MTD, asked here of ELPV):** N-pad above PaDiM, image AUROC. " + verdict(
-    effect, f"N-pad minus PaDiM on {effect.get('data', 'ELPV').replace('elpv:', 'ELPV ')}, image AUROC, "
-    "paired bootstrap over the test cells"));
+page_summary(records, extra=claim_verdict("npad.elpv_vs_padim", experiment.frame(records), records, n_boot=n_boot));

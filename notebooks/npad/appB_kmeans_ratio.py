@@ -57,8 +57,5 @@ show(provenance(records))
 from defectbook.book.report import claim_verdict, page_summary
 
 lo_r, hi_r = min(ratios), max(ratios)
-page_summary(records, extra=claim_verdict(
-    df, "kmeans_ratio", lo_r, hi_r, "image_auroc",
-    f"fewer centroids lower the image AUROC (Appendix B); ours: ratio {lo_r} against {hi_r}",
-    paper_effect=paper.get(round(lo_r, 4), float("nan")) - paper.get(round(hi_r, 4), float("nan")),
-    paper_sign=-1));
+page_summary(records, extra=claim_verdict("npad.appB_kmeans_ratio", df, records,
+    paper_effect=paper.get(round(lo_r, 4), float("nan")) - paper.get(round(hi_r, 4), float("nan"))));

@@ -65,6 +65,4 @@ show(provenance(shown))
 # Page summary and verdict: the paper's maps show N-pad localising defects better than PaDiM (as appD_maps).
 from defectbook.book.report import claim_verdict, page_summary
 
-page_summary(records, extra=claim_verdict(
-    experiment.frame(shown), "method", "npad", "padim", "pixel_auroc",
-    "N-pad's maps localise defects better than PaDiM's (Figs. 4-6); ours: pixel AUROC of the runs explored here"));
+page_summary(records, extra=claim_verdict("npad.explore_maps", experiment.frame(shown), records));

@@ -59,7 +59,4 @@ show(provenance(records))
 # Page summary and verdict: the paper finds N-pad strong with few training images (Sec. 4.4).
 from defectbook.book.report import claim_verdict, page_summary
 
-page_summary(records, extra=claim_verdict(
-    df, "method", "npad", "patchcore", "image_auroc",
-    "N-pad passes the previous state of the art with a fraction of the training images (Sec. 4.4); ours: "
-    "N-pad against PatchCore at each number of shots", pair_on=("data", "seed", "shots")));
+page_summary(records, extra=claim_verdict("npad.fewshot_vs_patchcore", df, records));

@@ -65,7 +65,4 @@ show(provenance(records))
 # Page summary and verdict: the paper's channel rule beats random selection on every backbone.
 from defectbook.book.report import claim_verdict, page_summary
 
-page_summary(records, extra=claim_verdict(
-    df, "rule", rules[0], "random", "pixel_auroc",
-    f"the counted-activation channel rule ({rules[0]}) above random selection, on every backbone (Fig. 2e)",
-    pair_on=("backbone", "data", "seed")));
+page_summary(records, extra=claim_verdict("npad.fig2e_channel_rule", df, records));

@@ -65,6 +65,5 @@ show(provenance(records))
 from defectbook.book.report import claim_verdict, page_summary
 
 avg = paper.loc["average"] if "average" in paper.index else {}
-page_summary(records, extra=claim_verdict(
-    df, "method", "npad", "padim", "aupro", "N-pad's PRO above PaDiM's (Table 2, MVTec AD average)",
+page_summary(records, extra=claim_verdict("npad.table2_pro", df, records,
     paper_effect=avg.get("N-pad", float("nan")) - avg.get("PaDiM", float("nan"))));

@@ -62,7 +62,5 @@ show(provenance(records))
 # Page summary: the paper finds the full N-pad above module A alone (Exper1), pixel AUROC.
 from defectbook.book.report import claim_verdict, page_summary
 
-page_summary(records, extra=claim_verdict(
-    df, "experiment", "N-pad", "Exper1", "pixel_auroc",
-    "the full N-pad above module A alone (Exper1), pixel AUROC (Table 3)",
+page_summary(records, extra=claim_verdict("npad.table3_ablation", df, records,
     paper_effect=float(paper.loc["N-pad", "pixel_auroc"] - paper.loc["Exper1", "pixel_auroc"])));

@@ -64,6 +64,5 @@ from defectbook.book.report import claim_verdict, page_summary
 
 paper = paper_values.load("npad_table4_image_size").set_index("setting")["pixel_auroc"]
 order = list(df["size"].unique())   # the profile's standard crop first, the ensemble last
-page_summary(records, extra=claim_verdict(
-    df, "size", order[-1], order[0], "pixel_auroc", "the ensemble of two crop sizes above the standard crop (Table 4)",
+page_summary(records, extra=claim_verdict("npad.table4_image_size", df, records,
     paper_effect=paper["ensemble 224+336 crop"] - paper["224 crop"]));

@@ -59,6 +59,4 @@ show(provenance(records))
 # Page summary: the paper finds Bhattacharyya weights above uniform ones (pixel AUROC).
 from defectbook.book.report import claim_verdict, page_summary
 
-page_summary(records, extra=claim_verdict(
-    df, "weighting", "bhattacharyya", "uniform", "pixel_auroc",
-    "Bhattacharyya weights above uniform ones, pixel AUROC (Table 5)"));
+page_summary(records, extra=claim_verdict("npad.table5_weighting", df, records));

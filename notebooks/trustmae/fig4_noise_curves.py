@@ -35,7 +35,7 @@ import matplotlib.pyplot as plt
 
 from defectbook.analysis import trustmae
 from defectbook.book import paper_values, plotting
-from defectbook.book.report import glue_value, page_summary, provenance, show, verdict
+from defectbook.book.report import claim_verdict, glue_value, page_summary, provenance, show
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
@@ -113,8 +113,10 @@ show(provenance(records))
 # is one unit whose four runs share one test set (checked). The interval (`level=0.95`) is a paired bootstrap over test
 # images (`analysis.trustmae.drop_difference`: every unit's test images resampled within each class, the same resample
 # for its four runs, D averaged over the units); beside it a Student-t interval over the units' D, which also holds the
-# spread between seeds and data sets. The verdict: *reproduced* when the bootstrap interval lies below zero, *reversed*
-# above it, *no effect* when it holds zero and is narrower than `0.05`, *undecided* otherwise.
+# spread between seeds and data sets. The table's words: *agrees* when the bootstrap interval lies below zero,
+# *disagrees* above it, *no effect* when it holds zero and is narrower than `0.05`, *undecided* otherwise. The page's
+# verdict is the claims ledger's rule on the same runs: a unit whose four AUROCs all sit at the ledger's ceiling is set
+# aside as not testable.
 
 # %%
 drop_records = experiment.run_many(trustmae.drop_configs(chapter, models, levels, seeds), desc="drop difference")
@@ -167,5 +169,5 @@ if len(trust_region):
 # %% tags=["remove-cell"]
 # Page summary and verdict: the paper finds TrustMAE losing less image AUROC to training noise than MemAE and
 # AE-MSE; decided by the difference of drops D and its paired bootstrap interval (section above).
-page_summary(records + screened + drop_records, extra=trustmae.noise_verdict_text(
-    effects, ref, levels, lambda effect, claim: verdict(effect, claim, paper_sign=-1)));
+page_summary(records + screened + drop_records, extra=claim_verdict("trustmae.noise_robustness", experiment.frame(
+    drop_records), drop_records, n_boot=chapter.grids["bootstrap"], paper_effect=trustmae.paper_drop_difference(ref)));

@@ -63,8 +63,5 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: the full model above the one with neither perceptual distance nor trust region.
-page_summary(records, extra=claim_verdict(
-    df, "variant", "ours", "ours w/o PD w/o TR", "image_auroc",
-    "the full TrustMAE above the model without perceptual distance and trust region, at every training noise "
-    "(supp. Table 3; paper: mean over its noise levels)", pair_on=("category", "noise"),
+page_summary(records, extra=claim_verdict("trustmae.fig5_ablation", df, records,
     paper_effect=float(ref.loc["ours"].mean() - ref.loc["ours w/o PD w/o TR"].mean())));

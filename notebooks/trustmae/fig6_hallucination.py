@@ -82,6 +82,4 @@ show(provenance(records))
 # %% tags=["remove-cell"]
 # Page summary and verdict: without the trust region the memory absorbs defects, so detection suffers.
 page_summary(records, extra=claim_verdict(
-    experiment.frame(records).assign(model=list(cfg)), "model", "with TR", "w/o TR", "image_auroc",
-    f"without the trust region the memory takes in defects and detection suffers (Fig. 6); ours: image AUROC "
-    f"of the two models on {dataset}:{category} at {noise:.0%} training noise"));
+    "trustmae.fig6_trust_region", experiment.frame(records).assign(model=list(cfg)), records));

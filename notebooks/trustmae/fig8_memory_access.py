@@ -62,7 +62,4 @@ show(provenance(records.values()))
 # %% tags=["remove-cell"]
 # Page summary and verdict: sparse addressing concentrates each latent vector on few slots.
 page_summary(records.values(), extra=claim_verdict(
-    trustmae.access_frame(stats), "addressing", "sparse (top-k)", "dense (w/o SP)",
-    "non-zero weights per latent vector",
-    "without sparse addressing each latent vector spreads over all memory slots (Sec. 3.5, Fig. 8); ours: non-zero "
-    "addressing weights per latent vector, sparse minus dense", paper_sign=-1));
+    "trustmae.fig8_sparse_addressing", trustmae.access_frame(stats), records.values()));

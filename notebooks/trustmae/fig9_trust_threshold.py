@@ -66,7 +66,4 @@ show(provenance(records))
 
 # %% tags=["remove-cell"]
 # Page summary and verdict: AUROC lower at delta_2 = 0 than at a larger delta_2.
-page_summary(records, extra=claim_verdict(
-    runs, "delta2", max(runs["delta2"]), min(runs["delta2"]), "image_auroc",
-    f"a larger trust threshold beats delta_2 = 0 (Fig. 9); ours: delta_2 {max(runs['delta2']):g} against "
-    f"{min(runs['delta2']):g}", pair_on=("seed",)));
+page_summary(records, extra=claim_verdict("trustmae.fig9_trust_threshold", runs, records));

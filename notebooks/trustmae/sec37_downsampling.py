@@ -46,4 +46,4 @@ show(provenance(records))
 # %% tags=["remove-cell"]
 # Page summary and verdict: fewer down-samplings (smaller patches) work better on grid, screw, pill and capsule.
 rows, claim = trustmae.downsampling_claim(df, settings)
-page_summary(records, extra=claim_verdict(rows, "down-samplings", min(settings), max(settings), "image_auroc", claim));
+page_summary(records, extra=claim_verdict("trustmae.sec37_downsampling", rows, records));

@@ -62,9 +62,8 @@ from defectbook.book.report import claim_verdict, page_summary  # noqa: E402
 
 page_summary(records, extra=(
     trustmae.clean_training_text(df.data, df.seed, "pixel AUROC", ours["mean"])
-    + "\n\n" + claim_verdict(df, "model", "TrustMAE", "MemAE", "pixel_auroc",
-                             "TrustMAE above MemAE, pixel AUROC (Table 2)",
-                             paper_effect=float(paper.loc["TrustMAE-noise free", "mean"]
+    + "\n\n" + claim_verdict("trustmae.table2_pixel_vs_memae", df, records,
+        paper_effect=float(paper.loc["TrustMAE-noise free", "mean"]
                                                 - paper.loc["MemAE [12]", "mean"]))));
 
 # %% [markdown]

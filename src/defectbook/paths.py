@@ -30,6 +30,17 @@ def results_dir() -> Path:
     return cache_dir() / "results"
 
 
+def shown_dir() -> Path:
+    """Where each page leaves the keys of the records it shows (for the reproducibility report): ``pages``
+    beside the record store."""
+    return results_dir().parent / "pages"
+
+
+def claims_dir() -> Path:
+    """Where the pages leave their claim judgements for the ledger page: ``claims`` beside the record store."""
+    return results_dir().parent / "claims"
+
+
 def data_root() -> Path | None:
     """The real-data root: ``DEFECTBOOK_DATA``, else ``<repo>/data`` when it holds anything but its README."""
     if settings.get("DEFECTBOOK_DATA"):

@@ -141,12 +141,18 @@ def test_benchmark_grids_of_the_smoke_profile():
 
 
 def test_reproducibility_counts_glued_and_summarised():
-    counts = pd.DataFrame({"reproduced": [2], "within noise": [0], "not computed": [3], "total": [5]}, index=["N-pad"])
-    verdicts = ("reproduced", "within noise", "not computed")
+    verdicts = ("value matches", "value differs", "not comparable", "not computed")
+    counts = pd.DataFrame({"value matches": [2], "value differs": [0], "not comparable": [0], "not computed": [3],
+                           "total": [5]}, index=["N-pad"])
     glued = benchmark.verdict_glue(counts, {"npad": "N-pad", "trustmae": "TrustMAE"}, verdicts)
-    assert glued["npad_reproduced"] == 2 and glued["npad_not_computed"] == 3 and glued["trustmae_within_noise"] == 0
-    report = pd.DataFrame({"verdict": ["reproduced", "reproduced", "not computed", "not computed", "not computed"]})
+    assert glued["npad_value_matches"] == 2 and glued["npad_not_computed"] == 3
+    assert glued["trustmae_value_differs"] == 0
+    report = pd.DataFrame({"verdict": ["value matches"] * 2 + ["not computed"] * 3})
     text = benchmark.report_summary(report, counts, 7, "smoke", verdicts)
-    assert text.startswith("Profile smoke: 5 paper cells reproduced by the book's notebooks, 2 of them computed in "
-                           "this build from 7 records. N-pad: 2 reproduced, 3 not computed (of 5).")
+    assert text.startswith("Profile smoke: the book's pages reproduce 5 paper cells; this build computed 2 of them "
+                           "from 7 records: 2 value matches, 0 value differs and 0 not comparable. "
+                           "N-pad: 2 value matches (of 5).")
     assert text.endswith("every computed cell is not comparable.")
+    none = benchmark.report_summary(report.assign(verdict="not computed"), counts * 0 + [0, 0, 0, 5, 5], 0, "cpu",
+                                    verdicts)
+    assert "computed 0 of them" in none and "reproduced" not in none and "N-pad: none computed (of 5)" in none

@@ -31,7 +31,7 @@ def test_timing_frame_turns_throughput_into_ms_per_image_and_names_the_device():
     assert list(df["ms per image"]) == [20.0, 5.0] and list(df["model"]) == ["NDP-Net", "AE-SSIM"]
     assert list(df["device"]) == ["x86_64 CPU", "x86_64 + CUDA"] and set(ndpnet.TIMING_COLUMNS) <= set(df.columns)
     paper = pd.DataFrame({"method": ["NDP-Net", "AE-SSIM"], "image_auroc_percent": [95.0, 70.0]})
-    assert ndpnet.timing_claim(df, paper, "synthetic:wood")["paper_effect"] == pytest.approx(0.25)
+    assert ndpnet.timing_claim(df, paper)["paper_effect"] == pytest.approx(0.25)
 
 
 def test_dagm_table_means_seeds_then_classes_with_a_population_std():
@@ -69,13 +69,13 @@ def test_perception_table_scores_the_difference_maps_against_the_masks():
     assert n == 2 and table.loc[0, "layer 1"] == 1.0, "the difference is exactly the defect at layer 1"
     claim = ndpnet.perception_claim(pd.DataFrame({"encoder": ["with L_def_per", "without L_def_per"],
                                                   "layer 1": [0.9, 0.6], "layer 2": [0.8, 0.7]}))
-    assert len(claim["df"]) == 4 and claim["pair_on"] == ("layer",)
+    assert len(claim["frame"]) == 4 and set(claim["frame"]["layer"]) == {"layer 1", "layer 2"}
 
 
 def test_repair_claim_pairs_in_defect_against_everywhere_per_layer_and_branch():
     weights = pd.DataFrame([{"layer": 1, "F_ad": 0.5, "F_rep2": 0.3, "F_rep2 in defect": 0.6},
                             {"layer": 2, "F_ad": 0.4, "F_rep2": 0.2}])      # layer 2: no defect at its size
-    long = ndpnet.repair_claim(weights, [2])["df"]
+    long = ndpnet.repair_claim(weights, [2])["frame"]
     assert len(long) == 3, "layer 2 has no in-defect weight: only its everywhere row"
     assert long.set_index(["layer", "where"]).loc[(1, "in defect"), "weight"] == 0.6
 
@@ -93,8 +93,7 @@ def test_map_aurocs_and_the_fused_map_against_the_best_single_scale():
         and res.set_index("map").loc["am1", "image AUROC (max)"] == 1.0
     )
     res.loc[res["map"] == "am1", "pixel AUROC"] = 0.2
-    assert ndpnet.multiscale_claim(res)["b"] == "am3"
-    assert ndpnet.multiscale_claim(pd.DataFrame())["b"] == "am3"
+    assert ndpnet.multiscale_claim(res)["frame"] is res
 
 
 def test_example_indices_take_defective_images_then_one_good():
@@ -117,8 +116,9 @@ def test_ablation_table_differences_from_the_full_model():
     assert t.loc["D: pixel gap", "Δ pixel"] == 0.0 and not t.loc["D: pixel gap", "pixel AUROC lower"]
     paper = pd.DataFrame({"delta_pixel_auroc": [-0.02, -0.04]})
     claim = ndpnet.ablation_claim(t.reset_index(), paper)
-    assert claim["paper_effect"] == pytest.approx(0.03) and len(claim["df"]) == 4
-    assert set(claim["df"][claim["df"]["model"] == "full model"]["pixel_auroc"]) == {t.loc[ndpnet.FULL, "pixel AUROC"]}
+    assert claim["paper_effect"] == pytest.approx(0.03) and len(claim["frame"]) == 4
+    pairs = claim["frame"]
+    assert set(pairs[pairs["model"] == "full model"]["pixel_auroc"]) == {t.loc[ndpnet.FULL, "pixel AUROC"]}
 
 
 def test_texture_tables_targets_and_headline():

@@ -6,40 +6,42 @@ import pytest
 from helpers.prose import typed_numbers
 
 from defectbook import DefectbookError
-from defectbook.book import paper_values
+from defectbook.book import paper_values, plotting
 from defectbook.book import reproducibility as R
 from defectbook.pipeline import spec
 from defectbook.pipeline.store import Record
 
 # --- verdict rules --------------------------------------------------------------------------------
 
-def test_each_verdict_is_reachable_and_boundaries_hold():
+def test_each_word_is_reachable_and_boundaries_hold():
     tol, k = 0.02, 2.0
     assert R.verdict_of(0.90, [], tol, k)["verdict"] == "not computed"
     assert R.verdict_of(0.90, [float("nan")], tol, k)["verdict"] == "not computed"
     assert R.verdict_of(0.90, [0.90], tol, k, comparable="different data")["verdict"] == "not comparable"
-    assert R.verdict_of(0.90, [0.91, 0.89], tol, k)["verdict"] == "reproduced"
-    # exactly at the tolerance: reproduced; just beyond with one seed: not reproduced (no spread to appeal to)
-    assert R.verdict_of(0.90, [0.92], tol, k)["verdict"] == "reproduced"
-    assert R.verdict_of(0.90, [0.88], tol, k)["verdict"] == "reproduced"
-    assert R.verdict_of(0.90, [0.9201], tol, k)["verdict"] == "not reproduced"
-    # beyond the tolerance but within tolerance + k sd of the seeds: within noise
-    v = R.verdict_of(0.90, [0.95, 0.89], tol, k)       # mean 0.92 + ... : Δ = 0.02 -> reproduced
-    assert v["verdict"] == "reproduced"
+    assert R.verdict_of(0.90, [0.91, 0.89], tol, k)["verdict"] == "value matches"
+    # exactly at the tolerance: matches; just beyond with one seed: differs (no spread to appeal to)
+    assert R.verdict_of(0.90, [0.92], tol, k)["verdict"] == "value matches"
+    assert R.verdict_of(0.90, [0.88], tol, k)["verdict"] == "value matches"
+    assert R.verdict_of(0.90, [0.9201], tol, k)["verdict"] == "value differs"
+    # beyond the tolerance but within tolerance + k sd of the seeds: matches within noise
     v = R.verdict_of(0.90, [0.97, 0.91], tol, k)       # Δ = 0.04, sd = 0.0424: 0.04 <= 0.02 + 0.085
-    assert v["verdict"] == "within noise" and v["n"] == 2 and v["sd"] == pytest.approx(0.0424, abs=1e-3)
+    assert v["verdict"] == "value matches" and "within noise" in v["why"] and v["n"] == 2
+    assert v["sd"] == pytest.approx(0.0424, abs=1e-3)
     v = R.verdict_of(0.90, [0.96, 0.96, 0.961], tol, k)  # Δ = 0.06, sd tiny
-    assert v["verdict"] == "not reproduced"
+    assert v["verdict"] == "value differs"
     # the boundary of the noise rule: |Δ| == tol + k sd is within noise
     sd = pd.Series([0.93, 0.95]).std()
     edge = 0.90 + tol + k * sd
-    v = R.verdict_of(0.90 + (0.94 - edge), [0.93, 0.95], tol, k)
-    assert v["verdict"] == "within noise"
-    v = R.verdict_of(0.90 + (0.94 - edge) - 1e-6, [0.93, 0.95], tol, k)
-    assert v["verdict"] == "not reproduced"
+    assert R.verdict_of(0.90 + (0.94 - edge), [0.93, 0.95], tol, k)["verdict"] == "value matches"
+    assert R.verdict_of(0.90 + (0.94 - edge) - 1e-6, [0.93, 0.95], tol, k)["verdict"] == "value differs"
     # a not-comparable cell still reports ours, the difference and the interval
     v = R.verdict_of(0.5, [0.6, 0.7], tol, k, comparable="smoke")
     assert v["ours"] == pytest.approx(0.65) and v["diff"] == pytest.approx(0.15) and v["low"] < 0.65 < v["high"]
+    # the same data but another backbone: its own tier, saying whether the value would match
+    v = R.verdict_of(0.90, [0.95], tol, k, caveat="backbone x, the paper's y")
+    assert v["verdict"] == R.TIER and v["why"] == "backbone x, the paper's y; |Δ| > 0.02 (one seed: no spread)"
+    assert R.verdict_of(0.90, [0.91], tol, k, caveat="x")["why"] == "x; |Δ| ≤ 0.02"
+    assert set(R.VERDICTS) == set(plotting.VERDICT_COLOURS)
 
 
 # --- the declared mapping covers every row ---------------------------------------------------------
@@ -97,9 +99,14 @@ def _record(cfg: dict, key: str, **metrics) -> Record:
     return Record(key=key, config=cfg, metrics=metrics, timings={}, memory={}, scores=[], labels=[0, 1], defects=[])
 
 
+def _everywhere(records) -> dict:
+    """Every page showing every record (the tests of matching, where which page shows what is not the point)."""
+    return {c.page: {r.key for r in records} for c in R.cells()[0]}
+
+
 def test_missing_records_are_reported_as_not_computed():
     cells, _ = R.cells(["npad_appA_mtd", "npad_table3_ablation"])
-    report, quoted = R.judge("cpu", records=[], tables=["npad_appA_mtd", "npad_table3_ablation"])
+    report, quoted = R.judge("cpu", records=[], shown={}, tables=["npad_appA_mtd", "npad_table3_ablation"])
     assert len(report) == len(cells) and (report["verdict"] == "not computed").all()
     miss = R.missing(report)
     assert miss["cells"].sum() == len(cells)
@@ -122,11 +129,12 @@ def test_records_found_and_judged_against_the_paper():
         recs.append(_record(cfg, f"a{seed}", image_auroc=0.0, pixel_auroc=0.0))
     cfg = S.config("padim", "mtd", None, seed=0)
     recs.append(_record(cfg, "p0", image_auroc=float(paper.loc["PaDiM", "image_auroc"]) - 0.1, pixel_auroc=None))
-    report, _ = R.judge("paper", records=recs, tables=["npad_appA_mtd"])
+    report, _ = R.judge("paper", records=recs, shown=_everywhere(recs),
+                        tables=["npad_appA_mtd"])
     v = report.set_index(["row", "column"])["verdict"]
-    assert v[("N-pad", "image_auroc")] == "reproduced"
-    assert v[("N-pad", "pixel_auroc")] == "not reproduced"
-    assert v[("PaDiM", "image_auroc")] == "not reproduced"
+    assert v[("N-pad", "image_auroc")] == "value matches"
+    assert v[("N-pad", "pixel_auroc")] == "value differs"
+    assert v[("PaDiM", "image_auroc")] == "value differs"
     assert v[("PaDiM", "pixel_auroc")] == "not computed"
     assert v[("PatchCore", "image_auroc")] == "not computed"
     row = report.set_index(["row", "column"]).loc[("N-pad", "image_auroc")]
@@ -135,17 +143,20 @@ def test_records_found_and_judged_against_the_paper():
     # the same cells on a synthetic stand-in (cpu profile) are not comparable
     C = spec.chapter("npad", "cpu")
     syn = [_record(C.config("npad", "synthetic", "wood", seed=0), "s0", pixel_auroc=0.98)]
-    report, _ = R.judge("cpu", records=syn, tables=["npad_table1_auroc"])
+    report, _ = R.judge("cpu", records=syn, shown=_everywhere(syn),
+                        tables=["npad_table1_auroc"])
     got = report[report["verdict"] != "not computed"]
     assert set(got["verdict"]) == {"not comparable"}
     assert set(got["category"]) == {"wood", "mean"}          # the wood cell and the average over what ran
     assert got["why"].str.contains("different data").all()
     # ... and never stand in for MTD's table (no synthetic stand-in replaces a real dataset's own table)
-    report, _ = R.judge("cpu", records=syn, tables=["npad_appA_mtd"])
+    report, _ = R.judge("cpu", records=syn, shown=_everywhere(syn),
+                        tables=["npad_appA_mtd"])
     assert (report["verdict"] == "not computed").all()
     # ... nor does an MTD record stand in for an MVTec AD table's rows
     mtd = [_record(C.config("npad", "mtd", None, seed=0), "m0", pixel_auroc=0.9, image_auroc=0.9)]
-    report, _ = R.judge("cpu", records=mtd, tables=["npad_table1_auroc", "npad_table3_ablation"])
+    report, _ = R.judge("cpu", records=mtd, shown=_everywhere(mtd),
+                        tables=["npad_table1_auroc", "npad_table3_ablation"])
     assert (report["verdict"] == "not computed").all()
 
 
@@ -158,7 +169,8 @@ def test_scores_by_pooling_and_baseline_deltas():
     d, c = S.pair(S.grids["ablation_category"])
     full = _record(S.config("ndpnet", d, c, seed=0), "f", image_auroc=0.9, pixel_auroc=0.8)
     var = _record(S.config("ndpnet", d, c, seed=0, **ABLATIONS["B: w/o RBAM"]), "b", image_auroc=0.85, pixel_auroc=0.8)
-    report, _ = R.judge("cpu", records=[full, var], tables=["ndpnet_table6_ablation_deltas"])
+    report, _ = R.judge("cpu", records=[full, var], shown=_everywhere([full, var]),
+                        tables=["ndpnet_table6_ablation_deltas"])
     row = report.set_index(["row", "column"]).loc[("B: w/o RBAM", "delta_image_auroc")]
     assert row["ours"] == pytest.approx(-0.05) and row["verdict"] == "not comparable"
 
@@ -166,7 +178,8 @@ def test_scores_by_pooling_and_baseline_deltas():
     r = _record(T.config("trustmae", "synthetic", "wood", seed=0), "t", image_auroc=0.5)
     r.labels = [0, 0, 1, 1]
     r.extras = {"scores_by_pooling": {"max": [0.1, 0.2, 0.3, 0.4], "mean": [0.4, 0.3, 0.2, 0.1]}}
-    report, _ = R.judge("cpu", records=[r], tables=["trustmae_table1"])
+    report, _ = R.judge("cpu", records=[r], shown=_everywhere([r]),
+                        tables=["trustmae_table1"])
     got = report[(report["category"] == "wood")].set_index("row")["ours"]
     assert got["TrustMAE-noise free (max)"] == pytest.approx(1.0)
     assert got["TrustMAE-noise free (mean)"] == pytest.approx(0.0)
@@ -204,9 +217,10 @@ def test_compared_method_and_mean_over_the_papers_categories():
             for c in ("carpet", "grid", "leather", "tile", "wood")]
     recs.append(_record(S.config("trustmae", "mvtec", "bottle", seed=0), "tb", image_auroc=0.0))
     assert {r.config["spec"]["chapter"] for r in recs} == {"trustmae"}
-    report, _ = R.judge("paper", records=recs, tables=["ndpnet_table2_image_auroc"])
+    report, _ = R.judge("paper", records=recs, shown=_everywhere(recs),
+                        tables=["ndpnet_table2_image_auroc"])
     got = report[report["row"] == "TrustMAE"].set_index("column")
-    assert (got["verdict"] == "reproduced").all(), got[["ours", "verdict", "why"]]
+    assert (got["verdict"] == "value matches").all(), got[["ours", "verdict", "why"]]
     assert got.loc["mean", "data"] == "mvtec (5 categories)"
 
 
@@ -220,7 +234,8 @@ def test_dry_run_records_are_found_and_not_comparable(monkeypatch):
     assert cfg["dry_run"] and cfg["params"]["test_transforms"] < g
     shots = S.config("differnet", "mvtec", "wood", seed=0, split={"kind": "few_shot", "n": S.grids["few_shot_n"]})
     recs = [_record(cfg, "g", image_auroc=0.9), _record(shots, "s", image_auroc=0.8)]
-    report, _ = R.judge("paper", records=recs, tables=["differnet_table3_ablation", "differnet_table1_mvtec"])
+    report, _ = R.judge("paper", records=recs, shown=_everywhere(recs),
+                        tables=["differnet_table3_ablation", "differnet_table1_mvtec"])
     g_row = report[(report["table"] == "differnet_table3_ablation") & (report["row"] == "G")].iloc[0]
     assert g_row["verdict"] == "not comparable" and "dry run" in g_row["why"]
     few = report[(report["row"] == "differnet_16shots") & (report["category"] == "wood")].iloc[0]
@@ -232,6 +247,7 @@ def test_an_image_size_record_is_not_the_default_methods():
     S = spec.chapter("npad", "cpu")
     t = S.grids["image_sizes"][1]
     rec = _record(S.config("npad", "synthetic", "wood", seed=0, transform=t), "t", pixel_auroc=0.9, image_auroc=0.9)
-    report, _ = R.judge("cpu", records=[rec], tables=["npad_table1_auroc", "npad_table4_image_size"])
+    report, _ = R.judge("cpu", records=[rec], shown=_everywhere([rec]),
+                        tables=["npad_table1_auroc", "npad_table4_image_size"])
     computed = report[report["verdict"] != "not computed"]
     assert set(computed["table"]) == {"npad_table4_image_size"} and set(computed["row"]) == {"256 resize"}

@@ -291,23 +291,26 @@ def drop_summary(drops: pd.DataFrame, levels) -> str:
 
 
 def verdict_glue(counts: pd.DataFrame, papers: dict, verdicts: Iterable[str]) -> dict:
-    """One count per paper and verdict of the reproducibility report's ``counts`` (paper x verdict), named
-    ``<paper key>_<verdict>`` (``npad_reproduced``, ``trustmae_not_computed``); 0 for a paper without a row."""
+    """One count per paper and word of the reproducibility report's ``counts`` (paper x word), named
+    ``<paper key>_<word>`` with spaces as underscores (``npad_value_matches``, ``trustmae_not_computed``); 0
+    for a paper without a row."""
     return {f"{key}_{v.replace(' ', '_')}": int(counts.loc[paper, v]) if paper in counts.index else 0
             for key, paper in papers.items() for v in verdicts}
 
 
 def report_summary(report: pd.DataFrame, counts: pd.DataFrame, n_records: int, profile: str,
                    verdicts: Iterable[str]) -> str:
-    """The reproducibility page's summary: the cells the book reproduces, how many were computed from how
-    many records, and the count of each verdict per paper."""
+    """The reproducibility page's summary. Its first sentence counts what is covered: the cells the pages
+    reproduce, how many this build computed and how many of those got each word (``verdicts``, the last
+    being *not computed*); then, per paper, its computed cells by word."""
     verdicts = list(verdicts)
-    parts = [f"{paper}: " + ", ".join(f"{int(row[v])} {v}" for v in verdicts if row[v]) + f" (of {int(row['total'])})"
-             for paper, row in counts.iterrows()]
+    done = report[report["verdict"] != verdicts[-1]] if len(report) else report
+    words = [f"{int((done['verdict'] == w).sum())} {w}" for w in verdicts[:-1]]
+    parts = [f"{paper}: " + (", ".join(f"{int(row[v])} {v}" for v in verdicts[:-1] if row[v]) or "none computed")
+             + f" (of {int(row['total'])})" for paper, row in counts.iterrows()]
     return (
-        f"Profile {profile}: {len(report)} paper cells reproduced by the book's notebooks, "
-        f"{int((report['verdict'] != 'not computed').sum())} of them computed in this build from {n_records} records. "
-        + "; ".join(parts)
-        + "."
+        f"Profile {profile}: the book's pages reproduce {len(report)} paper cells; this build computed "
+        f"{len(done)} of them from {n_records} records: " + ", ".join(words[:-1]) + f" and {words[-1]}. "
+        + "; ".join(parts) + "."
         + (" Smoke profile: tiny data and models, every computed cell is not comparable." if profile == "smoke" else "")
     )

@@ -42,12 +42,9 @@ def fewshot_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def fewshot_claim(df: pd.DataFrame) -> dict:
-    """Fig. 7's verdict (keyword arguments of ``claim_verdict``): the largest training set against the
+    """Fig. 7's verdict (``claim_verdict`` keyword arguments): the largest training set against the
     smallest, image AUROC, paired by data set and subset."""
-    most, fewest = df["shots"].max(), df["shots"].min()
-    return dict(df=df, by="shots", a=most, b=fewest, value="image_auroc",
-                claim=f"more training images raise the AUROC, with little gain past a few dozen (Fig. 7); ours: "
-                      f"{most} against {fewest} images, paired by data set and subset")
+    return dict(frame=df)
 
 
 # --- Fig. 8: gradient maps -------------------------------------------------------------------------
@@ -84,9 +81,7 @@ def localization_tables(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def localization_claim(df: pd.DataFrame, backbone: str) -> dict:
     """Fig. 8's verdict (``claim_verdict`` keyword arguments): pixel AUROC of ``backbone``'s maps against chance."""
-    return dict(df=df[df["backbone"] == backbone], by="backbone", a=backbone, b="chance", value="pixel_auroc",
-                claim=f"DifferNet's gradient maps localise defects without pixel-level training (Fig. 8, pictures "
-                      f"only); ours: pixel AUROC of the {backbone} maps against chance", reference=0.5)
+    return dict(frame=df[df["backbone"] == backbone])
 
 
 # --- Table 1 -------------------------------------------------------------------------------------
@@ -156,9 +151,7 @@ def table1_means_text(df: pd.DataFrame, columns: Iterable[str]) -> str:
 def table1_claim(df: pd.DataFrame, paper: pd.DataFrame) -> dict:
     """Table 1's verdict (``claim_verdict`` keyword arguments): DifferNet above 1-NN, paper effect from
     the ``average`` row of the paper's Table 1 (file columns ``differnet``, ``knn``)."""
-    return dict(df=df, by="column", a="DifferNet", b="1-NN", value="image_auroc",
-                claim="DifferNet above 1-NN, image AUROC (Table 1)",
-                paper_effect=float(paper.loc["average", "differnet"] - paper.loc["average", "knn"]))
+    return dict(frame=df, paper_effect=float(paper.loc["average", "differnet"] - paper.loc["average", "knn"]))
 
 
 def headline(df: pd.DataFrame, paper: pd.DataFrame) -> dict:
@@ -213,10 +206,7 @@ def ablation_table(per_category: pd.DataFrame, variants: dict, paper: pd.DataFra
 
 def ablation_claim(df: pd.DataFrame, paper: pd.DataFrame) -> dict:
     """Table 3's verdict (``claim_verdict`` keyword arguments): configuration G above A."""
-    return dict(df=df, by="config", a="G", b="A", value="image_auroc",
-                claim="the full configuration G (multi-scale, training transforms, most test transforms) above A "
-                      "(single scale, no transforms) (Table 3)",
-                paper_effect=float(paper.loc["G", "image_auroc"] - paper.loc["A", "image_auroc"]) / 100)
+    return dict(frame=df, paper_effect=float(paper.loc["G", "image_auroc"] - paper.loc["A", "image_auroc"]) / 100)
 
 
 # --- MTD: Table 2, Figs. 5 and 6, cost -------------------------------------------------------------
@@ -278,12 +268,6 @@ def recall_at_zero_fp(record: Record) -> dict:
     numbers of defect-free (``good``) and defective (``defective``) test images."""
     s, y = np.array(record.scores), np.array(record.labels)
     return {"recall": (s[y == 1] > s[y == 0].max()).mean(), "good": int((y == 0).sum()), "defective": int(y.sum())}
-
-
-def mtd_claim(paper: pd.Series, dataset: str, category: str | None) -> str:
-    """The paper's claim of the MTD page (DifferNet above 1-NN, Table 2) and the data ours ran on."""
-    return (f"**Paper:** DifferNet above 1-NN on Magnetic Tile Defects, image AUROC (Table 2; paper: "
-            f"{paper['DifferNet'] - paper['1-NN']:+.3f}); ours on {dataset + (':' + category if category else '')}. ")
 
 
 def layer_name(params: dict) -> str:

@@ -46,13 +46,11 @@ def timing_frame(records: list[Record]) -> pd.DataFrame:
     return df
 
 
-def timing_claim(df: pd.DataFrame, paper: pd.DataFrame, data: str) -> dict:
+def timing_claim(df: pd.DataFrame, paper: pd.DataFrame) -> dict:
     """Fig. 11's verdict (``claim_verdict`` keyword arguments): NDP-Net's image AUROC above AE-SSIM's,
     the paper's effect from ``paper`` (columns ``method``, ``image_auroc_percent``)."""
     points = paper.set_index("method")["image_auroc_percent"] / 100
-    return dict(df=df, by="method", a="ndpnet", b="ae_ssim", value="image_auroc",
-                claim=f"NDP-Net detects better than AE-SSIM (Fig. 11, image AUROC from Table II); ours on {data}",
-                paper_effect=float(points["NDP-Net"] - points["AE-SSIM"]))
+    return dict(frame=df, paper_effect=float(points["NDP-Net"] - points["AE-SSIM"]))
 
 
 # --- Fig. 2: defect perception ---------------------------------------------------------------------
@@ -92,16 +90,7 @@ def perception_claim(table: pd.DataFrame) -> dict:
     """Fig. 2's verdict (``claim_verdict`` keyword arguments): the encoder trained with ``L_def_per``
     above the one without, pixel AUROC of :func:`perception_table`, paired by layer."""
     per_layer = table.melt(id_vars="encoder", var_name="layer", value_name="pixel_auroc")
-    return dict(
-        df=per_layer,
-        by="encoder",
-        a="with L_def_per",
-        b="without L_def_per",
-        value="pixel_auroc",
-        claim="L_def_per makes the encoder perceive defects (Fig. 2); ours: pixel AUROC of the feature-difference "
-        "maps against the artificial masks, paired by encoder layer",
-        pair_on=("layer",),
-    )
+    return dict(frame=per_layer)
 
 
 # --- Figs. 3 and 5: the reference-based attention module -------------------------------------------
@@ -158,16 +147,7 @@ def repair_claim(weights: pd.DataFrame, ks) -> dict:
     long = pd.DataFrame([{"layer": r["layer"], "branch": b, "where": w, "weight": r.get(col)}
                          for r in rows for b in [f"F_rep{k}" for k in ks]
                          for w, col in (("in defect", f"{b} in defect"), ("everywhere", b)) if col in r])
-    return dict(
-        df=long,
-        by="where",
-        a="in defect",
-        b="everywhere",
-        value="weight",
-        claim="the RBAM replaces defective features by repaired ones (Sec. III-B, Figs. 3 and 5); ours: the FFM's "
-        "weight on the repaired branches inside defects against everywhere, paired by layer and branch",
-        pair_on=("layer", "branch"),
-    )
+    return dict(frame=long)
 
 
 # --- Fig. 7: multi-scale maps ----------------------------------------------------------------------
@@ -185,12 +165,9 @@ def map_aurocs(maps: dict, labels, masks: np.ndarray) -> pd.DataFrame:
 
 
 def multiscale_claim(res: pd.DataFrame) -> dict:
-    """Fig. 7's verdict (``claim_verdict`` keyword arguments): the fused map against the best single-scale
+    """Fig. 7's verdict (``claim_verdict`` keyword arguments): the fused map against every single-scale
     map of :func:`map_aurocs` (an empty frame where the split has no pixel ground truth)."""
-    single = res[res["map"] != "msdsm"].sort_values("pixel AUROC") if len(res) else pd.DataFrame()
-    return dict(df=res, by="map", a="msdsm", b=single["map"].iloc[-1] if len(single) else "am3", value="pixel AUROC",
-                claim="the fused multi-scale map localises defects better than any single scale (Fig. 7); ours: the "
-                      "fused map against the best single-scale map of this run")
+    return dict(frame=res)
 
 
 # --- Figs. 9, 10 and 12: reconstructions -----------------------------------------------------------
@@ -202,9 +179,7 @@ def example_indices(labels: np.ndarray, n: int) -> list[int]:
 
 def segmentation_claim(df: pd.DataFrame) -> dict:
     """The reconstruction pages' verdict (``claim_verdict`` keyword arguments): NDP-Net's pixel AUROC against chance."""
-    return dict(df=df, by="method", a="ndpnet", b="chance", value="pixel_auroc",
-                claim="NDP-Net's segmentations follow the defects (Figs. 9, 10 and 12, pictures only); ours: pixel "
-                      "AUROC of the maps shown against chance", reference=0.5)
+    return dict(frame=df)
 
 
 # --- Table V: DAGM ---------------------------------------------------------------------------------
@@ -221,9 +196,7 @@ def dagm_table(records: Iterable[Record]) -> pd.DataFrame:
 def dagm_claim(records: Iterable[Record], paper: pd.DataFrame) -> dict:
     """Table V's verdict (``claim_verdict`` keyword arguments): NDP-Net's pixel AUROC per class against
     ACDN's printed ``average`` (``paper`` indexed by ``method``)."""
-    return dict(df=experiment.frame(records), by="method", a="ndpnet", b="ACDN", value="pixel_auroc",
-                claim="NDP-Net above every other method of Table V on DAGM, the best of them ACDN; ours: NDP-Net's "
-                      "pixel AUROC per class against ACDN's printed average", reference=float(paper["average"]["ACDN"]))
+    return dict(frame=experiment.frame(records), reference=float(paper["average"]["ACDN"]))
 
 
 # --- Table VI: ablation ----------------------------------------------------------------------------
@@ -280,10 +253,7 @@ def ablation_claim(table: pd.DataFrame, paper: pd.DataFrame) -> dict:
     pairs = pd.DataFrame([{"variant": v, "model": m, "pixel_auroc": x}
                           for v, y in zip(table["variant"], table["pixel AUROC"]) if v != FULL
                           for m, x in (("full model", full), ("variant", y))])
-    return dict(df=pairs, by="model", a="full model", b="variant", value="pixel_auroc",
-                claim="every part of NDP-Net helps: the full model above each variant B-F, pixel AUROC (Table VI; "
-                      "paper: the mean of the quoted drops)", pair_on=("variant",),
-                paper_effect=float(-paper["delta_pixel_auroc"].mean()))
+    return dict(frame=pairs, paper_effect=float(-paper["delta_pixel_auroc"].mean()))
 
 
 # --- Tables II-IV: textures ------------------------------------------------------------------------
@@ -337,7 +307,4 @@ def headline(df: pd.DataFrame, paper: pd.DataFrame) -> dict:
 def texture_claim(df: pd.DataFrame, paper: pd.DataFrame) -> dict:
     """Tables II-IV's verdict (``claim_verdict`` keyword arguments): NDP-Net's pixel AUROC above
     TrustMAE's; the paper's effect from Table III's ``mean`` (``paper`` indexed by ``method``)."""
-    return dict(df=df, by="method", a="ndpnet", b="trustmae", value="pixel_auroc",
-                claim="NDP-Net localises defects better than the reconstruction methods, TrustMAE among them (Table "
-                      "III, MVTec AD textures)",
-                paper_effect=float(paper.loc["NDP-Net", "mean"] - paper.loc["TrustMAE", "mean"]))
+    return dict(frame=df, paper_effect=float(paper.loc["NDP-Net", "mean"] - paper.loc["TrustMAE", "mean"]))

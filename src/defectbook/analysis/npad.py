@@ -249,12 +249,6 @@ def paper_pair_differences(diffs: pd.DataFrame, paper: pd.DataFrame) -> dict[str
             for name, column in (("paper", "image_auroc"), ("pixel, paper", "pixel_auroc"))}
 
 
-def mtd_claim(paper: pd.DataFrame) -> str:
-    """Appendix A's claim on MTD with the paper's N-pad minus PaDiM (image AUROC), for a page summary."""
-    return (f"**Paper:** N-pad above PaDiM on Magnetic Tile Defects, image AUROC (Appendix A; "
-            f"paper: {paper_difference(paper, 'npad', 'padim'):+.3f}). ")
-
-
 def score_variant_table(records: Iterable[Record], n_boot: int = 2000) -> pd.DataFrame:
     """N-pad's image-score readings on one run: per N-pad record with score variants, the image AUROC
     of the configured score and of each reading of :data:`~defectbook.methods.npad.SCORE_VARIANTS`,
@@ -373,23 +367,16 @@ def control_table(runs: Mapping[str, tuple], n_boot: int = 2000) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-def gap_verdict(curve: pd.DataFrame) -> dict:
-    """The PatchCore-PaDiM gap of :func:`training_size_curve` for a verdict: ``effect`` (PatchCore minus
-    PaDiM with the most training images: ``difference``, ``low``, ``high``; ``{"n": 0}`` without rows),
-    ``claim`` (the words for it) and ``smallest`` (a sentence on the smallest training set, empty when
-    it is the whole list or there are no rows)."""
+def smallest_gap_sentence(curve: pd.DataFrame) -> str:
+    """The PatchCore-PaDiM gap of :func:`training_size_curve` on its smallest training set, as a sentence
+    (with its interval); empty when that is the whole list or there are no rows."""
     whole = curve[curve["training images"] == curve["training images"].max()]
-    effect = ({"difference": float(whole["PatchCore − PaDiM"].iloc[0]), "low": float(whole["95 % low"].iloc[0]),
-               "high": float(whole["95 % high"].iloc[0])} if len(whole) else {"n": 0})
-    claim = (f"PatchCore minus PaDiM with the whole training list "
-             f"({int(whole['training images'].iloc[0]) if len(whole) else '—'} images)")
     smallest = curve[curve["training images"] == curve["training images"].min()]
-    tail = ""
-    if len(smallest) and len(whole) and smallest["training images"].iloc[0] != whole["training images"].iloc[0]:
-        tail = (f" With {int(smallest['training images'].iloc[0])} training images PatchCore minus PaDiM is "
-                f"{smallest['PatchCore − PaDiM'].iloc[0]:+.3f} [{smallest['95 % low'].iloc[0]:+.3f}, "
-                f"{smallest['95 % high'].iloc[0]:+.3f}].")
-    return {"effect": effect, "claim": claim, "smallest": tail}
+    if not len(smallest) or not len(whole) or smallest["training images"].iloc[0] == whole["training images"].iloc[0]:
+        return ""
+    return (f" With {int(smallest['training images'].iloc[0])} training images PatchCore minus PaDiM is "
+            f"{smallest['PatchCore − PaDiM'].iloc[0]:+.3f} [{smallest['95 % low'].iloc[0]:+.3f}, "
+            f"{smallest['95 % high'].iloc[0]:+.3f}].")
 
 
 def auroc_interval_table(records: Iterable[Record], n_boot: int = 2000) -> pd.DataFrame:

@@ -6,7 +6,7 @@ Every function returns a table (``pandas.DataFrame``), a dict or a sentence; the
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -167,7 +167,7 @@ def drop_difference(records: Iterable[Record], a: str = "trustmae", b: str = "me
     the record's split), a callable ``record -> [M] ids``, or None (each unit's images are its own).
 
     Returns ``{"difference", "low", "high", "width", "n" (units), "n_boot", "word", "units"}``; ``word``:
-    ``reproduced`` (interval below 0), ``reversed`` (above 0), ``no effect`` (holds 0 and narrower than
+    ``agrees`` (interval below 0), ``disagrees`` (above 0), ``no effect`` (holds 0 and narrower than
     0.05) or ``undecided``; ``units``: a frame of the per-unit drops, D and test-set sizes.
     """
     clean, noisy = (float(x) for x in levels)
@@ -321,30 +321,14 @@ def trust_region_table(records: Iterable[Record]) -> pd.DataFrame:
                          for r in tm]).groupby("noise").mean()
 
 
-def noise_verdict_text(effects: dict, paper: pd.DataFrame, levels, verdict: Callable[..., str]) -> str:
-    """Fig. 4's verdict lines: D against MemAE (judged by ``verdict(effect, claim) -> str``, the page's verdict
-    line) and against AE-MSE, each beside the paper's D from ``paper`` (:func:`paper_noise_curves`: first row
-    minus last); a note where the interval says *no effect*."""
-    lo, hi = min(levels), max(levels)
-    ref = paper.reindex(columns=["TrustMAE", "MemAE", "AE-MSE"])
-    paper_drop = (ref.iloc[0] - ref.iloc[-1]) if len(ref) else pd.Series(dtype=float)
-    none = {"difference": float("nan"), "low": float("nan"), "high": float("nan"), "n": 0, "word": "undecided"}
-    lines = []
-    for b in ("memae", "ae_l2"):
-        e = effects.get(b, none)
-        paper_d = paper_drop.get("TrustMAE", float("nan")) - paper_drop.get(LABELS[b], float("nan"))
-        what = (f"D = TrustMAE's drop minus {LABELS[b]}'s, image AUROC from {lo:.0%} to {hi:.0%} training noise, "
-                f"paired bootstrap over the test images of {e['n']} runs (data x seed)")
-        if b == "memae":
-            lines.append(f"**Paper:** TrustMAE loses less image AUROC than MemAE and AE-MSE as the training noise "
-                         f"grows (Fig. 4; D against MemAE in supp. Table 4: {paper_d:+.3f}). " + verdict(e, what))
-        else:
-            lines.append(f"Against {LABELS[b]} (paper: {paper_d:+.3f}): {what}: {e['difference']:+.3f} "
-                         f"(interval {e['low']:+.3f} to {e['high']:+.3f}): **{e['word']}**.")
-        if e["word"] == "no effect":
-            lines.append(f"Against {LABELS[b]} the interval holds zero and is narrower than 0.05: any difference of "
-                         f"drops lies within it.")
-    return " ".join(lines)
+def paper_drop_difference(paper: pd.DataFrame) -> float:
+    """The paper's D against MemAE from :func:`paper_noise_curves` (first row minus last): TrustMAE's drop minus
+    MemAE's; NaN without both columns."""
+    ref = paper.reindex(columns=["TrustMAE", "MemAE"])
+    if len(ref) < 2:
+        return float("nan")
+    drop = ref.iloc[0] - ref.iloc[-1]
+    return float(drop["TrustMAE"] - drop["MemAE"])
 
 
 def ablation_configs(chapter: Chapter, categories, levels) -> list[tuple[str, dict]]:
@@ -499,13 +483,14 @@ def downsampling_claim(df: pd.DataFrame, settings) -> tuple[pd.DataFrame, str]:
 
 def pooled_frame(records: Iterable[Record]) -> pd.DataFrame:
     """Table 1's rows: one per record and pooling (TrustMAE max and mean, MemAE max), ``method``,
-    ``category`` (``dataset:category``), ``seed`` and the ``image_auroc`` of that pooled score."""
+    ``category`` (``dataset:category``), ``seed``, the record's ``key`` and the ``image_auroc`` of that pooled score."""
     rows = []
     for r in records:
         name = LABELS[r.config["method"]]
         for pooling in ("max", "mean") if r.config["method"] == "trustmae" else ("max",):
             rows.append({"method": f"{name} ({pooling})" if r.config["method"] == "trustmae" else name,
                          "category": f"{r.config['dataset']}:{r.config['category']}", "seed": r.config["seed"],
+                         "key": r.key,
                          "image_auroc": metrics.image_auroc(r.labels, r.extras["scores_by_pooling"][pooling])})
     return pd.DataFrame(rows)
 

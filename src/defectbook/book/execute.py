@@ -53,7 +53,7 @@ from ..utils import log, setup_logging
 from .buildreport import aggregate, machine, read_ledger, write
 
 GROUPS = {  # group -> (part caption, order)
-    "padim": ("Foundation: PaDiM end to end", 0),
+    "padim": ("Foundation (PaDiM)", 0),
     "npad": ("N-pad (neighbouring pixels)", 1),
     "differnet": ("DifferNet (normalizing flow)", 2),
     "trustmae": ("TrustMAE (memory-augmented auto-encoder)", 3),
@@ -130,7 +130,7 @@ def discover(only: str | list[str] | None = None, base: Path | None = None) -> l
 
 #: Notebooks that read every other notebook's records (the generated reproducibility report): they run
 #: after all others, also when notebooks run several at once on a cluster.
-LAST = ("benchmark/reproducibility",)
+LAST = ("benchmark/claims_ledger", "benchmark/reproducibility")
 
 
 # A notebook's place within its chapter follows the paper: tables, figures, sections, then other

@@ -370,14 +370,15 @@ def reconstructions(images, analysis: dict, masks, defects, index, title: str) -
     plt.show()
 
 
-#: The colour of each verdict of the reproducibility report.
-VERDICT_COLOURS = {"reproduced": "C2", "within noise": "C8", "not reproduced": "C3", "not comparable": "C7",
-                   "not computed": "0.85"}
+#: The colour of each word of the reproducibility report (its cells: value matches, value differs, comparable but
+#: for the backbone or scale, not comparable, not computed).
+VERDICT_COLOURS = {"value matches": "C2", "value differs": "C3", "comparable but for the backbone or scale": "C1",
+                   "not comparable": "C7", "not computed": "0.85"}
 
 
 def verdict_bars(counts: pd.DataFrame, verdicts: Sequence[str], profile: str):
-    """The reproducibility report's verdicts per paper (``counts``: paper x verdict), as stacked bars: left,
-    every reproduced cell; right, the cells computed in this build, as shares (the verdicts proper).
+    """The reproducibility report's words per paper (``counts``: paper x word), as stacked bars: left, every
+    cell the pages reproduce; right, the cells computed in this build, as shares.
     Returns the figure."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), sharey=True)
     papers = list(counts.index)
@@ -393,7 +394,7 @@ def verdict_bars(counts: pd.DataFrame, verdicts: Sequence[str], profile: str):
         ax.set_xlabel(xlabel)
     axes[0].invert_yaxis()
     axes[1].set_xlim(0, 1)
-    fig.suptitle(f"Verdicts per paper ({profile} profile)", fontsize=10)
+    fig.suptitle(f"The report's cells per paper ({profile} profile)", fontsize=10)
     handles, labels = axes[0].get_legend_handles_labels()
     axes[1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
 

@@ -7,16 +7,21 @@ verdict on the paper's effect (:func:`verdict`).
 """
 from __future__ import annotations
 
+import html
+import json
 import math
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
-from .. import DefectbookError
+from .. import DefectbookError, settings
+from ..analysis import claims
 from ..config import data_label
 from ..data.synthetic import CALIBRATION
-from ..evaluation.stats import interval, paired_differences, verdict_word
+from ..paths import claims_dir, shown_dir
+from ..pipeline.ledger import NOTEBOOK_ENV
 from ..pipeline.spec import LABELS, differences
 from ..pipeline.store import Record
 from . import plotting  # noqa: F401  (its import sets the book's figure style, so every page's figures share it)
@@ -156,78 +161,163 @@ def table(df: pd.DataFrame | pd.Series, digits: int = 3, index: bool = True, per
 #: How a verdict names a metric column.
 METRIC_NAMES = {"image_auroc": "image AUROC", "pixel_auroc": "pixel AUROC", "aupro": "PRO (AUPRO)"}
 
-
-def verdict(effect: dict, claim: str, paper_sign: int = 1, unit: str = "", digits: int = 3) -> str:
-    """One line on whether the paper's effect is seen, decided by the interval alone.
-
-    ``effect`` has ``difference``, ``low``, ``high`` (as :func:`~defectbook.evaluation.stats.interval` or
-    :func:`defectbook.evaluation.metrics.auroc_difference` return); the paper's effect is a difference of sign
-    ``paper_sign``. *Reproduced* (ours agrees) when the whole interval lies on the paper's side of zero,
-    *reversed* (ours disagrees) when it lies on the other side, *undecided* when it holds zero or cannot
-    be computed; an undecided line says which way the mean leans. The word is also glued as ``verdict``
-    (``{glue}`page.ipynb::verdict` `` in a chapter's text). :func:`claim_verdict` builds ``effect`` from a
-    page's result frame.
-    """
-    d, lo, hi = (float(effect.get(k, float("nan"))) for k in ("difference", "low", "high"))
-    word = verdict_word(effect, paper_sign)
-    f = lambda v: MISSING if math.isnan(v) else f"{v:+.{digits}f}{unit}"  # noqa: E731
-    n = f", n={effect['n']}" if "n" in effect else ""
-    ci = f"interval {f(lo)} to {f(hi)}{n}" if not math.isnan(lo) else f"no interval{n}"
-    if effect.get("n") == 0:
-        ci = "no pair of runs to compare on this page"
-    glue_value("verdict", word)
-    head = {"reproduced": "Ours agrees with the paper (effect reproduced)",
-            "reversed": "Ours disagrees with the paper (effect reversed)"}.get(word, "Paper's effect undecided")
-    lean = ""
-    if word == "undecided" and not math.isnan(d) and d != 0:
-        why = "" if math.isnan(lo) else "the interval holds zero; "
-        lean = f"; {why}the mean leans {'with' if paper_sign * d > 0 else 'against'} the paper"
-    return f"**{head}**: {claim}: {f(d)} ({ci}){lean}."
+#: What each verdict word says, for the sentences and the glossary.
+WORDS = {"agrees": "ours agrees with the paper", "disagrees": "ours disagrees with the paper",
+         "undecided": "undecided", "not testable": "not testable here"}
 
 
-def claim_verdict(df: pd.DataFrame, by: str, a, b, value: str, claim: str, paper_sign: int | None = None,
-                  paper_effect: float | None = None, pair_on=("data", "seed"), digits: int = 3,
-                  reference: float | None = None) -> str:
-    """A page's computed verdict: what the paper claims and whether our records agree.
+def _signed(v, digits: int = 3) -> str:
+    return MISSING if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:+.{digits}f}"
 
-    ``df`` is the page's result frame (one row per run); the paper claims that the rows with
-    ``df[by] == a`` score higher in ``value`` than those with ``df[by] == b`` (``paper_sign=-1``: lower;
-    by default the sign of ``paper_effect``, else higher).
-    The difference is paired on ``pair_on`` (same test images) and judged by its interval
-    (:func:`~defectbook.evaluation.stats.paired_effect`, :func:`verdict`): *agrees*, *disagrees* or *undecided*. The
-    line also counts the pairs that go the paper's way and, given ``paper_effect`` (the paper's own ``a - b``), quotes
-    it. With ``reference`` (e.g. ``0.5``, chance) the rows of ``a`` are compared with that constant and ``b``
-    names it (``"chance"``).
-    Returns ``"**Paper:** <claim>. **Ours agrees ...**: a minus b, value: +0.020 (interval ..., n=15); ..."``.
-    """
-    if paper_sign is None:
-        paper_sign = -1 if paper_effect is not None and paper_effect < 0 else 1
-    if reference is None:
-        diffs = paired_differences(df, by, a, b, value, pair_on)
-    else:
-        diffs = paired_differences(pd.concat([df, df.assign(**{by: b, value: reference})]), by, a, b, value, pair_on)
-        b = f"{b} ({reference:.{digits}f})"
-    effect = interval(diffs.values)
+
+def _name(x) -> str:
+    return LABELS.get(x, x) if isinstance(x, str) else f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def verdict_sentence(j: dict, paper_effect: float | None = None, digits: int = 3) -> str:
+    """A judgement of :func:`defectbook.analysis.claims.judge` in words: the claim (with the paper's own
+    effect when given), the verdict word and, per competitor, our effect, its interval and how it was
+    computed."""
+    c = j["claim"]
     paper = f" (paper: {paper_effect:+.{digits}f})" if paper_effect is not None and not math.isnan(paper_effect) else ""
-    name = lambda x: LABELS.get(x, x) if isinstance(x, str) else f"{x:g}" if isinstance(x, float) else str(x)  # noqa: E731
-    line = f"**Paper:** {claim}{paper}. " + verdict(effect,
-                                                    f"{name(a)} minus {name(b)}, {METRIC_NAMES.get(value, value)}",
-                                                     paper_sign=paper_sign, digits=digits)
-    if len(diffs):
-        line = line[:-1] + f"; the paper's way in {int((paper_sign * diffs > 0).sum())} of {len(diffs)} pairs."
-    return line
+    metric = METRIC_NAMES.get(c.metric, c.metric)
+    what = f"drop from the lowest to the highest {c.over} minus that of" if c.design == "drop" else "minus"
+    parts = []
+    for r in j["rows"].to_dict("records"):
+        head = f"{_name(j['subject'])} {what} {_name(r['competitor'])}"
+        if r["word"] == "not testable":
+            parts.append(f"{head}: not testable here ({r['method']})")
+            continue
+        lo, hi = r["low"], r["high"]
+        ci = f"[{_signed(lo, digits)}, {_signed(hi, digits)}]" if not math.isnan(lo) else "no interval"
+        aside = f", {r['set aside']} set aside at the ceiling or floor" if r["set aside"] else ""
+        parts.append(f"{head}: {_signed(r['difference'], digits)} {ci} ({r['method']}, {r['units']} units{aside}, "
+                     f"the paper's way in {r['agreeing units']}): {r['word']}")
+    body = "; ".join(parts) if parts else "no run of this page compares them"
+    return (f"**Paper:** {c.claim}{paper} **Verdict: {WORDS[j['word']]}** ({metric}, the ledger's "
+            f"[{c.id}](claims-ledger) rule): {body}.")
 
 
-def glue_text(name: str, markdown: str) -> None:
-    """Glue Markdown under ``name`` for the page's summary (``{glue:md}`name` ``); outside a
-    notebook kernel it is printed instead."""
+def claim_verdict(claim_id: str, frame: pd.DataFrame, records: Iterable[Record] = (), paper_effect: float | None = None,
+                  reference: float | None = None, n_boot: int = 2000, digits: int = 3) -> str:
+    """A page's verdict on the ledger's claim ``claim_id`` (:mod:`defectbook.analysis.claims`), from the
+    page's result ``frame`` and ``records`` (per-image scores, provenance): the one rule of
+    :mod:`defectbook.evaluation.stats`. The word is glued as ``verdict``; the judgement is left in
+    :func:`defectbook.paths.claims_dir` for the ledger page. Returns :func:`verdict_sentence`."""
+    records = list(records)
+    j = claims.judge(claim_id, frame, records, reference=reference, n_boot=n_boot)
+    glue_value("verdict", j["word"])
+    profiles = sorted({str(r.config.get("profile")) for r in records}) or ["unknown"]
+    dry = any(r.config.get("dry_run") for r in records)
+    save_judgement(claims.judgement_record(j, profiles[0], dry, paper_effect)
+                   | {"records": sorted({r.key for r in records})})
+    return verdict_sentence(j, paper_effect, digits)
+
+
+def page_link(page: str, text: str) -> str:
+    """A link to the executed page ``group/notebook``, reading ``text``."""
+    return f"{{doc}}`{text} </book/executed/{page}>`"
+
+
+def intro_link(page: str, text: str) -> str:
+    """An HTML link to the executed page ``group/notebook`` from the introduction (``book/intro``)."""
+    return f'<a href="executed/{page}.html">{html.escape(text)}</a>'
+
+
+def scorecard_table(card: pd.DataFrame, central_only: bool = False, link=page_link) -> pd.DataFrame:
+    """:func:`defectbook.analysis.claims.scorecard` as the book shows it: the claim linked to its page (``link``:
+    :func:`page_link`, or :func:`intro_link` for HTML), the data, our effect against the competitor that decides
+    it, with its interval, and the verdict."""
+    card = card[card["central"]] if central_only else card
+    return pd.DataFrame({
+        "paper": card["paper"], "claim": [link(p, i.split(".", 1)[1].replace("_", " "))
+                                          for p, i in zip(card["page"], card["id"])],
+        "data": card["data"], "against": [_name(a) for a in card["against"]],
+        "effect [95 % interval]": [f"{_signed(e)} [{_signed(lo)}, {_signed(hi)}]" if not math.isnan(e) else MISSING
+                                   for e, lo, hi in zip(card["effect"], card["low"], card["high"])],
+        "verdict": card["verdict"], "trend over scale": card["trend over scale"]})
+
+
+def judgement_folder(profile: str, dry_run: bool = False) -> Path:
+    """Where the judgements of one profile's pages lie (:func:`defectbook.paths.claims_dir`)."""
+    return claims_dir() / (f"{profile}-dry-run" if dry_run else profile)
+
+
+def save_judgement(record: dict) -> Path:
+    """Write one page's judgement (JSON) for the ledger page; atomic, one file per claim."""
+    folder = judgement_folder(record["profile"], record["dry_run"])
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{record['id']}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1, default=str))
+    tmp.replace(path)
+    return path
+
+
+def load_judgements(profile: str, dry_run: bool = False) -> list[dict]:
+    """The judgements the pages of ``profile`` left (:func:`save_judgement`), in the ledger's order."""
+    folder = judgement_folder(profile, dry_run)
+    found = {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
+    return [found[i] for i in claims.ledger() if i in found]
+
+
+def shown_folder(profile: str, dry_run: bool = False) -> Path:
+    """Where the pages of one profile list the records they show (:func:`defectbook.paths.shown_dir`)."""
+    return shown_dir() / (f"{profile}-dry-run" if dry_run else profile)
+
+
+def save_shown(page: str, records: Iterable[Record]) -> Path | None:
+    """Write the keys of the records page ``page`` (``group/notebook``) shows, per profile and dry-run mode of
+    the records (atomic; one file per page); None when there is no record (nothing to name)."""
+    records = list(records)
+    if not records:
+        return None
+    profile = str(records[0].config.get("profile"))
+    folder = shown_folder(profile, bool(records[0].config.get("dry_run")))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{page.replace('/', '__')}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"page": page, "records": sorted({r.key for r in records})}, indent=1))
+    tmp.replace(path)
+    return path
+
+
+def load_shown(profile: str, dry_run: bool = False) -> dict[str, set]:
+    """``page -> keys of the records it showed`` in the last run of each page of ``profile`` (:func:`save_shown`)."""
+    folder = shown_folder(profile, dry_run)
+    found = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    return {f["page"]: set(f["records"]) for f in found}
+
+
+class _Both:
+    """Markdown for this page's ``{glue:md}`` and HTML for another page's ``{glue}`` with ``:doc:`` (myst-nb
+    pastes HTML, text and images from another document, never Markdown)."""
+
+    def __init__(self, markdown: str, html_text: str):
+        self.markdown, self.html = markdown, html_text
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+
+def glue_text(name: str, markdown: str, html_text: str | None = None) -> None:
+    """Glue Markdown under ``name`` for the page's summary (``{glue:md}`name` ``), with ``html_text`` beside it
+    for another page (``{glue} name`` with ``:doc:``); outside a notebook kernel it is printed instead."""
     try:
         from IPython.display import Markdown
         from myst_nb import glue
 
-        glue(name, Markdown(markdown), display=False)
+        glue(name, Markdown(markdown) if html_text is None else _Both(markdown, html_text), display=False)
     except ImportError:  # pragma: no cover
         print(markdown)
+
+
+def html_table(df: pd.DataFrame, index: bool = True) -> str:
+    """``df`` as an HTML table in the book's table style (its cells already text or numbers; links kept)."""
+    return df.to_html(index=index, escape=False, border=0, classes=["table"], na_rep=MISSING)
 
 
 class _Plain:
@@ -259,6 +349,10 @@ def glue_value(name: str, value) -> None:
         print(f"{name}: {value}")
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def page_summary(records: Iterable[Record], name: str = "summary", extra: str = "") -> str:
     """A page's summary from the records its notebook computed (passed explicitly; the same record
     passed twice counts once): what ran (methods, data, seeds, profile) and the mean of each metric
@@ -271,6 +365,8 @@ def page_summary(records: Iterable[Record], name: str = "summary", extra: str = 
             raise DefectbookError(f"page_summary takes records, got {type(r).__name__}")
         unique.setdefault(r.key, r)
     records = list(unique.values())
+    if settings.get(NOTEBOOK_ENV):      # a batch build: name the page's records for the reproducibility report
+        save_shown(settings.get(NOTEBOOK_ENV), records)
     if not records:
         text = "This page computes no detector records (it shows the data, a model's internals or maps)."
     else:
@@ -284,14 +380,15 @@ def page_summary(records: Iterable[Record], name: str = "summary", extra: str = 
         n_test = sorted({len(r.labels) for r in records if r.labels})
         sizes = (f"; {n_test[0]}" + (f" to {n_test[-1]}" if len(n_test) > 1 else "") + " test images per run"
                  if n_test else "")
-        text = (f"Computed from {len(records)} records (profile {', '.join(profiles)}; data "
+        text = (f"Computed from {_count(len(records), 'record')} (profile {', '.join(profiles)}; data "
                 f"{', '.join(data[:6]) + (f' and {len(data) - 6} more' if len(data) > 6 else '')}; "
-                f"seeds {', '.join(map(str, seeds))}{sizes}).")
+                f"{'seed' if len(seeds) == 1 else 'seeds'} {', '.join(map(str, seeds))}{sizes}).")
         if metrics:
             means = df.groupby("method")[metrics].mean()
             parts = []
             for m in metrics:
-                vals = ", ".join(f"{meth} {v:.3f}" for meth, v in means[m].items() if not math.isnan(v))
+                vals = ", ".join(f"{LABELS.get(meth, meth)} {v:.3f}" for meth, v in means[m].items()
+                                 if not math.isnan(v))
                 parts.append(f"{m.replace('_', ' ')}: {vals}")
             text += " Mean over all runs of the page, " + "; ".join(parts) + "."
         if "smoke" in profiles:

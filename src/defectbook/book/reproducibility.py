@@ -3,24 +3,29 @@
 Three files beside the paper values (:mod:`defectbook.book.paper_values`) drive it:
 
 * ``<table>.csv``: the paper's numbers (facts);
-* ``reproductions.yaml``: for every row of every CSV, where our value comes from (chapter, method,
-  params, split, score) or ``quoted`` (shown, not rerun);
+* ``reproductions.yaml``: for every row of every CSV, the page that shows it and where our value comes
+  from (chapter, method, params, split, score) or ``quoted`` (shown, not rerun);
 * ``tolerances.csv``: per table, the tolerance, the noise factor, the paper's data, backbone and
   number of averaged categories, declared before any result was looked at.
 
 :func:`cells` lists the reproduced cells; :func:`load_records` reads this build's records from the
-store (no notebook writes anything for the report: the records are the evidence); :func:`ours` finds
-a cell's records (:func:`matches`: method, params, split, transform; a record that changes a param the
-selector does not name never matches) and :func:`judge` gives each cell a verdict by :func:`verdict_of`:
+store. A cell quotes only the records its page showed in this build (every page names them when it
+runs: :func:`defectbook.book.report.save_shown`), so the report never takes another page's split or
+another chapter's runs for a cell. Among them :func:`ours` finds the cell's records (:func:`matches`:
+method, params, split, transform; a record that changes a param the selector does not name never
+matches) and :func:`judge` gives each cell a word by :func:`verdict_of` (the glossary's):
 
-* **not computed**: no record of this build (profile, dry run) matches the cell;
+* **not computed**: the page did not run in this build (profile, dry run), or none of its records
+  matches the cell;
 * **not comparable**: our records ran on other data than the paper's (synthetic stand-ins, fewer
-  categories), another backbone, the smoke profile or the dry run, or the column is declared not
-  comparable (times on other hardware);
-* **reproduced**: ``|ours - paper| <= tolerance``;
-* **within noise**: ``|ours - paper| <= tolerance + noise_k x sd`` (``sd``: our value's standard
-  deviation over seeds; two seeds or more);
-* **not reproduced**: otherwise.
+  categories), in the smoke profile or the dry run, or the column is declared not comparable (times on
+  other hardware);
+* **comparable but for the backbone or scale**: the paper's own real data (MTD, DAGM) and categories,
+  but another backbone or a reduced profile (smaller images, fewer epochs); the difference is shown,
+  and ``why`` says whether it is within the tolerance;
+* **value matches**: comparable, and ``|ours - paper| <= tolerance``, or ``<= tolerance + noise_k x sd``
+  (``sd``: our value's standard deviation over seeds; two seeds or more);
+* **value differs**: comparable, and neither.
 """
 from __future__ import annotations
 
@@ -43,9 +48,12 @@ from ..pipeline.spec import DRY_RUN, default_chapter, differences, dry_run, load
 from ..pipeline.spec import chapter as _chapter
 from ..pipeline.spec import dry_run as _dry
 from ..pipeline.store import Store
+from .report import load_shown, page_link
 
 HERE = Path(__file__).parent / "paper_values"
-VERDICTS = ("reproduced", "within noise", "not reproduced", "not comparable", "not computed")
+#: The report's words for a cell (:func:`verdict_of`), in the order of its tables.
+TIER = "comparable but for the backbone or scale"
+VERDICTS = ("value matches", "value differs", TIER, "not comparable", "not computed")
 PAPERS = {"trustmae": "TrustMAE", "npad": "N-pad", "differnet": "DifferNet", "ndpnet": "NDP-Net"}
 
 
@@ -99,6 +107,11 @@ class Cell:
     @property
     def chapter(self) -> str:
         return mapping()[self.table]["chapter"]
+
+    @property
+    def page(self) -> str:
+        """The page (``group/notebook``) that shows this cell: the row's ``page``, else the table's."""
+        return self.selector.get("page") or mapping()[self.table]["page"]
 
 
 def _num(v) -> float:
@@ -392,15 +405,17 @@ def ours(cell: Cell, records: list, profile: str, primary: str | None = None, gr
 
 # --- verdicts ---------------------------------------------------------------------------------------
 
-def verdict_of(paper: float, values, tolerance: float, noise_k: float, comparable: str | None = None) -> dict:
-    """The verdict on one cell from our per-seed ``values`` (see the module docstring).
+def verdict_of(paper: float, values, tolerance: float, noise_k: float, comparable: str | None = None,
+               caveat: str | None = None) -> dict:
+    """The word for one cell from our per-seed ``values`` (see the module docstring).
 
-    ``comparable``: None when our data and backbone are the paper's, else the reason they are not.
-    Returns ``{verdict, ours, diff, sd, n, low, high, why}``."""
+    ``comparable``: None when our data are the paper's, else why they are not (*not comparable*);
+    ``caveat``: why our setting is the paper's but for the backbone or the scale (:data:`TIER`, with the
+    comparison's outcome in ``why``). Returns ``{verdict, ours, diff, sd, n, low, high, why}``."""
     x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
     if len(x) == 0:
         return {"verdict": "not computed", "ours": float("nan"), "diff": float("nan"), "sd": float("nan"),
-                "n": 0, "low": float("nan"), "high": float("nan"), "why": "no record of this build"}
+                "n": 0, "low": float("nan"), "high": float("nan"), "why": "no record of its page in this build"}
     iv = interval(x)
     m = float(x.mean())
     sd = float(x.std(ddof=1)) if len(x) > 1 else float("nan")
@@ -409,64 +424,103 @@ def verdict_of(paper: float, values, tolerance: float, noise_k: float, comparabl
     if comparable:
         return {**out, "verdict": "not comparable", "why": comparable}
     if abs(d) <= tolerance + 1e-12:
-        return {**out, "verdict": "reproduced", "why": f"|Δ| ≤ {tolerance:g}"}
-    if len(x) > 1 and abs(d) <= tolerance + noise_k * sd + 1e-12:
-        return {**out, "verdict": "within noise", "why": f"|Δ| ≤ {tolerance:g} + {noise_k:g} sd"}
-    why = f"|Δ| > {tolerance:g}" + (f" + {noise_k:g} sd" if len(x) > 1 else " (one seed: no spread)")
-    return {**out, "verdict": "not reproduced", "why": why}
+        word, why = "value matches", f"|Δ| ≤ {tolerance:g}"
+    elif len(x) > 1 and abs(d) <= tolerance + noise_k * sd + 1e-12:
+        word, why = "value matches", f"|Δ| ≤ {tolerance:g} + {noise_k:g} sd (within noise)"
+    else:
+        word, why = "value differs", f"|Δ| > {tolerance:g}" + (f" + {noise_k:g} sd" if len(x) > 1 else
+                                                                " (one seed: no spread)")
+    if caveat:
+        return {**out, "verdict": TIER, "why": f"{caveat}; {why}"}
+    return {**out, "verdict": word, "why": why}
 
 
-def comparability(cell: Cell, found: dict, profile: str) -> str | None:
-    """Why our records of ``cell`` are not comparable with the paper's value (None: they are)."""
+def comparability(cell: Cell, found: dict, profile: str) -> tuple[str | None, str | None]:
+    """``(not comparable, caveat)``: why our records of ``cell`` cannot be set against the paper's value
+    (None: they can), and, when they can, why they still differ from the paper's setting in backbone or
+    scale (None: they do not; :data:`TIER`)."""
     tol = tolerances().loc[cell.table]
     recs = found["records"]
     if cell.not_comparable:
-        return cell.not_comparable
+        return cell.not_comparable, None
     if any(r.config.get("dry_run") for r in recs):
-        return "dry run (random weights, a few images)"
+        return "dry run (random weights, a few images)", None
     if profile == "smoke":
-        return "smoke profile (tiny data and models)"
+        return "smoke profile (tiny data and models)", None
     if found["dataset"] != tol.paper_data:
-        return f"different data ({found['dataset']} vs {tol.paper_data})"
+        return f"different data ({found['dataset']} vs {tol.paper_data})", None
     if (cell.mean or cell.category is None) and int(tol.paper_categories) and \
             len(found["categories"]) != int(tol.paper_categories):
-        return f"mean over {len(found['categories'])} categories, the paper's over {int(tol.paper_categories)}"
+        return f"mean over {len(found['categories'])} categories, the paper's over {int(tol.paper_categories)}", None
+    caveats = []
     bb = str(tol.paper_backbone)
     if bb:
         ours_bb = sorted({str((r.config.get("params") or {}).get("backbone")) for r in recs
                           if (r.config.get("params") or {}).get("backbone")})
         if ours_bb and ours_bb != [bb]:
-            return f"different backbone ({', '.join(ours_bb)} vs {bb})"
-    return None
+            caveats.append(f"backbone {', '.join(ours_bb)}, the paper's {bb}")
+    if profile != "paper":
+        caveats.append(f"{profile} profile (smaller images, fewer epochs than the paper's)")
+    return None, "; ".join(caveats) or None
 
 
-def judge(profile: str, store=None, records: list | None = None, tables=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _short(keys) -> str:
+    """Record keys as a cell of the report: up to three, then how many more."""
+    keys = sorted(keys)
+    return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "") if keys else "—"
+
+
+def judge(profile: str, store=None, records: list | None = None, tables=None,
+          shown: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The report: one row per reproduced cell (paper, table, row, column, category, metric, paper
-    value, ours, Δ, sd over seeds, seeds, interval, data, tolerance, verdict, why, and the keys of the
-    records used), and the quoted rows."""
+    value, ours, Δ, sd over seeds, seeds, interval, data, tolerance, verdict, why, page, and the keys of
+    the records used), and the quoted rows.
+
+    ``shown``: ``page -> keys`` of the records each page showed (None: what this profile's pages left,
+    :func:`defectbook.book.report.load_shown`); a cell takes only records its own page showed."""
     if records is None:
         records = load_records(store, profile)
+    if shown is None:
+        shown = load_shown(profile, dry_run())
     primary = load(profile)["data"]["dataset"]
     cs, quoted = cells(tables)
-    grids = {}
+    grids, on_page = {}, {}
     rows = []
     for c in cs:
         if c.chapter not in grids:
             grids[c.chapter] = _chapter(c.chapter, profile).grids
+        if c.page not in on_page:
+            keys = shown.get(c.page) or set()
+            on_page[c.page] = [r for r in records if r.key in keys]
         tol = tolerances().loc[c.table]
-        found = ours(c, records, profile, primary, grids[c.chapter])
+        found = ours(c, on_page[c.page], profile, primary, grids[c.chapter])
         values = list(found["per_seed"].values())
-        v = verdict_of(c.value, values, float(tol.tolerance), float(tol.noise_k),
-                       comparability(c, found, profile) if values else None)
+        not_comparable, caveat = comparability(c, found, profile) if values else (None, None)
+        v = verdict_of(c.value, values, float(tol.tolerance), float(tol.noise_k), not_comparable, caveat)
+        if not values and c.page not in shown:
+            v["why"] = "its page did not run in this build"
         rows.append({"paper": c.paper, "table": c.table, "row": c.row, "column": c.column,
                      "category": c.category or ("mean" if c.mean else "—"), "metric": c.metric,
                      "paper value": c.value, "ours": v["ours"], "Δ": v["diff"], "sd (seeds)": v["sd"],
                      "seeds": ", ".join(str(s) for s in sorted(found["per_seed"])) or "—",
                      "interval": (f"{v['low']:.3f} to {v['high']:.3f}" if not math.isnan(v["low"]) else "—"),
                      "data": _data_text(c, found),
-                     "tolerance": float(tol.tolerance), "verdict": v["verdict"], "why": v["why"],
+                     "tolerance": float(tol.tolerance), "verdict": v["verdict"], "why": v["why"], "page": c.page,
                      "records": sorted({r.key for r in found["records"]})})
     return pd.DataFrame(rows), pd.DataFrame(quoted, columns=["table", "row", "why"])
+
+
+def view(report: pd.DataFrame) -> pd.DataFrame:
+    """The report's computed cells as a page shows them: the cell (table, row, column, category in one),
+    paper value, ours, Δ, seeds, the word and why, the page (a link) and the records quoted."""
+    part = report[report["verdict"] != "not computed"]
+    return pd.DataFrame({
+        "cell": [f"{t.split('_', 1)[1].replace('_', ' ')} · {r} · {c}" + (f" · {k}" if k not in ("—", c) else "")
+                 for t, r, c, k in zip(part["table"], part["row"], part["column"], part["category"])],
+        "paper value": part["paper value"], "ours": part["ours"], "Δ": part["Δ"], "seeds": part["seeds"],
+        "word": part["verdict"], "why": part["why"],
+        "page": [page_link(p, p.split("/")[1]) for p in part["page"]],
+        "records": [_short(k) for k in part["records"]]})
 
 
 def _data_text(cell: Cell, found: dict) -> str:

@@ -15,7 +15,8 @@ from .execute import GROUPS, _status, discover, executed_path, is_complete, not_
 def toc(base: Path | None = None) -> dict:
     """The Jupyter Book table of contents for the notebooks and chapters that exist."""
     base = base or root()
-    parts = [{"caption": "Using this book", "chapters": [{"file": "book/rerun"}, {"file": BUILD_REPORT_PAGE}]}]
+    using = ["book/rerun", "book/glossary", "book/cite", BUILD_REPORT_PAGE]
+    parts = [{"caption": "Using this book", "chapters": [{"file": f} for f in using]}]
     groups = sorted({p.parent.name for p in discover(base=base / "notebooks")},
                     key=lambda g: GROUPS.get(g, ("", 99))[1])
     for g in groups:

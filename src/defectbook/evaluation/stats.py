@@ -1,6 +1,23 @@
 """Statistics of the book's comparisons: intervals of paired differences, bootstrap intervals of
 AUROC differences between methods and of TrustMAE's drop difference, and the verdict word of an
-interval. Presentation (tables, sentences) is :mod:`defectbook.book.report`'s."""
+interval. Presentation (tables, sentences) is :mod:`defectbook.book.report`'s.
+
+The book's one verdict rule (:func:`image_bootstrap`, :func:`unit_bootstrap`, :func:`in_band`,
+:func:`direction_word`, :func:`combine_words`; the claims come from :mod:`defectbook.analysis.claims`):
+
+* the effect is the mean, over units (one data set and seed each), of a linear combination of the
+  claim's metric (``a - b``; for a drop, ``(a_lo - a_hi) - (b_lo - b_hi)``);
+* with per-image scores (image AUROC): a paired percentile bootstrap over the test images. Each
+  replicate draws one multinomial weight per test image, within each class, per test set (units whose
+  test sets are identical, e.g. the seeds of one data set, share the draw); every AUROC of every unit
+  is recomputed on those weights and the effect averaged over the units;
+* without them (pixel AUROC, PRO, quantities derived from maps): a percentile bootstrap over the units;
+  it needs :data:`MIN_UNITS` units (five units all on one side: one-sided sign test p = 1/32);
+* a unit whose compared values all sit in the ceiling or floor band (:data:`CEILING`, :data:`FLOOR`)
+  is set aside; a comparison with no unit left is *not testable here*;
+* *agrees* when the interval lies on the paper's side of zero, *disagrees* on the other side,
+  *undecided* when it holds zero (or cannot be computed).
+"""
 from __future__ import annotations
 
 import math
@@ -30,17 +47,116 @@ def interval(values: Iterable[float], level: float = 0.95) -> dict:
     return {"difference": m, "low": m - half, "high": m + half, "n": n}
 
 
-def verdict_word(effect: dict, paper_sign: int = 1) -> str:
-    """``reproduced``, ``reversed`` or ``undecided``: where the interval of ``effect`` lies
-    (see :func:`defectbook.book.report.verdict`)."""
+#: The book's one vocabulary for a claim's direction (:func:`direction_word`, :func:`combine_words`).
+VERDICTS = ("agrees", "disagrees", "undecided", "not testable")
+#: Compared AUROC-like values all at or above this: a ceiling, where no difference can show.
+CEILING = 0.98
+#: Compared AUROC-like values all within this band around chance (0.5): a floor, nothing detected.
+FLOOR = (0.45, 0.55)
+#: The fewest units a bootstrap over units (no per-image scores) decides with.
+MIN_UNITS = 5
+
+
+def direction_word(effect: dict, paper_sign: int = 1) -> str:
+    """``agrees``, ``disagrees`` or ``undecided``: where the interval of ``effect`` (``difference``,
+    ``low``, ``high``) lies against the paper's sign."""
     d, lo, hi = (float(effect.get(k, float("nan"))) for k in ("difference", "low", "high"))
     if any(math.isnan(v) for v in (d, lo, hi)):
         return "undecided"
     if paper_sign * lo > 0 and paper_sign * hi > 0:
-        return "reproduced"
+        return "agrees"
     if paper_sign * lo < 0 and paper_sign * hi < 0:
-        return "reversed"
+        return "disagrees"
     return "undecided"
+
+
+#: The name the comparisons before the one rule used; the same function.
+verdict_word = direction_word
+
+
+def combine_words(words: Iterable[str]) -> str:
+    """A claim's verdict from its comparisons' (one per competitor): *disagrees* if any disagrees,
+    *agrees* if every testable one agrees, *not testable* if none is testable, else *undecided*."""
+    words = list(words)
+    testable = [w for w in words if w != "not testable"]
+    if not words or not testable:
+        return "not testable"
+    if "disagrees" in testable:
+        return "disagrees"
+    return "agrees" if all(w == "agrees" for w in testable) else "undecided"
+
+
+def in_band(values: Iterable[float]) -> str | None:
+    """``"ceiling"`` when every value is at least :data:`CEILING`, ``"floor"`` when every value lies in
+    :data:`FLOOR`, else None (NaN values ignored; None when there is none)."""
+    x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    if not len(x):
+        return None
+    if (x >= CEILING).all():
+        return "ceiling"
+    if ((x >= FLOOR[0]) & (x <= FLOOR[1])).all():
+        return "floor"
+    return None
+
+
+def _interval(point: float, boot: np.ndarray, n: int, level: float, method: str) -> dict:
+    boot = boot[np.isfinite(boot)]
+    q = (1 - level) / 2
+    lo, hi = (float(np.quantile(boot, q)), float(np.quantile(boot, 1 - q))) if len(boot) else (math.nan, math.nan)
+    return {"difference": float(point), "low": lo, "high": hi, "n": n, "method": method}
+
+
+def unit_bootstrap(differences: Iterable[float], n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
+    """Mean of per-unit ``differences`` with a percentile bootstrap interval over the units (resampled with
+    replacement); no interval (NaN) below :data:`MIN_UNITS` units. ``method``: ``"units"``."""
+    x = np.asarray([v for v in differences if v is not None and not math.isnan(v)], dtype=float)
+    if not len(x):
+        return {"difference": math.nan, "low": math.nan, "high": math.nan, "n": 0, "method": "units"}
+    if len(x) < MIN_UNITS:
+        return {"difference": float(x.mean()), "low": math.nan, "high": math.nan, "n": len(x), "method": "units"}
+    rng = np.random.default_rng(seed)
+    boot = x[rng.integers(0, len(x), size=(n_boot, len(x)))].mean(1)
+    return _interval(x.mean(), boot, len(x), level, "units")
+
+
+def _comparisons(labels, scores) -> np.ndarray:
+    """``K [n_pos, n_neg]``: 1 where a defective image outscores a defect-free one, 1/2 on ties."""
+    y = np.asarray(labels) == 1
+    s = np.asarray(scores, dtype=float)
+    p, n = s[y][:, None], s[~y][None, :]
+    return (p > n) + 0.5 * (p == n)
+
+
+def image_bootstrap(units: list[dict], n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
+    """The rule's paired bootstrap over test images (module docstring).
+
+    ``units``: one dict per unit: ``data`` (its data set), ``labels`` and ``defects`` (the test set, per image),
+    ``terms`` (``[(coefficient, scores)]``: the unit's effect is the sum of coefficient x AUROC of the scores)
+    and optionally ``offset`` (a constant added, e.g. -0.5 against chance). Returns ``difference`` (mean
+    effect over the units), ``low``, ``high``, ``n`` (units), ``method`` (``"images"``)."""
+    if not units:
+        return {"difference": math.nan, "low": math.nan, "high": math.nan, "n": 0, "method": "images"}
+    rng = np.random.default_rng(seed)
+    draws: dict = {}
+    boot, point = np.zeros(n_boot), 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for u in units:
+            y = np.asarray(u["labels"]) == 1
+            if y.all() or not y.any():
+                raise DefectbookError(f"{u['data']}: a test set without both classes has no AUROC")
+            test_set = (u["data"], tuple(u["labels"]), tuple(map(str, u.get("defects") or ())))
+            if test_set not in draws:
+                draws[test_set] = tuple(rng.multinomial(k, np.full(k, 1 / k), size=n_boot).astype(float)
+                                        for k in (int(y.sum()), int((~y).sum())))
+            wp, wn = draws[test_set]
+            norm = wp.sum(1) * wn.sum(1)
+            for coef, scores in u["terms"]:
+                K = _comparisons(u["labels"], scores)
+                point += coef * float(K.mean())
+                boot += coef * ((wp @ K) * wn).sum(1) / norm
+            point += u.get("offset", 0.0)
+            boot += u.get("offset", 0.0)
+    return _interval(point / len(units), boot / len(units), len(units), level, "images")
 
 
 def paired_differences(df: pd.DataFrame, by: str, a, b, value: str, pair_on=("data", "seed")) -> pd.Series:
@@ -126,10 +242,3 @@ def drop_bootstrap(arrays: list, n_boot: int = 2000, seed: int = 0, level: float
     q = (1 - level) / 2
     lo, hi = float(np.quantile(boot, q)), float(np.quantile(boot, 1 - q))
     return lo, hi
-
-
-def pair_effect(diffs: pd.DataFrame, a: str, b: str) -> dict:
-    """The first row of :func:`method_differences` comparing ``a`` with ``b`` (the first data set and seed), as
-    the ``effect`` of :func:`verdict`; ``{"n": 0}`` (no pair to compare) when there is none."""
-    row = diffs[(diffs.a == a) & (diffs.b == b)] if len(diffs) else diffs
-    return row.iloc[0].to_dict() if len(row) else {"n": 0}
