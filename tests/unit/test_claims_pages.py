@@ -4,7 +4,7 @@ import ast
 import re
 
 from defectbook.analysis import claims
-from defectbook.book.execute import discover
+from defectbook.book.execute import discover, source_of
 
 #: Helpers that compute an interval or a verdict word: a page that imports one judges by itself.
 OWN_VERDICT = {"verdict", "verdict_word", "direction_word", "combine_words", "pair_effect", "paired_effect", "interval",
@@ -16,7 +16,8 @@ REPORT = {"benchmark/reproducibility"}
 
 
 def _pages():
-    return {f"{nb.parent.name}/{nb.stem}": nb for nb in discover()}
+    """``{group/page: the notebook source it executes}`` (a page of a pages file: its source)."""
+    return {f"{nb.parent.name}/{nb.stem}": source_of(nb) for nb in discover()}
 
 
 def test_every_ledger_claim_is_judged_on_its_page():

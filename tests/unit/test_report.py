@@ -109,7 +109,7 @@ def test_differences_view():
 
     diffs = pd.DataFrame({"data": ["mtd", "mtd"], "seed": [0, 0], "a": ["npad", "npad"], "b": ["padim", "patchcore"],
                           "difference": [0.03, -0.02], "low": [0.01, -0.04], "high": [0.05, -0.01],
-                          "word": ["reproduced", "reversed"]})
+                          "word": ["agrees", "disagrees"]})
     view = differences_view(diffs, {"npad": "N-pad", "padim": "PaDiM", "patchcore": "PatchCore"},
                             columns=("seed", "difference", "word", "paper"), paper=[0.1, 0.0])
     assert list(view.columns) == ["comparison", "seed", "image AUROC difference", "verdict", "paper"]

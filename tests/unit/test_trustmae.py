@@ -256,8 +256,8 @@ def test_drop_difference_finds_a_known_effect_and_its_sign():
     recs.append(_noise_record("trustmae", 0.0, 9, y, sep(1.0)))      # a unit without its other runs: left out
     out = drop_difference(recs, "trustmae", "memae", n_boot=500, image_ids=None)
     assert out["n"] == 3 and out["difference"] == pytest.approx(np.mean(direct))   # exact AUROCs, mean over units
-    assert out["high"] < -0.2 and out["low"] < out["difference"] < out["high"] and out["word"] == "reproduced"
-    assert drop_difference(recs, "memae", "trustmae", n_boot=500, image_ids=None)["word"] == "reversed"
+    assert out["high"] < -0.2 and out["low"] < out["difference"] < out["high"] and out["word"] == "agrees"
+    assert drop_difference(recs, "memae", "trustmae", n_boot=500, image_ids=None)["word"] == "disagrees"
     # the same model as its own baseline: D = 0 in every resample, a zero-width interval
     same = drop_difference(recs, "trustmae", "trustmae", n_boot=200, image_ids=None)
     assert same["difference"] == 0 and same["width"] == 0 and same["word"] == "no effect"

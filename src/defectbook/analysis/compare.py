@@ -24,7 +24,7 @@ from .. import DefectbookError, settings
 from ..components.features import FEATURES
 from ..data.layout import UserData, user_data
 from ..evaluation.metrics import auroc_interval
-from ..evaluation.stats import method_differences, verdict_word
+from ..evaluation.stats import direction_word, method_differences
 from ..pipeline import run as experiment
 from ..pipeline import spec
 from ..pipeline.deploy import save_deployable
@@ -38,7 +38,7 @@ COSTS = {"predict": ("predict (images/s)", False, "fastest prediction", "images/
          "fit": ("fit (s)", True, "fastest fit", "s"),
          "memory": ("RSS added (MB)", True, "least memory added during fit and predict", "MB")}
 #: the words of :func:`verdict` for "method minus the best"
-WORDS = {"reproduced": "better", "reversed": "worse", "undecided": "no difference shown"}
+WORDS = {"agrees": "better", "disagrees": "worse", "undecided": "no difference shown"}
 
 
 def configs(profile: str, data: UserData, methods: Iterable[str] | None = None, seeds=None) -> list[dict]:
@@ -105,9 +105,9 @@ def metric_table(records: list[Record], n_boot: int = 1000, level: float = 0.95)
 
 def verdict(effect: dict) -> str:
     """The verdict on "a method minus the best" (``difference``, ``low``, ``high``): the book's verdict rule
-    (:func:`defectbook.evaluation.stats.verdict_word`, by the interval alone) in this page's words,
+    (:func:`defectbook.evaluation.stats.direction_word`, by the interval alone) in this page's words,
     :data:`WORDS`. Every verdict of this page is made here."""
-    return WORDS[verdict_word(effect)]
+    return WORDS[direction_word(effect)]
 
 
 def differences(records: list[Record], best: str, n_boot: int = 1000, level: float = 0.95) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from ..data.prepare import load_split_for
 from ..data.transforms import make_mask_transform
 from ..evaluation import metrics
 from ..evaluation.metrics import auroc_interval
-from ..evaluation.stats import drop_bootstrap, interval, verdict_word
+from ..evaluation.stats import direction_word, drop_bootstrap, interval
 from ..pipeline.run import frame
 from ..pipeline.spec import LABELS, Chapter
 from ..pipeline.store import Record
@@ -212,7 +212,7 @@ def drop_difference(records: Iterable[Record], a: str = "trustmae", b: str = "me
                 "n": 0, "n_boot": int(n_boot), "word": "undecided", "units": table_}
     lo, hi = drop_bootstrap(arrays, n_boot, seed, level)
     effect = {"difference": float(table_["D"].mean()), "low": lo, "high": hi}
-    word = verdict_word(effect, paper_sign=-1)
+    word = direction_word(effect, paper_sign=-1)
     if word == "undecided" and hi - lo < 0.05:
         word = "no effect"
     return {**effect, "width": hi - lo, "n": len(units), "n_boot": int(n_boot), "word": word, "units": table_}

@@ -70,10 +70,6 @@ def direction_word(effect: dict, paper_sign: int = 1) -> str:
     return "undecided"
 
 
-#: The name the comparisons before the one rule used; the same function.
-verdict_word = direction_word
-
-
 def combine_words(words: Iterable[str]) -> str:
     """A claim's verdict from its comparisons' (one per competitor): *disagrees* if any disagrees,
     *agrees* if every testable one agrees, *not testable* if none is testable, else *undecided*."""
@@ -191,7 +187,7 @@ def method_differences(records: Iterable, pairs, n_boot: int = 2000, seed: int =
     :class:`~defectbook.DefectbookError`. One row per pair found: ``data``, ``seed``, ``a``, ``b``,
     ``AUROC a``, ``AUROC b``, ``difference`` (a minus b), ``low``, ``high``, ``pixel difference`` (the
     pooled pixel AUROCs' difference, no interval; missing without masks), ``n_test`` and ``word``
-    (:func:`verdict_word` with the paper's sign taken as a > b).
+    (:func:`direction_word` with the paper's sign taken as a > b).
     """
     by: dict = {}
     for r in records:
@@ -210,7 +206,7 @@ def method_differences(records: Iterable, pairs, n_boot: int = 2000, seed: int =
             rows.append({"data": data, "seed": s, "a": a, "b": b, "AUROC a": ra.metrics["image_auroc"],
                          "AUROC b": rb.metrics["image_auroc"], "difference": d["difference"], "low": d["low"],
                          "high": d["high"], "pixel difference": (pa - pb) if pa is not None and pb is not None
-                         else float("nan"), "n_test": len(ra.labels), "word": verdict_word(d)})
+                         else float("nan"), "n_test": len(ra.labels), "word": direction_word(d)})
     return pd.DataFrame(rows, columns=["data", "seed", "a", "b", "AUROC a", "AUROC b", "difference", "low", "high",
                                        "pixel difference", "n_test", "word"])
 
