@@ -17,13 +17,13 @@ records; estimated minutes per rung in brackets)::
 
     python benchmarks/scale_ladder.py --claim trustmae.noise_robustness --rungs r0 r1 r2   # [8, 10, 25]
     python benchmarks/scale_ladder.py --claim trustmae.clean_auroc_vs_memae               # [0, 0, 0]: reuses the above
-    python benchmarks/scale_ladder.py --claim ndpnet.pixel_auroc_vs_reconstruction        # [10, 20, 30]
-    python benchmarks/scale_ladder.py --claim ndpnet.table6_switches                      # [+5, +10, +15]
+    python benchmarks/scale_ladder.py --claim ndpnet.pixel_auroc_vs_reconstruction        # [8, 10, 20]
+    python benchmarks/scale_ladder.py --claim ndpnet.table6_switches                      # [6, 12, 18]
     python benchmarks/scale_ladder.py --claim differnet.flow_vs_knn_ocsvm_mtd --seed-from /work/after/_cache/results
                                                                                           # [36 or 0, 11, 8, 13]
     python benchmarks/scale_ladder.py --claim differnet.table3_ablation                   # [8, 5, 7]
     python benchmarks/scale_ladder.py --claim npad.vs_padim_patchcore_real --seed-from /work/after/_cache/results
-                                                                                          # [28 or 0, 5, 20, 15]
+                                                                                          # [28 or 0, 5, 20]
 
 Progress: one line per rung (its estimate, then its wall time and effects) and the runner's log lines.
 """

@@ -475,3 +475,35 @@ def precision_recall_panels(pr: pd.DataFrame):
     ax[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     plt.tight_layout()
     return fig
+
+
+def scale_curves(curves: pd.DataFrame, rungs: pd.DataFrame, paper: dict, ylabel: str, title: str, note: str):
+    """The effect against the rung, one line per comparison and data set of ``curves``
+    (:func:`defectbook.analysis.scale.curve_frame`) with its 95 % interval; stale rungs as hollow
+    markers; the paper's value of a comparison (``paper``: comparison -> value) as a dashed line of its
+    colour; zero as a grey line; the rungs' labels (``rungs``: ``rung``, ``setting``) on the x axis and
+    ``note`` (where the numbers were computed) under the axes."""
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(7, 3.9))
+    colours = dict(zip(sorted(curves["comparison"].unique()), sns.color_palette()))
+    styles = dict(zip(sorted(curves["data"].unique()), ["-", ":", "-.", "--"]))
+    for (comp, data), g in curves.groupby(["comparison", "data"], sort=True):
+        g = g.sort_values("index")
+        err = [g["difference"] - g["low"], g["high"] - g["difference"]]
+        ax.errorbar(g["index"], g["difference"], yerr=err, marker="o", capsize=3, ls=styles[data],
+                    color=colours[comp], label=f"{comp} ({data})", mfc="white" if g["stale"].all() else None)
+        stale = g[g["stale"].astype(bool)]
+        ax.plot(stale["index"], stale["difference"], "o", mfc="white", mec="black", ms=9, zorder=3)
+    for comp, v in paper.items():
+        if comp in colours:
+            ax.axhline(v, ls="--", lw=1, color=colours[comp], label=f"paper: {comp}")
+    ax.axhline(0, color="0.4", lw=0.8)
+    ax.set_xticks(range(len(rungs)), [f"{r}\n{s[:28]}" for r, s in zip(rungs["rung"], rungs["setting"])], fontsize=7)
+    ax.set_xlim(-0.4, len(rungs) - 0.6)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    _legend_outside(ax)
+    fig.text(0.01, 0.005, note, fontsize=6.5, color="0.3", wrap=True, va="bottom")
+    plt.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig

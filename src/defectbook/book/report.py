@@ -10,10 +10,12 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from .. import DefectbookError
+from ..analysis import scale
 from ..config import data_label
 from ..data.synthetic import CALIBRATION
 from ..evaluation.stats import interval, paired_differences, verdict_word
@@ -318,3 +320,66 @@ def differences_view(diffs: pd.DataFrame, names: dict, columns: Iterable[str] = 
     return view[cols].rename(columns=DIFFERENCE_COLUMNS)
 
 
+
+
+# --- "At larger scale" pages: the results bundle's curves ------------------------------------------
+
+def bundle_note(curves: pd.DataFrame) -> str:
+    """Where a scale figure's numbers come from, per rung: "computed by `command` at commit ..., not in this
+    build" (with date, threads and GPU), from the rungs' manifests."""
+    if not len(curves):
+        return "no rung in the results bundle"
+    parts = []
+    for rung, g in curves.groupby("rung", sort=True):
+        r = g.iloc[0]
+        where = f"{r['threads']} threads" + (f", GPU {r['gpu']}" if r.get("gpu") else "")
+        parts.append(f"{rung}: computed by `{r['command']}` at commit {r['commit']} on {str(r['date'])[:10]} "
+                     f"({where}, {float(r['wall_s'] or 0) / 60:.1f} min)")
+    return "; ".join(parts) + "; not in this build (read from the results bundle)"
+
+
+def bundled_records(rungs) -> list[Record]:
+    """The records of bundled rungs (:class:`~defectbook.pipeline.bundle.BundledRung`) that pass their checks."""
+    out = {}
+    for r in rungs:
+        for b in r.records:
+            if b.ok and b.record is not None:
+                out.setdefault(b.key, b.record)
+    return list(out.values())
+
+
+def scale_section(claim, rungs, paper: pd.DataFrame | None) -> str:
+    """One claim of an "At larger scale" page: its curve(s) against the rung with the paper's value, the
+    readings by :data:`~defectbook.analysis.scale.READING_RULE`, stale rungs named, the declared ladder
+    with estimated and measured minutes, and the next rung's cost. ``rungs``: the bundles' rungs;
+    ``paper``: the paper's table (:func:`~defectbook.analysis.scale.paper_effects`). Returns the claim's
+    reading sentence (for the page's summary)."""
+    data = ", ".join(data_label({"dataset": d, "category": c}) for d, c in claim.data)
+    show(f"### {claim.title}\n\nClaim `{claim.id}`; effect: {claim.metric}, "
+         f"{' and '.join(f'{claim.a} − {b}' for b in claim.b)} on {data}"
+         + (f" ({claim.note})" if claim.note else "") + ".")
+    curves = scale.curve_frame(claim, rungs)
+    ladder = scale.ladder_table(claim, curves)
+    if not len(curves):
+        sentence = f"`{claim.id}`: no rung has been run yet (reading: undecided)."
+        show(f"**No rung of this claim has been run yet**: the results bundle holds none. "
+             f"`python benchmarks/scale_ladder.py --claim {claim.id}` runs the ladder below.")
+    else:
+        fig = plotting.scale_curves(curves, ladder[["rung", "setting"]], scale.paper_effects(claim, paper),
+                                    claim.metric, claim.title, bundle_note(curves))
+        plt.show()
+        plt.close(fig)
+        readings = scale.readings(claim, curves)
+        word = scale.claim_reading(readings)
+        show(readings, index=False, digits=3)
+        stale = sorted(set(curves.loc[curves["stale"].astype(bool), "rung"]))
+        if stale:
+            show(f"**Stale rungs** (a record changed key with today's code, or failed its checks; left out of the "
+                 f"reading): {', '.join(stale)}.")
+        sentence = f"`{claim.id}`: **{word}** over {len(set(curves['rung']) - set(stale))} rungs."
+        show(f"Reading: {sentence}")
+        show(provenance(bundled_records([r for r in rungs if r.claim == claim.id]),
+                        extra=bundle_note(curves)))
+    show(ladder, index=False, digits=1)
+    show(scale.next_rung_text(claim))
+    return sentence
