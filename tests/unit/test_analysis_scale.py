@@ -122,3 +122,30 @@ def test_the_papers_values_of_each_claim():
     assert got["trustmae.clean_auroc_vs_memae"]["trustmae − memae"] > 0
     assert set(got["ndpnet.pixel_auroc_vs_reconstruction"]) == {"ndpnet − trustmae", "ndpnet − ae_ssim"}
     assert scale.paper_effects(scale.CLAIMS["npad.vs_padim_patchcore_real"], None) == {}
+
+
+def test_the_ladder_writes_each_rung_as_it_finishes_skips_finished_ones_and_keeps_its_budget(isolated, tmp_path,
+                                                                                             monkeypatch):
+    from helpers.bundles import effect, fake_record
+
+    store, root = Store(isolated / "results"), tmp_path / "b"
+    calls = []
+
+    def fake_run(c, S, n_boot, store_):
+        calls.append(S.section["methods"]["npad"].get("shift"))
+        if len(calls) == 3:
+            raise RuntimeError("machine lost")
+        return [fake_record(store, seed=len(calls))], [effect("npad − padim", "mtd:", 0.01 * len(calls))]
+
+    monkeypatch.setattr(scale, "run_rung", fake_run)
+    cid, said = "npad.vs_padim_patchcore_real", []
+    with pytest.raises(RuntimeError):
+        scale.run_ladder([cid], root=root, say=said.append)
+    b = bundle.read(root)
+    assert [r.rung for r in b.rungs] == ["r0", "r1"] and b.problems() == []   # the lost rung left nothing behind
+    assert b.rungs[1].manifest["label"] == scale.CLAIMS[cid].rung("r1").label and b.rungs[1].manifest["wall_s"] >= 0
+    done = scale.run_ladder([cid], root=root, say=said.append)
+    assert [d["status"] for d in done] == ["skipped", "skipped", "ran"] and len(calls) == 4
+    assert scale.run_ladder([cid], ["r3"], root=root, budget_s=-1, say=said.append)[0]["status"] == "not started"
+    assert scale.run_ladder(["differnet.table3_ablation"], ["r7"], root=root) == []     # a rung it does not declare
+    assert any("done in" in s for s in said) and any("skipped" in s for s in said)

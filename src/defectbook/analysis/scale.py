@@ -288,8 +288,13 @@ def rung_configs(c: Claim, S: spec.Chapter) -> list[dict]:
         return [S.config("differnet", d, cat, seed=0, save_maps=0, snapshots=0, **variants[v])
                 for d, cat in c.data for v in (c.a, *c.b)]
     levels = c.levels or (None,)
-    return [S.config(m, d, cat, seed=0, split=_split(S, lv)) for d, cat in c.data for m in (c.a, *c.b)
-            for lv in levels]
+    same = c.kind == "pixel"      # pixel AUROCs are compared map to map: every method at the chapter's image size
+    return [S.config(m, d, cat, seed=0, split=_split(S, lv), **({"transform": _transform(S, d)} if same else {}))
+            for d, cat in c.data for m in (c.a, *c.b) for lv in levels]
+
+
+def _transform(S: spec.Chapter, dataset: str) -> dict:
+    return dict(S.section.get("datasets", {}).get(dataset, {}).get("transform") or S.section["transform"])
 
 
 def _table3_variants(S: spec.Chapter) -> dict:
@@ -399,8 +404,8 @@ def paper_effects(c: Claim, table: pd.DataFrame | None) -> dict[str, float]:
 def curve_frame(c: Claim, rungs: Iterable[BundledRung]) -> pd.DataFrame:
     """One row per effect of each bundled rung of ``c``: rung id, index and label, comparison, data,
     difference, low, high, n, the signed effect (``toward``: positive in the paper's direction), the
-    rung's wall time, commit, date, command and ``stale`` (a record of the rung is stale, failed or
-    missing)."""
+    rung's wall time, commit, date, command, threads, GPU, ``tiny`` (a test rung) and ``stale`` (a record of
+    the rung is stale, failed or missing)."""
     order = {r.id: i for i, r in enumerate(c.rungs + (c.next_rung,))}
     rows = []
     for br in rungs:
@@ -413,9 +418,9 @@ def curve_frame(c: Claim, rungs: Iterable[BundledRung]) -> pd.DataFrame:
                          "toward": c.paper_sign * float(e["difference"]), "wall_s": m.get("wall_s"),
                          "commit": m.get("commit"), "date": m.get("date"), "command": m.get("command"),
                          "threads": m.get("threads"), "gpu": (m.get("machine") or {}).get("gpu"),
-                         "stale": br.stale})
+                         "tiny": bool(m.get("tiny")), "stale": br.stale})
     cols = ["rung", "index", "label", "comparison", "data", "difference", "low", "high", "n", "toward", "wall_s",
-            "commit", "date", "command", "threads", "gpu", "stale"]
+            "commit", "date", "command", "threads", "gpu", "tiny", "stale"]
     return pd.DataFrame(rows, columns=cols).sort_values(["comparison", "data", "index"], kind="stable")
 
 

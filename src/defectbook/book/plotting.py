@@ -483,6 +483,8 @@ def scale_curves(curves: pd.DataFrame, rungs: pd.DataFrame, paper: dict, ylabel:
     markers; the paper's value of a comparison (``paper``: comparison -> value) as a dashed line of its
     colour; zero as a grey line; the rungs' labels (``rungs``: ``rung``, ``setting``) on the x axis and
     ``note`` (where the numbers were computed) under the axes."""
+    import textwrap
+
     import seaborn as sns
 
     fig, ax = plt.subplots(figsize=(7, 3.9))
@@ -499,11 +501,12 @@ def scale_curves(curves: pd.DataFrame, rungs: pd.DataFrame, paper: dict, ylabel:
         if comp in colours:
             ax.axhline(v, ls="--", lw=1, color=colours[comp], label=f"paper: {comp}")
     ax.axhline(0, color="0.4", lw=0.8)
-    ax.set_xticks(range(len(rungs)), [f"{r}\n{s[:28]}" for r, s in zip(rungs["rung"], rungs["setting"])], fontsize=7)
+    ax.set_xticks(range(len(rungs)), list(rungs["rung"]))
     ax.set_xlim(-0.4, len(rungs) - 0.6)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     _legend_outside(ax)
-    fig.text(0.01, 0.005, note, fontsize=6.5, color="0.3", wrap=True, va="bottom")
-    plt.tight_layout(rect=(0, 0.08, 1, 1))
+    lines = textwrap.wrap(note, 150)
+    fig.text(0.01, 0.01, "\n".join(lines), fontsize=6.5, color="0.3", va="bottom")
+    plt.tight_layout(rect=(0, 0.035 * len(lines) + 0.01, 1, 1))
     return fig

@@ -324,18 +324,23 @@ def differences_view(diffs: pd.DataFrame, names: dict, columns: Iterable[str] = 
 
 # --- "At larger scale" pages: the results bundle's curves ------------------------------------------
 
-def bundle_note(curves: pd.DataFrame) -> str:
-    """Where a scale figure's numbers come from, per rung: "computed by `command` at commit ..., not in this
-    build" (with date, threads and GPU), from the rungs' manifests."""
+def bundle_note(curves: pd.DataFrame, short: bool = False) -> str:
+    """Where a scale figure's numbers come from: "computed by `command` at commit ..., not in this build", per
+    group of rungs that one command made at one commit (with the date, threads, GPU and wall time; ``short``:
+    without them, for under a figure), from the rungs' manifests. Tiny test rungs say so."""
     if not len(curves):
         return "no rung in the results bundle"
     parts = []
-    for rung, g in curves.groupby("rung", sort=True):
+    firsts = curves.drop_duplicates("rung").sort_values("index")
+    for (command, commit), g in firsts.groupby(["command", "commit"], sort=False, dropna=False):
+        rungs = ", ".join(g["rung"])
         r = g.iloc[0]
-        where = f"{r['threads']} threads" + (f", GPU {r['gpu']}" if r.get("gpu") else "")
-        parts.append(f"{rung}: computed by `{r['command']}` at commit {r['commit']} on {str(r['date'])[:10]} "
-                     f"({where}, {float(r['wall_s'] or 0) / 60:.1f} min)")
-    return "; ".join(parts) + "; not in this build (read from the results bundle)"
+        where = "" if short else (f" on {str(r['date'])[:10]} ({r['threads']} threads"
+                                  + (f", GPU {r['gpu']}" if r.get("gpu") else "")
+                                  + f", {float(g['wall_s'].fillna(0).sum()) / 60:.1f} min)")
+        parts.append(f"{rungs}: computed by `{command}` at commit {commit}{where}")
+    tiny = " (tiny test rungs: smoke profile, not the declared settings)" if curves["tiny"].any() else ""
+    return "; ".join(parts) + f"; not in this build (read from the results bundle){tiny}"
 
 
 def bundled_records(rungs) -> list[Record]:
@@ -366,7 +371,7 @@ def scale_section(claim, rungs, paper: pd.DataFrame | None) -> str:
              f"`python benchmarks/scale_ladder.py --claim {claim.id}` runs the ladder below.")
     else:
         fig = plotting.scale_curves(curves, ladder[["rung", "setting"]], scale.paper_effects(claim, paper),
-                                    claim.metric, claim.title, bundle_note(curves))
+                                    f"effect: {claim.metric}", claim.title, bundle_note(curves, short=True))
         plt.show()
         plt.close(fig)
         readings = scale.readings(claim, curves)
