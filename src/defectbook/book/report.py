@@ -369,6 +369,7 @@ def scale_section(claim, rungs, paper: pd.DataFrame | None) -> str:
         sentence = f"`{claim.id}`: no rung has been run yet (reading: undecided)."
         show(f"**No rung of this claim has been run yet**: the results bundle holds none. "
              f"`python benchmarks/scale_ladder.py --claim {claim.id}` runs the ladder below.")
+        show(provenance([], extra="the results bundle holds no rung of this claim"))
     else:
         fig = plotting.scale_curves(curves, ladder[["rung", "setting"]], scale.paper_effects(claim, paper),
                                     f"effect: {claim.metric}", claim.title, bundle_note(curves, short=True))
