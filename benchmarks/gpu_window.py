@@ -6,14 +6,20 @@ width 32 with its GAN loss; NDP-Net at 256 px, 400 + 200 epochs; DifferNet at 44
 epochs; N-pad at 224 px on the whole splits), less what needs ImageNet weights that are absent
 (:func:`~defectbook.analysis.scale.weights_allow`: a backbone other than the bundled efficientnet_lite0,
 TrustMAE's VGG-19 loss); NDP-Net and TrustMAE train from scratch. Claims run in ``--claim``'s order
-(default: the cheapest first); no rung starts once ``--budget-s`` is spent (a started rung runs to its
-end), so a 10-minute window is ``--budget-s 420`` or so. Finished rungs are skipped (resumable).
+(default: the cheapest first); no rung starts once ``--budget-s`` is spent or when its estimated GPU
+minutes (``gpu_est_min``) would overrun it (a started rung runs to its end), so a 10-minute window is
+``--budget-s 480`` or so. Finished rungs are skipped (resumable): a later window continues the bundle.
 
-    python benchmarks/gpu_window.py --bundle $OUT/gpu --data-root DIR [--budget-s 420] [--claim ...]
+On a lent GPU machine (the working tree travels, so ``bundles/gpu`` resumes; ``$OUT`` comes back)::
+
+    export PYTHONPATH=$PWD/src DEFECTBOOK_OFFLINE=1
+    python benchmarks/gpu_window.py --bundle bundles/gpu --data-root DIR --budget-s 480; cp -r bundles/gpu $OUT/
+
     python benchmarks/gpu_window.py --tiny --bundle /tmp/gpu-tiny        # on CPU: smoke-sized, a minute or two
 
-Copy the bundle into the repository's ``bundles/gpu`` and commit it; the pages then show the rung after
-the 2-core ladder's, with the GPU named in the figure's note.
+Copy the returned bundle into the repository's ``bundles/gpu`` and commit it; the pages then show the rung
+after the 2-core ladder's, with the GPU named in the figure's note. MTD must be on the GPU machine (``--data-root``);
+ELPV comes with its Python package.
 """
 from __future__ import annotations
 
@@ -22,9 +28,10 @@ import shlex
 import sys
 import time
 
-#: cheapest first: N-pad and DifferNet (pretrained features), then TrustMAE's noise ladder, then NDP-Net
-ORDER = ["npad.vs_padim_patchcore_real", "differnet.flow_vs_knn_ocsvm_mtd", "trustmae.noise_robustness",
-         "trustmae.clean_auroc_vs_memae", "ndpnet.pixel_auroc_vs_reconstruction", "ndpnet.table6_switches",
+#: cheapest first (by the rungs' ``gpu_est_min``): N-pad, TrustMAE (its clean claim reuses the noise runs),
+#: DifferNet, then NDP-Net
+ORDER = ["npad.vs_padim_patchcore_real", "trustmae.noise_robustness", "trustmae.clean_auroc_vs_memae",
+         "differnet.flow_vs_knn_ocsvm_mtd", "ndpnet.pixel_auroc_vs_reconstruction", "ndpnet.table6_switches",
          "differnet.table3_ablation"]
 
 
@@ -33,7 +40,7 @@ def main(argv=None) -> int:
     ap.add_argument("--claim", nargs="+", default=ORDER)
     ap.add_argument("--bundle", default=None, help="bundle folder (default: bundles/gpu)")
     ap.add_argument("--data-root", default=None)
-    ap.add_argument("--budget-s", type=float, default=420.0, help="no rung starts after this many seconds")
+    ap.add_argument("--budget-s", type=float, default=480.0, help="no rung starts after this many seconds")
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--tiny", action="store_true", help="smoke-profile rungs on CPU (a test of this script)")
     a = ap.parse_args(argv)
@@ -54,9 +61,8 @@ def main(argv=None) -> int:
     next_ids = [scale.claim(c).next_rung.id for c in a.claim]
     done = []
     for cid, rid in zip(a.claim, next_ids):
-        left = a.budget_s - (time.perf_counter() - t0)
         done += scale.run_ladder([cid], [rid], root, "smoke" if a.tiny else "cpu", a.data_root, a.tiny, a.n_boot,
-                                 budget_s=max(left, 0.0) if left > 0 else -1.0, device=device, command=command,
+                                 budget_s=a.budget_s, device=device, command=command, started=t0,
                                  say=lambda s: print(s, flush=True), rung_of=lambda c, r: scale.weights_allow(r))
     ran = [d for d in done if d["status"] == "ran"]
     print(f"{len(ran)} rungs ran on {device}, {len(done) - len(ran)} not; {(time.perf_counter() - t0) / 60:.1f} min; "

@@ -147,5 +147,8 @@ def test_the_ladder_writes_each_rung_as_it_finishes_skips_finished_ones_and_keep
     done = scale.run_ladder([cid], root=root, say=said.append)
     assert [d["status"] for d in done] == ["skipped", "skipped", "ran"] and len(calls) == 4
     assert scale.run_ladder([cid], ["r3"], root=root, budget_s=-1, say=said.append)[0]["status"] == "not started"
+    # on a GPU, a rung whose estimated GPU minutes would overrun the window does not start
+    gpu = scale.run_ladder([cid], ["r3"], root=root, budget_s=60, device="cuda", say=said.append)
+    assert gpu[0]["status"] == "not started" and len(calls) == 4
     assert scale.run_ladder(["differnet.table3_ablation"], ["r7"], root=root) == []     # a rung it does not declare
     assert any("done in" in s for s in said) and any("skipped" in s for s in said)

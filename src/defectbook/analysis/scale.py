@@ -40,7 +40,9 @@ from . import differnet, ndpnet, trustmae
 class Rung:
     """One rung: ``changes`` (method -> params laid over the profile's), ``transform`` (every method's
     image transform, None: the profile's), ``split`` (caps on the real training and test sets, None: the
-    profile's), the estimated wall time ``est_min`` on two cores and how it was estimated (``basis``)."""
+    profile's), the estimated wall time ``est_min`` on two cores and how it was estimated (``basis``), and for a
+    rung meant for a GPU window its estimated minutes on one GPU (``gpu_est_min``, a guess from the step counts
+    until a window has measured it)."""
 
     id: str
     label: str
@@ -49,6 +51,7 @@ class Rung:
     split: dict | None = None
     est_min: float = 0.0
     basis: str = ""
+    gpu_est_min: float | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,7 @@ _TRUST_RUNGS = (
 _TRUST_NEXT = Rung("r3", "paper: 256 px, width 32, Z 512, VGG-19 loss, 100 epochs", {"trustmae": _GAN | {
     "width": 32, "latent": 512, "n_down": 5, "epochs": 100, "lr": 0.0001, "feature_net": "vgg19"}},
     transform={"resize": 256, "crop": None}, est_min=2400,
-    basis="16x the pixels, 4x the width, 3x the epochs of r2 on 2 cores: about 40 h (GPU: minutes)")
+    basis="16x the pixels, 4x the width, 3x the epochs of r2 on 2 cores: about 40 h (GPU: minutes)", gpu_est_min=4)
 
 _NDP_RUNGS = (
     Rung("r0", "cpu setting (64 px, 10 + 10 epochs)", est_min=8, basis=_NDP + "; A 5 min, the baselines 3 min"),
@@ -135,7 +138,8 @@ _NDP_NEXT = Rung("r3", "paper: 256 px, widths 32-256, 400 + 200 epochs, VGG-16 p
                  {"ndpnet": {"epochs": 400, "epochs2": 200, "widths": [32, 64, 128, 256, 256], "seg_width": 64,
                              "ffm_channels": 64, "lr": 0.0001, "perceptual": "vgg16"}},
                  transform={"resize": 256, "crop": None}, est_min=6000,
-                 basis="30x r1's steps at 16x the pixels and wider layers: days on 2 cores (GPU: minutes)")
+                 basis="30x r1's steps at 16x the pixels and wider layers: days on 2 cores (GPU: minutes)",
+                 gpu_est_min=8)
 # Table VI's three trainings (A, B, C) on a capped MTD split: the cpu build runs Table VI on synthetic wood,
 # so no record of its is reused, and three trainings per rung on the whole split would not fit 30 min
 _ABL_NDP_CAP = {"max_train": 40, "max_test": 120}
@@ -163,7 +167,8 @@ _DIFF_NEXT = Rung("r4", "paper: 448 px, 64 test transforms, width 2048, 192 epoc
                   {"differnet": {"epochs": 192, "width": 2048, "test_transforms": 64},
                    "knn": {"test_transforms": 64}, "ocsvm": {"test_transforms": 64}},
                   transform={"resize": 448, "crop": None}, est_min=1800,
-                  basis="16x r0's feature cost (8x pixels, 2x test transforms) on 2 cores; GPU: minutes")
+                  basis="16x r0's feature cost (8x pixels, 2x test transforms) on 2 cores; GPU: minutes",
+                  gpu_est_min=5)
 
 _ABL_CAP = {"max_train": 120, "max_test": 120}
 _DIFF_ABL_RUNGS = (
@@ -189,7 +194,7 @@ _NPAD_NEXT = Rung("r3", "paper: wide_resnet50_2, d 550, 224 px, whole splits",
                   {"npad": _WRN | {"d": 550, "train_radius": 3, "infer_radius": 2, "shift": 4, "kmeans_iters": 10},
                    "padim": _WRN | {"d": 550}, "patchcore": _WRN}, transform=_P224, est_min=600,
                   basis="wide_resnet50_2 ~ 20x lite0's cost per image on 2 cores; needs its ImageNet weights "
-                        "(not on this machine)")
+                        "(not on this machine)", gpu_est_min=3)
 
 _TRUST_DATA = (("mtd", None), ("elpv", "mono"))
 
@@ -520,16 +525,18 @@ def weights_allow(rung: Rung) -> Rung:
 
 def run_ladder(claim_ids: Iterable[str], rung_ids: Iterable[str] | None = None, root=None, profile: str = "cpu",
                data_root=None, tiny: bool = False, n_boot: int = 1000, seed_from=None, budget_s: float | None = None,
-               device: str | None = None, command: str = "", say=print, rung_of=None) -> list[dict]:
+               device: str | None = None, command: str = "", say=print, rung_of=None,
+               started: float | None = None) -> list[dict]:
     """Run the rungs of the claims into the bundle at ``root`` (default ``bundles/scale``), resumably: a rung
     the bundle holds is skipped; a finished rung's records and effects go into the bundle at once.
     ``rung_ids``: the rungs to run (None: every declared rung of each claim; a named rung a claim does not
     declare is skipped). ``seed_from``: another store whose intact records of a rung's configs are copied
-    in first. ``budget_s``: no rung starts after this many seconds. ``rung_of``: ``(claim, rung) -> rung``
+    in first. ``budget_s``: no rung starts after this many seconds (since ``started``, a ``time.perf_counter()``
+    reading; None: this call's start). ``rung_of``: ``(claim, rung) -> rung``
     (e.g. :func:`weights_allow`). ``command``: what the manifest records as the command. Returns one
     ``{claim, rung, status, wall_s}`` per rung considered."""
     root = bundle.default_root() if root is None else root
-    store, t_start, done = Store(), time.perf_counter(), []
+    store, t_start, done = Store(), time.perf_counter() if started is None else started, []
     for cid in claim_ids:
         c = claim(cid)
         declared = [r.id for r in c.rungs + (c.next_rung,)]
@@ -540,8 +547,10 @@ def run_ladder(claim_ids: Iterable[str], rung_ids: Iterable[str] | None = None, 
                 say(f"{c.id} {rid}: in the bundle already, skipped")
                 done.append({"claim": c.id, "rung": rid, "status": "skipped", "wall_s": 0.0})
                 continue
-            if budget_s is not None and time.perf_counter() - t_start > budget_s:
-                say(f"{c.id} {rid}: not started (the time budget of {budget_s:.0f} s is spent)")
+            spent = time.perf_counter() - t_start
+            if budget_s is not None and (spent > budget_s or (device not in (None, "cpu") and rung.gpu_est_min
+                                                               and spent + 60 * rung.gpu_est_min > budget_s)):
+                say(f"{c.id} {rid}: not started (the time budget of {budget_s:.0f} s is spent or would be exceeded)")
                 done.append({"claim": c.id, "rung": rid, "status": "not started", "wall_s": 0.0})
                 continue
             S = rung_chapter(c, rung, profile, data_root, tiny, device)
