@@ -142,3 +142,36 @@ def test_differences_view_and_pair_effect():
     assert list(view.comparison) == ["N-pad − PaDiM", "N-pad − PatchCore"] and list(view.paper) == [0.1, 0.0]
     assert pair_effect(diffs, "npad", "patchcore")["difference"] == -0.02
     assert pair_effect(diffs, "padim", "npad") == {"n": 0} and pair_effect(diffs.iloc[:0], "npad", "padim") == {"n": 0}
+
+
+def test_a_scale_section_shows_the_curve_reading_and_stale_rungs_from_the_bundle(isolated, tmp_path, monkeypatch):
+    import json
+
+    import matplotlib
+    from helpers.bundles import tiny_bundle
+
+    from defectbook.analysis import scale
+    from defectbook.book import report
+    from defectbook.pipeline import bundle
+    from defectbook.pipeline.store import Store, record_checksum
+
+    matplotlib.use("Agg")
+    shown = []
+    monkeypatch.setattr(report, "show", lambda md, **kw: shown.append(md if isinstance(md, str) else md.to_string()))
+    c = scale.CLAIMS["npad.vs_padim_patchcore_real"]
+    assert "no rung has been run yet" in report.scale_section(c, [], None)
+    assert any("Provenance:" in s for s in shown) and any("would take about" in s for s in shown)
+    root = tmp_path / "b"
+    tiny_bundle(root, Store(isolated / "results"), c.id, [("r0", 0.0), ("r1", 0.05), ("r2", 0.1)],
+                [("npad − padim", "mtd:")])
+    shown.clear()
+    assert "**moves toward the paper** over 3 rungs" in report.scale_section(c, bundle.read(root).rungs, None)
+    assert any("not in this build" in s and "computed by `scale ladder" in s for s in shown)
+    p = root / "records" / f"{bundle.read(root).rungs[2].manifest['keys'][0]}.json"
+    data = json.loads(p.read_text())
+    data["config"]["seed"] = 9
+    data["checksum"] = record_checksum(data)
+    p.write_text(json.dumps(data))
+    shown.clear()
+    assert "**undecided** over 2 rungs" in report.scale_section(c, bundle.read(root).rungs, None)
+    assert any("**Stale rungs**" in s and "r2" in s for s in shown)
