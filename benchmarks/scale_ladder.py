@@ -15,10 +15,10 @@ The real ladder on this machine (2 cores; ``export PYTHONPATH=$PWD/src DEFECTBOO
 DEFECTBOOK_OFFLINE=1``; ``--seed-from`` a finished cpu build's store makes rung r0 free where it has the
 records; estimated minutes per rung in brackets)::
 
-    python benchmarks/scale_ladder.py --claim trustmae.noise_robustness --rungs r0 r1 r2   # [8, 10, 25]
-    python benchmarks/scale_ladder.py --claim trustmae.clean_auroc_vs_memae               # [0, 0, 0]: reuses the above
-    python benchmarks/scale_ladder.py --claim ndpnet.pixel_auroc_vs_reconstruction        # [8, 10, 20]
-    python benchmarks/scale_ladder.py --claim ndpnet.table6_switches                      # [6, 12, 18]
+    python benchmarks/scale_ladder.py --claim trustmae.noise_robustness                   # [8, 7, 10, 16]
+    python benchmarks/scale_ladder.py --claim trustmae.clean_auroc_vs_memae               # [0, 0, 0, 0]: the above's
+    python benchmarks/scale_ladder.py --claim ndpnet.pixel_auroc_vs_reconstruction        # [11, 16, 24]
+    python benchmarks/scale_ladder.py --claim ndpnet.table6_switches                      # [8, 15, 23]
     python benchmarks/scale_ladder.py --claim differnet.flow_vs_knn_ocsvm_mtd --seed-from /work/after/_cache/results
                                                                                           # [36 or 0, 11, 8, 13]
     python benchmarks/scale_ladder.py --claim differnet.table3_ablation                   # [8, 5, 7]
