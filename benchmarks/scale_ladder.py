@@ -13,17 +13,19 @@ bundle after each rung (``git add bundles/scale && git commit``).
 
 The real ladder on this machine (2 cores; ``export PYTHONPATH=$PWD/src DEFECTBOOK_DATA=/work/shared/data
 DEFECTBOOK_OFFLINE=1``; ``--seed-from`` a finished cpu build's store makes rung r0 free where it has the
-records; estimated minutes per rung in brackets)::
+records over the same data files (a record's key holds its split's file fingerprint: /work/after's ELPV
+records match, its MTD records were made over another copy of MTD); estimated minutes per rung in brackets,
+for two unloaded cores)::
 
     python benchmarks/scale_ladder.py --claim trustmae.noise_robustness                   # [8, 7, 10, 16]
     python benchmarks/scale_ladder.py --claim trustmae.clean_auroc_vs_memae               # [0, 0, 0, 0]: the above's
     python benchmarks/scale_ladder.py --claim ndpnet.pixel_auroc_vs_reconstruction        # [11, 16, 24]
     python benchmarks/scale_ladder.py --claim ndpnet.table6_switches                      # [8, 15, 23]
     python benchmarks/scale_ladder.py --claim differnet.flow_vs_knn_ocsvm_mtd --seed-from /work/after/_cache/results
-                                                                                          # [36 or 0, 11, 8, 13]
+                                                                                          # [36, 11, 8, 13]
     python benchmarks/scale_ladder.py --claim differnet.table3_ablation                   # [8, 5, 7]
     python benchmarks/scale_ladder.py --claim npad.vs_padim_patchcore_real --seed-from /work/after/_cache/results
-                                                                                          # [28 or 0, 5, 20]
+                                                                                          # [28 (19 seeded), 5, 20]
 
 Progress: one line per rung (its estimate, then its wall time and effects) and the runner's log lines.
 """

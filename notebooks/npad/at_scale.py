@@ -33,18 +33,10 @@ bundle_dir = None      # None: bundles/scale of the repository
 gpu_bundle_dir = None  # None: bundles/gpu of the repository
 
 # %%
-from defectbook.analysis import scale
-from defectbook.book import paper_values
-from defectbook.book.report import bundled_records, page_summary, scale_section, show
-from defectbook.pipeline import bundle
+from defectbook.book.report import page_summary, scale_page
 
-rungs = bundle.read(bundle_dir).rungs + bundle.read(gpu_bundle_dir or bundle.default_root(bundle.GPU)).rungs
-show(f"**The reading rule.** {scale.READING_RULE}")
-
-# %%
-readings = [scale_section(c, rungs, paper_values.load(c.paper_table)) for c in scale.claims_of("npad")]
+records, readings = scale_page("npad", bundle_dir, gpu_bundle_dir)
 
 # %% tags=["remove-cell"]
 # Page summary: the bundled records and each claim's reading.
-records = bundled_records([r for r in rungs if r.claim.startswith("npad.")])
-page_summary(records, extra=" ".join(readings));
+page_summary(records, extra=readings);

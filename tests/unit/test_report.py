@@ -81,7 +81,7 @@ def test_claim_verdict_says_agrees_or_disagrees_from_the_frame():
 def test_every_paper_page_ends_its_summary_with_a_computed_verdict():
     """Each results page of the papers' chapters computes its verdict from its own records
     (report.claim_verdict or report.verdict inside its page summary; an "At larger scale" page, the
-    reading of each claim by report.scale_section); none is typed."""
+    reading of each claim by report.scale_page); none is typed."""
     from defectbook.book.execute import discover
 
     papers = {"padim", "npad", "differnet", "trustmae", "ndpnet"}
@@ -89,7 +89,7 @@ def test_every_paper_page_ends_its_summary_with_a_computed_verdict():
     assert len(pages) >= 30
     missing = [f"{nb.parent.name}/{nb.stem}" for nb in pages
                if not ("claim_verdict(" in nb.read_text() or "verdict(" in nb.read_text()
-                       or "scale_section(" in nb.read_text() and "extra=\" \".join(readings)" in nb.read_text())
+                       or "scale_page(" in nb.read_text() and "extra=readings" in nb.read_text())
                or "{glue:md} summary" not in nb.read_text()]
     assert not missing, f"pages without a computed verdict: {missing}"
 

@@ -159,7 +159,7 @@ _NDP_ABL_RUNGS = (
 _DIFF_CAP = {"max_train": 200, "max_test": 200}
 _DIFF_RUNGS = (
     Rung("r0", "cpu setting (whole MTD split, 160 px, 40 epochs)", est_min=36,
-         basis=_DIFF + "; 0 min when --seed-from holds the cpu build's records"),
+         basis=_DIFF + "; 0 min when --seed-from holds a cpu build's records over the same MTD files"),
     Rung("r1", "cpu setting on a capped split (200 train, 200 test)", split=_DIFF_CAP, est_min=11,
          basis="a third of r0's feature extractions, a quarter of its flow training"),
     Rung("r2", "capped, 120 epochs", {"differnet": {"epochs": 120}}, split=_DIFF_CAP, est_min=8,
@@ -187,7 +187,8 @@ _DIFF_ABL_RUNGS = (
 _NPAD_CAP = {"max_train": 120, "max_test": 120}
 _P224 = {"resize": 256, "crop": 224}
 _NPAD_RUNGS = (
-    Rung("r0", "cpu setting (112 px, whole splits)", est_min=28, basis=_NPAD + "; 0 min with --seed-from"),
+    Rung("r0", "cpu setting (112 px, whole splits)", est_min=28,
+         basis=_NPAD + "; ELPV's 9 min are reused with --seed-from a cpu build's store over the same files"),
     Rung("r1", "cpu setting on capped splits (120 train, 120 test)", split=_NPAD_CAP, est_min=5,
          basis="a sixth of r0's images"),
     Rung("r2", "224 px (resize 256, crop 224), capped", transform=_P224, split=_NPAD_CAP, est_min=20,

@@ -19,9 +19,12 @@ from ..analysis import scale
 from ..config import data_label
 from ..data.synthetic import CALIBRATION
 from ..evaluation.stats import interval, paired_differences, verdict_word
+from ..pipeline import bundle
 from ..pipeline.spec import LABELS, differences
 from ..pipeline.store import Record
-from . import plotting  # noqa: F401  (its import sets the book's figure style, so every page's figures share it)
+
+# plotting's import also sets the book's figure style, so every page's figures share it
+from . import paper_values, plotting
 
 
 def provenance(records: Iterable[Record], extra: str = "") -> str:
@@ -389,3 +392,14 @@ def scale_section(claim, rungs, paper: pd.DataFrame | None) -> str:
     show(ladder, index=False, digits=1)
     show(scale.next_rung_text(claim))
     return sentence
+
+
+def scale_page(paper: str, bundle_dir=None, gpu_bundle_dir=None) -> tuple[list[Record], str]:
+    """An "At larger scale" page: the reading rule, then :func:`scale_section` for each of ``paper``'s claims
+    (:func:`defectbook.analysis.scale.claims_of`) from the 2-core bundle (``bundle_dir``, default
+    ``bundles/scale``) and the GPU bundle (``gpu_bundle_dir``, default ``bundles/gpu``). Returns the
+    bundled records it drew (for :func:`page_summary`) and the claims' reading sentences."""
+    rungs = bundle.read(bundle_dir).rungs + bundle.read(gpu_bundle_dir or bundle.default_root(bundle.GPU)).rungs
+    show(f"**The reading rule.** {scale.READING_RULE}")
+    readings = [scale_section(c, rungs, paper_values.load(c.paper_table)) for c in scale.claims_of(paper)]
+    return bundled_records([r for r in rungs if r.claim.startswith(f"{paper}.")]), " ".join(readings)
