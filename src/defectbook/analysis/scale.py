@@ -129,7 +129,7 @@ _TRUST_RUNGS = (
 _TRUST_NEXT = Rung("r4", "paper: 256 px, width 32, Z 512, VGG-19 loss, 100 epochs", {"trustmae": _GAN | {
     "width": 32, "latent": 512, "n_down": 5, "epochs": 100, "lr": 0.0001, "feature_net": "vgg19"}},
     transform={"resize": 256, "crop": None}, est_min=2400,
-    basis="16x the pixels and 3x the epochs of r3 on 2 cores: about 40 h (GPU: minutes)", gpu_est_min=4)
+    basis="16x the pixels and 3x the epochs of r3 on 2 cores: about 40 h", gpu_est_min=4)
 
 _NDP_RUNGS = (
     Rung("r0", "cpu setting (64 px, 10 + 10 epochs)", est_min=11, basis=_NDP + "; A 8 min, the baselines 3 min"),
@@ -142,7 +142,7 @@ _NDP_NEXT = Rung("r3", "paper: 256 px, widths 32-256, 400 + 200 epochs, VGG-16 p
                  {"ndpnet": {"epochs": 400, "epochs2": 200, "widths": [32, 64, 128, 256, 256], "seg_width": 64,
                              "ffm_channels": 64, "lr": 0.0001, "perceptual": "vgg16"}},
                  transform={"resize": 256, "crop": None}, est_min=6000,
-                 basis="20x r2's steps at 16x the pixels and wider layers: days on 2 cores (GPU: minutes)",
+                 basis="20x r2's steps at 16x the pixels and wider layers: days on 2 cores",
                  gpu_est_min=8)
 # Table VI's three trainings (A, B, C) on a capped MTD split: the cpu build runs Table VI on synthetic wood,
 # so no record of its is reused, and three trainings per rung on the whole split would not fit 30 min
@@ -171,7 +171,7 @@ _DIFF_NEXT = Rung("r4", "paper: 448 px, 64 test transforms, width 2048, 192 epoc
                   {"differnet": {"epochs": 192, "width": 2048, "test_transforms": 64},
                    "knn": {"test_transforms": 64}, "ocsvm": {"test_transforms": 64}},
                   transform={"resize": 448, "crop": None}, est_min=1800,
-                  basis="16x r0's feature cost (8x pixels, 2x test transforms) on 2 cores; GPU: minutes",
+                  basis="16x r0's feature cost (8x pixels, 2x test transforms) on 2 cores",
                   gpu_est_min=5)
 
 _ABL_CAP = {"max_train": 120, "max_test": 120}
@@ -494,9 +494,11 @@ def ladder_table(c: Claim, curves: pd.DataFrame | None = None) -> pd.DataFrame:
 
 
 def next_rung_text(c: Claim) -> str:
+    """What the next rung would cost: its setting, its estimated hours on two cores and minutes on one GPU."""
     r = c.next_rung
+    gpu = f", about {r.gpu_est_min:g} min on one GPU (a guess from its step counts)" if r.gpu_est_min else ""
     return (f"The next rung ({r.id}: {r.label}) would take about {r.est_min / 60:.0f} h on two cores "
-            f"({r.basis}); `benchmarks/gpu_window.py` runs it on one GPU.")
+            f"({r.basis}){gpu}; `benchmarks/gpu_window.py` runs it on one GPU.")
 
 
 # --- the ladder ------------------------------------------------------------------------------------
