@@ -17,13 +17,13 @@ records over the same data files (a record's key holds its split's file fingerpr
 records match, its MTD records were made over another copy of MTD); estimated minutes per rung in brackets,
 for two unloaded cores)::
 
-    python benchmarks/scale_ladder.py --claim trustmae.noise_robustness                   # [8, 7, 10, 16]
-    python benchmarks/scale_ladder.py --claim trustmae.clean_auroc_vs_memae               # [0, 0, 0, 0]: the above's
-    python benchmarks/scale_ladder.py --claim ndpnet.pixel_auroc_vs_reconstruction        # [11, 16, 24]
-    python benchmarks/scale_ladder.py --claim ndpnet.table6_switches                      # [8, 15, 23]
+    python benchmarks/scale_ladder.py --claim trustmae.noise_robustness                   # [8, 7, 16]
+    python benchmarks/scale_ladder.py --claim trustmae.clean_auroc_vs_memae               # [0, 0, 0]: the above's
+    python benchmarks/scale_ladder.py --claim ndpnet.pixel_auroc_vs_reconstruction        # [9, 12, 18]
+    python benchmarks/scale_ladder.py --claim ndpnet.table6_switches                      # [6, 12, 18]
     python benchmarks/scale_ladder.py --claim differnet.flow_vs_knn_ocsvm_mtd --seed-from /work/after/_cache/results
-                                                                                          # [36, 11, 8, 13]
-    python benchmarks/scale_ladder.py --claim differnet.table3_ablation                   # [8, 5, 7]
+                                                                                          # [36, 8, 6, 9]
+    python benchmarks/scale_ladder.py --claim differnet.table3_ablation                   # [5, 3, 4]
     python benchmarks/scale_ladder.py --claim npad.vs_padim_patchcore_real --seed-from /work/after/_cache/results
                                                                                           # [28 (19 seeded), 5, 20]
 

@@ -74,7 +74,7 @@ def test_a_rung_lays_its_changes_transform_and_caps_over_the_cpu_profile():
     t = scale.CLAIMS["trustmae.noise_robustness"]
     cfgs = scale.rung_configs(t, scale.rung_chapter(t, t.rung("r2")))
     tm = [x for x in cfgs if x["method"] == "trustmae"]
-    assert {x["split"]["ratio"] for x in tm} == {0.0, 0.4} and all(x["params"]["width"] == 16 for x in tm)
+    assert {x["split"]["ratio"] for x in tm} == {0.0, 0.4} and all(x["params"]["width"] == 32 for x in tm)
     assert all(x["params"]["width"] == 0.25 for x in cfgs if x["method"] == "memae")
     tiny = scale.rung_configs(t, scale.rung_chapter(t, t.rung("r2"), "smoke", tiny=True))
     assert {x["params"]["epochs"] for x in tiny} == {3} and {x["profile"] for x in tiny} == {"smoke"}

@@ -112,7 +112,8 @@ _NPAD = "cpu build records (2 cores): MTD N-pad 317 s, PaDiM 125 s, PatchCore 69
 _DIFF = ("cpu build records (2 cores): MTD DifferNet fit 1139 s (features 585 s, flow 554 s), predict 988 s "
          "(features 935 s); 1-NN and OC-SVM 4 s and 39 s on cached features")
 _NDP = ("NDP-Net at cpu on MTD (100 training images, 10 + 10 epochs): fit 1648 s measured at a load average of ~10 "
-        "on 2 shared cores; ndpnet.yaml: five trainings in 25 min unloaded; taken as 8 min per training")
+        "on 2 shared cores, where TrustMAE's fits ran 4.5x slower than unloaded; ndpnet.yaml: five trainings in "
+        "25 min unloaded; taken as 6 min per training")
 
 _GAN = {"lambda_gan": 1.0, "lambda_feat": 10.0}
 _T_RATIO = ("3-epoch timing runs of TrustMAE on MTD (40 % noise, 2 shared cores): fit 36 s (cpu setting), 40 s (GAN), "
@@ -121,21 +122,19 @@ _TRUST_RUNGS = (
     Rung("r0", "cpu setting (64 px, width 8, no GAN)", est_min=8, basis=_T_CPU + "; 2 data sets x 2 levels"),
     Rung("r1", "+ GAN loss (hinge 1, GAN feature 10)", {"trustmae": _GAN}, est_min=7,
          basis=_T_RATIO + "; TrustMAE only (baselines reused): 4 fits x 94 s"),
-    Rung("r2", "+ GAN, width 16", {"trustmae": _GAN | {"width": 16}}, est_min=10,
-         basis=_T_RATIO + "; 4 fits x 141 s"),
-    Rung("r3", "+ GAN, width 32 (the paper's)", {"trustmae": _GAN | {"width": 32}}, est_min=16,
+    Rung("r2", "+ GAN, width 32 (the paper's)", {"trustmae": _GAN | {"width": 32}}, est_min=16,
          basis=_T_RATIO + "; 4 fits x 233 s"),
 )
-_TRUST_NEXT = Rung("r4", "paper: 256 px, width 32, Z 512, VGG-19 loss, 100 epochs", {"trustmae": _GAN | {
+_TRUST_NEXT = Rung("r3", "paper: 256 px, width 32, Z 512, VGG-19 loss, 100 epochs", {"trustmae": _GAN | {
     "width": 32, "latent": 512, "n_down": 5, "epochs": 100, "lr": 0.0001, "feature_net": "vgg19"}},
     transform={"resize": 256, "crop": None}, est_min=2400,
-    basis="16x the pixels and 3x the epochs of r3 on 2 cores: about 40 h", gpu_est_min=4)
+    basis="16x the pixels and 3x the epochs of r2 on 2 cores", gpu_est_min=4)
 
 _NDP_RUNGS = (
-    Rung("r0", "cpu setting (64 px, 10 + 10 epochs)", est_min=11, basis=_NDP + "; A 8 min, the baselines 3 min"),
-    Rung("r1", "training x2 (20 + 20 epochs)", {"ndpnet": {"epochs": 20, "epochs2": 20}}, est_min=16,
+    Rung("r0", "cpu setting (64 px, 10 + 10 epochs)", est_min=9, basis=_NDP + "; A 6 min, the baselines 3 min"),
+    Rung("r1", "training x2 (20 + 20 epochs)", {"ndpnet": {"epochs": 20, "epochs2": 20}}, est_min=12,
          basis=_NDP + "; NDP-Net only (the baselines reused)"),
-    Rung("r2", "training x3 (30 + 30 epochs)", {"ndpnet": {"epochs": 30, "epochs2": 30}}, est_min=24,
+    Rung("r2", "training x3 (30 + 30 epochs)", {"ndpnet": {"epochs": 30, "epochs2": 30}}, est_min=18,
          basis=_NDP + "; NDP-Net only"),
 )
 _NDP_NEXT = Rung("r3", "paper: 256 px, widths 32-256, 400 + 200 epochs, VGG-16 perception",
@@ -148,23 +147,23 @@ _NDP_NEXT = Rung("r3", "paper: 256 px, widths 32-256, 400 + 200 epochs, VGG-16 p
 # so no record of its is reused, and three trainings per rung on the whole split would not fit 30 min
 _ABL_NDP_CAP = {"max_train": 30, "max_test": 120}
 _NDP_ABL_RUNGS = (
-    Rung("r0", "cpu setting (capped MTD: 30 train, 120 test)", split=_ABL_NDP_CAP, est_min=8,
-         basis=_NDP + "; 3 trainings of 2.5 min (30 images)"),
+    Rung("r0", "cpu setting (capped MTD: 30 train, 120 test)", split=_ABL_NDP_CAP, est_min=6,
+         basis=_NDP + "; 3 trainings of 2 min (30 images)"),
     Rung("r1", "capped, training x2 (20 + 20 epochs)", {"ndpnet": {"epochs": 20, "epochs2": 20}},
-         split=_ABL_NDP_CAP, est_min=15, basis="3 trainings of 5 min"),
+         split=_ABL_NDP_CAP, est_min=12, basis="3 trainings of 4 min"),
     Rung("r2", "capped, training x3 (30 + 30 epochs)", {"ndpnet": {"epochs": 30, "epochs2": 30}},
-         split=_ABL_NDP_CAP, est_min=23, basis="3 trainings of 7.5 min"),
+         split=_ABL_NDP_CAP, est_min=18, basis="3 trainings of 6 min"),
 )
 
-_DIFF_CAP = {"max_train": 200, "max_test": 200}
+_DIFF_CAP = {"max_train": 150, "max_test": 150}
 _DIFF_RUNGS = (
     Rung("r0", "cpu setting (whole MTD split, 160 px, 40 epochs)", est_min=36,
          basis=_DIFF + "; 0 min when --seed-from holds a cpu build's records over the same MTD files"),
-    Rung("r1", "cpu setting on a capped split (200 train, 200 test)", split=_DIFF_CAP, est_min=11,
-         basis="a third of r0's feature extractions, a quarter of its flow training"),
-    Rung("r2", "capped, 120 epochs", {"differnet": {"epochs": 120}}, split=_DIFF_CAP, est_min=8,
+    Rung("r1", "cpu setting on a capped split (150 train, 150 test)", split=_DIFF_CAP, est_min=8,
+         basis="a quarter of r0's feature extractions (6 min) and a fifth of its flow training (2 min)"),
+    Rung("r2", "capped, 120 epochs", {"differnet": {"epochs": 120}}, split=_DIFF_CAP, est_min=6,
          basis="features cached by r1; flow 3x r1's"),
-    Rung("r3", "capped, 192 epochs (the paper's)", {"differnet": {"epochs": 192}}, split=_DIFF_CAP, est_min=13,
+    Rung("r3", "capped, 192 epochs (the paper's)", {"differnet": {"epochs": 192}}, split=_DIFF_CAP, est_min=9,
          basis="flow 4.8x r1's"),
 )
 _DIFF_NEXT = Rung("r4", "paper: 448 px, 64 test transforms, width 2048, 192 epochs, whole split",
@@ -174,13 +173,13 @@ _DIFF_NEXT = Rung("r4", "paper: 448 px, 64 test transforms, width 2048, 192 epoc
                   basis="16x r0's feature cost (8x pixels, 2x test transforms) on 2 cores",
                   gpu_est_min=5)
 
-_ABL_CAP = {"max_train": 120, "max_test": 120}
+_ABL_CAP = {"max_train": 60, "max_test": 120}
 _DIFF_ABL_RUNGS = (
-    Rung("r0", "cpu setting (capped MTD: 120 train, 120 test)", split=_ABL_CAP, est_min=8,
-         basis="G: 16 test transforms; A: 1; features a fifth of the differnet r0"),
-    Rung("r1", "capped, 120 epochs", {"differnet": {"epochs": 120}}, split=_ABL_CAP, est_min=5,
-         basis="features cached by r0"),
-    Rung("r2", "capped, 192 epochs", {"differnet": {"epochs": 192}}, split=_ABL_CAP, est_min=7,
+    Rung("r0", "cpu setting (capped MTD: 60 train, 120 test)", split=_ABL_CAP, est_min=5,
+         basis=_DIFF + "; G: 8 training and 16 test transforms, A: 1 and 1: a tenth of r0's feature extractions"),
+    Rung("r1", "capped, 120 epochs", {"differnet": {"epochs": 120}}, split=_ABL_CAP, est_min=3,
+         basis="features cached by r0; 480 training vectors"),
+    Rung("r2", "capped, 192 epochs", {"differnet": {"epochs": 192}}, split=_ABL_CAP, est_min=4,
          basis="features cached by r0"),
 )
 
