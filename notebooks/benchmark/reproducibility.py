@@ -35,6 +35,12 @@
 # - **not computed**: the page did not run in this build, or ran no record for the cell.
 #
 # This page runs after every other notebook of the build (`defectbook reproduce` orders it last).
+#
+# These verdicts hold at the profile's scale. Whether each paper's central effect moves toward the
+# paper as the setting grows (image size, training length, width, the switched-off terms) is shown,
+# from a committed results bundle, on each chapter's "At larger scale" page:
+# {doc}`N-pad <../npad/at_scale>`, {doc}`DifferNet <../differnet/at_scale>`,
+# {doc}`TrustMAE <../trustmae/at_scale>` and {doc}`NDP-Net <../ndpnet/at_scale>`.
 
 # %% tags=["parameters"]
 profile = "cpu"        # smoke | cpu | paper

@@ -62,10 +62,10 @@ def test_pages_follow_the_papers_order():
     from defectbook.book.execute import paper_order
 
     names = ["appB_kmeans_ratio", "fig2e_backbones", "mtd", "table10_x", "fig2_sweeps", "sec37_downsampling",
-             "table2_pro", "appA_mtd", "table1_auroc", "qualitative"]
+             "table2_pro", "at_scale", "appA_mtd", "table1_auroc", "qualitative"]
     assert sorted(names, key=paper_order) == ["table1_auroc", "table2_pro", "table10_x", "fig2_sweeps",
                                               "fig2e_backbones", "sec37_downsampling", "mtd", "qualitative",
-                                              "appA_mtd", "appB_kmeans_ratio"]
+                                              "appA_mtd", "appB_kmeans_ratio", "at_scale"]
 
 
 def test_present_collapses_code_and_merges_parameters():

@@ -67,6 +67,22 @@ def test_claim_verdict_judges_a_ledger_claim_and_leaves_the_judgement(tmp_path, 
     assert "undecided" in few and "no interval" in few
 
 
+def test_every_paper_page_ends_its_summary_with_a_computed_verdict():
+    """Each results page of the papers' chapters computes its verdict from its own records
+    (report.claim_verdict or report.verdict inside its page summary; an "At larger scale" page, the
+    reading of each claim by report.scale_page); none is typed."""
+    from defectbook.book.execute import discover
+
+    papers = {"padim", "npad", "differnet", "trustmae", "ndpnet"}
+    pages = [nb for nb in discover() if nb.parent.name in papers]
+    assert len(pages) >= 30
+    missing = [f"{nb.parent.name}/{nb.stem}" for nb in pages
+               if not ("claim_verdict(" in nb.read_text() or "verdict(" in nb.read_text()
+                       or "scale_page(" in nb.read_text() and "extra=readings" in nb.read_text())
+               or "{glue:md} summary" not in nb.read_text()]
+    assert not missing, f"pages without a computed verdict: {missing}"
+
+
 def test_method_differences_pair_records_on_the_same_test_images():
     """One row per (data, seed) and pair of methods; the value equals the two AUROCs' difference, the
     interval comes from the paired bootstrap, and records scored on different test sets are refused."""
@@ -114,3 +130,34 @@ def test_differences_view():
                             columns=("seed", "difference", "word", "paper"), paper=[0.1, 0.0])
     assert list(view.columns) == ["comparison", "seed", "image AUROC difference", "verdict", "paper"]
     assert list(view.comparison) == ["N-pad − PaDiM", "N-pad − PatchCore"] and list(view.paper) == [0.1, 0.0]
+def test_a_scale_section_shows_the_curve_reading_and_stale_rungs_from_the_bundle(isolated, tmp_path, monkeypatch):
+    import json
+
+    import matplotlib
+    from helpers.bundles import tiny_bundle
+
+    from defectbook.analysis import scale
+    from defectbook.book import report
+    from defectbook.pipeline import bundle
+    from defectbook.pipeline.store import Store, record_checksum
+
+    matplotlib.use("Agg")
+    shown = []
+    monkeypatch.setattr(report, "show", lambda md, **kw: shown.append(md if isinstance(md, str) else md.to_string()))
+    c = scale.CLAIMS["npad.vs_padim_patchcore_real"]
+    assert "no rung has been run yet" in report.scale_section(c, [], None)
+    assert any("Provenance:" in s for s in shown) and any("would take about" in s for s in shown)
+    root = tmp_path / "b"
+    tiny_bundle(root, Store(isolated / "results"), c.id, [("r0", 0.0), ("r1", 0.05), ("r2", 0.1)],
+                [("npad − padim", "mtd:")])
+    shown.clear()
+    assert "**moves toward the paper** over 3 rungs" in report.scale_section(c, bundle.read(root).rungs, None)
+    assert any("not in this build" in s and "computed by `scale ladder" in s for s in shown)
+    p = root / "records" / f"{bundle.read(root).rungs[2].manifest['keys'][0]}.json"
+    data = json.loads(p.read_text())
+    data["config"]["seed"] = 9
+    data["checksum"] = record_checksum(data)
+    p.write_text(json.dumps(data))
+    shown.clear()
+    assert "**undecided** over 2 rungs" in report.scale_section(c, bundle.read(root).rungs, None)
+    assert any("**Stale rungs**" in s and "r2" in s for s in shown)

@@ -135,13 +135,14 @@ LAST = ("benchmark/claims_ledger", "benchmark/reproducibility")
 
 # A notebook's place within its chapter follows the paper: tables, figures, sections, then other
 # pages (extra studies), then appendices. The prefix of the file name says which; numbers sort as
-# numbers (``table10`` after ``table9``), letters after them (``fig2e`` after ``fig2``).
-PAPER_ORDER = (("table", 0), ("fig", 1), ("sec", 2), ("app", 4))
+# numbers (``table10`` after ``table9``), letters after them (``fig2e`` after ``fig2``). The chapter's
+# "At larger scale" page (``at_scale``, drawn from the results bundle) closes it.
+PAPER_ORDER = (("table", 0), ("fig", 1), ("sec", 2), ("app", 4), ("at_scale", 5))
 
 
 def paper_order(stem: str) -> tuple:
     """Sort key of a notebook name in its paper's order: ``table1`` < ``fig2`` < ``fig2e`` < ``sec37`` <
-    ``mtd`` < ``appA``. Names without a known prefix come after the sections, alphabetically."""
+    ``mtd`` < ``appA`` < ``at_scale``. Names without a known prefix come after the sections, alphabetically."""
     for prefix, rank in PAPER_ORDER:
         m = re.match(rf"{prefix}s?(\d*)([A-Za-z]*)(?:_|$)", stem)   # "tables2_4_..." is a table page too
         if m:

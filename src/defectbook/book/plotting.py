@@ -499,4 +499,38 @@ def map_panels(examples: Sequence[dict], names: Sequence[str], titles: Sequence[
     axes[0, 0].set_ylabel("image")
     for a in axes.flat:
         a.set_xticks([]); a.set_yticks([]); a.grid(False)
+
+
+def scale_curves(curves: pd.DataFrame, rungs: pd.DataFrame, paper: dict, ylabel: str, title: str, note: str):
+    """The effect against the rung, one line per comparison and data set of ``curves``
+    (:func:`defectbook.analysis.scale.curve_frame`) with its 95 % interval; stale rungs as hollow
+    markers; the paper's value of a comparison (``paper``: comparison -> value) as a dashed line of its
+    colour; zero as a grey line; the rungs' labels (``rungs``: ``rung``, ``setting``) on the x axis and
+    ``note`` (where the numbers were computed) under the axes."""
+    import textwrap
+
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(7, 3.9))
+    colours = dict(zip(sorted(curves["comparison"].unique()), sns.color_palette()))
+    styles = dict(zip(sorted(curves["data"].unique()), ["-", ":", "-.", "--"]))
+    for (comp, data), g in curves.groupby(["comparison", "data"], sort=True):
+        g = g.sort_values("index")
+        err = [g["difference"] - g["low"], g["high"] - g["difference"]]
+        ax.errorbar(g["index"], g["difference"], yerr=err, marker="o", capsize=3, ls=styles[data],
+                    color=colours[comp], label=f"{comp} ({data})", mfc="white" if g["stale"].all() else None)
+        stale = g[g["stale"].astype(bool)]
+        ax.plot(stale["index"], stale["difference"], "o", mfc="white", mec="black", ms=9, zorder=3)
+    for comp, v in paper.items():
+        if comp in colours:
+            ax.axhline(v, ls="--", lw=1, color=colours[comp], label=f"paper: {comp}")
+    ax.axhline(0, color="0.4", lw=0.8)
+    ax.set_xticks(range(len(rungs)), list(rungs["rung"]))
+    ax.set_xlim(-0.4, len(rungs) - 0.6)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    _legend_outside(ax)
+    lines = textwrap.wrap(note, 150)
+    fig.text(0.01, 0.01, "\n".join(lines), fontsize=6.5, color="0.3", va="bottom")
+    plt.tight_layout(rect=(0, 0.035 * len(lines) + 0.01, 1, 1))
     return fig

@@ -13,18 +13,22 @@ import math
 from pathlib import Path
 from typing import Iterable
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from .. import DefectbookError, settings
-from ..analysis import claims
+from ..analysis import claims, scale
 from ..config import data_label
 from ..data.synthetic import CALIBRATION
 from ..paths import claims_dir, shown_dir
+from ..pipeline import bundle
 from ..pipeline.ledger import NOTEBOOK_ENV
 from ..pipeline.spec import LABELS, differences
 from ..pipeline.store import Record
-from . import plotting  # noqa: F401  (its import sets the book's figure style, so every page's figures share it)
+
+# plotting's import also sets the book's figure style, so every page's figures share it
+from . import paper_values, plotting
 
 
 def provenance(records: Iterable[Record], extra: str = "") -> str:
@@ -415,3 +419,83 @@ def differences_view(diffs: pd.DataFrame, names: dict, columns: Iterable[str] = 
     return view[cols].rename(columns=DIFFERENCE_COLUMNS)
 
 
+
+
+# --- "At larger scale" pages: the results bundle's curves ------------------------------------------
+
+def bundle_note(curves: pd.DataFrame, short: bool = False) -> str:
+    """Where a scale figure's numbers come from: "computed by `command` at commit ..., not in this build", per
+    group of rungs that one command made at one commit (with the date, threads, GPU and wall time; ``short``:
+    without them, for under a figure), from the rungs' manifests. Tiny test rungs say so."""
+    if not len(curves):
+        return "no rung in the results bundle"
+    parts = []
+    firsts = curves.drop_duplicates("rung").sort_values("index")
+    for (command, commit), g in firsts.groupby(["command", "commit"], sort=False, dropna=False):
+        rungs = ", ".join(g["rung"])
+        r = g.iloc[0]
+        where = "" if short else (f" on {str(r['date'])[:10]} ({r['threads']} threads"
+                                  + (f", GPU {r['gpu']}" if r.get("gpu") else "")
+                                  + f", {float(g['wall_s'].fillna(0).sum()) / 60:.1f} min)")
+        parts.append(f"{rungs}: computed by `{command}` at commit {commit}{where}")
+    tiny = " (tiny test rungs: smoke profile, not the declared settings)" if curves["tiny"].any() else ""
+    return "; ".join(parts) + f"; not in this build (read from the results bundle){tiny}"
+
+
+def bundled_records(rungs) -> list[Record]:
+    """The records of bundled rungs (:class:`~defectbook.pipeline.bundle.BundledRung`) that pass their checks."""
+    out = {}
+    for r in rungs:
+        for b in r.records:
+            if b.ok and b.record is not None:
+                out.setdefault(b.key, b.record)
+    return list(out.values())
+
+
+def scale_section(claim, rungs, paper: pd.DataFrame | None) -> str:
+    """One claim of an "At larger scale" page: its curve(s) against the rung with the paper's value, the
+    readings by :data:`~defectbook.analysis.scale.READING_RULE`, stale rungs named, the declared ladder
+    with estimated and measured minutes, and the next rung's cost. ``rungs``: the bundles' rungs;
+    ``paper``: the paper's table (:func:`~defectbook.analysis.scale.paper_effects`). Returns the claim's
+    reading sentence (for the page's summary)."""
+    data = ", ".join(data_label({"dataset": d, "category": c}) for d, c in claim.data)
+    show(f"### {claim.title}\n\nClaim `{claim.id}`; effect: {claim.metric}, "
+         f"{' and '.join(f'{claim.a} − {b}' for b in claim.b)} on {data}"
+         + (f" ({claim.note})" if claim.note else "") + ".")
+    curves = scale.curve_frame(claim, rungs)
+    ladder = scale.ladder_table(claim, curves)
+    if not len(curves):
+        sentence = f"`{claim.id}`: no rung has been run yet (reading: undecided)."
+        show(f"**No rung of this claim has been run yet**: the results bundle holds none. "
+             f"`python benchmarks/scale_ladder.py --claim {claim.id}` runs the ladder below.")
+        show(provenance([], extra="the results bundle holds no rung of this claim"))
+    else:
+        fig = plotting.scale_curves(curves, ladder[["rung", "setting"]], scale.paper_effects(claim, paper),
+                                    f"effect: {claim.metric}", claim.title, bundle_note(curves, short=True))
+        plt.show()
+        plt.close(fig)
+        readings = scale.readings(claim, curves)
+        word = scale.claim_reading(readings)
+        show(readings, index=False, digits=3)
+        stale = sorted(set(curves.loc[curves["stale"].astype(bool), "rung"]))
+        if stale:
+            show(f"**Stale rungs** (a record changed key with today's code, or failed its checks; left out of the "
+                 f"reading): {', '.join(stale)}.")
+        sentence = f"`{claim.id}`: **{word}** over {len(set(curves['rung']) - set(stale))} rungs."
+        show(f"Reading: {sentence}")
+        show(provenance(bundled_records([r for r in rungs if r.claim == claim.id]),
+                        extra=bundle_note(curves)))
+    show(ladder, index=False, digits=1)
+    show(scale.next_rung_text(claim))
+    return sentence
+
+
+def scale_page(paper: str, bundle_dir=None, gpu_bundle_dir=None) -> tuple[list[Record], str]:
+    """An "At larger scale" page: the reading rule, then :func:`scale_section` for each of ``paper``'s claims
+    (:func:`defectbook.analysis.scale.claims_of`) from the 2-core bundle (``bundle_dir``, default
+    ``bundles/scale``) and the GPU bundle (``gpu_bundle_dir``, default ``bundles/gpu``). Returns the
+    bundled records it drew (for :func:`page_summary`) and the claims' reading sentences."""
+    rungs = bundle.read(bundle_dir).rungs + bundle.read(gpu_bundle_dir or bundle.default_root(bundle.GPU)).rungs
+    show(f"**The reading rule.** {scale.READING_RULE}")
+    readings = [scale_section(c, rungs, paper_values.load(c.paper_table)) for c in scale.claims_of(paper)]
+    return bundled_records([r for r in rungs if r.claim.startswith(f"{paper}.")]), " ".join(readings)

@@ -1,0 +1,42 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # At larger scale: NDP-Net
+#
+# ```{glue:md} summary
+# :format: myst
+# ```
+#
+# At the `cpu` profile NDP-Net trains 10 + 10 epochs at 64 px where the paper trains 400 + 200 epochs
+# at 256 px. This page follows its two central claims (pixel AUROC above the reconstruction methods;
+# Table VI: each part of the model helps) as its training grows and then its image size, on
+# Magnetic Tile Defects (the real data set with pixel masks here).
+#
+# Every number on this page is read from a committed results bundle (`bundles/scale`, written by
+# `benchmarks/scale_ladder.py` on two CPU cores, and `bundles/gpu`, written by `benchmarks/gpu_window.py`
+# on one GPU), not computed in this build: each figure says which command made it, at which commit.
+# Each bundled record is checked (its checksum) and keyed again with today's code; a rung whose record
+# would get another key today is stale, drawn hollow and left out of the reading. The ladders, their
+# estimated costs and the reading rule are declared in `defectbook.analysis.scale`, before any rung ran.
+
+# %% tags=["parameters"]
+profile = "cpu"        # smoke | cpu | paper (the bundle does not depend on it: nothing is computed here)
+bundle_dir = None      # None: bundles/scale of the repository
+gpu_bundle_dir = None  # None: bundles/gpu of the repository
+
+# %%
+from defectbook.book.report import page_summary, scale_page
+
+records, readings = scale_page("ndpnet", bundle_dir, gpu_bundle_dir)
+
+# %% tags=["remove-cell"]
+# Page summary: the bundled records and each claim's reading.
+page_summary(records, extra=readings);

@@ -1,0 +1,43 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # At larger scale: TrustMAE
+#
+# ```{glue:md} summary
+# :format: myst
+# ```
+#
+# At the `cpu` profile TrustMAE runs at 64 px, width 8, without its GAN loss and VGG-19 feature loss,
+# and the book's verdicts on its two central claims (a smaller drop of image AUROC than MemAE and
+# AE-MSE from clean training to the noisiest level; a higher clean image AUROC than MemAE) are measured there. This
+# page follows both effects as TrustMAE grows towards the paper's setting (first its GAN loss, then its
+# width), on real images (MTD, ELPV mono cells), the baselines staying at their `cpu` setting.
+#
+# Every number on this page is read from a committed results bundle (`bundles/scale`, written by
+# `benchmarks/scale_ladder.py` on two CPU cores, and `bundles/gpu`, written by `benchmarks/gpu_window.py`
+# on one GPU), not computed in this build: each figure says which command made it, at which commit.
+# Each bundled record is checked (its checksum) and keyed again with today's code; a rung whose record
+# would get another key today is stale, drawn hollow and left out of the reading. The ladders, their
+# estimated costs and the reading rule are declared in `defectbook.analysis.scale`, before any rung ran.
+
+# %% tags=["parameters"]
+profile = "cpu"        # smoke | cpu | paper (the bundle does not depend on it: nothing is computed here)
+bundle_dir = None      # None: bundles/scale of the repository
+gpu_bundle_dir = None  # None: bundles/gpu of the repository
+
+# %%
+from defectbook.book.report import page_summary, scale_page
+
+records, readings = scale_page("trustmae", bundle_dir, gpu_bundle_dir)
+
+# %% tags=["remove-cell"]
+# Page summary: the bundled records and each claim's reading.
+page_summary(records, extra=readings);
