@@ -29,6 +29,7 @@ from ..pipeline import run as experiment
 from ..pipeline import spec
 from ..pipeline.deploy import save_deployable
 from ..pipeline.store import Record
+from .benchmark import runs_on
 
 __all__ = ["UserData", "user_data", "configs", "run", "metric_table", "differences", "verdict", "cost_table",
            "recommend", "threshold", "examples", "data_text", "recommendation_text", "save_model", "COSTS"]
@@ -42,11 +43,16 @@ WORDS = {"agrees": "better", "disagrees": "worse", "undecided": "no difference s
 
 
 def configs(profile: str, data: UserData, methods: Iterable[str] | None = None, seeds=None) -> list[dict]:
-    """The experiment configs of ``methods`` (None: every method of the book, the benchmark's ``compare``
-    list) on ``data``, one per method and seed (None: the profile's seeds), methods in the given order. Every
-    method gets one split, so all score the same test images: the benchmark's caps for the data set, else the
-    profile's ``real_max_train`` (test: 4x), else none (written out, so no method's own chapter caps it)."""
+    """The experiment configs of ``methods`` on ``data``, one per method and seed (None: the profile's seeds),
+    methods in the given order. ``methods`` None: every method of the book (the benchmark's ``compare`` list)
+    on a folder of one's own; on one of the book's own data sets, those the profile runs there
+    (:func:`~defectbook.analysis.benchmark.runs_on`: at ``cpu`` the trained methods only on their declared
+    data), so the book's comparison pages are the benchmark chapter's own runs. Every method gets one split,
+    so all score the same test images: the benchmark's caps for the data set, else the profile's
+    ``real_max_train`` (test: 4x), else none (written out, so no method's own chapter caps it)."""
     chapter = spec.chapter("benchmark", profile, data_root=data.root, seeds=seeds)
+    if not methods and data.dataset in chapter.section.get("real", chapter.P["real"]):
+        methods = [m for m in chapter.compare if runs_on(chapter.grids, m, data.dataset, data.category)]
     methods = list(methods or chapter.compare)
     unknown = [m for m in methods if m not in spec.LABELS]
     if unknown or not methods:
