@@ -145,3 +145,20 @@ def test_configs_every_method_of_the_book_with_its_own_chapter(tmp_path):
     assert cpu[0]["split"] == {"kind": "clean", "max_train": 60, "max_test": 80}, "the benchmark's caps"
     with pytest.raises(DefectbookError, match="unknown method 'nope'"):
         compare.configs("smoke", data, ["knn", "nope"])
+
+
+def test_on_the_books_own_data_the_profiles_methods_there(tmp_path):
+    """On MTD at cpu the trained methods are left out, as the benchmark chapter leaves them out there; on
+    ELPV mono (their declared data) and on a folder of one's own, every method runs."""
+    from defectbook.pipeline import spec
+
+    every = spec.load("cpu")["benchmark"]["compare"]
+    trained = set(spec.load("cpu")["benchmark"]["grids"]["expensive"])
+    mtd = [c["method"] for c in compare.configs("cpu", UserData("mtd", None, str(tmp_path), 10, 2, 2, True))]
+    assert mtd == [m for m in every if m not in trained] and mtd
+    elpv = compare.configs("cpu", UserData("elpv", "mono", str(tmp_path), 10, 2, 2, False))
+    assert [c["method"] for c in elpv] == every
+    own = compare.configs("cpu", UserData("folder", None, str(tmp_path), 10, 2, 2, False))
+    assert [c["method"] for c in own] == every
+    assert [c["method"] for c in compare.configs("cpu", UserData("mtd", None, str(tmp_path), 10, 2, 2, True),
+                                                 ["ndpnet"])] == ["ndpnet"], "named methods always run"
