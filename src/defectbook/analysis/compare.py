@@ -225,6 +225,13 @@ def data_text(data: UserData, records: list[Record]) -> str:
     if used != found:
         line += (f"; the runs use {used[0]} training and {used[1] + used[2]} test images ({used[1]} defect-free, "
                  f"{used[2]} defective: seeded subsets, the profile's caps)")
+    run, profile = {r.config["method"] for r in records}, r.config.get("profile")
+    bench = spec.load(profile)["benchmark"] if profile else {}
+    left = [spec.LABELS[m] for m in bench.get("compare", []) if m not in run
+            and not runs_on(bench["grids"], m, data.dataset, data.category)]
+    if left:
+        line += (f". Not run here: {', '.join(left)} (this profile trains them only on the data sets the benchmark "
+                 f"chapter declares; name them with `methods` to run them)")
     return line + "."
 
 
