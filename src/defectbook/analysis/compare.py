@@ -227,7 +227,8 @@ def data_text(data: UserData, records: list[Record]) -> str:
                  f"{used[2]} defective: seeded subsets, the profile's caps)")
     run, profile = {r.config["method"] for r in records}, r.config.get("profile")
     bench = spec.load(profile)["benchmark"] if profile else {}
-    left = [spec.LABELS[m] for m in bench.get("compare", []) if m not in run
+    own = data.dataset in bench.get("real", spec.load(profile)["real"] if profile else [])
+    left = [spec.LABELS[m] for m in bench.get("compare", []) if own and m not in run
             and not runs_on(bench["grids"], m, data.dataset, data.category)]
     if left:
         line += (f". Not run here: {', '.join(left)} (this profile trains them only on the data sets the benchmark "
