@@ -6,7 +6,7 @@ with test_reproduce), the book is built from those copies, served over HTTP, and
 table of contents is checked: it loads without console errors, every image is present and non-empty,
 no internal link is broken, no paragraph starts with ``|`` (a Markdown table printed as text),
 every results page (an executed notebook) shows a table or a figure, and every results page of the
-papers' chapters shows its verdict line (``report.claim_verdict``).
+papers' chapters shows its verdict line (``report.claim_verdict``; an "At larger scale" page: its reading).
 
 Outside CI the test is skipped when Chromium or Playwright is missing; in CI (``CI=true``) it fails.
 """
@@ -130,7 +130,7 @@ def browser_pages(smoke_site):
                                .filter(t => t.startsWith('|')).map(t => t.slice(0, 80)),
                     tables: document.querySelectorAll('article table').length,
                     figures: document.querySelectorAll('article img').length,
-                    verdict: /Ours (agrees|disagrees) with the paper|Paper['’]s effect undecided/   // Sphinx curls the apostrophe
+                    verdict: /Verdict: (ours (agrees|disagrees) with the paper|undecided|not testable here)|[Rr]eading: /
                                .test(document.querySelector('article')?.innerText || ''),
                 })""")  # noqa: E501 (the JavaScript regex line above)
                 info["status"] = response.status if response else None
