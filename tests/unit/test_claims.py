@@ -108,3 +108,10 @@ def test_tokens_reference_and_judgement_record():
     assert claims.counts(card).loc["PaDiM", "agrees"] == 1
     with pytest.raises(DefectbookError, match="reference"):
         claims.judge("ndpnet.table5_dagm", pd.DataFrame({"method": ["ndpnet"], "pixel_auroc": [0.9]}))
+
+
+def test_a_unit_is_named_for_a_reader():
+    from defectbook.analysis.claims import _unit_label
+
+    assert _unit_label(["category", "seed"], ("synthetic:washer", 0)) == "synthetic:washer, seed 0"
+    assert _unit_label(["seed"], 2) == "seed 2" and _unit_label(["_all"], 0) == "0"

@@ -197,7 +197,7 @@ def _units(c: Claim, frame: pd.DataFrame, subject, comp, reference) -> pd.DataFr
             continue
         offset = -float(reference) if comp is None else 0.0
         rows.append({"unit": unit if isinstance(unit, tuple) else (unit,), "terms": terms, "offset": offset,
-                     "data": g["data"].iloc[0] if "data" in g else str(unit),
+                     "data": g["data"].iloc[0] if "data" in g else _unit_label(keys, unit),
                      "effect": sum(k * v for k, _, v in terms) + offset,
                      "values": [v for _, _, v in terms] + ([float(reference)] if comp is None else [])})
     return pd.DataFrame(rows)
@@ -282,6 +282,13 @@ def ledger_frame() -> pd.DataFrame:
                           if c.reference is None else f"reference {c.reference}",
                           "direction": c.direction, "page": c.page, "central": c.central}
                          for c in ledger().values()])
+
+
+def _unit_label(keys: list[str], unit) -> str:
+    """A unit named for a reader: ``synthetic:washer, seed 0`` (the values of the pairing keys; a seed, a
+    noise level or a size says which)."""
+    values = unit if isinstance(unit, tuple) else (unit,)
+    return ", ".join(str(v) if k in ("category", "data", "_all") else f"{k} {v}" for k, v in zip(keys, values))
 
 
 def scorecard(judgements: Iterable[dict]) -> pd.DataFrame:
