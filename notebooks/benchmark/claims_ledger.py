@@ -44,7 +44,7 @@ profile = "cpu"        # smoke | cpu | paper: the profile whose pages' judgement
 from defectbook import settings
 from defectbook.analysis import claims
 from defectbook.book import report
-from defectbook.book.report import glue_text, glue_value, page_summary, show, table
+from defectbook.book.report import glue_text, glue_value, page_summary, provenance, show, table
 from defectbook.evaluation import stats
 from defectbook.pipeline.store import Store
 
@@ -74,6 +74,7 @@ if stale:
 
 # %%
 show(report.scorecard_table(card), index=False)
+show(provenance(records))
 central = {link: report.scorecard_table(card, True, link).drop(columns="trend over scale")
            for link in (report.page_link, report.intro_link)}   # Markdown here, HTML for the introduction
 glue_text("scorecard", table(counts) + "\n\n" + table(central[report.page_link], index=False),
@@ -93,6 +94,7 @@ show(claims.ledger_frame().drop(columns="central"), index=False)
 
 # %%
 show(claims.seed_cost(judgements, records), index=False)
+show(provenance(records))
 
 # %% tags=["remove-cell"]
 glue_value("ceiling", stats.CEILING)
