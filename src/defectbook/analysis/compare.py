@@ -226,8 +226,9 @@ def data_text(data: UserData, records: list[Record]) -> str:
         line += (f"; the runs use {used[0]} training and {used[1] + used[2]} test images ({used[1]} defect-free, "
                  f"{used[2]} defective: seeded subsets, the profile's caps)")
     run, profile = {r.config["method"] for r in records}, r.config.get("profile")
-    bench = spec.load(profile)["benchmark"] if profile else {}
-    own = data.dataset in bench.get("real", spec.load(profile)["real"] if profile else [])
+    P = spec.load(profile) if profile else {}
+    bench = P.get("benchmark", {})
+    own = data.dataset in bench.get("real", P.get("real", []))
     left = [spec.LABELS[m] for m in bench.get("compare", []) if own and m not in run
             and not runs_on(bench["grids"], m, data.dataset, data.category)]
     if left:

@@ -95,9 +95,6 @@ class Bundle:
     records: dict[str, BundledRecord]
     rungs: list[BundledRung]
 
-    def rungs_of(self, claim: str) -> list[BundledRung]:
-        return [r for r in self.rungs if r.claim == claim]
-
     def problems(self) -> list[str]:
         """One line per record or manifest that is stale or fails a check (empty: all current and intact)."""
         out = [f"{r.claim}/{r.rung}: {p}" for r in self.rungs for p in r.problems]
