@@ -2,12 +2,16 @@
 
     python benchmarks/bench_anomalib_padim.py [--dataset mtd] [--size 224] [--repeats 3] [--threads 1]
 
-Both models get the same images and the same backbone (our ``FeatureExtractor``, EfficientNet-Lite0
-layers 1-3 with ImageNet weights when they resolve, else random weights; all channels kept: d = None,
-the sum of the layers' channels) and the same channel order, so the AUROCs must agree; the timings
-cover fit (features of the training images + Gaussians) and predict (features + Mahalanobis maps +
-upsampling + blur + image scores). Anomalib's ``PadimModel`` is built with a randomly initialised
-timm ResNet-18 (nothing downloaded) whose feature extractor is then replaced by ours.
+Both models get the same images and the same weights (EfficientNet-Lite0 layers 1-3, ImageNet weights when
+they resolve; all channels kept: d = None, the sum of the layers' channels) in the same channel order, so the
+AUROCs must agree. Each runs its own backbone pass: ours (batch-norms folded into the convolutions,
+channels-last layout; :class:`~defectbook.components.backbones.FeatureExtractor`) and anomalib's (timm's
+``features_only`` network, as its ``TimmFeatureExtractor`` builds it, loaded with the same weights). The
+timings cover fit (features of the training images + Gaussians) and predict (features + Mahalanobis maps +
+upsampling + blur + image scores). Anomalib's ``PadimModel`` is built with a randomly initialised timm
+ResNet-18 (nothing downloaded) whose feature extractor is then replaced. The two sizes to report:
+``--max-train 64 --max-test 64`` (the per-position inverse dominates) and ``--max-train 231 --max-test 169``
+(MTD's whole split at 224 px: the backbone pass dominates).
 
 anomalib is not a dependency of defectbook. Install it beside the project without touching torch::
 
@@ -34,33 +38,46 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from defectbook import DefectbookError
-from defectbook.components.backbones import FeatureExtractor, resolve_weight_file
+from defectbook.components.backbones import FeatureExtractor, build_model, resolve_weight_file
 from defectbook.data.prepare import prepare
 from defectbook.methods import build
 from defectbook.pipeline import spec
 
 
-class _DictExtractor(torch.nn.Module):
-    """Our extractor with anomalib's interface: ``{layer: [B, C_l, h_l, w_l]}``."""
+class _TimmExtractor(torch.nn.Module):
+    """anomalib's own backbone pass (its ``TimmFeatureExtractor``: timm's ``features_only`` network, batch-norms
+    unfolded, default memory layout) over the same EfficientNet-Lite0 weights as ours, with our input
+    normalisation: ``{layer: [B, C_l, h_l, w_l]}``."""
 
-    def __init__(self, fe: FeatureExtractor):
+    def __init__(self, fe: FeatureExtractor, weights):
+        import timm
+
         super().__init__()
+        full = build_model("efficientnet_lite0", weights)
+        self.net = timm.create_model("tf_efficientnet_lite0", features_only=True, out_indices=(1, 2, 3),
+                                     pretrained=False).eval()
+        missing, _ = self.net.load_state_dict(full.state_dict(), strict=False)
+        assert not missing, missing
+        assert self.net.feature_info.channels() == fe.channels, "layers 1-3 of ours are timm's indices 1-3"
         self.fe = fe
         self.layers = fe.layers
         self.out_dims = fe.channels
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return dict(zip(self.layers, self.fe(x)))
+        self.net.eval()   # as anomalib's frozen TimmFeatureExtractor: frozen batch-norm statistics, no gradients
+        with torch.no_grad():
+            return dict(zip(self.layers, self.net((x - self.fe.mean) / self.fe.std)))
 
 
-def anomalib_padim(fe: FeatureExtractor):
-    """anomalib's ``PadimModel`` on our extractor, all channels in our order (or None without anomalib)."""
+def anomalib_padim(fe: FeatureExtractor, weights):
+    """anomalib's ``PadimModel`` with its own backbone pass over our weights, all channels in our order (or
+    None without anomalib)."""
     try:
         from anomalib.models.image.padim.torch_model import PadimModel
     except ImportError:
         return None
     model = PadimModel(backbone="resnet18", layers=list(fe.layers), pre_trained=False, n_features=1)
-    model.feature_extractor = _DictExtractor(fe)
+    model.feature_extractor = _TimmExtractor(fe, weights)
     model.layers = list(fe.layers)
     model.idx = torch.arange(sum(fe.channels))
     model.n_features = model.n_features_original = sum(fe.channels)
@@ -116,7 +133,7 @@ def main() -> None:
     prep = prepare(cfg)
     labels = np.asarray(prep.labels)
     fe = FeatureExtractor("efficientnet_lite0", params["layers"], weights)
-    ref = anomalib_padim(fe)
+    ref = anomalib_padim(fe, weights)
     print(f"PaDiM on {a.dataset}{':' + a.category if a.category else ''} at {a.size} px: train "
           f"{tuple(prep.train.shape)}, test {tuple(prep.test.shape)} ({int(labels.sum())} anomalous), "
           f"EfficientNet-Lite0 [{weights or 'imagenet'}] layers 1-3, all {sum(fe.channels)} channels, eps 0.01, "

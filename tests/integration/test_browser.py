@@ -31,7 +31,7 @@ CHROMIUM = os.environ.get("DEFECTBOOK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]  # one smoke book per run
 
 
 def _need_browser():
@@ -78,12 +78,16 @@ def smoke_site(smoke_execute, tmp_path_factory):
     # DEFECTBOOK_SMOKE_EXECUTED: a folder of notebooks already executed in the smoke profile
     # (``defectbook reproduce --profile smoke`` writes book/executed/); otherwise they are executed here.
     given = os.environ.get("DEFECTBOOK_SMOKE_EXECUTED")
-    for nb in discover():
-        out = Path(given) / nb.parent.name / f"{nb.stem}.ipynb" if given else None
-        if out is None or not out.is_file():
-            o, out = smoke_execute(nb)
+    nbs = discover()
+    ready = {nb: Path(given) / nb.parent.name / f"{nb.stem}.ipynb" for nb in nbs} if given else {}
+    executed = smoke_execute.all([nb for nb in nbs if not ready.get(nb, Path("/nonexistent")).is_file()])
+    for nb in nbs:
+        if nb in executed:
+            o, out = executed[nb]
             if o.status != "ok":
                 failed.append(o.notebook)
+        else:
+            out = ready[nb]
         dest = base / "book" / "executed" / nb.parent.name / out.name
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(out, dest)

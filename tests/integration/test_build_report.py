@@ -269,3 +269,27 @@ def test_an_interrupted_batch_leaves_a_report(isolated, monkeypatch, tmp_path):
         ("g/a", "ok", 1), ("g/b", "interrupted", 1)], "g/c never started"
     assert "interrupted" in (out / "build_report.md").read_text()
     assert ledger_module.REUSE_ENV not in os.environ and ledger_module.LEDGER_ENV not in os.environ
+
+
+def test_page_shows_each_notebooks_change_from_the_previous_build(tmp_path):
+    """The previous build is the latest earlier report of the same profile in the store's builds folder."""
+    builds = tmp_path / "builds"
+    builds.mkdir()
+    old = aggregate(_build(id="old", state="done", started=500.0, finished=600.0),
+                    {"g/a": {"status": "ok", "seconds": 40.0}, "g/b": {"status": "ok", "seconds": 10.0}}, [],
+                    ["g/a", "g/b"])
+    (builds / "old.json").write_text(json.dumps(old))
+    other = aggregate(_build(id="other", profile="paper", state="done", started=700.0, finished=800.0),
+                      {"g/a": {"status": "ok", "seconds": 1.0}}, [], ["g/a"])
+    (builds / "other.json").write_text(json.dumps(other))   # another profile: never compared
+    (builds / "junk.json").write_text("not json")
+    rep = aggregate(_build(id="new", state="done", started=1000.0, finished=1100.0),
+                    {"g/a": {"status": "ok", "seconds": 50.0}, "g/b": {"status": "ok", "seconds": 5.0},
+                     "g/c": {"status": "ok", "seconds": 3.0}}, [], ["g/a", "g/b", "g/c"])
+    write(rep, tmp_path / "out", archive=builds / "new.json")
+    saved = json.loads((tmp_path / "out" / "build_report.json").read_text())
+    assert saved["previous"]["id"] == "old"
+    assert {r["notebook"]: r["previous_s"] for r in saved["notebooks"]} == {"g/a": 40.0, "g/b": 10.0, "g/c": None}
+    page = (tmp_path / "out" / "build_report.md").read_text()
+    assert "| g/a | ok | 50.0 | +10.0 s (1.25x) |" in page and "| g/b | ok | 5.0 | -5.0 s (0.50x) |" in page
+    assert "| g/c | ok | 3.0 |  |" in page and "`old`" in page

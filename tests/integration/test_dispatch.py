@@ -21,6 +21,7 @@ from defectbook.pipeline.keys import key_of
 from defectbook.pipeline.store import Record, Store
 
 pytest.importorskip("distributed")
+pytestmark = pytest.mark.xdist_group("dask")  # the module's one cluster (fixture env) on one worker
 
 
 def grid(root):

@@ -4,7 +4,8 @@ import torch
 from PIL import Image
 
 from defectbook import DefectbookError
-from defectbook.components.backbones import BACKBONES, FeatureExtractor, build_model, resolve_weight_file
+from defectbook.components.backbones import (BACKBONES, FeatureExtractor, build_model, fold_batchnorm,
+                                             resolve_weight_file)
 
 
 def _imagenet_input(img: np.ndarray) -> torch.Tensor:
@@ -55,8 +56,34 @@ def test_features_match_the_full_network_and_stop_early():
         h = m.bn1(m.conv_stem((x - fe.mean) / fe.std))
         for i in range(3):
             h = m.blocks[i](h)
-    assert torch.allclose(out, h, atol=1e-5)
+    assert torch.allclose(out, h, rtol=1e-4, atol=1e-4 * h.abs().max().item())  # folded batch-norms: float rounding
     assert not calls, "layers past the deepest requested one must not run"
+
+
+@pytest.mark.parametrize("name", ["efficientnet_lite0", "resnet18", "wide_resnet50_2", "resnext50_32x4d"])
+def test_folding_the_batch_norms_keeps_the_function(name):
+    """timm's BatchNormAct2d (its activation kept) and torchvision's BatchNorm2d, with statistics and
+    affine parameters far from the identity, so that a wrongly paired fold would show."""
+    import copy
+
+    g = torch.Generator().manual_seed(0)
+    m = build_model(name, "random")
+    for bn in (b for b in m.modules() if isinstance(b, torch.nn.BatchNorm2d)):
+        for t, lo, hi in ((bn.running_mean, -0.5, 0.5), (bn.running_var, 0.3, 3.0), (bn.weight, 0.5, 1.5),
+                          (bn.bias, -0.3, 0.3)):
+            t.data.uniform_(lo, hi, generator=g)
+    x = torch.rand(2, 3, 64, 64, generator=g)
+    folded = fold_batchnorm(copy.deepcopy(m))
+    assert not any(isinstance(b, torch.nn.BatchNorm2d) for b in folded.modules())
+    with torch.no_grad():
+        ref, out = m(x), folded(x)
+    assert torch.allclose(out, ref, rtol=1e-4, atol=1e-4 * ref.abs().max().item())
+
+
+def test_feature_maps_are_contiguous():
+    fe = FeatureExtractor("efficientnet_lite0", ["layer1", "layer3"])
+    with torch.no_grad():
+        assert all(m.is_contiguous() for m in fe(torch.rand(2, 3, 64, 64)))
 
 
 def test_input_gradients_flow():

@@ -155,8 +155,40 @@ def aggregate(build: dict, outcomes: dict, ledger: list[dict], order: list[str],
                                         key=lambda m: -(m["fit_s"] + m["predict_s"] + m["data_s"]))]}
 
 
+def previous(archive_dir: Path, build: dict) -> dict | None:
+    """The latest earlier report in ``archive_dir`` (the store's ``builds`` folder) of the same profile
+    and dry-run flag: ``{"id", "commit", "started", "seconds": {notebook: seconds of an ok run}}``, or None."""
+    best = None
+    for f in Path(archive_dir).glob("*.json"):
+        try:
+            rep = json.loads(f.read_text())
+            b = rep["build"]
+            rows = rep["notebooks"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # unreadable or another kind of file: not a previous build
+        if (b.get("id") == build.get("id") or b.get("profile") != build.get("profile")
+                or bool(b.get("dry_run")) != bool(build.get("dry_run"))
+                or not b.get("started", 0) < build.get("started", 0)):
+            continue
+        seconds = {r["notebook"]: r["seconds"] for r in rows if r.get("status") == "ok"}
+        if seconds and (best is None or b["started"] > best["started"]):
+            best = {"id": b.get("id"), "commit": b.get("commit"), "started": b["started"], "seconds": seconds}
+    return best
+
+
+def with_previous(report: dict, before: dict | None) -> dict:
+    """``report`` with ``previous`` (see :func:`previous`) and each notebook's ``previous_s`` (None where the
+    previous build has no ok run of it)."""
+    rows = [r | {"previous_s": (before or {}).get("seconds", {}).get(r["notebook"])} for r in report["notebooks"]]
+    return report | {"notebooks": rows,
+                     "previous": None if before is None else {k: v for k, v in before.items() if k != "seconds"}}
+
+
 def write(report: dict, out_dir: Path, archive: Path | None = None) -> Path:
-    """``out_dir/build_report.json`` (atomically; and a copy in ``archive``), then the page beside it."""
+    """``out_dir/build_report.json`` (atomically; and a copy in ``archive``, whose folder also gives the
+    previous build to compare with), then the page beside it."""
+    if archive is not None:
+        report = with_previous(report, previous(archive.parent, report["build"]))
     out_dir.mkdir(parents=True, exist_ok=True)
     text = json.dumps(report, indent=1, default=str)
     path = out_dir / "build_report.json"
@@ -248,16 +280,23 @@ def _page_from_report(report: dict, out_dir: Path) -> str:
             text += f"```{{figure}} {img.name}\n:name: build-report-chart\n\nTime per notebook, split by phase " \
                     "(feature extraction is counted apart from the fit and predict it belongs to; *other*: kernel " \
                     "start, store reads, plotting and tables).\n```\n\n"
+    prev = report.get("previous")
     text += ("## Notebooks, slowest first\n\n*computed / reused*: experiment records; *models*: picture models "
-             "trained / loaded; *fit* and *predict*: less their feature extraction.\n\n")
-    text += "| notebook | status | time (s) | configs | computed / reused | models | data (s) | features (s) | " \
-            "fit (s) | predict (s) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+             "trained / loaded; *fit* and *predict*: less their feature extraction; *change*: against the previous "
+             + (f"build of this profile in the store (`{prev['id']}`, commit {prev.get('commit') or 'unknown'}, "
+                f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(prev['started']))}), slower (+) or faster (-); "
+                "a notebook whose records or models that build computed and this one reused is faster for it."
+                if prev else "build of this profile in the store (none found).")
+             + "\n\n")
+    text += "| notebook | status | time (s) | change | configs | computed / reused | models | data (s) | " \
+            "features (s) | fit (s) | predict (s) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     for r in sorted(rows, key=lambda r: -r["seconds"]):
         p = r["phases"]
-        text += (f"| {r['notebook']} | {r['status']} | {r['seconds']:.1f} | {r['configs']} | {r['computed']} / "
+        text += (f"| {r['notebook']} | {r['status']} | {r['seconds']:.1f} | {_change(r)} | {r['configs']} | "
+                 f"{r['computed']} / "
                  f"{r['reused']} | {r['models_trained']} / {r['models_loaded']} | {p['data_s']:.1f} | "
                  f"{p['features_s']:.1f} | {p['fit_s']:.1f} | {p['predict_s']:.1f} |\n")
-    text += (f"| **all** | | **{t['notebooks_s']:.1f}** | {t['configs']} | {t['computed']} / {t['reused']} | "
+    text += (f"| **all** | | **{t['notebooks_s']:.1f}** | | {t['configs']} | {t['computed']} / {t['reused']} | "
              f"{t['models_trained']} / {t['models_loaded']} | {t['phases']['data_s']:.1f} | "
              f"{t['phases']['features_s']:.1f} | {t['phases']['fit_s']:.1f} | {t['phases']['predict_s']:.1f} |\n\n")
     ms = [m for m in report.get("methods", []) if m["method"]]
@@ -274,6 +313,15 @@ def _page_from_report(report: dict, out_dir: Path) -> str:
     if failed:
         text += "## Failures\n\n" + "".join(f"- `{r['notebook']}`: {r['error']}\n" for r in failed) + "\n"
     return text
+
+
+def _change(row: dict) -> str:
+    """``+12.0 s (1.25x)``: this run against the previous build's ok run of the notebook; blank without one."""
+    before = row.get("previous_s")
+    if not before or row["status"] != "ok":
+        return ""
+    d = row["seconds"] - before
+    return f"{d:+.1f} s ({row['seconds'] / before:.2f}x)"
 
 
 def _chart(rows: list[dict], out_dir: Path) -> Path | None:

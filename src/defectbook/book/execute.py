@@ -696,7 +696,7 @@ class BuildReport:
                       "started": started, "finished": None, "state": "running", "model_reuse": reuse_on(),
                       "cluster": str(cluster) if cluster else None, "commit": env.get("git_commit"),
                       "dirty": env.get("git_dirty"), "version": __version__, "machine": machine(),
-                      "ledger": str(self.ledger), "log": str(log_path)}
+                      "dry_run": settings.dry_run(), "ledger": str(self.ledger), "log": str(log_path)}
         import resource
 
         self._cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)

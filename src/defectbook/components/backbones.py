@@ -323,6 +323,28 @@ def build_model(name: str, weights: str | os.PathLike | None = None) -> nn.Modul
     return model.eval()
 
 
+def fold_batchnorm(module: nn.Module) -> nn.Module:
+    """Fold every batch-norm that directly follows a convolution (the next child of the same parent, as in
+    every backbone of :data:`SPECS`) into that convolution, in place, for inference: the convolution takes
+    the normalisation's scale and shift (``torch.nn.utils.fusion.fuse_conv_bn_eval``, frozen statistics),
+    the batch-norm becomes its activation (timm's ``BatchNormAct2d``) or an identity. The network computes
+    the same function (float rounding apart) in fewer passes over memory. Returns ``module``."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    prev: tuple[str, nn.Module] | None = None
+    for name, child in list(module.named_children()):
+        if isinstance(child, nn.BatchNorm2d) and prev is not None and isinstance(prev[1], nn.Conv2d):
+            setattr(module, prev[0], fuse_conv_bn_eval(prev[1].eval(), child.eval()))
+            after = [m for m in (getattr(child, "drop", None), getattr(child, "act", None))
+                     if m is not None and not isinstance(m, nn.Identity)]
+            setattr(module, name, nn.Sequential(*after) if after else nn.Identity())
+            prev = None
+            continue
+        fold_batchnorm(child)
+        prev = (name, child)
+    return module
+
+
 class _Stop(Exception):
     pass
 
@@ -334,7 +356,9 @@ class FeatureExtractor(nn.Module):
     ``[B, 3, H, W]`` in ``[0, 1]`` returns a list of maps ``[B, C_l, H / s_l, W / s_l]``
     (``self.channels``, ``self.strides``). Computation stops after the deepest requested layer.
     Parameters are frozen; use under ``torch.no_grad()`` unless input gradients are needed
-    (DifferNet's localization), which work normally.
+    (DifferNet's localization), which work normally. For speed on CPUs (oneDNN) and GPUs the network
+    runs with its batch-norms folded into the convolutions (:func:`fold_batchnorm`) in the channels-last
+    memory layout; the returned maps are contiguous ``[B, C, h, w]``.
     """
 
     def __init__(self, name: str = "efficientnet_lite0", layers: Sequence[str] = ("layer1", "layer2", "layer3"),
@@ -349,7 +373,7 @@ class FeatureExtractor(nn.Module):
         self.layers = list(layers)
         self.channels = [spec.layers[k][1] for k in resolved]
         self.strides = [spec.layers[k][2] for k in resolved]
-        self.model = build_model(name, weights)
+        self.model = fold_batchnorm(build_model(name, weights)).to(memory_format=torch.channels_last)
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.normalize = normalize
@@ -377,10 +401,10 @@ class FeatureExtractor(nn.Module):
             x = (x - self.mean) / self.std
         self._outputs = {}
         try:
-            self.model(x)
+            self.model(x.contiguous(memory_format=torch.channels_last))
         except _Stop:
             pass
-        out = [self._outputs[p] for p in self._targets]
+        out = [self._outputs[p].contiguous() for p in self._targets]
         self._outputs = {}
         clock.add("features", time.perf_counter() - t0)
         return out

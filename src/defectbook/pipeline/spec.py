@@ -110,9 +110,12 @@ LABELS: dict[str, str] = dict(registry.LABELS)
 #: d selects from the backbone's channels (d below their number, else the channel rule has nothing
 #: to choose: an error) and then keeps 64 of them. ``shift``: N-pad scores 4 s + 1 shifted copies of
 #: every test image through the backbone (17 at the paper's s = 4); the dry run shifts by 1 (5 copies).
+#: ``batch_size``, ``feature_batch``: a backbone pass pads its last batch to the full batch size (same scores
+#: wherever an image falls), so 4 images at the paper's batch of 32 would cost 32 images' convolutions.
 DRY_RUN = {"max_train": 4, "max_test": 4,
            "params": {"epochs": 1, "max_steps": 2, "test_transforms": 2, "train_bank": 2, "snapshots": 1,
-                      "localize_transforms": 2, "kmeans_iters": 1, "k_images": 2, "d": 64, "shift": 1}}
+                      "localize_transforms": 2, "kmeans_iters": 1, "k_images": 2, "d": 64, "shift": 1,
+                      "batch_size": 4, "feature_batch": 4}}
 
 
 def dry_run() -> bool:
