@@ -4,8 +4,13 @@ import torch
 from PIL import Image
 
 from defectbook import DefectbookError
-from defectbook.components.backbones import (BACKBONES, FeatureExtractor, build_model, fold_batchnorm,
-                                             resolve_weight_file)
+from defectbook.components.backbones import (
+    BACKBONES,
+    FeatureExtractor,
+    build_model,
+    fold_batchnorm,
+    resolve_weight_file,
+)
 
 
 def _imagenet_input(img: np.ndarray) -> torch.Tensor:
