@@ -63,6 +63,9 @@ def provenance(records: Iterable[Record], extra: str = "") -> str:
                  "training steps: the numbers are not results**")
     more = [f"methods={', '.join(LABELS.get(m, m) for m in methods)}", f"backbone layers={'; '.join(backbones)}",
             f"{len(records)} records", f"defectbook {records[0].env.get('defectbook')} @ {', '.join(commits)}"]
+    threads = sorted({r.env.get("torch_threads") for r in records} - {None})
+    if threads:   # a trained network's result depends on it (the order of float sums)
+        more.append(f"torch threads={', '.join(map(str, threads))}")
     more += [d for d in [_differences(records)] if d]
     if any(r.config.get("dataset") == "synthetic" for r in records):
         more.append(CALIBRATION)
