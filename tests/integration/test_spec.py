@@ -319,7 +319,8 @@ def test_notebook_paper_configs_fit_their_detectors(nb, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_paper_dry_run_of_the_ci_subset(tmp_path, monkeypatch):
     """`defectbook reproduce --profile paper --dry-run` on the CI subset: every notebook ok, every
-    page labelled as a dry run, every record marked and with random weights."""
+    page labelled as a dry run, every record marked and with random weights. Minutes: every notebook of the
+    subset runs the paper's architectures (WRN-50, VGG, 256 px) on a few images; that is what it checks."""
     import io
 
     from defectbook.book.execute import DRY_RUN_CI, dry_run_setup, reproduce
