@@ -500,12 +500,18 @@ def scale_section(claim, rungs, paper: pd.DataFrame | None) -> str:
     return sentence
 
 
+def bundle_rungs(bundle_dir=None, gpu_bundle_dir=None) -> list:
+    """The rungs of the 2-core results bundle (``bundle_dir``, default ``bundles/scale``) and of the GPU bundle
+    (``gpu_bundle_dir``, default ``bundles/gpu``)."""
+    return bundle.read(bundle_dir).rungs + bundle.read(gpu_bundle_dir or bundle.default_root(bundle.GPU)).rungs
+
+
 def scale_page(paper: str, bundle_dir=None, gpu_bundle_dir=None) -> tuple[list[Record], str]:
     """An "At larger scale" page: the reading rule, then :func:`scale_section` for each of ``paper``'s claims
     (:func:`defectbook.analysis.scale.claims_of`) from the 2-core bundle (``bundle_dir``, default
     ``bundles/scale``) and the GPU bundle (``gpu_bundle_dir``, default ``bundles/gpu``). Returns the
     bundled records it drew (for :func:`page_summary`) and the claims' reading sentences."""
-    rungs = bundle.read(bundle_dir).rungs + bundle.read(gpu_bundle_dir or bundle.default_root(bundle.GPU)).rungs
+    rungs = bundle_rungs(bundle_dir, gpu_bundle_dir)
     show(f"**The reading rule.** {scale.READING_RULE}")
     readings = [scale_section(c, rungs, paper_values.load(c.paper_table)) for c in scale.claims_of(paper)]
     return bundled_records([r for r in rungs if r.claim.startswith(f"{paper}.")]), " ".join(readings)
