@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from pathlib import Path
 from typing import Iterable
 
@@ -53,7 +54,7 @@ def provenance(records: Iterable[Record], extra: str = "") -> str:
     sizes = sorted({_size(r.config) for r in records})
     devices = sorted({str(r.extras.get("device") or "unrecorded") for r in records})
     commits = sorted({f"{r.env.get('git_commit')}{'+dirty' if r.env.get('git_dirty') else ''}" for r in records})
-    nets = sorted({b.split(" ")[0] for b in backbones})
+    nets = sorted({_network(b) for b in backbones})
     line = (f"**Provenance:** profile={', '.join(profiles)} · data={', '.join(data)} · image size={', '.join(sizes)} · "
             f"backbone={', '.join(nets)} · device={', '.join(devices)} · seeds={', '.join(map(str, seeds))}")
     if any(r.config.get("profile") == "smoke" for r in records):
@@ -72,6 +73,16 @@ def provenance(records: Iterable[Record], extra: str = "") -> str:
     if extra:
         more.append(extra)
     return f"{line}\n\n<details><summary>provenance details</summary>\n\n{' · '.join(more)}\n\n</details>"
+
+
+def _network(backbone: str) -> str:
+    """The network and its weights of a record's backbone description, without its layers:
+    ``efficientnet_lite0[imagenet] layer1+layer2`` -> ``efficientnet_lite0[imagenet]``; TrustMAE's perceptual
+    distance (``PD: offline-unit[vgg19[random] ...]``) -> ``vgg19[random] (perceptual distance)``."""
+    m = re.search(r"[A-Za-z0-9_]+\[[^\[\]]*\]", backbone)
+    if m is None:
+        return backbone
+    return m.group(0) + (" (perceptual distance)" if backbone.startswith("PD:") else "")
 
 
 def _differences(records: list[Record]) -> str:
