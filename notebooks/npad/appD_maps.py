@@ -50,7 +50,7 @@ for i in range(len(by_method["npad"])):
     ex = [{**e, "maps": plotting.normalize_map(e["maps"].astype("float32"), lo, hi)} for e in ex]
     c = recs[0].config
     plotting.anomaly_grid(ex, [spec.LABELS[m] for m in methods], n=6, vmin=0.0, vmax=1.0,
-                          label=f"score between its {lo:.0%} and {hi:.0%} quantiles",
+                          label="scaled score",
                           suptitle=f"{c['dataset']}:{c.get('category') or ''} (each method's maps scaled together "
                                    f"to their {lo:.0%}-{hi:.0%} quantiles)")
     plt.show()
