@@ -390,13 +390,13 @@ VERDICT_COLOURS = {"value matches": "C2", "value differs": "C3", "comparable but
 
 def verdict_bars(counts: pd.DataFrame, verdicts: Sequence[str], profile: str):
     """The reproducibility report's words per paper (``counts``: paper x word), as stacked bars: left, every
-    cell the pages reproduce; right, the cells computed in this build, as shares.
+    cell the pages cover; right, the cells computed in this build, as shares.
     Returns the figure."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), sharey=True)
     papers = list(counts.index)
     computed = counts[[v for v in verdicts if v != "not computed"]]
     shares = computed.div(computed.sum(axis=1).where(lambda n: n > 0), axis=0).fillna(0.0)
-    for ax, bars, xlabel in ((axes[0], counts, "paper cells the book reproduces"),
+    for ax, bars, xlabel in ((axes[0], counts, "paper cells the book covers"),
                              (axes[1], shares, "share of the cells computed in this build")):
         left = np.zeros(len(papers))
         for v in [v for v in verdicts if v in bars]:
