@@ -305,7 +305,8 @@ def scorecard(judgements: Iterable[dict], trends: dict[str, str] | None = None) 
                "data": "—", "effect": math.nan, "low": math.nan, "high": math.nan, "against": "—", "units": 0,
                "verdict": "not run", "trend over scale": (trends or {}).get(c.id)}
         if j and j["rows"]:
-            worst = min(j["rows"], key=lambda r: (c.sign * r["low"]) if r["low"] is not None else -np.inf)
+            # a row without an interval (a competitor with no record) never stands for a judged claim
+            worst = min(j["rows"], key=lambda r: (c.sign * r["low"]) if r["low"] is not None else np.inf)
             row.update(effect=_num(worst["difference"]), low=_num(worst["low"]), high=_num(worst["high"]),
                        against=worst["competitor"], units=int(worst["units"] or 0), verdict=j["word"],
                        data=worst.get("data") or "—")
