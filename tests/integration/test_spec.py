@@ -297,6 +297,9 @@ def test_notebook_paper_configs_fit_their_detectors(nb, tmp_path, monkeypatch):
                 assert c["params"][k] == base[k]
         if isinstance(base.get("d"), int):   # capped in a dry run, after the check that it selects channels
             assert c["params"]["d"] <= spec.DRY_RUN["params"]["d"]
+        for k in ("batch_size", "feature_batch"):   # a padded batch of 32 for 4 images would cost 8x
+            if k in c["params"]:
+                assert c["params"][k] <= spec.DRY_RUN["params"][k], (k, c["params"][k])
         if c["split"]["kind"] == "noisy":
             assert c["split"]["fixed_test"] is True   # one test set for every noise level
     # findings of a review of these pages, fixed
