@@ -3,6 +3,9 @@
 #   make test   install, run the tests (including a smoke-profile execution of every notebook)
 # An active virtual environment is used as it is; otherwise one is made in .venv.
 PROFILE ?= cpu
+# The notebooks and their experiments on a local Dask cluster: one single-threaded worker per core, as many
+# notebooks at once as workers. WORKERS= (empty) runs them one after another in this process's threads.
+WORKERS ?= auto
 PYTHON ?= python3
 ifdef VIRTUAL_ENV
 VENV := $(VIRTUAL_ENV)
@@ -31,14 +34,14 @@ $(STAMP): pyproject.toml | $(PY)
 install: $(STAMP)
 
 notebooks: install
-	$(VENV)/bin/defectbook reproduce --profile $(PROFILE)
+	$(VENV)/bin/defectbook reproduce --profile $(PROFILE) $(if $(WORKERS),--workers $(WORKERS))
 
 html: install
 	$(VENV)/bin/defectbook book
 
 book: install
 	$(VENV)/bin/defectbook data synth --profile $(PROFILE)
-	-$(VENV)/bin/defectbook reproduce --profile $(PROFILE)
+	-$(VENV)/bin/defectbook reproduce --profile $(PROFILE) $(if $(WORKERS),--workers $(WORKERS))
 	$(VENV)/bin/defectbook book
 	@echo "The book is in _build/html/index.html"
 

@@ -293,3 +293,26 @@ def test_page_shows_each_notebooks_change_from_the_previous_build(tmp_path):
     page = (tmp_path / "out" / "build_report.md").read_text()
     assert "| g/a | ok | 50.0 | +10.0 s (1.25x) |" in page and "| g/b | ok | 5.0 | -5.0 s (0.50x) |" in page
     assert "| g/c | ok | 3.0 |  |" in page and "`old`" in page
+
+
+def test_notebooks_run_at_once_start_with_the_previous_builds_longest(tmp_path, monkeypatch):
+    """On a cluster the notebooks start longest first by the previous build's times (one not in it first of all),
+    so that the batch does not end on one long page; that build is looked up once, when the batch starts."""
+    monkeypatch.setenv("DEFECTBOOK_CACHE", str(tmp_path / "cache"))
+    builds = tmp_path / "cache" / "builds"
+    builds.mkdir(parents=True)
+    old = aggregate(_build(id="old", state="done", started=500.0, finished=600.0),
+                    {"g/a": {"status": "ok", "seconds": 5.0}, "g/b": {"status": "ok", "seconds": 40.0},
+                     "g/d": {"status": "ok", "seconds": 12.0}}, [], ["g/a", "g/b", "g/d"])
+    (builds / "old.json").write_text(json.dumps(old))
+    nbs = [Path(f"g/{n}.py") for n in "abcd"]
+    report = reproduce.BuildReport(nbs, "smoke", None, tmp_path / "out", None, None, tmp_path / "b.log")
+    try:
+        assert report.before["id"] == "old"
+        assert [nb.stem for nb in report.longest_first(nbs)] == ["c", "b", "d", "a"]
+        (builds / "old.json").unlink()   # the comparison stays the one found at the start
+        report.outcomes["g/a"] = {"status": "ok", "seconds": 6.0}
+        report.write()
+        assert json.loads(report.path.read_text())["previous"]["id"] == "old"
+    finally:
+        report.close()

@@ -50,7 +50,7 @@ from ..pipeline.profiles import PROFILES
 from ..pipeline.provenance import environment
 from ..settings import model_reuse as reuse_on
 from ..utils import log, setup_logging
-from .buildreport import aggregate, machine, read_ledger, write
+from .buildreport import aggregate, machine, previous, read_ledger, write
 
 GROUPS = {  # group -> (part caption, order)
     "padim": ("Foundation (PaDiM)", 0),
@@ -636,9 +636,10 @@ def reproduce(profile: str = "cpu", only=None, params: dict | None = None, out_d
 
             first = [nb for nb in nbs if f"{nb.parent.name}/{nb.stem}" not in LAST]
             outcomes = notebooks_on_cluster(
-                first, lambda nb: report.run(nb,
+                report.longest_first(first), lambda nb: report.run(nb,
                                              lambda: execute(nb, executed_path(nb, out_dir), profile, params, timeout)),
                 workers=workers, scheduler=scheduler, stream=stream) if first else []
+            outcomes.sort(key=lambda o: report.order.index(o.notebook))   # the book's order in the summary
         rest = [nb for nb in nbs if f"{nb.parent.name}/{nb.stem}" in LAST] if (workers or scheduler) else nbs
         for i, nb in enumerate(rest, len(nbs) - len(rest) + 1):
             print(f"[{i}/{len(nbs)}] {nb.parent.name}/{nb.stem} ({profile}) ...", file=stream, flush=True)
@@ -703,7 +704,14 @@ class BuildReport:
         self.outcomes: dict = {"__started__": {}}
         self.state = "interrupted"
         self._lock = threading.Lock()
+        self.before = previous(self.archive.parent, self.build)   # the build this one is compared with
         self.write()
+
+    def longest_first(self, nbs: list[Path]) -> list[Path]:
+        """``nbs`` ordered by their time in the previous build, longest first (notebooks it did not run
+        first of all: their time is unknown), so that notebooks run at once do not end on one long page."""
+        seconds = (self.before or {}).get("seconds", {})
+        return sorted(nbs, key=lambda nb: -seconds.get(f"{nb.parent.name}/{nb.stem}", float("inf")))
 
     def run(self, nb: Path, execute_one) -> Outcome:
         name = f"{nb.parent.name}/{nb.stem}"
@@ -720,7 +728,7 @@ class BuildReport:
             devices = sorted({str(e["device"]) for e in ledger if e.get("device")})
             rep = aggregate(self.build | {"devices": devices}, self.outcomes, ledger, self.order)
             try:
-                write(rep, self.out_dir, self.archive)
+                write(rep, self.out_dir, self.archive, before=self.before)
             except Exception as e:  # noqa: BLE001 - a report that cannot be written never fails the batch
                 print(f"build report not written: {e}", file=sys.stderr)
 
