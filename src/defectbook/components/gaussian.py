@@ -344,7 +344,8 @@ def mahalanobis_packed(x: torch.Tensor, mean: torch.Tensor, precision: torch.Ten
     k = offsets.shape[0]
     chunk = chunk or _chunk_for(c, 2 ** 27)
     inner = max(1, cache_bytes // (4 * k * b * c))
-    xt = x.reshape(b, c, p).float().permute(2, 0, 1).contiguous()           # [P, B, C]
+    # [P, B, C] in two copies, [B, P, C] then [P, B, C]: about twice as fast as one strided permute
+    xt = x.reshape(b, c, p).float().transpose(1, 2).contiguous().transpose(0, 1).contiguous()
     idx_t = idx.T.contiguous()                                               # [P, K]
     dist = torch.empty((p, k, b), device=x.device)
     for s in range(0, p, chunk):
