@@ -42,7 +42,7 @@ profile = "cpu"        # smoke | cpu | paper: the profile whose pages' judgement
 
 # %%
 from defectbook import settings
-from defectbook.analysis import claims
+from defectbook.analysis import claims, scale
 from defectbook.book import report
 from defectbook.book.report import glue_text, glue_value, page_summary, provenance, show, table
 from defectbook.evaluation import stats
@@ -53,7 +53,7 @@ store = Store()
 found = {k: store.get(k) for j in judgements for k in j.get("records", [])}
 records = [r for r in found.values() if r is not None]
 stale = [j["id"] for j in judgements if any(found[k] is None for k in j.get("records", []))]
-card = claims.scorecard(judgements)
+card = claims.scorecard(judgements, scale.trends(report.bundle_rungs()))   # trends: the committed scale bundles
 counts = claims.counts(card)
 
 # %% [markdown]
@@ -69,8 +69,9 @@ if stale:
 # ## Every claim
 # `effect`: the paper's method minus the competitor named under `against` (for a claim with several
 # competitors, the one whose interval comes closest to contradicting the paper), with its `0.95` interval.
-# `trend over scale`: how the effect moves from the `smoke` to the `cpu` and `paper` profiles, once a
-# scale ladder fills it.
+# `trend over scale`: for a claim with a scale ladder, how its effect moves as the model grows from the `cpu`
+# setting towards the paper's (the reading rule of the "At larger scale" pages, over the rungs run so far and
+# committed to the results bundle; under three rungs it is undecided); empty for a claim without a ladder.
 
 # %%
 show(report.scorecard_table(card), index=False)

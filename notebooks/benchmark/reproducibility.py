@@ -9,14 +9,14 @@
 # ---
 
 # %% [markdown]
-# # Reproducibility report: every paper value the book reproduces, ours beside it
+# # Reproducibility report: every paper value the book covers, ours beside it
 #
 # ```{glue:md} summary
 # :format: myst
 # ```
 #
 # Generated from the records of this build, not written: for every cell of the four papers' tables
-# (and the figure points with printed numbers) that a page of the book reproduces, the paper's value,
+# (and the figure points with printed numbers) that a page of the book recomputes, the paper's value,
 # ours (mean over seeds), the difference, the seeds and a word from the {doc}`glossary <../../glossary>`.
 # Each cell quotes the records that **its page** shows in this build (the page is named and linked
 # beside the cell, with the keys of the records), so a cell's value is the one on that page, never
@@ -77,7 +77,7 @@ show("Spread: the standard deviation of our value over seeds, per cell, among th
 show(provenance(used))
 
 # %%
-# Left: every cell the pages reproduce; right: the cells computed in this build, as shares.
+# Left: every cell the pages cover; right: the cells computed in this build, as shares.
 plotting.verdict_bars(counts, reproducibility.VERDICTS, profile)
 plt.show()
 show(provenance(used))

@@ -76,7 +76,9 @@ def test_cpu_profile_uses_elpv_both_module_types():
 @pytest.mark.slow
 def test_paper_dry_run_of_the_benchmark_notebooks(tmp_path, monkeypatch):
     """`defectbook reproduce --profile paper --dry-run --only 'benchmark/*'`: every notebook ok, pages
-    labelled as a dry run, every record marked (paper architectures, random weights)."""
+    labelled as a dry run, every record marked (paper architectures, random weights). The slowest test
+    (several minutes): all twelve methods at the paper's architectures and image sizes on each data set,
+    a few images each; the training methods' two optimiser steps at 256 px with VGG losses dominate."""
     import io
 
     from defectbook.book.execute import dry_run_setup, reproduce

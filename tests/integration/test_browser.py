@@ -161,6 +161,8 @@ def _pages(report):
 
 
 def test_smoke_book_notebooks_executed(smoke_site):
+    """Every notebook in the smoke profile, built into a book (minutes: this is where the notebooks run; under
+    pytest-xdist the workers share the executions with test_reproduce's notebook tests)."""
     assert not smoke_site[2], f"notebooks that failed in the smoke profile: {smoke_site[2]}"
 
 

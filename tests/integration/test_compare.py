@@ -23,6 +23,8 @@ def smoke_env(isolated, monkeypatch):
 
 
 def test_compare_on_an_mvtec_folder_then_predict(toy, smoke_env, capsys):
+    """The whole user path on an MVTec-layout folder: compare two methods, write the report, then predict with
+    the recommended model (about 30 s: two fits, the bootstrap and the saved model's reload are the point)."""
     out = smoke_env / "report"
     assert main(["compare", str(toy / "mvtec"), "--category", "toy", "--profile", "smoke", "--methods", "padim,knn",
                  "--out", str(out)]) == 0

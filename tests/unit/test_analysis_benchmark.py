@@ -149,7 +149,7 @@ def test_reproducibility_counts_glued_and_summarised():
     assert glued["trustmae_value_differs"] == 0
     report = pd.DataFrame({"verdict": ["value matches"] * 2 + ["not computed"] * 3})
     text = benchmark.report_summary(report, counts, 7, "smoke", verdicts)
-    assert text.startswith("Profile smoke: the book's pages reproduce 5 paper cells; this build computed 2 of them "
+    assert text.startswith("Profile smoke: the book's pages cover 5 paper cells; this build computed 2 of them "
                            "from 7 records: 2 value matches, 0 value differs and 0 not comparable. "
                            "N-pad: 2 value matches (of 5).")
     assert text.endswith("every computed cell is not comparable.")

@@ -109,6 +109,9 @@ def test_curves_and_readings_come_from_the_bundle_and_stale_rungs_are_left_out(i
     assert list(scale.readings(c, stale)["reading"]) == ["undecided"] * 2     # two live rungs left
     empty = scale.curve_frame(c, [])
     assert empty.empty and scale.readings(c, empty).empty
+    trends = scale.trends(bundle.read(root).rungs)           # the claims ledger's "trend over scale"
+    assert trends[cid] == "moves toward the paper (3 of 3 rungs run)"
+    assert trends["trustmae.noise_robustness"] == "undecided (0 of 3 rungs run)" and set(trends) == set(scale.CLAIMS)
 
 
 def test_the_papers_values_of_each_claim():

@@ -106,6 +106,12 @@ def test_tokens_reference_and_judgement_record():
     assert card.set_index("id").loc["padim.detects", "verdict"] == "agrees"
     assert card["trend over scale"].isna().all()
     assert claims.counts(card).loc["PaDiM", "agrees"] == 1
+    # the row shown for a claim is one with an interval, not a competitor that has no record
+    two = rec | {"id": "trustmae.noise_robustness", "rows": [
+        {"competitor": "memae", "difference": 0.05, "low": 0.03, "high": 0.08, "units": 1, "data": "wood"},
+        {"competitor": "ae_l2", "difference": None, "low": None, "high": None, "units": 1, "data": ""}]}
+    row = claims.scorecard([two]).set_index("id").loc["trustmae.noise_robustness"]
+    assert row["against"] == "memae" and row["effect"] == pytest.approx(0.05)
     with pytest.raises(DefectbookError, match="reference"):
         claims.judge("ndpnet.table5_dagm", pd.DataFrame({"method": ["ndpnet"], "pixel_auroc": [0.9]}))
 

@@ -70,3 +70,20 @@ def test_threshold_view_and_live_or_static_use_the_functions_defaults(monkeypatc
     assert seen == {"a": "x", "t": 0.5}, "the static figure uses the function's defaults"
     plotting.live_or_static(lambda a, t: seen.update(a=a, t=t), a=["y", "x"], t=(0.0, 1.0, 0.1))
     assert seen == {"a": "y", "t": 0.0}, "without defaults: the first choice"
+
+
+def test_maps_scaled_together_keep_a_defect_free_map_low_and_every_map_row_has_a_colour_bar():
+    g = np.random.default_rng(0)
+    normal = g.normal(0, 1, (16, 16))
+    defect = g.normal(0, 1, (16, 16))
+    defect[4:8, 4:8] += 10
+    alone = plotting.normalize_map(normal, 0.2, 0.8)
+    together = plotting.normalize_map(np.stack([normal, defect]), 0.2, 0.8)
+    assert alone.max() == 1.0 and together[0].mean() < alone.mean(), "scaled alone, a normal map fills the range"
+    assert together[1, 4:8, 4:8].min() == 1.0
+    ex = [{"images": np.zeros((2, 16, 16, 3)), "masks": np.zeros((2, 16, 16)), "maps": together}] * 2
+    fig = plotting.anomaly_grid(ex, ["A", "B"], n=2, vmin=0.0, vmax=1.0, label="scaled score")
+    bars = [a for a in fig.axes if a.get_ylabel() == "scaled score"]
+    assert len(bars) == 2
+    assert bars[0].get_ylim() == (0.0, 1.0)
+    plt.close(fig)

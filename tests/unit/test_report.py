@@ -29,10 +29,11 @@ def test_page_summary_summarises_the_records_it_is_given():
                       defects=[])
     padim = [rec("padim", 0, 0.8), rec("padim", 1, 0.6)]
     text = page_summary(padim + [rec("npad", 0, 0.7), padim[0]])
-    assert "3 records" in text and "synthetic:wood" in text and "PaDiM 0.700" in text and "N-pad 0.700" in text
+    assert text.startswith("3 runs of 2 methods on synthetic:wood") and "image AUROC: " in text
+    assert "PaDiM 0.700" in text and "N-pad 0.700" in text
     assert "seeds 0, 1" in text
     one = page_summary([padim[0]])
-    assert one.startswith("Computed from 1 record (") and "seed 0)" in one, "one record and one seed in the singular"
+    assert one.startswith("1 run of 1 method on ") and "seed 0)" in one, "one run and one seed in the singular"
     assert "pixel" not in text, "a metric no record has is not summarised"
     assert "no detector records" in page_summary([])
     with pytest.raises(DefectbookError, match="takes records"):

@@ -309,7 +309,7 @@ def report_summary(report: pd.DataFrame, counts: pd.DataFrame, n_records: int, p
     parts = [f"{paper}: " + (", ".join(f"{int(row[v])} {v}" for v in verdicts[:-1] if row[v]) or "none computed")
              + f" (of {int(row['total'])})" for paper, row in counts.iterrows()]
     return (
-        f"Profile {profile}: the book's pages reproduce {len(report)} paper cells; this build computed "
+        f"Profile {profile}: the book's pages cover {len(report)} paper cells; this build computed "
         f"{len(done)} of them from {n_records} records: " + ", ".join(words[:-1]) + f" and {words[-1]}. "
         + "; ".join(parts) + "."
         + (" Smoke profile: tiny data and models, every computed cell is not comparable." if profile == "smoke" else "")

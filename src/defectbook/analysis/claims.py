@@ -291,20 +291,22 @@ def _unit_label(keys: list[str], unit) -> str:
     return ", ".join(str(v) if k in ("category", "data", "_all") else f"{k} {v}" for k, v in zip(keys, values))
 
 
-def scorecard(judgements: Iterable[dict]) -> pd.DataFrame:
+def scorecard(judgements: Iterable[dict], trends: dict[str, str] | None = None) -> pd.DataFrame:
     """One row per ledger claim, judged or not: paper, id, central, page, data units, our effect and interval
     (the first competitor's row; a claim with several competitors shows the one whose interval sits closest
     to the paper's side failing, i.e. the lowest ``sign x low``), verdict, seeds-run cost columns left to the
-    caller, and ``trend over scale`` (None until a scale ladder fills it)."""
+    caller, and ``trend over scale`` (``trends[id]``, :func:`defectbook.analysis.scale.trends`; None for a claim
+    with no scale ladder)."""
     by_id = {j["id"]: j for j in judgements}
     rows = []
     for c in ledger().values():
         j = by_id.get(c.id)
         row = {"paper": PAPERS[c.paper], "id": c.id, "central": c.central, "page": c.page, "claim": c.claim,
                "data": "—", "effect": math.nan, "low": math.nan, "high": math.nan, "against": "—", "units": 0,
-               "verdict": "not run", "trend over scale": None}
+               "verdict": "not run", "trend over scale": (trends or {}).get(c.id)}
         if j and j["rows"]:
-            worst = min(j["rows"], key=lambda r: (c.sign * r["low"]) if r["low"] is not None else -np.inf)
+            # a row without an interval (a competitor with no record) never stands for a judged claim
+            worst = min(j["rows"], key=lambda r: (c.sign * r["low"]) if r["low"] is not None else np.inf)
             row.update(effect=_num(worst["difference"]), low=_num(worst["low"]), high=_num(worst["high"]),
                        against=worst["competitor"], units=int(worst["units"] or 0), verdict=j["word"],
                        data=worst.get("data") or "—")

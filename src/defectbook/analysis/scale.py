@@ -475,6 +475,20 @@ def claim_reading(table: pd.DataFrame) -> str:
     return words.pop() if len(words) == 1 else "undecided"
 
 
+def trends(rungs: Iterable[BundledRung]) -> dict[str, str]:
+    """The claims ledger's "trend over scale" of every laddered claim, from the bundles' ``rungs``: its reading
+    (:func:`claim_reading`, stale rungs left out) and how many of its declared rungs it rests on."""
+    rungs = list(rungs)
+    out = {}
+    for c in CLAIMS.values():
+        curves = curve_frame(c, rungs)
+        live = curves[~curves["stale"].astype(bool)] if len(curves) else curves
+        n = int(live["rung"].nunique()) if len(live) else 0
+        word = claim_reading(readings(c, curves)) if n else "undecided"
+        out[c.id] = f"{word} ({n} of {len(c.rungs)} rungs run)"
+    return out
+
+
 def ladder_table(c: Claim, curves: pd.DataFrame | None = None) -> pd.DataFrame:
     """The declared ladder: one row per rung (and the next rung): what it changes, its estimated and (where
     bundled) measured wall time, and whether it has run."""

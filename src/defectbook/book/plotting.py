@@ -1,6 +1,7 @@
 """One figure style for the book: anomaly-map grids, metric bars, curves."""
 from __future__ import annotations
 
+import textwrap
 from typing import Sequence
 
 import matplotlib.pyplot as plt
@@ -16,40 +17,46 @@ plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 120, "axes.spines.top": F
 
 
 def normalize_map(m: np.ndarray, lo_q: float = 0.0, hi_q: float = 1.0) -> np.ndarray:
-    """Scale a map to [0, 1] between its ``lo_q`` and ``hi_q`` quantiles (N-pad App. D uses 0.2-0.8)."""
+    """Scale ``m`` to [0, 1] between its ``lo_q`` and ``hi_q`` quantiles (N-pad App. D uses 0.2-0.8). Pass
+    all the maps of one method at once (``[K, H, W]``) so that they share the scale: a defect-free image
+    then stays low instead of being stretched over the whole colour range."""
     lo, hi = np.quantile(m, lo_q), np.quantile(m, hi_q)
     return np.clip((m - lo) / max(hi - lo, 1e-12), 0, 1)
 
 
 def anomaly_grid(examples: Sequence[dict], titles: Sequence[str] | None = None, n: int = 6,
-                 vmax: float | None = None, suptitle: str = ""):
+                 vmax: float | None = None, suptitle: str = "", vmin: float | None = None,
+                 label: str = "score"):
     """Columns: examples; rows: image, ground truth, anomaly map (overlay) for each method.
 
     ``examples`` is a list of ``Record.maps()`` dicts (one per method, same test images), each with
     ``images [K,H,W,3]``, ``masks [K,H,W]`` (optional), ``maps [K,H,W]``. Maps of one method share
-    one colour scale (its maximum over the shown images unless ``vmax``).
+    one colour scale, shown by a colour bar (``label``) beside the row: from ``vmin`` to ``vmax``, by default
+    the minimum and maximum over the shown images.
     """
     base = examples[0]
     k = min(n, len(base["images"]))
     rows = 2 + len(examples)
-    fig, axes = plt.subplots(rows, k, figsize=(1.6 * k, 1.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, k, figsize=(1.6 * k + 0.9, 1.6 * rows), squeeze=False, layout="constrained")
     for j in range(k):
         axes[0, j].imshow(base["images"][j])
         if "masks" in base:
             axes[1, j].imshow(base["masks"][j], cmap="gray", vmin=0, vmax=1)
-        for r, ex in enumerate(examples):
-            m = ex["maps"][j].astype(np.float32)
-            top = vmax if vmax is not None else float(np.max(ex["maps"][:k]))
+    for r, ex in enumerate(examples):
+        lo = vmin if vmin is not None else float(np.min(ex["maps"][:k]))
+        top = vmax if vmax is not None else float(np.max(ex["maps"][:k]))
+        for j in range(k):
             axes[2 + r, j].imshow(ex["images"][j])
-            axes[2 + r, j].imshow(m, cmap="jet", alpha=0.5, vmin=float(np.min(ex["maps"][:k])), vmax=top)
+            im = axes[2 + r, j].imshow(ex["maps"][j].astype(np.float32), cmap="jet", alpha=0.5, vmin=lo,
+                                       vmax=max(top, lo + 1e-12))
+        fig.colorbar(im, ax=list(axes[2 + r, :]), fraction=0.02, pad=0.01, label=label)
     labels = ["image", "ground truth"] + list(titles or [f"method {i}" for i in range(len(examples))])
     for r in range(rows):
-        axes[r, 0].set_ylabel(labels[r])
+        axes[r, 0].set_ylabel("\n".join(textwrap.wrap(labels[r], 16)), fontsize=8)   # row height: 1.6 in
         for j in range(k):
             axes[r, j].set_xticks([]); axes[r, j].set_yticks([]); axes[r, j].grid(False)
     if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
+        fig.suptitle(suptitle, fontsize=9)
     return fig
 
 
@@ -277,10 +284,12 @@ def inference_time(df: pd.DataFrame, paper: pd.DataFrame, title: str) -> None:
     """NDP-Net's Fig. 11: our methods' image AUROC against ms per image (``df``: ``model``, ``method``,
     ``ms per image``, ``image_auroc``) beside the paper's mean image AUROC per method (``paper``:
     ``method``, ``image_auroc_percent``, ``ms_per_image`` where printed)."""
-    fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     for _, r in df.iterrows():
         ax[0].scatter(r["ms per image"], r["image_auroc"], color="C3" if r["method"] == "ndpnet" else "C0")
-        ax[0].annotate(r["model"], (r["ms per image"], r["image_auroc"]), fontsize=7)
+        ax[0].annotate(r["model"], (r["ms per image"], r["image_auroc"]), fontsize=7, xytext=(3, 3),
+                       textcoords="offset points")
+    ax[0].margins(x=0.3, y=0.12)      # room for the labels of the outermost points inside the axes
     ax[0].set_xscale("log"); ax[0].set_xlabel("ms per image (this machine)"); ax[0].set_ylabel("image AUROC")
     ax[0].set_title(title, fontsize=9)
     known = paper.dropna(subset=["ms_per_image"])
@@ -290,7 +299,6 @@ def inference_time(df: pd.DataFrame, paper: pd.DataFrame, title: str) -> None:
         ax[1].annotate(f"{r['ms_per_image']} ms", (r["image_auroc_percent"] / 100, r["method"]), fontsize=7)
     ax[1].set_xlim(0.4, 1.0); ax[1].set_xlabel("mean image AUROC, MVTec AD textures (Table II)")
     ax[1].set_title("paper: times only for NDP-Net are printed", fontsize=9)
-    plt.tight_layout()
     plt.show()
 
 
@@ -331,20 +339,24 @@ def image_row(panels, width: float = 2.2) -> None:
 def map_rows(images, masks, maps: dict, index, titles: Sequence[str] = ("input", "ground truth"),
              size: float = 2.0) -> None:
     """One row per test image in ``index``: the image (``images[i]``, ``[3, H, W]``), its ground truth
-    (``masks[i]``, if any) and each map of ``maps`` (title -> ``[N, H, W]``, indexed like the images), jet."""
-    fig, ax = plt.subplots(len(index), 2 + len(maps), figsize=(size * (2 + len(maps)), size * len(index)),
-                           squeeze=False)
+    (``masks[i]``, if any) and each map of ``maps`` (title -> ``[N, H, W]``, indexed like the images), jet, each
+    map kind in one colour scale over the shown rows, with its colour bar below the column."""
+    fig, ax = plt.subplots(len(index), 2 + len(maps), figsize=(size * (2 + len(maps)), size * len(index) + 0.6),
+                           squeeze=False, layout="constrained")
     for j, i in enumerate(index):
         ax[j, 0].imshow(np.asarray(images[i].permute(1, 2, 0)))
         if masks is not None:
             ax[j, 1].imshow(np.asarray(masks[i]), cmap="gray")
-        for k, m in enumerate(maps.values()):
-            ax[j, 2 + k].imshow(np.asarray(m[i]), cmap="jet")
+    for k, m in enumerate(maps.values()):
+        shown = np.stack([np.asarray(m[i], dtype=np.float32) for i in index])
+        lo, hi = float(shown.min()), float(shown.max())
+        for j in range(len(index)):
+            im = ax[j, 2 + k].imshow(shown[j], cmap="jet", vmin=lo, vmax=max(hi, lo + 1e-12))
+        fig.colorbar(im, ax=list(ax[:, 2 + k]), orientation="horizontal", fraction=0.03, pad=0.01)
     for k, t in enumerate([*titles, *maps]):
         ax[0, k].set_title(t, fontsize=8)
     for a in ax.flat:
         a.set_xticks([]); a.set_yticks([])
-    plt.tight_layout()
     plt.show()
 
 
@@ -352,21 +364,21 @@ def reconstructions(images, analysis: dict, masks, defects, index, title: str) -
     """NDP-Net's Figs. 9, 10 and 12: per test image in ``index`` (a column) the input, its
     reconstruction (``analysis["recon"]``), the anomaly map (``analysis["msdsm"]``, one colour scale) and
     the ground truth; ``analysis`` holds the images of ``index`` in order."""
-    fig, ax = plt.subplots(4, len(index), figsize=(2 * len(index), 8), squeeze=False)
+    fig, ax = plt.subplots(4, len(index), figsize=(2 * len(index) + 0.9, 8), squeeze=False, layout="constrained")
     for j, i in enumerate(index):
         ax[0, j].imshow(images[i].permute(1, 2, 0).numpy())
         ax[1, j].imshow(analysis["recon"][j].permute(1, 2, 0).numpy())
-        ax[2, j].imshow(analysis["msdsm"][j].numpy(), cmap="jet", vmin=0,
-                        vmax=max(1e-6, float(analysis["msdsm"].max())))
+        im = ax[2, j].imshow(analysis["msdsm"][j].numpy(), cmap="jet", vmin=0,
+                             vmax=max(1e-6, float(analysis["msdsm"].max())))
         if masks is not None:
             ax[3, j].imshow(masks[i].numpy(), cmap="gray", vmin=0, vmax=1)
         ax[0, j].set_title(str(defects[i]), fontsize=8)
     for r, name in enumerate(["input", "reconstruction", "anomaly map", "ground truth"]):
         ax[r, 0].set_ylabel(name, fontsize=8)
+    fig.colorbar(im, ax=list(ax[2, :]), fraction=0.02, pad=0.01, label="score")
     for x in ax.flat:
         x.set_xticks([]); x.set_yticks([])
     fig.suptitle(title, fontsize=9)
-    plt.tight_layout()
     plt.show()
 
 
@@ -378,13 +390,13 @@ VERDICT_COLOURS = {"value matches": "C2", "value differs": "C3", "comparable but
 
 def verdict_bars(counts: pd.DataFrame, verdicts: Sequence[str], profile: str):
     """The reproducibility report's words per paper (``counts``: paper x word), as stacked bars: left, every
-    cell the pages reproduce; right, the cells computed in this build, as shares.
+    cell the pages cover; right, the cells computed in this build, as shares.
     Returns the figure."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), sharey=True)
     papers = list(counts.index)
     computed = counts[[v for v in verdicts if v != "not computed"]]
     shares = computed.div(computed.sum(axis=1).where(lambda n: n > 0), axis=0).fillna(0.0)
-    for ax, bars, xlabel in ((axes[0], counts, "paper cells the book reproduces"),
+    for ax, bars, xlabel in ((axes[0], counts, "paper cells the book covers"),
                              (axes[1], shares, "share of the cells computed in this build")):
         left = np.zeros(len(papers))
         for v in [v for v in verdicts if v in bars]:

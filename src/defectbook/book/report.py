@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from pathlib import Path
 from typing import Iterable
 
@@ -32,14 +33,16 @@ from . import paper_values, plotting
 
 
 def provenance(records: Iterable[Record], extra: str = "") -> str:
-    """One line naming what produced a table or figure: profile, data, backbone, seeds, code version.
+    """What produced a table or figure: profile, data, image size, backbone, device, seeds on one visible
+    line; methods, record count, code version and commits, parameters that differ from the profile and the
+    synthetic data's calibration folded below it (an HTML ``<details>`` block).
 
-    Every table and figure of the book is followed by this line (as Markdown). With synthetic data it
-    says how the generator was calibrated (:data:`defectbook.data.synthetic.CALIBRATION`).
+    Every table and figure of the book is followed by it (as Markdown). Warnings (smoke profile, dry run)
+    stay on the visible line.
     """
     records = list(records)
     if not records:
-        return "**Provenance:** no records (nothing was computed)."
+        return "**Provenance:** no records (nothing was computed)." + (f" {extra}" if extra else "")
     profiles = sorted({str(r.config.get("profile")) for r in records})
     data = sorted({f"{r.config['dataset']}" + (f":{r.config['category']}" if r.config.get("category") else "")
                    for r in records})
@@ -51,19 +54,35 @@ def provenance(records: Iterable[Record], extra: str = "") -> str:
     sizes = sorted({_size(r.config) for r in records})
     devices = sorted({str(r.extras.get("device") or "unrecorded") for r in records})
     commits = sorted({f"{r.env.get('git_commit')}{'+dirty' if r.env.get('git_dirty') else ''}" for r in records})
+    nets = sorted({_network(b) for b in backbones})
     line = (f"**Provenance:** profile={', '.join(profiles)} · data={', '.join(data)} · image size={', '.join(sizes)} · "
-            f"methods={', '.join(methods)} · backbone={'; '.join(backbones)} · device={', '.join(devices)} · "
-            f"seeds={', '.join(map(str, seeds))} · "
-            f"{len(records)} records · defectbook {records[0].env.get('defectbook')} @ {', '.join(commits)}")
+            f"backbone={', '.join(nets)} · device={', '.join(devices)} · seeds={', '.join(map(str, seeds))}")
     if any(r.config.get("profile") == "smoke" for r in records):
         line += " · **smoke profile: tiny data and models, the numbers are not meaningful**"
-    line += _differences(records)
-    if any(r.config.get("dataset") == "synthetic" for r in records):
-        line += f" · {CALIBRATION}"
     if any(r.config.get("dry_run") for r in records):
         line += (" · **dry run: random weights, synthetic stand-ins for the real datasets, a few images and "
                  "training steps: the numbers are not results**")
-    return line + (f" · {extra}" if extra else "")
+    more = [f"methods={', '.join(LABELS.get(m, m) for m in methods)}", f"backbone layers={'; '.join(backbones)}",
+            f"{len(records)} records", f"defectbook {records[0].env.get('defectbook')} @ {', '.join(commits)}"]
+    threads = sorted({r.env.get("torch_threads") for r in records} - {None})
+    if threads:   # a trained network's result depends on it (the order of float sums)
+        more.append(f"torch threads={', '.join(map(str, threads))}")
+    more += [d for d in [_differences(records)] if d]
+    if any(r.config.get("dataset") == "synthetic" for r in records):
+        more.append(CALIBRATION)
+    if extra:
+        more.append(extra)
+    return f"{line}\n\n<details><summary>provenance details</summary>\n\n{' · '.join(more)}\n\n</details>"
+
+
+def _network(backbone: str) -> str:
+    """The network and its weights of a record's backbone description, without its layers:
+    ``efficientnet_lite0[imagenet] layer1+layer2`` -> ``efficientnet_lite0[imagenet]``; TrustMAE's perceptual
+    distance (``PD: offline-unit[vgg19[random] ...]``) -> ``vgg19[random] (perceptual distance)``."""
+    m = re.search(r"[A-Za-z0-9_]+\[[^\[\]]*\]", backbone)
+    if m is None:
+        return backbone
+    return m.group(0) + (" (perceptual distance)" if backbone.startswith("PD:") else "")
 
 
 def _differences(records: list[Record]) -> str:
@@ -75,7 +94,7 @@ def _differences(records: list[Record]) -> str:
                 seen[k].append(v)
     if not seen:
         return ""
-    return " · params differing from the profile: " + "; ".join(
+    return "params differing from the profile: " + "; ".join(
         f"{k}={'|'.join(map(str, vs))}" for k, vs in sorted(seen.items()))
 
 
@@ -384,17 +403,19 @@ def page_summary(records: Iterable[Record], name: str = "summary", extra: str = 
         n_test = sorted({len(r.labels) for r in records if r.labels})
         sizes = (f"; {n_test[0]}" + (f" to {n_test[-1]}" if len(n_test) > 1 else "") + " test images per run"
                  if n_test else "")
-        text = (f"Computed from {_count(len(records), 'record')} (profile {', '.join(profiles)}; data "
-                f"{', '.join(data[:6]) + (f' and {len(data) - 6} more' if len(data) > 6 else '')}; "
-                f"{'seed' if len(seeds) == 1 else 'seeds'} {', '.join(map(str, seeds))}{sizes}).")
+        methods = {r.config["method"] for r in records}
+        text = (f"{_count(len(records), 'run')} of {_count(len(methods), 'method')} on "
+                f"{', '.join(data[:6]) + (f' and {len(data) - 6} more' if len(data) > 6 else '')} (profile "
+                f"{', '.join(profiles)}; {'seed' if len(seeds) == 1 else 'seeds'} {', '.join(map(str, seeds))}"
+                f"{sizes}).")
         if metrics:
             means = df.groupby("method")[metrics].mean()
             parts = []
             for m in metrics:
                 vals = ", ".join(f"{LABELS.get(meth, meth)} {v:.3f}" for meth, v in means[m].items()
                                  if not math.isnan(v))
-                parts.append(f"{m.replace('_', ' ')}: {vals}")
-            text += " Mean over all runs of the page, " + "; ".join(parts) + "."
+                parts.append(f"{METRIC_NAMES.get(m, m)}: {vals}")
+            text += " Means over these runs, " + "; ".join(parts) + "."
         if "smoke" in profiles:
             text += " Smoke profile: tiny data and models, the numbers are not meaningful."
     if extra:
@@ -490,12 +511,18 @@ def scale_section(claim, rungs, paper: pd.DataFrame | None) -> str:
     return sentence
 
 
+def bundle_rungs(bundle_dir=None, gpu_bundle_dir=None) -> list:
+    """The rungs of the 2-core results bundle (``bundle_dir``, default ``bundles/scale``) and of the GPU bundle
+    (``gpu_bundle_dir``, default ``bundles/gpu``)."""
+    return bundle.read(bundle_dir).rungs + bundle.read(gpu_bundle_dir or bundle.default_root(bundle.GPU)).rungs
+
+
 def scale_page(paper: str, bundle_dir=None, gpu_bundle_dir=None) -> tuple[list[Record], str]:
     """An "At larger scale" page: the reading rule, then :func:`scale_section` for each of ``paper``'s claims
     (:func:`defectbook.analysis.scale.claims_of`) from the 2-core bundle (``bundle_dir``, default
     ``bundles/scale``) and the GPU bundle (``gpu_bundle_dir``, default ``bundles/gpu``). Returns the
     bundled records it drew (for :func:`page_summary`) and the claims' reading sentences."""
-    rungs = bundle.read(bundle_dir).rungs + bundle.read(gpu_bundle_dir or bundle.default_root(bundle.GPU)).rungs
+    rungs = bundle_rungs(bundle_dir, gpu_bundle_dir)
     show(f"**The reading rule.** {scale.READING_RULE}")
     readings = [scale_section(c, rungs, paper_values.load(c.paper_table)) for c in scale.claims_of(paper)]
     return bundled_records([r for r in rungs if r.claim.startswith(f"{paper}.")]), " ".join(readings)

@@ -24,6 +24,7 @@ from typing import Iterable
 
 import numpy as np
 import pandas as pd
+import torch
 
 from .. import DefectbookError, settings
 from ..components.clock import clock
@@ -148,7 +149,8 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
                                           # > 0: some backbone features came from the build's feature cache,
                                           # so the timings leave out their extraction
                                           "feature_cache_hits": FEATURES.hits - hits0},
-                 env=environment(), notes=notes)
+                 # a trained network's result depends on the thread count (the order of float sums)
+                 env=environment() | {"torch_threads": torch.get_num_threads()}, notes=notes)
     log.info("%s %s on %s device=%s fit %.1f s predict %.1f s %s", key, c["method"], _data_label(c), device,
              t1 - t0, t2 - t1, _metrics_text(metrics))
     try:
