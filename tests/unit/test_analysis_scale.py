@@ -105,6 +105,10 @@ def test_curves_and_readings_come_from_the_bundle_and_stale_rungs_are_left_out(i
     assert scale.claim_reading(table) == "moves toward the paper"
     ladder = scale.ladder_table(c, curves)
     assert list(ladder["status"]) == ["ran", "ran", "ran", "next (not run on 2 cores)"]
+    first = bundle.read(root).rungs[0]
+    own = sum(sum(float(b.record.timings.get(k) or 0) for k in ("data_s", "fit_s", "predict_s")) for b in first.records)
+    assert curves.drop_duplicates("rung")["compute_s"].iloc[0] == round(own, 1) and own > 0
+    assert ladder["records' compute min"].iloc[0] == round(own / 60, 1) and ladder["wall min"].notna().sum() == 3
     stale = curves.assign(stale=curves["rung"] == "r2")
     assert list(scale.readings(c, stale)["reading"]) == ["undecided"] * 2     # two live rungs left
     empty = scale.curve_frame(c, [])

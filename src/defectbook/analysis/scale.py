@@ -413,23 +413,28 @@ def paper_effects(c: Claim, table: pd.DataFrame | None) -> dict[str, float]:
 def curve_frame(c: Claim, rungs: Iterable[BundledRung]) -> pd.DataFrame:
     """One row per effect of each bundled rung of ``c``: rung id, index and label, comparison, data,
     difference, low, high, n, the signed effect (``toward``: positive in the paper's direction), the
-    rung's wall time, commit, date, command, threads, GPU, ``tiny`` (a test rung) and ``stale`` (a record of
-    the rung is stale, failed or missing)."""
+    rung's wall time, its records' own compute time (``compute_s``: data, fit and predict, wherever they were
+    computed: a rung seeded with records from another store takes less wall time than that), commit, date,
+    command, threads, GPU, ``tiny`` (a test rung) and ``stale`` (a record of the rung is stale, failed or
+    missing)."""
     order = {r.id: i for i, r in enumerate(c.rungs + (c.next_rung,))}
     rows = []
     for br in rungs:
         if br.claim != c.id or br.rung not in order:
             continue
         m = br.manifest
+        compute = sum(float((b.record.timings or {}).get(k) or 0.0) for b in br.records if b.record is not None
+                      for k in ("data_s", "fit_s", "predict_s"))
         for e in m.get("effects", []):
             rows.append({"rung": br.rung, "index": order[br.rung], "label": c.rung(br.rung).label,
                          **{k: e.get(k) for k in ("comparison", "data", "difference", "low", "high", "n")},
                          "toward": c.paper_sign * float(e["difference"]), "wall_s": m.get("wall_s"),
-                         "commit": m.get("commit"), "date": m.get("date"), "command": m.get("command"),
+                         "compute_s": round(compute, 1), "commit": m.get("commit"), "date": m.get("date"),
+                         "command": m.get("command"),
                          "threads": m.get("threads"), "gpu": (m.get("machine") or {}).get("gpu"),
                          "tiny": bool(m.get("tiny")), "stale": br.stale})
     cols = ["rung", "index", "label", "comparison", "data", "difference", "low", "high", "n", "toward", "wall_s",
-            "commit", "date", "command", "threads", "gpu", "tiny", "stale"]
+            "compute_s", "commit", "date", "command", "threads", "gpu", "tiny", "stale"]
     return pd.DataFrame(rows, columns=cols).sort_values(["comparison", "data", "index"], kind="stable")
 
 
@@ -490,9 +495,13 @@ def trends(rungs: Iterable[BundledRung]) -> dict[str, str]:
 
 
 def ladder_table(c: Claim, curves: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The declared ladder: one row per rung (and the next rung): what it changes, its estimated and (where
-    bundled) measured wall time, and whether it has run."""
-    ran = {} if curves is None or not len(curves) else curves.groupby("rung")["wall_s"].first().to_dict()
+    """The declared ladder: one row per rung (and the next rung): what it changes, its estimated minutes and,
+    where bundled, its measured ones: the rung's wall time and its records' own compute time (data, fit and
+    predict; more than the wall time where records were copied in from another store, less where bootstraps
+    and feature extraction outside the records took longer), and whether it has run."""
+    firsts = None if curves is None or not len(curves) else curves.groupby("rung")[["wall_s", "compute_s"]].first()
+    ran = {} if firsts is None else firsts["wall_s"].to_dict()
+    computed = {} if firsts is None else firsts["compute_s"].to_dict()
     rows = []
     for r in c.rungs + (c.next_rung,):
         changes = "; ".join(f"{m}: " + ", ".join(f"{k}={v}" for k, v in p.items()) for m, p in r.changes.items())
@@ -500,7 +509,9 @@ def ladder_table(c: Claim, curves: pd.DataFrame | None = None) -> pd.DataFrame:
         extra += [f"caps {r.split}"] if r.split else []
         rows.append({"rung": r.id, "setting": r.label, "changes": "; ".join([changes] + extra if changes else extra)
                      or "none (the cpu profile)", "estimated min": r.est_min,
-                     "measured min": round(ran[r.id] / 60, 1) if r.id in ran and ran[r.id] is not None else None,
+                     "wall min": round(ran[r.id] / 60, 1) if r.id in ran and ran[r.id] is not None else None,
+                     "records' compute min": round(computed[r.id] / 60, 1) if computed.get(r.id) is not None
+                     else None,
                      "status": "ran" if r.id in ran else "next (not run on 2 cores)" if r is c.next_rung
                      else "not run yet"})
     return pd.DataFrame(rows)
