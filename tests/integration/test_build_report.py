@@ -15,6 +15,7 @@ from defectbook.book.buildreport import aggregate, read_ledger, write, write_pag
 from defectbook.pipeline import ledger as ledger_module
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline.models import model_path
+from defectbook.pipeline.store import Store
 
 
 @pytest.fixture
@@ -187,6 +188,7 @@ profile = "smoke"
 import os
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline.models import model_path
+from defectbook.pipeline.store import Store
 from helpers.toy import cfg
 experiment.run(cfg(os.environ["TOY_ROOT"]))
 {extra}
@@ -242,6 +244,12 @@ def test_experiments_on_a_dask_cluster_are_attributed_by_the_kernel(toy, ledger,
     lines = read_ledger(ledger)
     assert [(e["notebook"], e["status"], e.get("where")) for e in lines] == [
         ("g/cluster", "computed", None), ("g/cluster", "reused", "cluster"), ("g/cluster", "computed", "cluster")]
+    # the worker's phase times travel with the record: the report's fit and predict columns are not zero
+    on_worker = Store().get(lines[2]["key"]).timings
+    assert lines[2]["phases"]["fit_s"] == round(on_worker["fit_s"], 3) > 0 and lines[1]["phases"] == {}
+    rep = aggregate(_build(id="c", state="done", started=0.0, finished=1.0, cluster="1"),
+                    {"g/cluster": {"status": "ok", "seconds": 0.5}}, lines, ["g/cluster"])
+    assert rep["notebooks"][0]["phases"]["fit_s"] > 0 and rep["methods"][0]["fit_s"] > 0
 
 
 def test_an_interrupted_batch_leaves_a_report(isolated, monkeypatch, tmp_path):

@@ -260,7 +260,10 @@ def _page_from_report(report: dict, out_dir: Path) -> str:
              "An experiment is *computed* when its record was not in the store, *reused* otherwise; a picture "
              "model is *trained* or *loaded* from the model store. *Configs* counts a notebook's distinct experiment "
              "configs, *computed* and *reused* its calls (a notebook may ask for a record twice). Phase times are "
-             "those spent in this build.\n\n")
+             "those spent in this build"
+             + ("; on a Dask cluster, an experiment's phases are its time on a worker, and several workers (and "
+                "notebooks) run at once: a notebook's phases may add up to more than its wall time, and *other* is "
+                "then what its wall time leaves, if anything.\n\n" if b.get("cluster") else ".\n\n"))
     text += (
         f"The batch {state}: **{_fmt_s(b['wall_s'])}** of wall time for {len(rows)} notebook(s) "
         f"({t['ok']} ok, {t['failed']} failed); {t['configs']} experiment configs, {t['computed']} computed "

@@ -33,8 +33,19 @@ def append(entry: dict, path: str | os.PathLike | None = None) -> bool:
     return True
 
 
+#: the phases of a record's ``timings`` that a ledger line carries
+PHASE_KEYS = ("data_s", "fit_s", "predict_s", "features_fit_s", "features_predict_s")
+
+
+def worker_phases(record) -> dict:
+    """The phase seconds a record's own ``timings`` hold: where a cluster's worker computed it, the time it
+    spent there (the notebook's process spent none of it)."""
+    return {k: float(record.timings[k]) for k in PHASE_KEYS if (record.timings or {}).get(k) is not None}
+
+
 def experiment_entry(record, status: str, seconds: float, phases: dict | None = None) -> dict:
-    """A ledger line of one experiment: ``status`` computed / reused; ``phases`` the seconds spent here."""
+    """A ledger line of one experiment: ``status`` computed / reused; ``phases`` the seconds spent on it
+    (here, or on a cluster's worker: the line then says ``"where": "cluster"``)."""
     c = record.config
     return {"kind": "experiment", "key": record.key, "method": c.get("method"),
             "data": f"{c.get('dataset')}:{c.get('category') or ''}", "device": record.extras.get("device"),

@@ -35,7 +35,7 @@ from ..evaluation.metrics import evaluate
 from ..utils import progress, seed_everything, setup_logging
 from . import context
 from .keys import NOT_HASHED, key_of
-from .ledger import append, experiment_entry
+from .ledger import append, experiment_entry, worker_phases
 from .models import build_detector, device_of, keep_model, load_model, model_path
 from .provenance import PeakMemory, _data_provenance, _describe, environment
 from .store import Record, Store, encode_maps
@@ -101,7 +101,8 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
         cluster = _cluster()
         if cluster is not None and not context.on_worker:  # one task per key, wherever it is asked for
             rec = cluster([c], store, desc=key)[0]
-            append(experiment_entry(rec, "computed", time.perf_counter() - t_start, {}) | {"where": "cluster"})
+            append(experiment_entry(rec, "computed", time.perf_counter() - t_start, worker_phases(rec))
+                   | {"where": "cluster"})
             return rec
     detector = build_detector(c)  # parameters are validated before any image is loaded
     device = device_of(c)
@@ -186,8 +187,10 @@ def run_many(configs: Iterable[dict], store: Store | None = None, desc: str = "e
         t0 = time.perf_counter()
         had = {k for k in map(key_of, configs) if store.path(k).exists()}
         records = cluster(configs, store, desc)
-        for r in records:   # computed on the cluster: its phases were spent in the workers, at once
-            append(experiment_entry(r, "reused" if r.key in had else "computed", 0.0) | {"where": "cluster"})
+        for r in records:   # computed on the cluster: its phases were spent on the workers, several at once
+            computed = r.key not in had
+            append(experiment_entry(r, "computed" if computed else "reused", 0.0, worker_phases(r) if computed else {})
+                   | {"where": "cluster"})
         log.debug("%d experiments on the cluster in %.1f s", len(records), time.perf_counter() - t0)
         return records
     return [run(c, store) for c in progress(configs, desc=desc, total=len(configs), leave=True)]
