@@ -398,3 +398,40 @@ def test_ndpnet_refuses_a_wide_head_and_records_capped_patch_sizes(one_thread):
     assert det.extras()["effective_params"] == {"ks": {"layer5": [2, 2]}}   # a 2 x 2 map has no 4 x 4 patch
     det = build("ndpnet", **tiny, seg_width=8, ks=(2,), seed=0).fit(_images(4, 32))
     assert "effective_params" not in det.extras()
+
+
+_AT_ONCE = """
+import sys, time, torch
+from defectbook.methods import differnet
+from defectbook.methods.differnet import MultiTransformFeatures
+torch.set_num_threads(1)
+calls = []
+real = differnet.padded_call
+differnet.padded_call = lambda *a, **k: calls.append(1) or real(*a, **k)
+x = torch.rand(6, 3, 48, 48, generator=torch.Generator().manual_seed(0))
+f = MultiTransformFeatures("efficientnet_lite0", "layer3", weights="random", scales=[1.0], batch_size=2)
+while time.time() < float(sys.argv[1]):   # both processes ask at the same moment
+    time.sleep(0.01)
+y = f.transformed(x, [{"angle": a} for a in (0.0, 30.0, 60.0, 90.0)])
+print(len(calls), float(y.sum()))
+"""
+
+
+def test_features_asked_for_by_two_processes_at_once_are_computed_once(cache, tmp_path):
+    """Two processes of one build (a cluster's workers: DifferNet and OC-SVM of one page) asking for the same
+    DifferNet features at the same moment: one computes them under the key's lock, the other waits and reads
+    them from the cache. Both get the same numbers."""
+    import subprocess
+    import sys
+    import time
+
+    start = str(time.time() + 8)   # after both have imported torch and built the extractor
+    env = {**os.environ, "DEFECTBOOK_FEATURE_CACHE": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", _AT_ONCE, start], stdout=subprocess.PIPE, text=True, env=env)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=180)[0].split() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    calls = sorted(int(o[0]) for o in outs)
+    assert calls[0] == 0 and calls[1] > 0, calls          # one process computed, the other read
+    assert outs[0][1] == outs[1][1]
+    assert list(cache.folder().glob("*.lock")) and len(list(cache.folder().glob("*.pt"))) == 1

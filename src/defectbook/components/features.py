@@ -121,6 +121,22 @@ class FeatureCache:
             else:
                 os.environ["DEFECTBOOK_FEATURE_CACHE"] = before
 
+    @contextlib.contextmanager
+    def computing(self, keys: list[str] | None):
+        """Hold a lock file for ``keys`` (in the cache folder) while the caller computes what they name, so that
+        processes asking for the same features at once (notebooks, or a cluster's workers, of one build) compute
+        them once: the second waits, then reads them (it looks again inside the block). A no-op without keys or
+        without the file level. Not for nested use: a process holds one such lock at a time."""
+        if not keys or self.mode() != "disk":
+            yield
+            return
+        from filelock import FileLock
+
+        folder = self.folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(folder / f"{keys[0]}.lock")):
+            yield
+
     def __init__(self) -> None:
         # key -> (tensor, its version counter when stored): an in-place change of a tensor handed out
         # moves the counter, so a changed entry is never served

@@ -128,6 +128,12 @@ class MultiTransformFeatures:
         hit = FEATURES.get(key, images.shape[0]) if key else None
         if hit is not None:
             return hit[0].clone()
+        with FEATURES.computing(key):       # DifferNet, OC-SVM and 1-NN of one page may run at once on a cluster
+            hit = FEATURES.get(key, images.shape[0]) if key else None
+            return hit[0].clone() if hit is not None else self._compute(images, transforms, desc, key)
+
+    def _compute(self, images: torch.Tensor, transforms: Sequence[dict], desc: str, key: list[str] | None
+                 ) -> torch.Tensor:
         n, bs = images.shape[0], self.batch_size
         out = torch.empty(n, len(transforms), self.dim, device=self.device)   # stays on the device
         steps = [(t, i) for t in range(len(transforms)) for i in range(0, n, bs)]
