@@ -324,3 +324,13 @@ def test_notebooks_run_at_once_start_with_the_previous_builds_longest(tmp_path, 
         assert json.loads(report.path.read_text())["previous"]["id"] == "old"
     finally:
         report.close()
+
+
+def test_provenance_of_a_cluster_build_gives_the_workers_threads(tmp_path):
+    rep = aggregate(_build(id="c", state="done", started=0.0, finished=1.0, cluster="auto", worker_threads="1"),
+                    {"g/a": {"status": "ok", "seconds": 1.0}}, [], ["g/a"])
+    write(rep, tmp_path)
+    page = (tmp_path / "build_report.md").read_text()
+    assert "1 torch thread(s) per Dask worker" in page and "a Dask cluster (auto)" in page
+    write(aggregate(_build(id="s", state="done", started=0.0, finished=1.0), {}, [], []), tmp_path / "serial")
+    assert "torch threads per process" in (tmp_path / "serial" / "build_report.md").read_text()

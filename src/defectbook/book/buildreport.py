@@ -242,8 +242,11 @@ def _provenance(b: dict) -> str:
     only = f"; notebooks matching {', '.join(f'`{g}`' for g in b['only'])}" if b.get("only") else "; every notebook"
     return (f"**Provenance:** build `{b['id']}`, profile `{b['profile']}`{only}; started "
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(b['started']))}; machine: {m.get('cpu')}, "
-            f"{m.get('usable_cores')} usable of {m.get('cores')} cores, {m.get('torch_threads')} torch threads per "
-            f"process (OMP_NUM_THREADS={m.get('omp_num_threads')}){', GPU ' + m['gpu'] if m.get('gpu') else ''}; "
+            f"{m.get('usable_cores')} usable of {m.get('cores')} cores, "
+            + (f"{b.get('worker_threads') or 'unknown'} torch thread(s) per Dask worker (the batch's own process: "
+               f"{m.get('torch_threads')})" if b.get("cluster") else
+               f"{m.get('torch_threads')} torch threads per process (OMP_NUM_THREADS={m.get('omp_num_threads')})")
+            + f"{', GPU ' + m['gpu'] if m.get('gpu') else ''}; "
             f"device {dev}; "
             f"{'a Dask cluster (' + str(b['cluster']) + ')' if b.get('cluster') else 'notebooks one after another'}; "
             f"model reuse {'on' if b.get('model_reuse', True) else 'off (`--no-model-reuse`)'}; commit {commit}; "

@@ -724,6 +724,8 @@ class BuildReport:
 
     def write(self) -> None:
         with self._lock:
+            if self.build.get("cluster"):   # set when the cluster starts, after this report: the workers' threads
+                self.build["worker_threads"] = settings.get("DEFECTBOOK_TASK_THREADS")
             ledger = read_ledger(self.ledger)
             devices = sorted({str(e["device"]) for e in ledger if e.get("device")})
             rep = aggregate(self.build | {"devices": devices}, self.outcomes, ledger, self.order)
