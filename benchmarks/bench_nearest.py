@@ -9,10 +9,9 @@ current one writes them into the product's own buffer in blocks of about 2^21 fl
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
+from bench_library_parts import best  # median seconds of n calls after one warm-up call
 
 from defectbook.components.memory import nearest
 
@@ -37,15 +36,6 @@ def earlier(query: torch.Tensor, memory: torch.Tensor, k: int = 1):
     return torch.cat(ds), torch.cat(ids)
 
 
-def timed(fn, repeats: int) -> float:
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1)
@@ -60,8 +50,8 @@ def main() -> None:
         q, mem = torch.randn(n, c, generator=g) * 2, torch.randn(m, c, generator=g)
         ref, now = earlier(q, mem, k), nearest(q, mem, k)
         same = torch.equal(ref[0], now[0]) and torch.equal(ref[1], now[1])
-        t_old = timed(lambda: earlier(q, mem, k), a.repeats)
-        t_new = timed(lambda: nearest(q, mem, k), a.repeats)
+        t_old = best(lambda: earlier(q, mem, k), a.repeats)
+        t_new = best(lambda: nearest(q, mem, k), a.repeats)
         print(f"{name:34}{n:>8}{m:>8}{c:>6}{k:>3}{t_old:>11.3f}{t_new:>8.3f}{t_old / t_new:>8.2f}x{str(same):>6}")
 
 
