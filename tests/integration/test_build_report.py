@@ -188,7 +188,6 @@ profile = "smoke"
 import os
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline.models import model_path
-from defectbook.pipeline.store import Store
 from helpers.toy import cfg
 experiment.run(cfg(os.environ["TOY_ROOT"]))
 {extra}
@@ -294,7 +293,7 @@ def test_page_shows_each_notebooks_change_from_the_previous_build(tmp_path):
     rep = aggregate(_build(id="new", state="done", started=1000.0, finished=1100.0),
                     {"g/a": {"status": "ok", "seconds": 50.0}, "g/b": {"status": "ok", "seconds": 5.0},
                      "g/c": {"status": "ok", "seconds": 3.0}}, [], ["g/a", "g/b", "g/c"])
-    write(rep, tmp_path / "out", archive=builds / "new.json")
+    write(rep, tmp_path / "out", archive=builds / "new.json", before=buildreport.previous(builds, rep["build"]))
     saved = json.loads((tmp_path / "out" / "build_report.json").read_text())
     assert saved["previous"]["id"] == "old"
     assert {r["notebook"]: r["previous_s"] for r in saved["notebooks"]} == {"g/a": 40.0, "g/b": 10.0, "g/c": None}

@@ -184,19 +184,10 @@ def with_previous(report: dict, before: dict | None) -> dict:
                      "previous": None if before is None else {k: v for k, v in before.items() if k != "seconds"}}
 
 
-_FIND = object()
-
-
-def write(report: dict, out_dir: Path, archive: Path | None = None, before=_FIND) -> Path:
-    """``out_dir/build_report.json`` (atomically; and a copy in ``archive``), then the page beside it.
-
-    ``before``: the previous build to compare with (:func:`previous`; None: none); by default looked up in
-    ``archive``'s folder. A batch looks it up once and passes it, since it rewrites its report after every
-    notebook."""
-    if archive is not None and before is _FIND:
-        before = previous(archive.parent, report["build"])
-    if before is not _FIND:
-        report = with_previous(report, before)
+def write(report: dict, out_dir: Path, archive: Path | None = None, before: dict | None = None) -> Path:
+    """``out_dir/build_report.json`` (atomically; and a copy in ``archive``), then the page beside it, compared
+    with ``before``, the previous build (:func:`previous`, which a batch looks up once; None: none)."""
+    report = with_previous(report, before)
     out_dir.mkdir(parents=True, exist_ok=True)
     text = json.dumps(report, indent=1, default=str)
     path = out_dir / "build_report.json"
