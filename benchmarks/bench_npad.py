@@ -3,6 +3,7 @@
     python benchmarks/bench_npad.py memory [--n-train 20] [--weights random]
     python benchmarks/bench_npad.py speed  [--profile cpu] [--category weave] [--repeats 5] [--threads N]
                                            [--size 224] [--methods padim,patchcore,npad] [--set infer_radius=0]
+                                           [--variant infer_radius=0 --variant d=32,shift=1]
                                            [--backbone wide_resnet50_2 --weights random]
 
 ``memory``: N-pad fitted and run at the paper's dimensions (WRN-50 layers 1-3, d = 550 channels at
@@ -14,7 +15,9 @@ the fit and of the prediction is printed with what is stored.
 size, beside the time of the backbone passes the method needs (one per training image; one per test
 image, times the 4s + 1 shifted copies for N-pad; building the extractor counts for the fit only).
 Overhead = (method - backbone) / backbone, with the backbone timed just before and just after each
-method run (their mean: the machine's speed drifts), the median over the repeats.
+method run (their mean: the machine's speed drifts), the median over the repeats. Each ``--variant``
+(comma-separated ``KEY=VALUE`` N-pad overrides, on top of ``--set``) adds an N-pad row, timed in the same
+run: the trade-off between N-pad's cost and its image AUROC (the last column, on the category's test set).
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ import torch
 from defectbook import DefectbookError
 from defectbook.components.backbones import FeatureExtractor, resolve_weight_file
 from defectbook.data.prepare import prepare
+from defectbook.evaluation.metrics import image_auroc
 from defectbook.methods import build
 from defectbook.methods.npad import shift_offsets
 from defectbook.pipeline import spec
@@ -106,12 +110,14 @@ def speed(a) -> None:
     rows = []
     warm = torch.rand(4, 3, 64, 64)
     backbone_time({}, warm)                    # load the libraries and weights once, outside the timings
-    for method in a.methods.split(","):
+    runs_of = [(m, {}) for m in a.methods.split(",")]
+    runs_of += [("npad", v) for v in a.variant] if "npad" in a.methods.split(",") else []
+    for method, variant in runs_of:
         over = {"backbone": a.backbone, "weights": a.weights} if a.backbone else None
         cfg = spec.make_config(a.profile, "npad", method, "synthetic", a.category, over,
                          transform={"resize": a.size, "crop": None} if a.size else None)
         prep = prepare(cfg)
-        params = {**cfg["params"], **a.set} if method == "npad" else cfg["params"]
+        params = {**cfg["params"], **a.set, **variant} if method == "npad" else cfg["params"]
         copies = len(shift_offsets(params.get("shift", 0))) if method == "npad" else 1
         runs = []
         for _ in range(a.repeats):
@@ -121,7 +127,7 @@ def speed(a) -> None:
                 t0 = time.perf_counter()
                 det = build(method, **params).fit(prep.train)
                 t1 = time.perf_counter()
-                det.predict(prep.test)
+                pred = det.predict(prep.test)
                 t2 = time.perf_counter()
             # the same backbone passes again, after the method: this machine's speed drifts, so each run's
             # method time is compared with the mean of the backbone times taken just before and after it
@@ -130,19 +136,21 @@ def speed(a) -> None:
             build_s, bb_fit, bb_pred = (build_s + build_2) / 2, (bb_fit + bb_fit_2) / 2, (bb_pred + bb_pred_2) / 2
             bb_fit += build_s                   # fit builds the extractor too
             runs.append((t1 - t0, bb_fit, (t1 - t0 - bb_fit) / bb_fit, t2 - t1, bb_pred, (t2 - t1 - bb_pred) / bb_pred,
-                         mem.peak_rss_mb))
+                         mem.peak_rss_mb, image_auroc(prep.labels, pred.image_scores)))
         med = [statistics.median(col) for col in zip(*runs)]
-        rows.append((method, copies, prep.test.shape[0], *med))
+        name = method + "".join(f" {k}={v}" for k, v in variant.items())
+        rows.append((name, copies, prep.test.shape[0], *med))
     bb = (a.backbone + (f" ({a.weights} weights)" if a.weights else "")) if a.backbone else "the profile's"
     bb += f", N-pad overrides {a.set}" if a.set else ""
     print(f"synthetic:{a.category}, profile {a.profile}, backbone {bb}, image {tuple(prep.train.shape[-2:])}, "
           f"{prep.train.shape[0]} train / {prep.test.shape[0]} test images, torch threads {torch.get_num_threads()}, "
           f"median of {a.repeats} (overheads: median of the per-run ratios)")
-    print(f"{'method':10}{'passes/img':>11}{'fit s':>8}{'bb fit s':>9}{'fit ovh':>8}{'pred s':>8}{'bb pred s':>10}"
-          f"{'pred ovh':>9}{'img/s':>7}{'peak MiB':>9}")
-    for method, copies, n_te, fit, bbf, fovh, pred, bbp, povh, peak in rows:
-        print(f"{method:10}{copies:11d}{fit:8.2f}{bbf:9.2f}{fovh:8.2f}{pred:8.2f}{bbp:10.2f}"
-              f"{povh:9.2f}{n_te / pred:7.1f}{peak:9.0f}")
+    w = max(10, *(len(r[0]) + 1 for r in rows))
+    print(f"{'method':{w}}{'passes/img':>11}{'fit s':>8}{'bb fit s':>9}{'fit ovh':>8}{'pred s':>8}{'bb pred s':>10}"
+          f"{'pred ovh':>9}{'img/s':>7}{'peak MiB':>9}{'img AUROC':>10}")
+    for method, copies, n_te, fit, bbf, fovh, pred, bbp, povh, peak, auroc in rows:
+        print(f"{method:{w}}{copies:11d}{fit:8.2f}{bbf:9.2f}{fovh:8.2f}{pred:8.2f}{bbp:10.2f}"
+              f"{povh:9.2f}{n_te / pred:7.1f}{peak:9.0f}{auroc:10.4f}")
 
 
 def main() -> None:
@@ -165,6 +173,9 @@ def main() -> None:
     s.add_argument("--methods", default="padim,patchcore,npad", help="comma-separated methods to time")
     s.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", type=_setting,
                    help="override N-pad parameters (YAML values), e.g. --set infer_radius=0 d=32")
+    s.add_argument("--variant", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
+                   type=lambda t: dict(_setting(kv) for kv in t.split(",")),
+                   help="an extra N-pad row with these overrides (repeatable), e.g. --variant infer_radius=0")
     s.add_argument("--backbone", default=None, help="replace every method's backbone (e.g. wide_resnet50_2)")
     s.add_argument("--weights", default=None, help="with --backbone: weights (a path, or 'random' to time "
                    "a backbone whose ImageNet weights are absent)")

@@ -64,7 +64,8 @@ show(provenance(records))
 # %% [markdown]
 # ## Choosing the category
 # A noise curve is informative only where the models detect defects when trained on clean data. The
-# profile's `screen_categories` (when set) are run with a clean training set only, and the category of
+# profile's `screen_categories` (when set) are run with a clean training set only (the runs of Table 2, read from the
+# store when that page ran first), and the category of
 # the curves is the one with the highest mean image AUROC over the four models; no noisy run enters the
 # choice (see the reproducibility notes).
 

@@ -24,7 +24,7 @@
 profile = "cpu"        # smoke | cpu | paper
 data_root = None
 seed = 0
-categories = None      # None: the profile's TrustMAE table categories
+categories = None      # None: the profile's TrustMAE detail categories
 n_examples = 4
 
 # %%
@@ -36,7 +36,7 @@ from defectbook.pipeline import spec
 
 chapter = spec.chapter("trustmae", profile, data_root=data_root, seeds=[seed])
 records = []
-for dataset, category in chapter.categories(categories or chapter.grids["table_categories"]):
+for dataset, category in chapter.categories(categories or chapter.grids["detail_categories"]):
     cfg = chapter.config("trustmae", dataset, category, seed=seed)
     record = experiment.run(cfg)
     records.append(record)

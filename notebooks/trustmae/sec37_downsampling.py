@@ -24,7 +24,7 @@
 profile = "cpu"        # smoke | cpu | paper
 data_root = None
 seeds = None
-categories = None      # None: the profile's TrustMAE table categories
+categories = None      # None: the profile's TrustMAE detail categories
 
 # %%
 from defectbook.analysis import trustmae
@@ -33,7 +33,7 @@ from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
 chapter = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
-pairs = chapter.categories(categories or chapter.grids["table_categories"])
+pairs = chapter.categories(categories or chapter.grids["detail_categories"])
 settings = chapter.grids["sec37_n_down"]
 records = experiment.run_many([chapter.config("trustmae", d, c, seed=s, n_down=n) for d, c in pairs for n in settings
                                for s in chapter.seeds], desc="sec3.7")
