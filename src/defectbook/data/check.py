@@ -9,35 +9,30 @@ from .. import DefectbookError
 from .base import Split, mask_array, open_image, read_image
 
 
+def _size(path: Path, what: str, full: bool, problems: list[str]) -> tuple[int, int] | None:
+    """The pixel size of the ``what`` (image or mask) at ``path``, decoded when ``full``; None, with the
+    reason added to ``problems``, when it cannot be read."""
+    try:
+        with open_image(path, what) as im:
+            if full:
+                im.load()
+            return im.size
+    except (UnidentifiedImageError, OSError) as e:
+        problems.append(f"unreadable {what} {path} ({e.__class__.__name__})")
+    except DefectbookError as e:  # a decompression bomb: refused before decoding
+        problems.append(f"unreadable {what} {path} ({e})")
+    return None
+
+
 def _verify(split: Split, full: bool) -> tuple[int, list[str]]:
     """Open every image (decode it when ``full``) and check mask sizes; ``(n_masks, problems)``."""
     problems: list[str] = []
     n_masks = 0
     for s in split.train + split.test:
-        try:
-            with open_image(s.path) as im:
-                size = im.size
-                if full:
-                    im.load()
-        except (UnidentifiedImageError, OSError) as e:
-            problems.append(f"unreadable image {s.path} ({e.__class__.__name__})")
-            continue
-        except DefectbookError as e:  # a decompression bomb: refused before decoding
-            problems.append(f"unreadable image {s.path} ({e})")
-            continue
-        if s.mask is None:
+        if (size := _size(s.path, "image", full, problems)) is None or s.mask is None:
             continue
         n_masks += 1
-        try:
-            with open_image(s.mask, "mask") as m:
-                msize = m.size
-                if full:
-                    m.load()
-        except (UnidentifiedImageError, OSError) as e:
-            problems.append(f"unreadable mask {s.mask} ({e.__class__.__name__})")
-            continue
-        except DefectbookError as e:
-            problems.append(f"unreadable mask {s.mask} ({e})")
+        if (msize := _size(s.mask, "mask", full, problems)) is None:
             continue
         if msize != size:
             problems.append(f"mask {s.mask} is {msize[0]}x{msize[1]} but its image is {size[0]}x{size[1]}")
