@@ -289,3 +289,20 @@ def test_two_processes_writing_one_key_leave_one_valid_record(tmp_path):
         assert (rec.maps()["writer"] == writer).all()  # maps and JSON of the same writer
         assert won[0][key] == won[1][key] == writer  # the loser got the winner's record back
     assert not [p for p in tmp_path.iterdir() if p.suffix == ".tmp"]
+
+
+def test_a_task_another_notebook_submitted_first_is_not_counted_as_computed_here(env):
+    """Two notebooks on one cluster asking for the same config share one task (keyed by the record key):
+    only the one whose task computed it counts it as computed, so the build report counts it once."""
+    from defectbook.pipeline import executors
+    from defectbook.pipeline.context import KEY_PREFIX
+
+    store = Store(env["tmp"] / "shared-task")
+    first, second = [cfg(env["root"], seed=s, params={"d": 12, "batch_size": 8}) for s in (5, 6)]
+    other = env["client"].submit(executors._task, first, str(store.root.resolve()), "another/notebook@1",
+                                 key=KEY_PREFIX + key_of(first), pure=False)   # the other notebook asked first
+    mine: set = set()
+    recs = executors.run_many([first, second], store, stream=io.StringIO(), computed=mine)
+    assert other.result()[1] == "another/notebook@1" and other.result()[0].key == recs[0].key
+    assert mine == {key_of(second)}       # its own task computed the second; the first was the other's
+    assert recs[0].metrics == store.get(key_of(first)).metrics

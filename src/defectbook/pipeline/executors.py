@@ -31,6 +31,7 @@ from .. import DefectbookError, settings
 from . import context
 from .context import KEY_PREFIX
 from .keys import key_of
+from .ledger import NOTEBOOK_ENV
 from .run import run
 from .store import Store
 
@@ -212,15 +213,17 @@ def describe(c) -> str:
             f"dashboard {link or 'not served (pip install bokeh)'}")
 
 
-def _task(config: dict, root: str):
+def _task(config: dict, root: str, requester: str | None = None):
     """Run on a worker: one experiment into the shared store, with ``DEFECTBOOK_TASK_THREADS`` (else
     ``OMP_NUM_THREADS``, which Dask sets to 1 per worker) torch threads. The device is the worker's:
-    ``device: auto``/``cuda`` is ``cuda:0`` of the worker's ``CUDA_VISIBLE_DEVICES``, its own GPU."""
+    ``device: auto``/``cuda`` is ``cuda:0`` of the worker's ``CUDA_VISIBLE_DEVICES``, its own GPU.
+    Returns ``(record, requester)``: a task is keyed by its record key, so a client that submits a key
+    already submitted gets the first submission's result, and ``requester`` says whose task computed it."""
     import torch
 
     context.on_worker = True   # it computes, never re-dispatches
     torch.set_num_threads(max(1, int(settings.get(THREADS_ENV) or os.environ.get("OMP_NUM_THREADS") or 1)))
-    return run(config, Store(root))
+    return run(config, Store(root)), requester
 
 
 def _label(config: dict) -> str:
@@ -230,11 +233,14 @@ def _label(config: dict) -> str:
     return f"{c.get('method')} {c.get('dataset')}:{c.get('category') or ''} seed {c.get('seed', 0)} {extra}"
 
 
-def run_many(configs: list[dict], store=None, desc: str = "experiments", address: str | None = None, stream=None):
+def run_many(configs: list[dict], store=None, desc: str = "experiments", address: str | None = None, stream=None,
+             computed: set | None = None):
     """Records of ``configs`` (in order), the missing ones computed as Dask tasks.
 
     A failed task is reported (config key, config, error) without stopping the others; when all
-    have finished, a summary is printed and :class:`DefectbookError` raised if any failed.
+    have finished, a summary is printed and :class:`DefectbookError` raised if any failed. ``computed``
+    (a set) receives the keys that this process's own tasks computed: a key that another client (a
+    notebook running at the same time) had submitted first is computed once, by that client's task.
     """
     from distributed import as_completed
 
@@ -251,7 +257,8 @@ def run_many(configs: list[dict], store=None, desc: str = "experiments", address
             print(describe(c), file=stream, flush=True)
             _announced.add(address)
         root = str(store.root.resolve())
-        futures = {c.submit(_task, cfg, root, key=KEY_PREFIX + k, pure=False): k for k, cfg in todo.items()}
+        me = f"{settings.get(NOTEBOOK_ENV) or ''}@{os.getpid()}"
+        futures = {c.submit(_task, cfg, root, me, key=KEY_PREFIX + k, pure=False): k for k, cfg in todo.items()}
         bar = _bar(desc, len(todo), stream)
         failed: dict[str, str] = {}
         t0 = time.perf_counter()
@@ -261,7 +268,9 @@ def run_many(configs: list[dict], store=None, desc: str = "experiments", address
             # result it held, the status goes back to pending and Dask recomputes the task; result()
             # waits for that (the record is published once either way).
             try:
-                records[k] = fut.result()
+                records[k], requester = fut.result()
+                if computed is not None and requester == me:
+                    computed.add(k)
             except (KeyboardInterrupt, SystemExit):
                 raise
             except BaseException as exc:  # noqa: BLE001 - the task's error, or cancelled (scheduler lost)

@@ -100,9 +100,11 @@ def run(config: dict, store: Store | None = None, force: bool = False) -> Record
             return rec
         cluster = _cluster()
         if cluster is not None and not context.on_worker:  # one task per key, wherever it is asked for
-            rec = cluster([c], store, desc=key)[0]
-            append(experiment_entry(rec, "computed", time.perf_counter() - t_start, worker_phases(rec))
-                   | {"where": "cluster"})
+            mine: set = set()
+            rec = cluster([c], store, desc=key, computed=mine)[0]
+            computed = key in mine
+            append(experiment_entry(rec, "computed" if computed else "reused", time.perf_counter() - t_start,
+                                    worker_phases(rec) if computed else {}) | {"where": "cluster"})
             return rec
     detector = build_detector(c)  # parameters are validated before any image is loaded
     device = device_of(c)
@@ -185,10 +187,10 @@ def run_many(configs: Iterable[dict], store: Store | None = None, desc: str = "e
     if cluster is not None:
         store = Store() if store is None else store
         t0 = time.perf_counter()
-        had = {k for k in map(key_of, configs) if store.path(k).exists()}
-        records = cluster(configs, store, desc)
+        mine: set = set()   # the keys this kernel's own tasks computed (not another notebook's, asked at once)
+        records = cluster(configs, store, desc, computed=mine)
         for r in records:   # computed on the cluster: its phases were spent on the workers, several at once
-            computed = r.key not in had
+            computed = r.key in mine
             append(experiment_entry(r, "computed" if computed else "reused", 0.0, worker_phases(r) if computed else {})
                    | {"where": "cluster"})
         log.debug("%d experiments on the cluster in %.1f s", len(records), time.perf_counter() - t0)
