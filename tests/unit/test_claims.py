@@ -121,3 +121,20 @@ def test_a_unit_is_named_for_a_reader():
 
     assert _unit_label(["category", "seed"], ("synthetic:washer", 0)) == "synthetic:washer, seed 0"
     assert _unit_label(["seed"], 2) == "seed 2" and _unit_label(["_all"], 0) == "0"
+
+
+def test_a_frame_of_one_runs_quantities_is_named_by_its_records_data():
+    """Fig. 8's frame has one row per addressing and no data column: the judgement names the data of the page's
+    records (not the bare unit label ``0``), and the scorecard shows the claim's metric beside the effect."""
+    from defectbook.book.report import scorecard_table
+
+    recs = [record("trustmae", "wood", [0.1, 0.9], [0, 1]), record("trustmae", "wood", [0.2, 0.8], [0, 1], seed=1)]
+    df = pd.DataFrame({"addressing": ["sparse (top-k)", "dense (w/o SP)"],
+                       "non-zero weights per latent vector": [3.0, 64.0]})
+    j = claims.judge("trustmae.fig8_sparse_addressing", df, recs)
+    assert j["rows"]["data"].iloc[0] == "mtd:wood"
+    card = claims.scorecard([claims.judgement_record(j, "cpu", False)])
+    shown = scorecard_table(card).set_index("claim").iloc[
+        list(card["id"]).index("trustmae.fig8_sparse_addressing")]
+    assert shown["metric"] == "non-zero weights per latent vector" and shown["data"] == "mtd:wood"
+    assert shown["effect [95 % interval]"] == "-61.000 (no interval)"

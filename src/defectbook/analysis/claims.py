@@ -218,6 +218,9 @@ def _compare(c: Claim, frame: pd.DataFrame, records: dict, subject, comp, refere
             return row | {"word": "not testable", "method": f"every unit at the {band[0]}"}
     row["keys"] = sorted({k for t in units["terms"] for _, k, _ in t if k is not None})
     row["data"] = ", ".join(sorted({str(d).rstrip(":") for d in units["data"]}))
+    if "data" not in frame and records:   # a frame of one run's quantities: its data are the page's records'
+        row["data"] = ", ".join(sorted({f"{r.config.get('dataset')}:{r.config.get('category') or ''}".rstrip(":")
+                                        for r in records.values()}))
     row["agreeing units"] = int((c.sign * units["effect"] > 0).sum())
     image = None
     if c.metric in IMAGE_METRICS:
@@ -302,8 +305,8 @@ def scorecard(judgements: Iterable[dict], trends: dict[str, str] | None = None) 
     for c in ledger().values():
         j = by_id.get(c.id)
         row = {"paper": PAPERS[c.paper], "id": c.id, "central": c.central, "page": c.page, "claim": c.claim,
-               "data": "—", "effect": math.nan, "low": math.nan, "high": math.nan, "against": "—", "units": 0,
-               "verdict": "not run", "trend over scale": (trends or {}).get(c.id)}
+               "metric": c.metric, "data": "—", "effect": math.nan, "low": math.nan, "high": math.nan, "against": "—",
+               "units": 0, "verdict": "not run", "trend over scale": (trends or {}).get(c.id)}
         if j and j["rows"]:
             # a row without an interval (a competitor with no record) never stands for a judged claim
             worst = min(j["rows"], key=lambda r: (c.sign * r["low"]) if r["low"] is not None else np.inf)

@@ -256,7 +256,9 @@ def scorecard_table(card: pd.DataFrame, central_only: bool = False, link=page_li
         "paper": card["paper"], "claim": [link(p, i.split(".", 1)[1].replace("_", " "))
                                           for p, i in zip(card["page"], card["id"])],
         "data": card["data"], "against": [_name(a) for a in card["against"]],
-        "effect [95 % interval]": [f"{_signed(e)} [{_signed(lo)}, {_signed(hi)}]" if not math.isnan(e) else MISSING
+        "metric": [METRIC_NAMES.get(m, m) for m in card["metric"]],
+        "effect [95 % interval]": [MISSING if math.isnan(e) else f"{_signed(e)} (no interval)" if math.isnan(lo)
+                                   else f"{_signed(e)} [{_signed(lo)}, {_signed(hi)}]"
                                    for e, lo, hi in zip(card["effect"], card["low"], card["high"])],
         "verdict": card["verdict"], "trend over scale": card["trend over scale"]})
 
