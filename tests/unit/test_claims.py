@@ -138,3 +138,6 @@ def test_a_frame_of_one_runs_quantities_is_named_by_its_records_data():
         list(card["id"]).index("trustmae.fig8_sparse_addressing")]
     assert shown["metric"] == "non-zero weights per latent vector" and shown["data"] == "mtd:wood"
     assert shown["effect [95 % interval]"] == "-61.000 (no interval)"
+    from defectbook.book.report import _against
+
+    assert _against(0.0, "delta2") == "delta2 = 0" and _against("memae", "method") == "MemAE"

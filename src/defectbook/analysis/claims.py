@@ -305,8 +305,8 @@ def scorecard(judgements: Iterable[dict], trends: dict[str, str] | None = None) 
     for c in ledger().values():
         j = by_id.get(c.id)
         row = {"paper": PAPERS[c.paper], "id": c.id, "central": c.central, "page": c.page, "claim": c.claim,
-               "metric": c.metric, "data": "—", "effect": math.nan, "low": math.nan, "high": math.nan, "against": "—",
-               "units": 0, "verdict": "not run", "trend over scale": (trends or {}).get(c.id)}
+               "metric": c.metric, "by": c.by, "data": "—", "effect": math.nan, "low": math.nan, "high": math.nan,
+               "against": "—", "units": 0, "verdict": "not run", "trend over scale": (trends or {}).get(c.id)}
         if j and j["rows"]:
             # a row without an interval (a competitor with no record) never stands for a judged claim
             worst = min(j["rows"], key=lambda r: (c.sign * r["low"]) if r["low"] is not None else np.inf)

@@ -237,6 +237,16 @@ def claim_verdict(claim_id: str, frame: pd.DataFrame, records: Iterable[Record] 
     return verdict_sentence(j, paper_effect, digits)
 
 
+def _against(value, by: str) -> str:
+    """A competitor as the scorecard names it: a method or setting by its label; a bare number (a sweep's
+    value, e.g. delta2 = 0) with the name of the quantity it sets."""
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return _name(value)
+    return f"{by} = {_name(value)}"
+
+
 def page_link(page: str, text: str) -> str:
     """A link to the executed page ``group/notebook``, reading ``text``."""
     return f"{{doc}}`{text} </book/executed/{page}>`"
@@ -255,7 +265,7 @@ def scorecard_table(card: pd.DataFrame, central_only: bool = False, link=page_li
     return pd.DataFrame({
         "paper": card["paper"], "claim": [link(p, i.split(".", 1)[1].replace("_", " "))
                                           for p, i in zip(card["page"], card["id"])],
-        "data": card["data"], "against": [_name(a) for a in card["against"]],
+        "data": card["data"], "against": [_against(a, by) for a, by in zip(card["against"], card["by"])],
         "metric": [METRIC_NAMES.get(m, m) for m in card["metric"]],
         "effect [95 % interval]": [MISSING if math.isnan(e) else f"{_signed(e)} (no interval)" if math.isnan(lo)
                                    else f"{_signed(e)} [{_signed(lo)}, {_signed(hi)}]"
