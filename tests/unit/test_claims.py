@@ -121,6 +121,7 @@ def test_a_unit_is_named_for_a_reader():
 
     assert _unit_label(["category", "seed"], ("synthetic:washer", 0)) == "synthetic:washer, seed 0"
     assert _unit_label(["seed"], 2) == "seed 2" and _unit_label(["_all"], 0) == "0"
+    assert _unit_label(["layer"], "layer 1") == "layer 1"    # a value that names its quantity already
 
 
 def test_a_frame_of_one_runs_quantities_is_named_by_its_records_data():

@@ -291,7 +291,8 @@ def _unit_label(keys: list[str], unit) -> str:
     """A unit named for a reader: ``synthetic:washer, seed 0`` (the values of the pairing keys; a seed, a
     noise level or a size says which)."""
     values = unit if isinstance(unit, tuple) else (unit,)
-    return ", ".join(str(v) if k in ("category", "data", "_all") else f"{k} {v}" for k, v in zip(keys, values))
+    return ", ".join(str(v) if k in ("category", "data", "_all") or str(v).startswith(k) else f"{k} {v}"
+                     for k, v in zip(keys, values))
 
 
 def scorecard(judgements: Iterable[dict], trends: dict[str, str] | None = None) -> pd.DataFrame:
