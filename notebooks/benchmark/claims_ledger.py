@@ -44,7 +44,7 @@ profile = "cpu"        # smoke | cpu | paper: the profile whose pages' judgement
 from defectbook import settings
 from defectbook.analysis import claims, scale
 from defectbook.book import report
-from defectbook.book.report import glue_text, glue_value, page_summary, provenance, show, table
+from defectbook.book.report import declared_table, glue_text, glue_value, page_summary, provenance, show, table
 from defectbook.evaluation import stats
 from defectbook.pipeline.store import Store
 
@@ -86,7 +86,7 @@ glue_text("scorecard", table(counts) + "\n\n" + table(central[report.page_link],
 # ## The ledger as declared
 
 # %%
-show(claims.ledger_frame().drop(columns="central"), index=False)
+show(declared_table(claims.ledger_frame()), index=False)
 
 # %% [markdown]
 # ## What more seeds would cost

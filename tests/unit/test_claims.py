@@ -142,3 +142,7 @@ def test_a_frame_of_one_runs_quantities_is_named_by_its_records_data():
     from defectbook.book.report import _against
 
     assert _against(0.0, "delta2") == "delta2 = 0" and _against("memae", "method") == "MemAE"
+    from defectbook.book.report import declared_table
+
+    declared = declared_table(claims.ledger_frame()).set_index("name")
+    assert declared.loc["noise robustness", "metric"] == "image AUROC" and "page" not in declared

@@ -237,6 +237,15 @@ def claim_verdict(claim_id: str, frame: pd.DataFrame, records: Iterable[Record] 
     return verdict_sentence(j, paper_effect, digits)
 
 
+def declared_table(ledger: pd.DataFrame) -> pd.DataFrame:
+    """:func:`defectbook.analysis.claims.ledger_frame` as the book shows it: each claim by its short name (the id
+    without its paper, in words, so the column wraps), the metric in words; the page and the central flag left out
+    (the scorecard links the pages)."""
+    return ledger.drop(columns=["central", "page"]).assign(
+        id=[i.split(".", 1)[1].replace("_", " ") for i in ledger["id"]],
+        metric=[METRIC_NAMES.get(m, m) for m in ledger["metric"]]).rename(columns={"id": "name"})
+
+
 def _against(value, by: str) -> str:
     """A competitor as the scorecard names it: a method or setting by its label; a bare number (a sweep's
     value, e.g. delta2 = 0) with the name of the quantity it sets."""
