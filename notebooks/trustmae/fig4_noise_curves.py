@@ -43,7 +43,10 @@ chapter = spec.chapter("trustmae", profile, data_root=data_root, seeds=seeds)
 pairs = chapter.categories(categories or None)
 levels = noise if noise is not None else chapter.grids["noise"]
 models = models or chapter.methods
-records = experiment.run_many(trustmae.noise_configs(chapter, models, pairs, levels), desc="fig4 noise curves")
+curve_configs = trustmae.noise_configs(chapter, models, pairs, levels)
+drop_configs = trustmae.drop_configs(chapter, models, levels, seeds)   # the difference of drops (below)
+experiment.prefetch(curve_configs + drop_configs)   # on a Dask cluster: the page's runs are queued at once
+records = experiment.run_many(curve_configs, desc="fig4 noise curves")
 df = trustmae.noise_frame(records)
 
 # %% [markdown]
@@ -120,7 +123,7 @@ show(provenance(records))
 # aside as not testable.
 
 # %%
-drop_records = experiment.run_many(trustmae.drop_configs(chapter, models, levels, seeds), desc="drop difference")
+drop_records = experiment.run_many(drop_configs, desc="drop difference")
 effects = trustmae.drop_effects(drop_records, models, levels, chapter.grids["bootstrap"])
 show(trustmae.effects_table(effects), index=False)
 for name, value in trustmae.drop_glue(effects).items():

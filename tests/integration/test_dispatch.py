@@ -306,3 +306,23 @@ def test_a_task_another_notebook_submitted_first_is_not_counted_as_computed_here
     assert other.result()[1] == "another/notebook@1" and other.result()[0].key == recs[0].key
     assert mine == {key_of(second)}       # its own task computed the second; the first was the other's
     assert recs[0].metrics == store.get(key_of(first)).metrics
+
+
+def test_prefetched_runs_are_queued_at_once_and_taken_over_by_run_many(env):
+    """A page queues all its runs first (prefetch), then asks for them batch by batch: each batch takes over
+    the queued futures (nothing is submitted twice) and counts them as computed by this process, also when a
+    run finished before its batch asked for it."""
+    from defectbook.pipeline import executors
+    from defectbook.pipeline import run as runner
+
+    store = Store(env["tmp"] / "prefetch")
+    a, b = [cfg(env["root"], seed=s, params={"d": 10, "batch_size": 8}) for s in (7, 8)]
+    runner.prefetch([a, b], store)        # the hook: DEFECTBOOK_SCHEDULER is set
+    assert set(executors._prefetched) >= {key_of(a), key_of(b)}
+    executors._prefetched[key_of(b)].result()             # b finishes before anyone asks for it
+    mine: set = set()
+    recs = executors.run_many([a, b], store, stream=io.StringIO(), computed=mine)
+    assert mine == {key_of(a), key_of(b)} and not {key_of(a), key_of(b)} & set(executors._prefetched)
+    assert [r.key for r in recs] == [key_of(a), key_of(b)]
+    runner.prefetch([a], store)            # in the store now: nothing is queued
+    assert key_of(a) not in executors._prefetched

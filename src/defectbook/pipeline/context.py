@@ -13,5 +13,9 @@ KEY_PREFIX = "defectbook-run-"
 #: and leaves the ledger line to the process that asked for the record
 on_worker = False
 
-#: the cluster executor, ``(configs, store, desc) -> records``: installed by :mod:`defectbook.pipeline.executors`
+#: the cluster executor, ``(configs, store, desc, computed=None) -> records``: installed by
+#: :mod:`defectbook.pipeline.executors`
 cluster: Callable | None = None
+
+#: queue experiments on the cluster without waiting, ``(configs, store) -> None``: installed with :data:`cluster`
+prefetch: Callable | None = None

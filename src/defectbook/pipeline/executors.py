@@ -250,6 +250,11 @@ def run_many(configs: list[dict], store=None, desc: str = "experiments", address
     keys = [key_of(c) for c in configs]
     records = {k: store.get(k) for k in dict.fromkeys(keys)}
     todo = {k: c for k, c in zip(keys, configs) if records[k] is None}
+    for k in [k for k in records if k not in todo and k in _prefetched]:   # a queued run that has finished
+        fut = _prefetched.pop(k)
+        if computed is not None and fut.done() and fut.status == "finished" and fut.result()[1] == _requester():
+            computed.add(k)
+        fut.release()
     if todo:
         c = client(address)
         batch = settings.get("DEFECTBOOK_BATCH") == "1"
@@ -257,8 +262,9 @@ def run_many(configs: list[dict], store=None, desc: str = "experiments", address
             print(describe(c), file=stream, flush=True)
             _announced.add(address)
         root = str(store.root.resolve())
-        me = f"{settings.get(NOTEBOOK_ENV) or ''}@{os.getpid()}"
-        futures = {c.submit(_task, cfg, root, me, key=KEY_PREFIX + k, pure=False): k for k, cfg in todo.items()}
+        me = _requester()
+        futures = {_prefetched.pop(k, None) or c.submit(_task, cfg, root, me, key=KEY_PREFIX + k, pure=False): k
+                   for k, cfg in todo.items()}
         bar = _bar(desc, len(todo), stream)
         failed: dict[str, str] = {}
         t0 = time.perf_counter()
@@ -292,6 +298,28 @@ def run_many(configs: list[dict], store=None, desc: str = "experiments", address
 
 
 _announced: set = set()
+
+#: futures of the experiments :func:`prefetch` queued, by record key, until a :func:`run_many` waits for them
+_prefetched: dict = {}
+
+
+def _requester() -> str:
+    """Who submits a task: this kernel's notebook and process (see :func:`_task`)."""
+    return f"{settings.get(NOTEBOOK_ENV) or ''}@{os.getpid()}"
+
+
+def prefetch(configs: list[dict], store=None, address: str | None = None) -> None:
+    """Queue the experiments of ``configs`` whose records are not in the store, without waiting: a page that
+    will ask for several batches one after another (:func:`run_many` each) submits them all at once, so the
+    cluster works through the page's runs ahead of those another notebook submits later (Dask runs tasks
+    in the order they were submitted). The :func:`run_many` that asks for a key takes over its future."""
+    store = Store() if store is None else store
+    todo = {k: c for k, c in zip(map(key_of, configs), configs) if k not in _prefetched and store.get(k) is None}
+    if not todo:
+        return
+    c = client(address or scheduler_address())
+    root, me = str(store.root.resolve()), _requester()
+    _prefetched.update({k: c.submit(_task, cfg, root, me, key=KEY_PREFIX + k, pure=False) for k, cfg in todo.items()})
 
 
 def _bar(desc: str, total: int, stream):
@@ -417,3 +445,4 @@ class _ClusterBar:
 
 
 context.cluster = run_many   # the runner's executor when a scheduler is configured
+context.prefetch = prefetch

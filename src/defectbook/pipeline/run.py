@@ -198,6 +198,15 @@ def run_many(configs: Iterable[dict], store: Store | None = None, desc: str = "e
     return [run(c, store) for c in progress(configs, desc=desc, total=len(configs), leave=True)]
 
 
+def prefetch(configs: Iterable[dict], store: Store | None = None) -> None:
+    """On a Dask cluster (``DEFECTBOOK_SCHEDULER``): queue the experiments of ``configs`` now, without waiting, so
+    that a page's later :func:`run_many` calls find them computed or under way (and the cluster works through
+    the page's runs before those another notebook submits after it). Without a cluster: nothing (the records
+    are computed when asked for)."""
+    if _cluster() is not None and context.prefetch is not None and not context.on_worker:
+        context.prefetch(list(configs), Store() if store is None else store)
+
+
 def fitted(config: dict):
     """``(detector, prepared)`` fitted on the config's training data, for picture-only notebooks.
 
