@@ -34,7 +34,7 @@ shots = None           # the few-shot column's training-set size; None: the prof
 # %%
 from defectbook.analysis import differnet
 from defectbook.book import paper_values
-from defectbook.book.report import claim_verdict, glue_value, page_summary, provenance, show
+from defectbook.book.report import claim_verdict, glue_values, page_summary, provenance, show
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
@@ -69,7 +69,6 @@ show(provenance(records, extra="paper: MVTec AD, AlexNet, 448 px, best epoch on 
 
 # %% tags=["remove-cell"]
 # Page summary (glued into the top of the page) and the headline number for the book's intro.
-for name, value in differnet.headline(df, paper).items():
-    glue_value(name, value)
+glue_values(differnet.headline(df, paper))
 page_summary(records, extra=differnet.table1_means_text(df, columns) + "\n\n"
              + claim_verdict("differnet.table1_vs_knn_ocsvm", records=records, **differnet.table1_claim(df, paper)));

@@ -32,7 +32,7 @@ methods = None         # None: NDP-Net and the profile's `compare` list
 # %%
 from defectbook.analysis import ndpnet
 from defectbook.book import paper_values
-from defectbook.book.report import claim_verdict, glue_value, page_summary, provenance, show
+from defectbook.book.report import claim_verdict, glue_values, page_summary, provenance, show
 from defectbook.book.report import table as md_table
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
@@ -71,8 +71,7 @@ for name, title in [("ndpnet_table2_image_auroc", "Table II"), ("ndpnet_table3_p
 # %% tags=["remove-cell"]
 # Page summary and verdict: NDP-Net's pixel AUROC above TrustMAE's (Table III).
 # the headline numbers of the book's intro: NDP-Net's mean image AUROC (Table II)
-for name, value in ndpnet.headline(df, paper_values.load("ndpnet_table2_image_auroc").set_index("method")).items():
-    glue_value(name, value)
+glue_values(ndpnet.headline(df, paper_values.load("ndpnet_table2_image_auroc").set_index("method")))
 page_summary(records, extra=claim_verdict(
     "ndpnet.pixel_auroc_vs_reconstruction", records=records, **ndpnet.texture_claim(df,
     paper_values.load("ndpnet_table3_pixel_auroc").set_index("method"))));

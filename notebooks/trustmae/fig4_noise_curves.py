@@ -35,7 +35,7 @@ import matplotlib.pyplot as plt
 
 from defectbook.analysis import trustmae
 from defectbook.book import paper_values, plotting
-from defectbook.book.report import claim_verdict, glue_value, page_summary, provenance, show
+from defectbook.book.report import claim_verdict, glue_values, page_summary, provenance, show
 from defectbook.pipeline import run as experiment
 from defectbook.pipeline import spec
 
@@ -58,8 +58,12 @@ df = trustmae.noise_frame(records)
 # %%
 ours = df.pivot_table(index="noise", columns="model", values="image_auroc", aggfunc="mean")
 show(ours)
+
+# %% [markdown]
+# **Paper (supp. Table 4, mean over MVTec AD):**
+
+# %%
 ref = trustmae.paper_noise_curves(paper_values.load("trustmae_supp_table4"))
-show("**Paper (supp. Table 4, mean over MVTec AD):**")
 show(ref)
 show(trustmae.training_sets_text(df))
 show(provenance(records))
@@ -100,8 +104,7 @@ show(provenance(records))
 # %%
 drops = trustmae.drop_table(ours, records, levels)
 show(drops)
-if (sign := trustmae.drop_sign_text(drops["drop"], levels, profile)) is not None:
-    show(sign)
+show(trustmae.drop_sign_text(drops["drop"], levels, profile))
 show(provenance(records))
 
 # %% [markdown]
@@ -126,8 +129,7 @@ show(provenance(records))
 drop_records = experiment.run_many(drop_configs, desc="drop difference")
 effects = trustmae.drop_effects(drop_records, models, levels, chapter.grids["bootstrap"])
 show(trustmae.effects_table(effects), index=False)
-for name, value in trustmae.drop_glue(effects).items():
-    glue_value(name, value)
+glue_values(trustmae.drop_glue(effects))
 show(provenance(drop_records))
 
 # %% [markdown]

@@ -115,7 +115,10 @@ def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, on: list[str], value: 
 
 def show(md, **table_options) -> None:
     """Display Markdown in a notebook (plain print elsewhere). A DataFrame or Series is shown as
-    :func:`table` (``table_options``: ``digits``, ``index``, ``percent``), the book's one table style."""
+    :func:`table` (``table_options``: ``digits``, ``index``, ``percent``), the book's one table style; None
+    (a sentence a page has nothing to say in) shows nothing."""
+    if md is None:
+        return
     if isinstance(md, (pd.DataFrame, pd.Series)):
         md = table(md, **table_options)
     try:
@@ -391,6 +394,12 @@ def glue_value(name: str, value) -> None:
         glue(name, value, display=False)
     except ImportError:  # pragma: no cover
         print(f"{name}: {value}")
+
+
+def glue_values(values: dict) -> None:
+    """:func:`glue_value` of every ``name: value`` of ``values`` (a page's headline numbers)."""
+    for name, value in values.items():
+        glue_value(name, value)
 
 
 def _count(n: int, noun: str) -> str:
