@@ -34,7 +34,7 @@ MASKS = [
 ]
 #: table columns (HTML or Markdown) whose cells measure the machine, not the method: durations,
 #: throughputs and memory; their values are masked
-TIME_COLUMN = re.compile(r"(time|\(s\)|\(ms\)|\bs/|_s$|_s\b|per_s|seconds|wall|cpu s|fps|per image|throughput|"
+TIME_COLUMN = re.compile(r"(time|\(s\)|\(ms\)|\bs/|_s$|_s\b|per_s|seconds|wall|cpu s|fps|per image|throughput|images/s|floor share|"
                          r"rss|_mb\b|\bMB\b|\bGB\b|memory)", re.I)
 
 
