@@ -34,8 +34,8 @@ MASKS = [
 ]
 #: table columns (HTML or Markdown) whose cells measure the machine, not the method: durations,
 #: throughputs and memory; their values are masked
-TIME_COLUMN = re.compile(r"(time|\(s\)|\(ms\)|\bs/|_s$|_s\b|per_s|seconds|wall|cpu s|fps|per image|throughput|images/s|floor share|"
-                         r"rss|_mb\b|\bMB\b|\bGB\b|memory)", re.I)
+TIME_COLUMN = re.compile(r"(time|\(s\)|\(ms\)|\bs/|_s$|_s\b|per_s|seconds|wall|cpu s|fps|per image|throughput|"
+                         r"images/s|floor share|rss|_mb\b|\bMB\b|\bGB\b|memory)", re.I)
 
 
 #: the prefix of the output keys of glued values

@@ -245,8 +245,13 @@ def declared_table(ledger: pd.DataFrame) -> pd.DataFrame:
     without its paper, in words, so the column wraps), the metric in words; the page and the central flag left out
     (the scorecard links the pages)."""
     return ledger.drop(columns=["central", "page"]).assign(
-        id=[i.split(".", 1)[1].replace("_", " ") for i in ledger["id"]],
+        id=[_short_name(i) for i in ledger["id"]],
         metric=[METRIC_NAMES.get(m, m) for m in ledger["metric"]]).rename(columns={"id": "name"})
+
+
+def _short_name(claim_id: str) -> str:
+    """A claim's id without its paper, in words: ``trustmae.noise_robustness`` -> ``noise robustness``."""
+    return claim_id.split(".", 1)[1].replace("_", " ")
 
 
 def _against(value, by: str) -> str:
@@ -275,8 +280,7 @@ def scorecard_table(card: pd.DataFrame, central_only: bool = False, link=page_li
     it, with its interval, and the verdict."""
     card = card[card["central"]] if central_only else card
     return pd.DataFrame({
-        "paper": card["paper"], "claim": [link(p, i.split(".", 1)[1].replace("_", " "))
-                                          for p, i in zip(card["page"], card["id"])],
+        "paper": card["paper"], "claim": [link(p, _short_name(i)) for p, i in zip(card["page"], card["id"])],
         "data": card["data"], "against": [_against(a, by) for a, by in zip(card["against"], card["by"])],
         "metric": [METRIC_NAMES.get(m, m) for m in card["metric"]],
         "effect [95 % interval]": [MISSING if math.isnan(e) else f"{_signed(e)} (no interval)" if math.isnan(lo)

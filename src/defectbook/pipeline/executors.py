@@ -263,8 +263,7 @@ def run_many(configs: list[dict], store=None, desc: str = "experiments", address
             _announced.add(address)
         root = str(store.root.resolve())
         me = _requester()
-        futures = {_prefetched.pop(k, None) or c.submit(_task, cfg, root, me, key=KEY_PREFIX + k, pure=False): k
-                   for k, cfg in todo.items()}
+        futures = {_prefetched.pop(k, None) or _submit(c, k, cfg, root, me): k for k, cfg in todo.items()}
         bar = _bar(desc, len(todo), stream)
         failed: dict[str, str] = {}
         t0 = time.perf_counter()
@@ -319,7 +318,13 @@ def prefetch(configs: list[dict], store=None, address: str | None = None) -> Non
         return
     c = client(address or scheduler_address())
     root, me = str(store.root.resolve()), _requester()
-    _prefetched.update({k: c.submit(_task, cfg, root, me, key=KEY_PREFIX + k, pure=False) for k, cfg in todo.items()})
+    _prefetched.update({k: _submit(c, k, cfg, root, me) for k, cfg in todo.items()})
+
+
+def _submit(c, key: str, config: dict, root: str, requester: str):
+    """The Dask task of one experiment, keyed by its record key (a key already submitted, by this client or
+    another, is the same task)."""
+    return c.submit(_task, config, root, requester, key=KEY_PREFIX + key, pure=False)
 
 
 def _bar(desc: str, total: int, stream):
