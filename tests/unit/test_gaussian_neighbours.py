@@ -126,6 +126,24 @@ def test_neighbour_min_mahalanobis_brute_force():
     assert (mahalanobis_packed(t, mean, prec, 2) <= a + 1e-6).all()
 
 
+@pytest.mark.parametrize("radius,chunk,cache_bytes", [(1, 5, 64), (2, None, 200), (2, 3, 2 ** 21)])
+def test_neighbour_min_in_runs_of_positions_matches_brute_force(radius, chunk, cache_bytes):
+    """The differences are read as contiguous runs of pixels per offset: runs that cross a row edge, the
+    map's first and last rows, and chunk boundaries must all give the pixel-by-pixel minimum."""
+    c, h, w = 3, 4, 5
+    x = _feats(12, c, h, w, seed=7)
+    mean, cov = moments(x.flatten(2))
+    full = unpack_symmetric(packed_precisions(cov, c, 0.01), c)
+    t = _feats(3, c, h, w, seed=8)
+    a = mahalanobis_packed(t, mean, full, radius, chunk=chunk, cache_bytes=cache_bytes)
+    for b in range(3):
+        for i in range(h):
+            for j in range(w):
+                best = min(float((t[b, :, i, j] - mean[q]) @ full[q] @ (t[b, :, i, j] - mean[q])) ** 0.5
+                           for q in range(h * w) if abs(q // w - i) <= radius and abs(q % w - j) <= radius)
+                assert abs(best - float(a[b, i * w + j])) < 1e-3
+
+
 @pytest.mark.parametrize("radius,chunk", [(1, None), (2, 7)])
 def test_bhattacharyya_weights_equal_pair_by_pair(radius, chunk):
     """The vectorised weights (all pairs at once, summed in packed storage, in chunks) equal

@@ -262,6 +262,9 @@ class NPad(Detector):
         if (h, w) != self.shape_:
             raise DefectbookError(f"npad: test feature map {h}x{w} differs from training {self.shape_}; "
                                   "use the same image size for fit and predict")
+        # channels-last: the depthwise averaging runs about twice as fast, and the distances read the
+        # feature vectors in place (the same numbers as the default layout)
+        feats = feats.contiguous(memory_format=torch.channels_last)
         agg = local_average(feats, self._agg_r)
         a = bmap = None
         if self.use_weighted:
