@@ -73,6 +73,15 @@ def test_without_a_scheduler_dask_is_not_imported(tmp_path):
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
 
 
+def test_workers_take_large_buffers_from_the_heap(env):
+    """start_local gives its workers the malloc settings of defectbook.settings.HEAP_ENV (or the user's own)."""
+    from defectbook import settings
+
+    want = {k: os.environ.get(k, v) for k, v in settings.HEAP_ENV.items()}
+    seen = env["client"].run(lambda: {k: os.environ.get(k) for k in settings.HEAP_ENV})
+    assert seen and all(worker == want for worker in seen.values())
+
+
 def test_cluster_gives_the_serial_records_and_resumes(env):
     store = Store(env["tmp"] / "dask")
     out = io.StringIO()

@@ -394,11 +394,12 @@ def execute(nb: Path, out: Path, profile: str, params: dict | None = None, timeo
 
 @contextlib.contextmanager
 def batch_environment():
-    """``DEFECTBOOK_PROGRESS=0`` and ``DEFECTBOOK_BATCH=1`` (the kernels' batch mode) inside the block,
-    the previous values after it; a no-op where they are set already (a batch sets them once, so
-    notebooks executed at once from several threads never undo each other's)."""
-    want = {"DEFECTBOOK_PROGRESS": "0", "DEFECTBOOK_BATCH": "1"}
-    saved = {k: settings.get(k) for k in want}
+    """``DEFECTBOOK_PROGRESS=0`` and ``DEFECTBOOK_BATCH=1`` (the kernels' batch mode) and the malloc settings of
+    :data:`defectbook.settings.HEAP_ENV` (those not set already) inside the block, the previous values after it;
+    a no-op where they are set already (a batch sets them once, so notebooks executed at once from several threads
+    never undo each other's)."""
+    want = {"DEFECTBOOK_PROGRESS": "0", "DEFECTBOOK_BATCH": "1", **settings.heap_env()}
+    saved = {k: os.environ.get(k) for k in want}
     os.environ.update(want)
     try:
         yield

@@ -84,7 +84,7 @@ def start_local(n_workers: int | str | None = None, dashboard_address: str = ":8
     _keep_malloc_adaptive()
     threads = max(1, (os.cpu_count() or 1) // n)
     env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "DEFECTBOOK_PROGRESS": "0",
-           THREADS_ENV: str(threads)}
+           THREADS_ENV: str(threads), **settings.heap_env()}
     os.environ[THREADS_ENV] = str(threads)  # worker processes inherit it (also those dask-cuda starts)
     silence = {"silence_logs": 40} if quiet else {}  # logging.ERROR
     if gpus:
