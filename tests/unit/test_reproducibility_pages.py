@@ -50,14 +50,14 @@ def test_differnet_mtd_quotes_the_mtd_page_and_shows_the_backbone_difference():
             for i, m in enumerate(differnet.MTD_METHODS) for s in S.seeds]
     decoys = [_record(S.config(m, "mtd", None, seed=s), f"other-{m}{s}", 0.6) for m in differnet.MTD_METHODS
               for s in S.seeds]
-    shown = {"differnet/mtd": {r.key for r in page}, "differnet/fig7_fewshot": {r.key for r in decoys}}
+    shown = {"differnet/table2_mtd": {r.key for r in page}, "differnet/fig7_fewshot": {r.key for r in decoys}}
     rep, _ = R.judge("cpu", records=decoys + page, shown=shown, tables=["differnet_table2_mtd"])
     paper = paper_values.load("differnet_table2_mtd").set_index("method")["image_auroc"]
     table = differnet.mtd_table(page, paper)
     filled = _filled(rep)
     assert set(filled["row"]) == {"DifferNet", "1-NN", "OCSVM"}
     for row in filled.itertuples():
-        assert row.ours == pytest.approx(table.loc[row.row, "ours"]) and row.page == "differnet/mtd"
+        assert row.ours == pytest.approx(table.loc[row.row, "ours"]) and row.page == "differnet/table2_mtd"
         assert row.verdict == R.TIER and "cpu profile" in row.why
         assert row.Δ == pytest.approx(table.loc[row.row, "Δ (ours - paper)"])
 
