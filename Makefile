@@ -22,7 +22,7 @@ endif
 endif
 
 # glibc malloc: large tensors from the heap, freed memory kept, one heap for all threads (defectbook.settings.HEAP_ENV,
-# which the CLI also sets for its kernels and Dask workers): the backbone passes run 1.4-2x faster.
+# which the CLI also sets for its kernels and Dask workers): the backbone passes run 1.2-2x faster (bench_heap.py).
 export MALLOC_MMAP_MAX_ ?= 0
 export MALLOC_TRIM_THRESHOLD_ ?= 1099511627776
 export MALLOC_ARENA_MAX ?= 1

@@ -38,7 +38,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
 #: with the process, and every thread allocates from that one heap (a Dask worker runs its tasks in a thread, whose
 #: own arena would map and unmap large blocks as before). glibc's default maps every buffer over 32 MiB afresh and
 #: unmaps it when freed, so each batch of backbone activations (a padded 16 x 96 x 113 x 113 map is 78 MB) pays its
-#: page faults again: the backbone passes ran 1.4-2x faster without them (``benchmarks/bench_heap.py``). A variable
+#: page faults again: the backbone passes ran 1.2-2x faster without them (``benchmarks/bench_heap.py``). A variable
 #: already set in the environment is left as it is.
 HEAP_ENV: dict[str, str] = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(2 ** 40), "MALLOC_ARENA_MAX": "1"}
 
