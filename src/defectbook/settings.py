@@ -47,6 +47,7 @@ def heap_env() -> dict[str, str]:
     """The :data:`HEAP_ENV` variables not already set in this process's environment."""
     return {k: v for k, v in HEAP_ENV.items() if k not in os.environ}
 
+
 def get(name: str, default: str | None = None) -> str | None:
     """The value of the ``DEFECTBOOK_*`` variable ``name`` now, else ``default``."""
     if name not in VARIABLES:

@@ -81,7 +81,7 @@ def start_local(n_workers: int | str | None = None, dashboard_address: str = ":8
             raise DefectbookError(f"--workers must be a number >= 1 or 'auto', got {n_workers!r}")
     if gpus:
         n = min(n, len(gpus))  # one worker per GPU at most
-    _keep_malloc_adaptive()
+    _keep_heap_settings()
     threads = max(1, (os.cpu_count() or 1) // n)
     env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "DEFECTBOOK_PROGRESS": "0",
            THREADS_ENV: str(threads), **settings.heap_env()}
@@ -101,12 +101,12 @@ def start_local(n_workers: int | str | None = None, dashboard_address: str = ":8
                         env=env, **silence)
 
 
-def _keep_malloc_adaptive() -> None:
+def _keep_heap_settings() -> None:
     """Drop ``MALLOC_TRIM_THRESHOLD_`` from the environment Dask's nannies give their workers.
 
-    Dask sets it (65536) so that workers hand freed memory back to the OS; glibc then stops
-    adapting its mmap threshold and every large torch/numpy buffer becomes a fresh ``mmap``:
-    the smoke grid ran about 2x slower with it (``benchmarks/bench_dask.py`` measures the rest).
+    Dask sets it (65536, just before a worker starts) so that workers hand freed memory back to the OS; it
+    would replace the value of :data:`defectbook.settings.HEAP_ENV` (or the user's) that the workers inherit,
+    and every large torch/numpy buffer would be page-faulted in afresh (``benchmarks/bench_heap.py``).
     """
     import dask
     import distributed  # noqa: F401 - registers the distributed.* config
@@ -122,7 +122,7 @@ def pinned_cluster(gpus: list[str], env: dict | None = None, dashboard_address: 
     (``CUDA_VISIBLE_DEVICES=<id>``): the multi-GPU cluster when dask-cuda is not installed."""
     from distributed import Nanny, Scheduler, SpecCluster
 
-    _keep_malloc_adaptive()
+    _keep_heap_settings()
     workers = {f"gpu-{g}": {"cls": Nanny, "options": {"nthreads": 1, "env": {**(env or {}), "CUDA_VISIBLE_DEVICES": g}}}
                for g in gpus}
     scheduler = {"cls": Scheduler, "options": {"dashboard_address": dashboard_address}}
