@@ -18,6 +18,28 @@ def test_ssim_identical_is_one_and_noise_lowers_it_locally():
     assert torch.allclose(ssim_map(x, y), ssim_map(y, x), atol=1e-5)
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 20, 24), (1, 1, 9, 7), (1, 2, 4, 5)])
+def test_ssim_map_equals_the_two_dimensional_window_everywhere(shape):
+    """The separable passes against the plain 11 x 11 window, over the whole map: borders (reflect padding, or
+    replicate where the image is smaller than the window's reach) included."""
+    import torch.nn.functional as F
+
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.rand(shape, generator=g, dtype=torch.float64), torch.rand(shape, generator=g, dtype=torch.float64)
+    t = torch.arange(11, dtype=torch.float64) - 5
+    w1 = torch.exp(-t ** 2 / (2 * 1.5 ** 2))
+    w = (w1[:, None] * w1[None, :] / w1.sum() ** 2).expand(shape[1], 1, 11, 11)
+    mode = "reflect" if min(shape[-2:]) > 5 else "replicate"
+    xp, yp = F.pad(x, [5] * 4, mode=mode), F.pad(y, [5] * 4, mode=mode)
+    mean = lambda a: F.conv2d(a, w, groups=shape[1])                        # noqa: E731
+    mx, my = mean(xp), mean(yp)
+    sxx, syy, sxy = mean(xp * xp) - mx ** 2, mean(yp * yp) - my ** 2, mean(xp * yp) - mx * my
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    ref = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (sxx + syy + c2))
+    assert torch.allclose(ssim_map(x, y), ref.mean(1), atol=1e-12)
+    assert not torch.allclose(ssim_map(x, y, window=9), ref.mean(1), atol=1e-6)
+
+
 def test_ssim_rejects_mismatched_shapes():
     with pytest.raises(DefectbookError):
         ssim_map(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 9))

@@ -13,12 +13,11 @@ import torch.nn.functional as F
 from .. import DefectbookError
 
 
-def _gaussian_window(size: int, sigma: float, channels: int, device, dtype) -> torch.Tensor:
+def _gaussian_1d(size: int, sigma: float, device, dtype) -> torch.Tensor:
+    """The normalised 1-D Gaussian ``[size]``; the 2-D SSIM window is its outer product with itself."""
     x = torch.arange(size, device=device, dtype=dtype) - (size - 1) / 2
     g = torch.exp(-(x ** 2) / (2 * sigma ** 2))
-    g = g / g.sum()
-    w = (g[:, None] * g[None, :])[None, None]
-    return w.expand(channels, 1, size, size).contiguous()
+    return g / g.sum()
 
 
 def ssim_map(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 1.5,
@@ -28,20 +27,26 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 
     Gaussian window ``window x window`` (sigma 1.5, Wang et al. 2004), constants
     ``c1 = (0.01 L)^2``, ``c2 = (0.03 L)^2`` with ``L = data_range``; reflect padding keeps the
     input size. 1 = identical patches.
+
+    The window is separable, so the five local means (of x, y, x^2, y^2, xy) are one depthwise pass along
+    the rows and one along the columns over the five maps stacked: 2 x ``window`` multiply-adds per pixel
+    instead of ``window^2``, the same numbers to float rounding.
     """
     if x.shape != y.shape or x.ndim != 4:
         raise DefectbookError(
             f"ssim needs two [B, C, H, W] tensors of one shape, got {tuple(x.shape)} and {tuple(y.shape)}"
         )
     c = x.shape[1]
-    w = _gaussian_window(window, sigma, c, x.device, x.dtype)
+    g = _gaussian_1d(window, sigma, x.device, x.dtype)
     pad = window // 2
     mode = "reflect" if min(x.shape[-2:]) > pad else "replicate"
     xp, yp = F.pad(x, [pad] * 4, mode=mode), F.pad(y, [pad] * 4, mode=mode)
-    mu_x, mu_y = F.conv2d(xp, w, groups=c), F.conv2d(yp, w, groups=c)
-    sxx = F.conv2d(xp * xp, w, groups=c) - mu_x ** 2
-    syy = F.conv2d(yp * yp, w, groups=c) - mu_y ** 2
-    sxy = F.conv2d(xp * yp, w, groups=c) - mu_x * mu_y
+    stack = torch.cat([xp, yp, xp * xp, yp * yp, xp * yp], 1)                  # [B, 5C, H + 2 pad, W + 2 pad]
+    n = stack.shape[1]
+    local = F.conv2d(stack, g.view(1, 1, 1, window).expand(n, 1, 1, window), groups=n)      # along the rows
+    local = F.conv2d(local, g.view(1, 1, window, 1).expand(n, 1, window, 1), groups=n)      # along the columns
+    mu_x, mu_y, exx, eyy, exy = local.split(c, 1)
+    sxx, syy, sxy = exx - mu_x ** 2, eyy - mu_y ** 2, exy - mu_x * mu_y
     c1, c2 = c1 * data_range ** 2, c2 * data_range ** 2
     s = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (sxx + syy + c2))
     return s.mean(1)
