@@ -408,10 +408,13 @@ def select_channels(total: int, d: int | None, seed: int = 0) -> torch.Tensor | 
     return torch.randperm(total, generator=g)[:d].sort().values
 
 
-def gaussian_kernel1d(sigma: float) -> torch.Tensor:
-    """Normalised 1-D Gaussian of radius ``4 sigma`` (the kernel size PaDiM/anomalib use)."""
-    radius = max(1, int(4 * sigma + 0.5))
-    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+def gaussian_kernel1d(sigma: float, size: int | None = None, dtype: torch.dtype = torch.float32,
+                      device=None) -> torch.Tensor:
+    """Normalised 1-D Gaussian ``[size]``, centred; ``size`` None: radius ``4 sigma`` (the kernel size
+    PaDiM/anomalib use). SSIM's window (11 taps, sigma 1.5) is this with ``size=11``."""
+    if size is None:
+        size = 2 * max(1, int(4 * sigma + 0.5)) + 1
+    x = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
     k = torch.exp(-0.5 * (x / sigma) ** 2)
     return k / k.sum()
 

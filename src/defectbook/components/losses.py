@@ -11,13 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import DefectbookError
-
-
-def _gaussian_1d(size: int, sigma: float, device, dtype) -> torch.Tensor:
-    """The normalised 1-D Gaussian ``[size]``; the 2-D SSIM window is its outer product with itself."""
-    x = torch.arange(size, device=device, dtype=dtype) - (size - 1) / 2
-    g = torch.exp(-(x ** 2) / (2 * sigma ** 2))
-    return g / g.sum()
+from .features import gaussian_kernel1d
 
 
 def ssim_map(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 1.5,
@@ -37,7 +31,7 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 
             f"ssim needs two [B, C, H, W] tensors of one shape, got {tuple(x.shape)} and {tuple(y.shape)}"
         )
     c = x.shape[1]
-    g = _gaussian_1d(window, sigma, x.device, x.dtype)
+    g = gaussian_kernel1d(sigma, window, x.dtype, x.device)        # the 2-D window is its outer product
     pad = window // 2
     mode = "reflect" if min(x.shape[-2:]) > pad else "replicate"
     xp, yp = F.pad(x, [pad] * 4, mode=mode), F.pad(y, [pad] * 4, mode=mode)
